@@ -1,0 +1,234 @@
+"""The DuckDB warehouse: connections, the one write path for every table, the read copy.
+
+DuckDB allows one read-write process per file. The pipeline therefore
+- runs each job in-process and puts every warehouse step in the Dagster pool
+  ``duckdb_warehouse`` (limit 1, see ``dagster_home/dagster.yaml``), so steps and runs
+  never open the file for writing at the same time;
+- waits (with a clear message) instead of failing when something else holds the lock;
+- publishes a read-only copy for analysts at the end of each run (``publish_read_copy``),
+  so an analyst's open session never blocks the pipeline and vice versa.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file lock for longer than we are willing to wait."""
+
+
+def ident(name: str) -> str:
+    """Validate a (possibly schema-qualified) identifier and return it unchanged.
+
+    Only lower-case letters, digits and underscores are accepted, so the result can be
+    placed in SQL text safely. Data values never go through here: they are bound.
+    """
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 2 or not all(_IDENT.match(p) for p in parts):
+        raise ValueError(f"invalid SQL identifier {name!r}")
+    return name
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+@contextmanager
+def connect(
+    path: str | Path, *, read_only: bool = False, lock_timeout_s: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, waiting up to ``lock_timeout_s`` (``GTM_LOCK_TIMEOUT``, 120 s)
+    for another process to release the file lock."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if lock_timeout_s is None:
+        lock_timeout_s = float(os.environ.get("GTM_LOCK_TIMEOUT", "120"))
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.2
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"The warehouse {path} is locked by another process (often an open "
+                    "DuckDB session or notebook). Close it and retry; for reading while the "
+                    f"pipeline runs, open the read copy {read_copy_for(path)} instead. "
+                    f"DuckDB said: {exc}"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    try:
+        if not read_only:
+            for schema in SCHEMAS:
+                con.execute(f"create schema if not exists {schema}")
+        yield con
+    finally:
+        con.close()
+
+
+def read_copy_for(warehouse: Path) -> Path:
+    from gtm_assets import paths
+
+    return paths.read_copy_path(warehouse)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = ident(table).split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = $schema and table_name = $name",
+            {"schema": schema, "name": name},
+        ).fetchall()[0][0]
+    )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = ident(table).split(".")
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = $schema and table_name = $name order by ordinal_position",
+        {"schema": schema, "name": name},
+    ).fetchall()
+    return {c: t for c, t in rows}
+
+
+def _stage_slice(
+    con: duckdb.DuckDBPyConnection,
+    source: str | pd.DataFrame,
+    params: Mapping[str, Any] | None,
+) -> None:
+    con.execute("drop table if exists _gtm_slice")
+    if isinstance(source, pd.DataFrame):
+        con.register("_gtm_slice_df", source)
+        try:
+            con.execute("create temp table _gtm_slice as select * from _gtm_slice_df")
+        finally:
+            con.unregister("_gtm_slice_df")
+    else:
+        con.execute(f"create temp table _gtm_slice as {source}", dict(params or {}))
+
+
+def replace_slice(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str | pd.DataFrame,
+    key: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """Replace exactly the rows of ``table`` whose ``key`` columns equal ``key`` values.
+
+    ``source`` is a SELECT (with ``$name`` parameters from ``params``) or a DataFrame; its
+    rows must all carry the key values. Delete and insert happen in one transaction, so
+    readers see the old slice or the new one, never a mix. New columns in ``source`` are
+    added to an existing table (additive schema evolution). Returns the rows written.
+    """
+    ident(table)
+    for column in key:
+        ident(column)
+    con.execute("begin transaction")
+    try:
+        _stage_slice(con, source, params)
+        described = con.execute("describe _gtm_slice").fetchall()
+        slice_types = {row[0]: row[1] for row in described}
+        missing_key = [c for c in key if c not in slice_types]
+        if missing_key:
+            raise ValueError(f"{table}: slice lacks key column(s) {missing_key}")
+        where = " and ".join(f"{c} is not distinct from ${'k_' + c}" for c in key)
+        key_params = {f"k_{c}": v for c, v in key.items()}
+        stray = con.execute(
+            f"select count(*) from _gtm_slice where not ({where})", key_params
+        ).fetchall()[0][0]
+        if stray:
+            raise ValueError(f"{table}: {stray} row(s) of the new slice fall outside {dict(key)}")
+        if table_exists(con, table):
+            existing = table_columns(con, table)
+            for column, dtype in slice_types.items():
+                if column not in existing:
+                    con.execute(f"alter table {table} add column {ident(column)} {dtype}")
+            con.execute(f"delete from {table} where {where}", key_params)
+            con.execute(f"insert into {table} by name select * from _gtm_slice")
+        else:
+            con.execute(f"create table {table} as select * from _gtm_slice")
+        written = con.execute("select count(*) from _gtm_slice").fetchall()[0][0]
+        con.execute("drop table _gtm_slice")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return int(written)
+
+
+def replace_month(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str | pd.DataFrame,
+    month: date,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """``replace_slice`` keyed on ``month`` (a DATE, first day of the month)."""
+    return replace_slice(con, table, source, {"month": month}, params)
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str | pd.DataFrame,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """Replace a whole (unpartitioned) table atomically."""
+    ident(table)
+    con.execute("begin transaction")
+    try:
+        _stage_slice(con, source, params)
+        con.execute(f"create or replace table {table} as select * from _gtm_slice")
+        written = con.execute("select count(*) from _gtm_slice").fetchall()[0][0]
+        con.execute("drop table _gtm_slice")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return int(written)
+
+
+def publish_read_copy(con: duckdb.DuckDBPyConnection, warehouse: Path, target: Path) -> Path:
+    """Checkpoint the warehouse and atomically replace ``target`` with a copy of it.
+
+    The copy is taken while ``con`` holds the write lock, so no other writer can change the
+    file mid-copy. Analysts holding the previous copy open keep reading it undisturbed
+    (``os.replace`` swaps the directory entry; their open file stays valid).
+    """
+    con.execute("checkpoint")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.copyfile(warehouse, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def query_df(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Run a query with bound parameters and return a DataFrame."""
+    return con.execute(sql, dict(params or {})).df()
