@@ -1,0 +1,576 @@
+"""Funnel health: stage entries, cohort and period conversion, censoring, velocity, bottlenecks.
+
+Definitions (the README and the asset descriptions repeat them for marketers):
+
+* **Stages** ``visitor -> lead -> mql -> sql -> opportunity -> customer``.
+* **Visitor**: a person (``person_id``) with at least one touchpoint of a *site* type
+  (``VISIT_TOUCH_TYPES``: visit, click, email_click, content_view, form_fill). Impressions,
+  email opens and event attendance alone do not make a visitor. The visitor enters the funnel
+  at their first such touch. People who were already leads before their first site touch are
+  not part of a visitor cohort (they never were anonymous visitors in the data).
+* **Lead**: ``staging.leads.created_at``. ``visitor -> lead`` converts when the same person's
+  first lead is created at or after their first visit.
+* **MQL / SQL**: first entry to that stage in ``staging.lead_stage_history``. **Opportunity**:
+  the earlier of the stage-history entry and the first opportunity's ``created_at``.
+  **Customer**: the earlier of the stage-history entry and the first won opportunity's
+  ``closed_at``. A lead that reaches a later stage without passing an earlier one (for
+  example straight to SQL) is counted as having passed the earlier stage at that moment
+  (``backfill_skipped_stages``): the funnel stays monotone.
+  This is ``MQL_DEFINITION``; lead scoring uses the same function, and an asset check compares
+  the counts both publish.
+* Only events strictly before the as-of moment (the end of the analysed month) are used.
+
+Conversion rates:
+
+* **Cohort rate** (``conversion_rate`` in ``marts.funnel_stages``): of the units that entered the
+  from-stage during the *cohort month*, the share that reached the to-stage within
+  ``window_days``. The cohort month is the latest month whose whole window has elapsed by the
+  as-of moment (``mature_cohort_month``), so every reported cohort rate is final and never an
+  immature cohort mistaken for a drop.
+* The **current cohort** (entered during the analysed month) is right-censored: its
+  Kaplan-Meier estimate of converting within the window is given as ``current_cohort_km_rate``
+  (NULL when no unit has been followed for the whole window yet).
+* **Period rate**: entries to the to-stage during the month divided by entries to the
+  from-stage during the month: a throughput ratio, not a probability (it can exceed 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+STAGES: tuple[str, ...] = ("visitor", "lead", "mql", "sql", "opportunity", "customer")
+LEAD_STAGES: tuple[str, ...] = STAGES[1:]
+TRANSITIONS: tuple[tuple[str, str], ...] = tuple(zip(STAGES[:-1], STAGES[1:], strict=True))
+SEGMENT_TYPES: tuple[str, ...] = (
+    "all",
+    "channel",
+    "industry",
+    "company_size_band",
+    "country",
+    "seniority",
+)
+#: Segments known for anonymous visitors (firmographics exist only once a person is a lead).
+VISITOR_SEGMENT_TYPES: tuple[str, ...] = ("all", "channel")
+VISIT_TOUCH_TYPES: tuple[str, ...] = (
+    "visit",
+    "click",
+    "email_click",
+    "content_view",
+    "form_fill",
+)
+DEFAULT_WINDOWS: dict[str, int] = {
+    "visitor->lead": 30,
+    "lead->mql": 30,
+    "mql->sql": 30,
+    "sql->opportunity": 30,
+    "opportunity->customer": 120,
+}
+MQL_DEFINITION = (
+    "mql = first entry to CRM stage 'mql' in lead_stage_history, or to any later stage "
+    "(sql, opportunity, customer) if earlier; entries before the as-of moment only"
+)
+UNKNOWN = "unknown"
+
+
+def transition_name(from_stage: str, to_stage: str) -> str:
+    return f"{from_stage}->{to_stage}"
+
+
+def _ts(value: date | datetime) -> pd.Timestamp:
+    return pd.Timestamp(value)
+
+
+def add_months(value: date, months: int) -> date:
+    index = value.year * 12 + value.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# stage entries
+# --------------------------------------------------------------------------------------------
+
+
+def backfill_skipped_stages(entries: pd.DataFrame, stages: tuple[str, ...]) -> pd.DataFrame:
+    """Make stage entry times monotone: a stage's time is the earliest of itself and every
+    later stage's time (a lead that skipped a stage passed it when it reached the later one)."""
+    out = entries.copy()
+    cols = [f"{s}_at" for s in stages]
+    running = out[cols[-1]]
+    for col in reversed(cols[:-1]):
+        running = out[col].where(
+            running.isna() | (out[col].notna() & (out[col] <= running)), running
+        )
+        out[col] = running
+    return out
+
+
+def lead_stage_entries(
+    leads: pd.DataFrame,
+    history: pd.DataFrame,
+    opportunities: pd.DataFrame,
+    first_channel: pd.DataFrame | None,
+    as_of: datetime | date,
+) -> pd.DataFrame:
+    """One row per lead: ``lead_at .. customer_at`` (NaT when not reached by ``as_of``) and the
+    segment columns. This is the one MQL/SQL definition the funnel and lead scoring share.
+
+    ``leads``: lead_id, person_id, created_at, industry, company_size_band, country, seniority.
+    ``history``: lead_id, stage, entered_at. ``opportunities``: lead_id, created_at, closed_at,
+    is_won. ``first_channel``: person_id, channel (touchpoint-derived first channel).
+    """
+    cut = _ts(as_of)
+    base = leads.loc[pd.to_datetime(leads["created_at"]) < cut].copy()
+    base["lead_at"] = pd.to_datetime(base["created_at"])
+    hist = history.loc[
+        pd.to_datetime(history["entered_at"]) < cut, ["lead_id", "stage", "entered_at"]
+    ]
+    hist = hist.assign(entered_at=pd.to_datetime(hist["entered_at"]))
+    for stage in ("mql", "sql", "opportunity", "customer"):
+        first = hist.loc[hist["stage"] == stage].groupby("lead_id")["entered_at"].min()
+        base[f"{stage}_at"] = _lookup(base["lead_id"], first)
+    opps = opportunities.copy()
+    opps["created_at"] = pd.to_datetime(opps["created_at"])
+    opps["closed_at"] = pd.to_datetime(opps["closed_at"])
+    opp_first = opps.loc[opps["created_at"] < cut].groupby("lead_id")["created_at"].min()
+    won = opps.loc[opps["is_won"].fillna(False).astype(bool) & (opps["closed_at"] < cut)]
+    won_first = won.groupby("lead_id")["closed_at"].min()
+    base["opportunity_at"] = _earliest(base["opportunity_at"], _lookup(base["lead_id"], opp_first))
+    base["customer_at"] = _earliest(base["customer_at"], _lookup(base["lead_id"], won_first))
+    for stage in LEAD_STAGES:
+        base[f"{stage}_at"] = pd.to_datetime(base[f"{stage}_at"]).astype("datetime64[us]")
+    base = backfill_skipped_stages(base, LEAD_STAGES)
+    if first_channel is not None and len(first_channel):
+        base["channel"] = base["person_id"].map(
+            first_channel.drop_duplicates("person_id").set_index("person_id")["channel"]
+        )
+    else:
+        base["channel"] = None
+    for seg in SEGMENT_TYPES[1:]:
+        base[seg] = base[seg].astype(object).where(base[seg].notna(), UNKNOWN).astype(str)
+    keep = ["lead_id", "person_id", *SEGMENT_TYPES[1:], *[f"{s}_at" for s in LEAD_STAGES]]
+    return base[keep].reset_index(drop=True)
+
+
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys`` mapped through a timestamp Series indexed by key (NaT where missing)."""
+    values = pd.to_datetime(values).astype("datetime64[us]")
+    out = pd.Series(pd.NaT, index=keys.index, dtype="datetime64[us]")
+    if len(values):
+        out = keys.map(values).astype("datetime64[us]")
+    return out
+
+
+def _earliest(a: pd.Series, b: pd.Series) -> pd.Series:
+    a = pd.to_datetime(a)
+    b = pd.to_datetime(b)
+    return a.where(b.isna() | (a.notna() & (a <= b)), b)
+
+
+def visitor_entries(
+    visitors: pd.DataFrame, leads: pd.DataFrame, as_of: datetime | date
+) -> pd.DataFrame:
+    """One row per visitor: ``visitor_at`` (first site touch), ``lead_at`` (first lead created at
+    or after it, NaT if none by ``as_of``) and ``channel`` (first-touch channel).
+
+    ``visitors``: person_id, first_visit_at, channel. People whose first lead precedes their
+    first visit are dropped (they never were anonymous visitors)."""
+    cut = _ts(as_of)
+    v = visitors.loc[pd.to_datetime(visitors["first_visit_at"]) < cut].copy()
+    v["visitor_at"] = pd.to_datetime(v["first_visit_at"]).astype("datetime64[us]")
+    lead_times = leads.loc[pd.to_datetime(leads["created_at"]) < cut, ["person_id", "created_at"]]
+    lead_times = lead_times.assign(created_at=pd.to_datetime(lead_times["created_at"]))
+    first_lead = lead_times.groupby("person_id")["created_at"].min()
+    v["first_lead_at"] = v["person_id"].map(first_lead)
+    v = v.loc[v["first_lead_at"].isna() | (v["first_lead_at"] >= v["visitor_at"])]
+    v["lead_at"] = v["first_lead_at"].astype("datetime64[us]")
+    v["channel"] = v["channel"].astype(object).where(v["channel"].notna(), UNKNOWN).astype(str)
+    return v[["person_id", "channel", "visitor_at", "lead_at"]].reset_index(drop=True)
+
+
+def transition_frame(
+    visitors: pd.DataFrame, lead_entries: pd.DataFrame, from_stage: str, to_stage: str
+) -> pd.DataFrame:
+    """Units for one transition: ``from_at``, ``to_at`` and the segment columns that apply."""
+    if from_stage == "visitor":
+        frame = visitors.rename(columns={"visitor_at": "from_at", "lead_at": "to_at"})
+        segs = [s for s in VISITOR_SEGMENT_TYPES if s != "all"]
+    else:
+        frame = lead_entries.rename(
+            columns={f"{from_stage}_at": "from_at", f"{to_stage}_at": "to_at"}
+        )
+        segs = list(SEGMENT_TYPES[1:])
+    frame = frame.loc[frame["from_at"].notna(), ["from_at", "to_at", *segs]].copy()
+    frame["days"] = (frame["to_at"] - frame["from_at"]).dt.total_seconds() / 86400.0
+    frame["days"] = frame["days"].clip(lower=0.0)
+    return frame.reset_index(drop=True)
+
+
+def segment_groups(frame: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(segment_type, segment, rows) for ``all`` and every segment column present."""
+    groups: list[tuple[str, str, pd.DataFrame]] = [("all", "all", frame)]
+    for seg in SEGMENT_TYPES[1:]:
+        if seg in frame.columns:
+            for value, rows in frame.groupby(seg, sort=True):
+                groups.append((seg, str(value), rows))
+    return groups
+
+
+# --------------------------------------------------------------------------------------------
+# censoring
+# --------------------------------------------------------------------------------------------
+
+
+def mature_cohort_month(month_start: date, as_of: datetime | date, window_days: int) -> date:
+    """Latest cohort month whose every member has had ``window_days`` to convert by ``as_of``.
+
+    A member entering on the last instant of cohort month ``c`` needs until
+    ``first day of c+1 + window_days``; the cohort is mature when that is <= ``as_of``."""
+    cut = _ts(as_of)
+    c = month_start
+    while _ts(add_months(c, 1)) + timedelta(days=window_days) > cut:
+        c = add_months(c, -1)
+    return c
+
+
+def kaplan_meier_conversion(
+    durations: np.ndarray, converted: np.ndarray, horizon_days: float
+) -> float | None:
+    """Kaplan-Meier estimate of P(converted within ``horizon_days``) under right censoring.
+
+    ``durations``: days to conversion for converters, days of follow-up for the others.
+    Returns None when nobody has been followed (converted or still at risk) up to the horizon,
+    because the survival curve is then undefined there."""
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(converted, dtype=bool)
+    if len(d) == 0 or d.max() < horizon_days:
+        return None
+    survival = 1.0
+    for t in np.unique(d[e & (d <= horizon_days)]):
+        at_risk = np.sum(d >= t)
+        events = np.sum(e & (d == t))
+        survival *= 1.0 - events / at_risk
+    return float(1.0 - survival)
+
+
+# --------------------------------------------------------------------------------------------
+# funnel_stages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelSettings:
+    """Knobs of the funnel computation (the asset's Config mirrors them)."""
+
+    windows: Mapping[str, int]
+    baseline_months: int = 3
+    alpha: float = 0.05
+    min_entered: int = 30
+
+
+def _cohort_stats(rows: pd.DataFrame, window_days: int, as_of: pd.Timestamp) -> dict:
+    entered = len(rows)
+    hit = rows["to_at"].notna() & (rows["days"] <= window_days) & (rows["to_at"] < as_of)
+    converted = int(hit.sum())
+    days = rows.loc[hit, "days"]
+    return {
+        "entered": entered,
+        "converted": converted,
+        "conversion_rate": converted / entered if entered else None,
+        "median_days_to_convert": float(days.median()) if converted else None,
+        "p75_days_to_convert": float(days.quantile(0.75)) if converted else None,
+    }
+
+
+def _in_month(ts: pd.Series, start: date) -> pd.Series:
+    return (ts >= _ts(start)) & (ts < _ts(add_months(start, 1)))
+
+
+def funnel_stages(
+    visitors: pd.DataFrame,
+    lead_entries: pd.DataFrame,
+    month_start: date,
+    settings: FunnelSettings,
+) -> pd.DataFrame:
+    """``marts.funnel_stages`` for one month: one row per segment x transition.
+
+    ``visitors`` comes from ``visitor_entries``, ``lead_entries`` from ``lead_stage_entries``,
+    both built with ``as_of`` = the month's end."""
+    month_end = add_months(month_start, 1)
+    as_of = _ts(month_end)
+    rows: list[dict] = []
+    for from_stage, to_stage in TRANSITIONS:
+        name = transition_name(from_stage, to_stage)
+        window = int(settings.windows[name])
+        frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
+        cohort = mature_cohort_month(month_start, as_of, window)
+        for seg_type, seg, grp in segment_groups(frame):
+            in_cohort = grp.loc[_in_month(grp["from_at"], cohort)]
+            current = grp.loc[_in_month(grp["from_at"], month_start)]
+            follow = (as_of - current["from_at"]).dt.total_seconds() / 86400.0
+            conv_now = current["to_at"].notna() & (current["to_at"] < as_of)
+            dur = np.where(conv_now, current["days"], follow)
+            period_to = grp["to_at"].notna() & _in_month(grp["to_at"], month_start)
+            period_from = int(_in_month(grp["from_at"], month_start).sum())
+            row = {
+                "month": month_start,
+                "segment_type": seg_type,
+                "segment": seg,
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "cohort_month": cohort,
+                "window_days": window,
+                **_cohort_stats(in_cohort, window, as_of),
+                "period_from_entries": period_from,
+                "period_to_entries": int(period_to.sum()),
+                "period_rate": int(period_to.sum()) / period_from if period_from else None,
+                "current_cohort_entered": len(current),
+                "current_cohort_converted_so_far": int(conv_now.sum()),
+                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now.to_numpy(), window),
+            }
+            rows.append(row)
+    return _typed(pd.DataFrame(rows, columns=FUNNEL_STAGE_COLUMNS))
+
+
+FUNNEL_STAGE_COLUMNS = [
+    "month",
+    "segment_type",
+    "segment",
+    "from_stage",
+    "to_stage",
+    "cohort_month",
+    "window_days",
+    "entered",
+    "converted",
+    "conversion_rate",
+    "median_days_to_convert",
+    "p75_days_to_convert",
+    "period_from_entries",
+    "period_to_entries",
+    "period_rate",
+    "current_cohort_entered",
+    "current_cohort_converted_so_far",
+    "current_cohort_km_rate",
+]
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding only numbers/None become float64, so DuckDB gets DOUBLE (NULL for
+    None) instead of an untyped NULL column; dates and text stay as they are."""
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        values = df[col].dropna()
+        if values.empty or all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values
+        ):
+            df[col] = df[col].astype("float64")
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# velocity
+# --------------------------------------------------------------------------------------------
+
+
+def funnel_velocity(
+    visitors: pd.DataFrame, lead_entries: pd.DataFrame, month_start: date
+) -> pd.DataFrame:
+    """Median and p75 days per transition for transitions *completed* in the month and in the
+    prior month, with the month-over-month change (days; positive = slower)."""
+    prior = add_months(month_start, -1)
+    rows: list[dict] = []
+    for from_stage, to_stage in TRANSITIONS:
+        frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
+        frame = frame.loc[frame["to_at"].notna()]
+        for seg_type, seg, grp in segment_groups(frame):
+            now = grp.loc[_in_month(grp["to_at"], month_start), "days"]
+            before = grp.loc[_in_month(grp["to_at"], prior), "days"]
+            med = float(now.median()) if len(now) else None
+            p75 = float(now.quantile(0.75)) if len(now) else None
+            pmed = float(before.median()) if len(before) else None
+            pp75 = float(before.quantile(0.75)) if len(before) else None
+            rows.append(
+                {
+                    "month": month_start,
+                    "segment_type": seg_type,
+                    "segment": seg,
+                    "from_stage": from_stage,
+                    "to_stage": to_stage,
+                    "conversions": len(now),
+                    "median_days": med,
+                    "p75_days": p75,
+                    "prior_conversions": len(before),
+                    "prior_median_days": pmed,
+                    "prior_p75_days": pp75,
+                    "median_days_change": med - pmed
+                    if med is not None and pmed is not None
+                    else None,
+                    "p75_days_change": p75 - pp75 if p75 is not None and pp75 is not None else None,
+                }
+            )
+    return _typed(pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------------------------------
+# bottlenecks
+# --------------------------------------------------------------------------------------------
+
+
+def two_proportion_z_less(x1: int, n1: int, x0: int, n0: int) -> float | None:
+    """One-sided p-value of H1: p1 < p0 (pooled two-proportion z-test). None if undefined."""
+    if n1 == 0 or n0 == 0:
+        return None
+    pooled = (x1 + x0) / (n1 + n0)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    if se == 0:
+        return None
+    z = (x1 / n1 - x0 / n0) / se
+    return float(stats.norm.cdf(z))
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (NaN stays NaN)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    vals = p[ok]
+    order = np.argsort(vals)
+    ranked = vals[order] * m / np.arange(1, m + 1)
+    adj = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
+def funnel_bottlenecks(
+    visitors: pd.DataFrame,
+    lead_entries: pd.DataFrame,
+    month_start: date,
+    settings: FunnelSettings,
+    target_rates: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Transitions (overall and per segment) whose latest mature cohort rate fell short of the
+    trailing baseline (pooled previous ``baseline_months`` cohorts; one-sided two-proportion
+    z-test) or of a target rate (one-sided exact binomial test), Benjamini-Hochberg adjusted
+    across the month's tests. ``shortfall_units`` = entered x (reference rate - rate) for the
+    reference it is significantly short of; ``downstream_customers_lost`` multiplies that by
+    the overall mature rates of every later transition. Flagged rows are ranked by it.
+    ``share_of_shortfall`` says which segments of a segment type carry the drop."""
+    as_of = _ts(add_months(month_start, 1))
+    target_rates = dict(target_rates or {})
+    per_transition: dict[str, pd.DataFrame] = {}
+    overall_rate: dict[str, float] = {}
+    rows: list[dict] = []
+    for from_stage, to_stage in TRANSITIONS:
+        name = transition_name(from_stage, to_stage)
+        window = int(settings.windows[name])
+        frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
+        per_transition[name] = frame
+        cohort = mature_cohort_month(month_start, as_of, window)
+        base_start = add_months(cohort, -settings.baseline_months)
+        for seg_type, seg, grp in segment_groups(frame):
+            cur = _cohort_stats(grp.loc[_in_month(grp["from_at"], cohort)], window, as_of)
+            in_base = (grp["from_at"] >= _ts(base_start)) & (grp["from_at"] < _ts(cohort))
+            base = _cohort_stats(grp.loc[in_base], window, as_of)
+            if seg_type == "all" and cur["conversion_rate"] is not None:
+                overall_rate[name] = cur["conversion_rate"]
+            p_base = (
+                two_proportion_z_less(
+                    cur["converted"], cur["entered"], base["converted"], base["entered"]
+                )
+                if cur["entered"] >= settings.min_entered
+                and base["entered"] >= settings.min_entered
+                else None
+            )
+            target = target_rates.get(name)
+            p_target = None
+            if target is not None and cur["entered"] >= settings.min_entered:
+                p_target = float(
+                    stats.binomtest(
+                        cur["converted"], cur["entered"], target, alternative="less"
+                    ).pvalue
+                )
+            rows.append(
+                {
+                    "month": month_start,
+                    "segment_type": seg_type,
+                    "segment": seg,
+                    "from_stage": from_stage,
+                    "to_stage": to_stage,
+                    "cohort_month": cohort,
+                    "entered": cur["entered"],
+                    "converted": cur["converted"],
+                    "conversion_rate": cur["conversion_rate"],
+                    "baseline_start": base_start,
+                    "baseline_entered": base["entered"],
+                    "baseline_converted": base["converted"],
+                    "baseline_rate": base["conversion_rate"],
+                    "p_value_vs_baseline": p_base,
+                    "target_rate": target,
+                    "p_value_vs_target": p_target,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    pvals = np.concatenate(
+        [df["p_value_vs_baseline"].astype(float), df["p_value_vs_target"].astype(float)]
+    )
+    adj = benjamini_hochberg(pvals)
+    n = len(df)
+    df["p_adj_vs_baseline"] = adj[:n]
+    df["p_adj_vs_target"] = adj[n:]
+    short_base = df["p_adj_vs_baseline"] < settings.alpha
+    short_target = df["p_adj_vs_target"] < settings.alpha
+    gap_base = (df["baseline_rate"].astype(float) - df["conversion_rate"].astype(float)).where(
+        short_base, 0.0
+    )
+    gap_target = (df["target_rate"].astype(float) - df["conversion_rate"].astype(float)).where(
+        short_target, 0.0
+    )
+    gap = np.maximum(gap_base.fillna(0.0), gap_target.fillna(0.0)).clip(lower=0.0)
+    df["flagged"] = short_base | short_target
+    df["short_of"] = np.select(
+        [short_base & short_target, short_base, short_target],
+        ["baseline,target", "baseline", "target"],
+        "",
+    )
+    df["shortfall_units"] = df["entered"] * gap
+    names = [transition_name(a, b) for a, b in TRANSITIONS]
+    downstream = {}
+    for i, name in enumerate(names):
+        factor = 1.0
+        for later in names[i + 1 :]:
+            factor *= overall_rate.get(later, np.nan)
+        downstream[name] = factor
+    key = df["from_stage"] + "->" + df["to_stage"]
+    df["downstream_customers_lost"] = df["shortfall_units"] * key.map(downstream).astype(float)
+    # which segments carry the drop: positive gap vs baseline, whether or not significant
+    raw_gap = (df["baseline_rate"].astype(float) - df["conversion_rate"].astype(float)).clip(
+        lower=0.0
+    )
+    raw_units = (df["entered"] * raw_gap).fillna(0.0)
+    df["_raw_units"] = raw_units
+    totals = df.groupby([key, df["segment_type"]])["_raw_units"].transform("sum")
+    df["share_of_shortfall"] = (raw_units / totals.where(totals > 0)).where(
+        df["segment_type"] != "all"
+    )
+    df = df.drop(columns="_raw_units")
+    # rank flagged rows by the customers they cost, separately per segment type
+    df["rank"] = (
+        df["downstream_customers_lost"]
+        .where(df["flagged"])
+        .groupby(df["segment_type"])
+        .rank(ascending=False, method="first")
+    )
+    return _typed(df)

@@ -1,0 +1,257 @@
+"""Hand-computed funnel examples, including a censored cohort (gtm_assets.analytics.funnel)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
+
+from gtm_assets.analytics import funnel as fn
+
+T = pd.Timestamp
+SETTINGS = fn.FunnelSettings(windows=fn.DEFAULT_WINDOWS, min_entered=1)
+
+
+def _leads() -> pd.DataFrame:
+    rows = [
+        # lead_id, person, created, industry
+        ("L1", "P1", "2024-02-05", "saas"),
+        ("L2", "P2", "2024-02-10", "saas"),
+        ("L3", "P3", "2024-02-25", "retail"),
+        ("L4", "P4", "2024-02-28", "retail"),
+        ("L5", "P5", "2024-03-02", "saas"),
+        ("L6", "P6", "2024-03-25", "saas"),
+        ("L7", "P7", "2024-03-01", "retail"),
+    ]
+    df = pd.DataFrame(rows, columns=["lead_id", "person_id", "created_at", "industry"])
+    df["created_at"] = pd.to_datetime(df["created_at"])
+    df["company_size_band"] = "50-199"
+    df["country"] = "DE"
+    df["seniority"] = "vp"
+    return df
+
+
+def _history() -> pd.DataFrame:
+    rows = [
+        ("L1", "mql", "2024-02-20"),  # 15 days
+        ("L2", "mql", "2024-03-20"),  # 39 days: outside the 30-day window
+        ("L4", "sql", "2024-03-10"),  # skipped mql: passes mql on 03-10 (11 days)
+        ("L5", "mql", "2024-03-12"),  # 10 days
+        ("L5", "mql", "2024-03-20"),  # re-entry: first entry counts
+        ("L1", "sql", "2024-05-01"),  # after every as-of used below: invisible
+    ]
+    df = pd.DataFrame(rows, columns=["lead_id", "stage", "entered_at"])
+    df["entered_at"] = pd.to_datetime(df["entered_at"])
+    return df
+
+
+def _opps() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series([], dtype=str),
+            "created_at": pd.Series([], dtype="datetime64[us]"),
+            "closed_at": pd.Series([], dtype="datetime64[us]"),
+            "is_won": pd.Series([], dtype=bool),
+        }
+    )
+
+
+def _visitors() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "person_id": ["P1", "P2", "P9", "P3"],
+            "first_visit_at": pd.to_datetime(
+                ["2024-02-01", "2024-02-03", "2024-02-15", "2024-02-26"]
+            ),
+            "channel": ["email", "paid_search", "email", "email"],
+        }
+    )
+
+
+def _build(as_of: date):
+    leads = _leads()
+    entries = fn.lead_stage_entries(leads, _history(), _opps(), None, as_of)
+    visitors = fn.visitor_entries(_visitors(), leads, as_of)
+    return visitors, entries
+
+
+def _row(df: pd.DataFrame, transition: str, seg_type: str = "all", seg: str = "all") -> pd.Series:
+    a, b = transition.split("->")
+    sel = df[
+        (df.from_stage == a)
+        & (df.to_stage == b)
+        & (df.segment_type == seg_type)
+        & (df.segment == seg)
+    ]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+def test_backfill_and_first_entry() -> None:
+    _, entries = _build(date(2024, 4, 1))
+    e = entries.set_index("lead_id")
+    assert e.loc["L4", "mql_at"] == T("2024-03-10")  # skipped stage backfilled
+    assert e.loc["L4", "sql_at"] == T("2024-03-10")
+    assert e.loc["L5", "mql_at"] == T("2024-03-12")  # first of two entries
+    assert pd.isna(e.loc["L1", "sql_at"])  # 05-01 is after the as-of moment
+    assert pd.isna(e.loc["L3", "mql_at"])
+    assert e.loc["L1", "channel"] == "unknown"
+
+
+def test_mature_cohort_month() -> None:
+    assert fn.mature_cohort_month(date(2024, 3, 1), date(2024, 4, 1), 30) == date(2024, 2, 1)
+    # February 2024 has 29 days: a 30-day window on its own cohort is not elapsed by Mar 1,
+    # nor is January's (Feb 1 + 30 days = Mar 2), so December is the latest mature cohort.
+    assert fn.mature_cohort_month(date(2024, 2, 1), date(2024, 3, 1), 30) == date(2023, 12, 1)
+    assert fn.mature_cohort_month(date(2024, 2, 1), date(2024, 3, 1), 29) == date(2024, 1, 1)
+    # 120 days: the cohort month c needs first-of-(c+1) + 120 days <= Apr 1 -> c = Nov 2023
+    assert fn.mature_cohort_month(date(2024, 3, 1), date(2024, 4, 1), 120) == date(2023, 11, 1)
+
+
+def test_kaplan_meier_hand_and_reference() -> None:
+    d = np.array([2, 3, 3, 5, 8, 10], dtype=float)
+    e = np.array([1, 0, 1, 1, 0, 0], dtype=bool)
+    # S(2)=5/6, S(3)=5/6*4/5, S(5)=4/6*2/3 -> F(6) = 1 - 4/9
+    assert fn.kaplan_meier_conversion(d, e, 6) == pytest.approx(5 / 9)
+    ref = SurvfuncRight(d, e.astype(int))
+    s_at_6 = ref.surv_prob[ref.surv_times <= 6][-1]
+    assert fn.kaplan_meier_conversion(d, e, 6) == pytest.approx(1 - s_at_6)
+    assert fn.kaplan_meier_conversion(d, e, 12) is None  # nobody followed 12 days
+
+
+def test_funnel_stages_mature_cohort_and_period() -> None:
+    visitors, entries = _build(date(2024, 4, 1))
+    df = fn.funnel_stages(visitors, entries, date(2024, 3, 1), SETTINGS)
+    r = _row(df, "lead->mql")
+    assert r.cohort_month == date(2024, 2, 1)
+    # Feb cohort L1..L4: L1 (15 d) and L4 (11 d, via sql) convert within 30 days; L2 took 39.
+    assert (r.entered, r.converted) == (4, 2)
+    assert r.conversion_rate == pytest.approx(0.5)
+    assert r.median_days_to_convert == pytest.approx(13.0)
+    # period: 3 leads created in March; mql entries in March: L2, L4, L5
+    assert (r.period_from_entries, r.period_to_entries) == (3, 3)
+    assert r.period_rate == pytest.approx(1.0)
+    # current (March) cohort, censored: L7 (Mar 1, 31 days followed, no mql), L5 converted
+    # after 10 days, L6 followed 7 days. KM: at t=10, 2 at risk, 1 event -> F(30) = 0.5
+    assert r.current_cohort_entered == 3
+    assert r.current_cohort_converted_so_far == 1
+    assert r.current_cohort_km_rate == pytest.approx(0.5)
+    seg = _row(df, "lead->mql", "industry", "retail")
+    assert (seg.entered, seg.converted) == (2, 1)
+    v = _row(df, "visitor->lead")
+    # Feb visitors P1, P2, P9 (P3 was a lead before visiting): P1, P2 became leads in 4 and 7 d
+    assert (v.entered, v.converted) == (3, 2)
+    assert v.median_days_to_convert == pytest.approx(5.5)
+    assert set(df.loc[(df.from_stage == "visitor"), "segment_type"]) == {"all", "channel"}
+
+
+def test_censored_cohort_is_not_reported_as_a_drop() -> None:
+    visitors, entries = _build(date(2024, 3, 1))
+    df = fn.funnel_stages(visitors, entries, date(2024, 2, 1), SETTINGS)
+    r = _row(df, "lead->mql")
+    # February's own cohort is immature at Mar 1: the reported cohort is December (empty),
+    # so conversion_rate is NULL, not 1/4.
+    assert r.cohort_month == date(2023, 12, 1)
+    assert r.entered == 0 and pd.isna(r.conversion_rate)
+    assert r.current_cohort_entered == 4 and r.current_cohort_converted_so_far == 1
+    # nobody has been followed 30 days yet (longest: L2, 20 days): no KM estimate
+    assert pd.isna(r.current_cohort_km_rate)
+
+
+def test_velocity_completed_in_month() -> None:
+    visitors, entries = _build(date(2024, 4, 1))
+    df = fn.funnel_velocity(visitors, entries, date(2024, 3, 1))
+    r = _row(df, "lead->mql")
+    # completions in March: L5 10 d, L4 11 d, L2 39 d; February: L1 15 d
+    assert r.conversions == 3
+    assert r.median_days == pytest.approx(11.0)
+    assert r.p75_days == pytest.approx(25.0)
+    assert r.prior_median_days == pytest.approx(15.0)
+    assert r.median_days_change == pytest.approx(-4.0)
+
+
+def test_z_test_and_bh_against_statsmodels() -> None:
+    p = fn.two_proportion_z_less(30, 100, 150, 300)
+    _, ref = proportions_ztest([30, 150], [100, 300], alternative="smaller")
+    assert p == pytest.approx(ref)
+    raw = np.array([0.01, 0.04, 0.03, 0.2, np.nan])
+    adj = fn.benjamini_hochberg(raw)
+    ref_adj = multipletests(raw[:4], method="fdr_bh")[1]
+    np.testing.assert_allclose(adj[:4], ref_adj)
+    assert np.isnan(adj[4])
+
+
+def _synthetic_entries(rates: dict[str, float], n: int = 100) -> pd.DataFrame:
+    """n leads per month with lead->mql after 5 days for the first rate*n of them."""
+    rows = []
+    for month, rate in rates.items():
+        start = T(month)
+        for i in range(n):
+            created = start + pd.Timedelta(hours=i)
+            mql = created + pd.Timedelta(days=5) if i < round(rate * n) else pd.NaT
+            rows.append(
+                {
+                    "lead_id": f"{month}-{i}",
+                    "person_id": f"{month}-{i}",
+                    "channel": "email" if i % 2 else "paid_search",
+                    "industry": "saas",
+                    "company_size_band": "50-199",
+                    "country": "DE",
+                    "seniority": "vp",
+                    "lead_at": created,
+                    "mql_at": mql,
+                }
+            )
+    df = pd.DataFrame(rows)
+    for s in ("sql", "opportunity", "customer"):
+        df[f"{s}_at"] = pd.NaT
+    for s in fn.LEAD_STAGES:
+        df[f"{s}_at"] = pd.to_datetime(df[f"{s}_at"]).astype("datetime64[us]")
+    return df
+
+
+def test_bottleneck_flags_significant_drop_only() -> None:
+    entries = _synthetic_entries(
+        {"2023-11-01": 0.5, "2023-12-01": 0.5, "2024-01-01": 0.5, "2024-02-01": 0.3}
+    )
+    visitors = fn.visitor_entries(
+        _visitors().iloc[:0], entries.rename(columns={"lead_at": "created_at"}), date(2024, 4, 1)
+    )
+    df = fn.funnel_bottlenecks(visitors, entries, date(2024, 3, 1), SETTINGS)
+    r = _row(df, "lead->mql")
+    assert r.cohort_month == date(2024, 2, 1)
+    assert (r.entered, r.converted, r.baseline_entered, r.baseline_converted) == (100, 30, 300, 150)
+    _, ref = proportions_ztest([30, 150], [100, 300], alternative="smaller")
+    assert r.p_value_vs_baseline == pytest.approx(ref)
+    assert bool(r.flagged) and r.short_of == "baseline"
+    assert r.shortfall_units == pytest.approx(100 * (0.5 - 0.3))
+    # even split of the drop between the two channels (the first 30 leads alternate)
+    ch = df[(df.segment_type == "channel") & (df.from_stage == "lead")]
+    np.testing.assert_allclose(ch["share_of_shortfall"].to_numpy(), [0.5, 0.5])
+    # a stable month is not flagged
+    stable = _synthetic_entries(
+        {"2023-11-01": 0.5, "2023-12-01": 0.5, "2024-01-01": 0.5, "2024-02-01": 0.48}
+    )
+    df2 = fn.funnel_bottlenecks(visitors, stable, date(2024, 3, 1), SETTINGS)
+    assert not bool(_row(df2, "lead->mql").flagged)
+
+
+def test_bottleneck_vs_target_binomial() -> None:
+    entries = _synthetic_entries({"2024-02-01": 0.3})
+    visitors = fn.visitor_entries(
+        _visitors().iloc[:0], entries.rename(columns={"lead_at": "created_at"}), date(2024, 4, 1)
+    )
+    df = fn.funnel_bottlenecks(
+        visitors, entries, date(2024, 3, 1), SETTINGS, target_rates={"lead->mql": 0.45}
+    )
+    r = _row(df, "lead->mql")
+    from scipy.stats import binomtest
+
+    assert r.p_value_vs_target == pytest.approx(binomtest(30, 100, 0.45, alternative="less").pvalue)
+    assert bool(r.flagged) and r.short_of == "target"
+    assert r.shortfall_units == pytest.approx(100 * (0.45 - 0.3))
