@@ -26,6 +26,7 @@ import pandas as pd
 
 SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 class WarehouseLockedError(RuntimeError):
@@ -42,6 +43,27 @@ def ident(name: str) -> str:
     if not 1 <= len(parts) <= 2 or not all(_IDENT.match(p) for p in parts):
         raise ValueError(f"invalid SQL identifier {name!r}")
     return name
+
+
+def bind(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The subset of ``params`` that ``sql`` references as ``$name``.
+
+    DuckDB rejects unused named parameters; this lets one parameter set (month bounds,
+    settings) serve every SQL file.
+    """
+    wanted = set(_PARAM.findall(sql))
+    supplied = dict(params or {})
+    missing = wanted - supplied.keys()
+    if missing:
+        raise ValueError(f"SQL needs parameter(s) {sorted(missing)} that were not supplied")
+    return {k: v for k, v in supplied.items() if k in wanted}
+
+
+def execute(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """``con.execute`` with ``bind``: only the parameters the statement uses are passed."""
+    return con.execute(sql, bind(sql, params))
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -127,7 +149,7 @@ def _stage_slice(
         finally:
             con.unregister("_gtm_slice_df")
     else:
-        con.execute(f"create temp table _gtm_slice as {source}", dict(params or {}))
+        execute(con, f"create temp table _gtm_slice as {source}", params)
 
 
 def replace_slice(
@@ -231,4 +253,4 @@ def query_df(
     con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
     """Run a query with bound parameters and return a DataFrame."""
-    return con.execute(sql, dict(params or {})).df()
+    return execute(con, sql, params).df()

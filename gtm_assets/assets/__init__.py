@@ -1,0 +1,1 @@
+"""Dagster assets, one module per role. ``gtm_assets.definitions`` collects every module here."""

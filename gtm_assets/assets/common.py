@@ -1,0 +1,72 @@
+"""Small helpers shared by the asset modules (the Dagster layer only)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from gtm_assets.partitions import add_months, month_bounds
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def month_params(partition_key: str, **extra: Any) -> dict[str, Any]:
+    """Bound parameters every monthly SQL file may use."""
+    start, end = month_bounds(partition_key)
+    params: dict[str, Any] = {
+        "month_start": start,
+        "month_end": end,
+        "prior_month": add_months(start, -1),
+        "trailing_start": add_months(start, -3),
+    }
+    params.update(extra)
+    return params
+
+
+def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = ",.2f") -> str:
+    """A compact markdown table for Dagster metadata (no extra dependency)."""
+    if df.empty:
+        return "_no rows_"
+    shown = df.head(max_rows)
+
+    def fmt(value: Any) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, float):
+            return format(value, floatfmt)
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(map(str, shown.columns)) + " |",
+        "|" + "---|" * len(shown.columns),
+    ]
+    lines += [
+        "| " + " | ".join(fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)
+    ]
+    if len(df) > max_rows:
+        lines.append(f"\n_{len(df) - max_rows} more rows_")
+    return "\n".join(lines)
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    from gtm_assets.warehouse import table_columns
+
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, dtype) for name, dtype in table_columns(con, table).items()]
+    )
+
+
+def optional_table_present(con: duckdb.DuckDBPyConnection, table_name: str) -> bool:
+    """Whether the user supplied the optional raw table (per ``raw.load_manifest``)."""
+    rows = con.execute(
+        "select present from raw.load_manifest where table_name = $name", {"name": table_name}
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def month_label(value: date) -> str:
+    return value.strftime("%Y-%m")

@@ -1,0 +1,317 @@
+"""Raw and staging layers: load the exports, gate them, build the typed staging tables.
+
+Both are snapshots of the whole export folder (the exports hold full history). They are
+month-partitioned only so that they run inside the monthly job; an unchanged folder is not
+reloaded (fingerprint of file names, sizes and modification times plus the settings), so a
+12-month backfill loads the files once.
+"""
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from gtm_assets import warehouse as wh
+from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
+from gtm_assets.partitions import monthly_partitions
+from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
+from gtm_assets.resources import GtmSettings, WarehouseResource
+from gtm_assets.sql_files import load_sql
+
+REQUIRED_TABLES = (
+    "campaigns",
+    "ad_spend",
+    "touchpoints",
+    "leads",
+    "lead_stage_history",
+    "opportunities",
+)
+STAGING_TABLES = (
+    "campaigns",
+    "ad_spend",
+    "touchpoints",
+    "leads",
+    "lead_stage_history",
+    "opportunities",
+    "sales_feedback",
+    "content",
+    "content_daily",
+    "seo_rankings",
+    "targets",
+    "budget_plan",
+    "experiments",
+    "experiment_units",
+)
+INTERMEDIATE_TABLES = ("conversions",)
+# Staging tables that must keep exactly the raw row count (no join fan-out, no drops).
+ROW_PRESERVING = STAGING_TABLES
+
+
+def _fingerprint(settings: GtmSettings) -> str:
+    rules = Path(settings.channel_rules_path) if settings.channel_rules_path else None
+    return raw_fingerprint(
+        Path(settings.raw_dir),
+        currency=settings.currency,
+        spend_ceiling=settings.spend_ceiling,
+        max_quarantine_share=settings.max_quarantine_share,
+        channel_rules_path=rules,
+    )
+
+
+def _stored_fingerprint(con) -> str | None:
+    if not wh.table_exists(con, "raw.load_manifest"):
+        return None
+    rows = con.execute("select distinct fingerprint from raw.load_manifest").fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def quarantine_counts(con) -> pd.DataFrame:
+    """Quarantined rows per raw table, rule and column (empty frame when none)."""
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_name from raw.load_manifest where rows_quarantined > 0 order by 1"
+        ).fetchall()
+    ]
+    parts = [
+        f"select '{wh.ident(t)}' as table_name, _rule as rule, _column as column_name, "
+        f"count(*) as rows from quarantine.{wh.ident(t)} group by all"
+        for t in tables
+        if wh.table_exists(con, f"quarantine.{t}")
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["table_name", "rule", "column_name", "rows"])
+    return wh.query_df(con, " union all ".join(parts) + " order by rows desc")
+
+
+def _manifest(con):
+    return wh.query_df(
+        con,
+        "select table_name, present, source_file, rows_read, rows_loaded, rows_quarantined "
+        "from raw.load_manifest order by table_name",
+    )
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name="raw",
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "csv"},
+    description=(
+        "The raw exports in GTM_RAW_DIR loaded into schema `raw`, types enforced. Rows that "
+        "break the contract are counted in `quarantine.<table>`; a structurally bad export is "
+        "rejected whole (the message names file, row and column) and nothing is changed."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "required_tables_loaded",
+            asset="raw_exports",
+            blocking=True,
+            description="Every required table has rows after quarantine.",
+        ),
+        dg.AssetCheckSpec(
+            "quarantine_within_tolerance",
+            asset="raw_exports",
+            blocking=True,
+            description="No table has more than max_quarantine_share of its rows quarantined.",
+        ),
+        dg.AssetCheckSpec(
+            "no_quarantined_rows",
+            asset="raw_exports",
+            blocking=False,
+            description="Warns when any row was quarantined, with the counts per table and rule.",
+        ),
+    ],
+)
+def raw_exports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: GtmSettings
+) -> dg.MaterializeResult:
+    fingerprint = _fingerprint(settings)
+    with warehouse.connect() as con:
+        reused = _stored_fingerprint(con) == fingerprint
+        if reused:
+            context.log.info("Raw exports unchanged since the last load; reusing raw.*")
+            summary = "Exports unchanged since the last load: reused."
+        else:
+            try:
+                report = load_raw(
+                    con,
+                    Path(settings.raw_dir),
+                    currency=settings.currency,
+                    spend_ceiling=settings.spend_ceiling,
+                    max_quarantine_share=settings.max_quarantine_share,
+                    channel_rules_path=(
+                        Path(settings.channel_rules_path) if settings.channel_rules_path else None
+                    ),
+                )
+            except RawInputError as exc:
+                raise dg.Failure(
+                    description=f"The raw exports in {settings.raw_dir} were rejected:\n{exc}",
+                    metadata={"raw_dir": settings.raw_dir},
+                    allow_retries=False,
+                ) from exc
+            summary = report.markdown()
+        manifest = _manifest(con)
+        quarantine_by_rule = quarantine_counts(con)
+
+    required = manifest[manifest.table_name.isin(REQUIRED_TABLES)]
+    empty_required = required[required.rows_loaded.fillna(0) <= 0].table_name.tolist()
+    share = manifest.rows_quarantined / manifest.rows_read.where(manifest.rows_read > 0)
+    over = manifest[share.fillna(0) > settings.max_quarantine_share].table_name.tolist()
+    quarantined = int(manifest.rows_quarantined.fillna(0).sum())
+
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(manifest.rows_loaded.fillna(0).sum()),
+            "rows_quarantined": quarantined,
+            "reused_previous_load": reused,
+            "fingerprint": fingerprint,
+            "tables": dg.MetadataValue.md(markdown_table(manifest, max_rows=30)),
+            "load_summary": dg.MetadataValue.md(summary),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="required_tables_loaded",
+                passed=not empty_required,
+                metadata={"empty_required_tables": ", ".join(empty_required) or "none"},
+            ),
+            dg.AssetCheckResult(
+                check_name="quarantine_within_tolerance",
+                passed=not over,
+                metadata={
+                    "tables_over_tolerance": ", ".join(over) or "none",
+                    "max_quarantine_share": settings.max_quarantine_share,
+                },
+            ),
+            dg.AssetCheckResult(
+                check_name="no_quarantined_rows",
+                passed=quarantined == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "rows_quarantined": quarantined,
+                    "by_table_and_rule": dg.MetadataValue.md(markdown_table(quarantine_by_rule)),
+                },
+            ),
+        ],
+    )
+
+
+def _staging_signature(fingerprint: str | None) -> str:
+    text = "".join(load_sql(f"staging/{t}") for t in STAGING_TABLES)
+    text += "".join(load_sql(f"intermediate/{t}") for t in INTERMEDIATE_TABLES)
+    return hashlib.sha256(f"{fingerprint}|{text}".encode()).hexdigest()[:16]
+
+
+def build_staging(con, currency: str) -> None:
+    """(Re)build every staging table and intermediate.conversions in one transaction."""
+    params = {"currency": currency}
+    con.execute("begin transaction")
+    try:
+        for table in STAGING_TABLES:
+            sql = load_sql(f"staging/{table}")
+            wh.execute(con, f"create or replace table staging.{wh.ident(table)} as {sql}", params)
+        for table in INTERMEDIATE_TABLES:
+            sql = load_sql(f"intermediate/{table}")
+            wh.execute(
+                con, f"create or replace table intermediate.{wh.ident(table)} as {sql}", params
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name="staging",
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "sql"},
+    deps=["raw_exports"],
+    description=(
+        "Typed, normalised staging tables (money in the reporting currency, channels derived "
+        "from utm values by the channel rules) and intermediate.conversions (lead, "
+        "opportunity and won events)."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "row_counts_match_raw",
+            asset="staging_tables",
+            blocking=True,
+            description="Every staging table has exactly the rows of its raw table.",
+        ),
+        dg.AssetCheckSpec(
+            "money_converted",
+            asset="staging_tables",
+            blocking=True,
+            description="No spend, budget or amount lost its value in currency conversion.",
+        ),
+        dg.AssetCheckSpec(
+            "channels_classified",
+            asset="staging_tables",
+            blocking=False,
+            description="Warns when more than 2% of touchpoints have no derivable channel.",
+        ),
+    ],
+)
+def staging_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: GtmSettings
+) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        signature = _staging_signature(_stored_fingerprint(con))
+        built = wh.table_exists(con, "staging.build_info") and con.execute(
+            "select signature from staging.build_info"
+        ).fetchall() == [(signature,)]
+        if built:
+            context.log.info("Staging is up to date with the raw load; not rebuilt.")
+        else:
+            build_staging(con, settings.currency)
+            wh.replace_table(
+                con,
+                "staging.build_info",
+                "select $signature as signature",
+                {"signature": signature},
+            )
+        counts = wh.query_df(con, load_sql("staging/row_count_reconciliation"))
+        money = con.execute(load_sql("staging/unconverted_money")).fetchall()[0][0]
+        channels = wh.query_df(con, load_sql("staging/unclassified_channels"))
+        totals = con.execute(
+            "select count(*), count(*) filter (where channel = 'unclassified') "
+            "from staging.touchpoints"
+        ).fetchall()[0]
+
+    mismatched = counts[counts.raw_rows != counts.staging_rows]
+    touches, unclassified = int(totals[0]), int(totals[1])
+    unclassified_share = unclassified / touches if touches else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(counts.staging_rows.sum()),
+            "rebuilt": not built,
+            "tables": dg.MetadataValue.md(markdown_table(counts, max_rows=30)),
+            "unclassified_touchpoints": unclassified,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="row_counts_match_raw",
+                passed=mismatched.empty,
+                metadata={"mismatches": dg.MetadataValue.md(markdown_table(mismatched))},
+            ),
+            dg.AssetCheckResult(
+                check_name="money_converted",
+                passed=money == 0,
+                metadata={"rows_with_lost_money": int(money)},
+            ),
+            dg.AssetCheckResult(
+                check_name="channels_classified",
+                passed=unclassified_share <= 0.02,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "unclassified_touchpoints": unclassified,
+                    "unclassified_share": round(unclassified_share, 4),
+                    "top_unclassified_source_medium": dg.MetadataValue.md(
+                        markdown_table(channels, max_rows=15)
+                    ),
+                },
+            ),
+        ],
+    )

@@ -1,0 +1,368 @@
+"""The ``gtm`` command: generate sample data, run a month, backfill a range, or run the demo.
+
+``gtm run`` and ``gtm backfill`` execute the same Dagster job the UI and the month-end
+schedule use (``monthly_review``), in this process, one month after another.
+
+Exit codes: 0 success (warnings are printed), 1 the run failed for another reason,
+2 the input was rejected, 3 a blocking quality check failed, 64 bad command-line usage.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2, 3, 64
+GENERATED_MARKER = ".gtm_generated"
+
+
+@dataclass
+class MonthOutcome:
+    month: str
+    exit_code: int
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _parse_month(text: str) -> date:
+    try:
+        value = datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None
+    return value
+
+
+def last_complete_month(today: date | None = None) -> date:
+    from gtm_assets.partitions import add_months
+
+    today = today or datetime.now(UTC).date()
+    return add_months(date(today.year, today.month, 1), -1)
+
+
+def month_range(first: date, last: date) -> list[date]:
+    from gtm_assets.partitions import add_months
+
+    months, current = [], first
+    while current <= last:
+        months.append(current)
+        current = add_months(current, 1)
+    return months
+
+
+def _apply_locations(raw_dir: str | None, warehouse: str | None) -> None:
+    """Command-line locations win over the environment, for this process and its runs."""
+    if raw_dir:
+        os.environ["GTM_RAW_DIR"] = str(raw_dir)
+    if warehouse:
+        os.environ["GTM_DUCKDB_PATH"] = str(warehouse)
+
+
+def summarize_result(result, month: str, seconds: float) -> MonthOutcome:
+    """Turn a Dagster run result into an exit code and readable problem sentences."""
+    import dagster as dg
+
+    outcome = MonthOutcome(month=month, exit_code=EXIT_OK, seconds=seconds)
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation.passed:
+                continue
+            name = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+            details = _check_details(evaluation)
+            if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                outcome.problems.append(f"Blocking check failed: {name}.{details}")
+                outcome.exit_code = max(outcome.exit_code, EXIT_CHECK_FAILED)
+            else:
+                outcome.warnings.append(f"{name}.{details}")
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            message = _root_message(error)
+            if "were rejected" in message:
+                outcome.problems.append(message)
+                outcome.exit_code = EXIT_REJECTED
+            elif "Blocking check" in message or "blocking" in message.lower():
+                outcome.exit_code = max(outcome.exit_code, EXIT_CHECK_FAILED)
+            else:
+                outcome.problems.append(f"Step {event.step_key} failed: {message}")
+                if outcome.exit_code == EXIT_OK:
+                    outcome.exit_code = EXIT_FAILED
+    if not result.success and outcome.exit_code == EXIT_OK:
+        outcome.exit_code = EXIT_FAILED
+        outcome.problems.append("The run did not succeed; open the Dagster UI for the logs.")
+    return outcome
+
+
+def _check_details(evaluation) -> str:
+    shown = []
+    for key, value in (evaluation.metadata or {}).items():
+        text = getattr(value, "value", value)
+        if isinstance(text, (int, float, str)) and len(str(text)) < 120:
+            shown.append(f"{key}={text}")
+    return f" ({'; '.join(shown[:4])})" if shown else ""
+
+
+def _root_message(error) -> str:
+    message = (error.message or "").strip()
+    cause = error.cause
+    while cause is not None and message.startswith("Error occurred while executing"):
+        message = (cause.message or "").strip()
+        cause = cause.cause
+    # Dagster prefixes user failures with the exception class name.
+    for prefix in ("dagster._core.definitions.events.Failure: ", "Failure: "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return message
+
+
+def run_months(months: Sequence[date], *, verbose: bool = False, out=sys.stdout) -> int:
+    """Materialize the monthly review for each month in order; stop at the first failure."""
+    import dagster as dg
+
+    from gtm_assets.definitions import build_definitions
+    from gtm_assets.partitions import monthly_partitions
+
+    valid = set(monthly_partitions.get_partition_keys())
+    keys = [m.strftime("%Y-%m-01") for m in months]
+    outside = [k[:7] for k in keys if k not in valid]
+    if outside:
+        first = monthly_partitions.get_first_partition_key()
+        last = monthly_partitions.get_last_partition_key()
+        print(
+            f"gtm: month(s) {', '.join(outside)} are not runnable: months run from "
+            f"{first[:7] if first else '?'} (GTM_START_MONTH) to the last complete month "
+            f"{last[:7] if last else '?'}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    defs = build_definitions()
+    job = defs.resolve_job_def("monthly_review")
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+    run_config = {} if verbose else {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    worst = EXIT_OK
+    for index, key in enumerate(keys, start=1):
+        label = key[:7]
+        print(
+            f"[{index}/{len(keys)}] {label}: running the monthly review ...", file=out, flush=True
+        )
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            partition_key=key,
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags={"gtm/source": "cli"},
+        )
+        outcome = summarize_result(result, label, time.perf_counter() - started)
+        _print_outcome(outcome, out)
+        worst = max(worst, outcome.exit_code)
+        if outcome.exit_code != EXIT_OK:
+            break
+    return worst
+
+
+def _print_outcome(outcome: MonthOutcome, out) -> None:
+    status = "ok" if outcome.exit_code == EXIT_OK else "FAILED"
+    print(f"      {outcome.month}: {status} in {outcome.seconds:.1f} s", file=out, flush=True)
+    for warning in outcome.warnings:
+        print(f"      warning: {warning}", file=out)
+    for problem in outcome.problems:
+        print("\n" + problem + "\n", file=sys.stderr)
+
+
+def print_locations(months: Sequence[date], out=sys.stdout) -> None:
+    """Where the report and the tables are, plus the month's headline numbers."""
+    import duckdb
+
+    from gtm_assets import paths
+    from gtm_assets.assets.executive import report_path
+
+    warehouse = paths.warehouse_path()
+    read_copy = paths.read_copy_path(warehouse)
+    last = months[-1]
+    print("", file=out)
+    print(f"Report:      {report_path(paths.reports_dir(), last).resolve()}", file=out)
+    print(
+        f"Warehouse:   {warehouse.resolve()}  (schemas raw, staging, marts, quarantine)", file=out
+    )
+    print(f"Read copy:   {read_copy.resolve()}  (open this one while the pipeline runs)", file=out)
+    if read_copy.exists():
+        con = duckdb.connect(str(read_copy), read_only=True)
+        try:
+            tables = [
+                t
+                for (t,) in con.execute(
+                    "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+                ).fetchall()
+            ]
+            rows = con.execute(
+                "select metric, value, status from marts.executive_summary where month = $m "
+                "and metric in ('spend', 'revenue', 'leads', 'customers', 'roas') order by metric_order",
+                {"m": last},
+            ).fetchall()
+        finally:
+            con.close()
+        print(f"Mart tables: {', '.join('marts.' + t for t in tables)}", file=out)
+        if rows:
+            print(
+                f"{last:%Y-%m} headline: "
+                + ", ".join(
+                    f"{m} {v:,.2f} ({s.replace('_', ' ')})" if v is not None else f"{m} n/a"
+                    for m, v, s in rows
+                ),
+                file=out,
+            )
+    print(
+        f'Query:       duckdb {read_copy} -c "select * from marts.campaign_performance limit 5"',
+        file=out,
+    )
+
+
+def cmd_generate(args) -> int:
+    from gtm_assets.generate import generate
+
+    summary = generate(
+        Path(args.out),
+        months=args.months,
+        end_month=args.end_month,
+        scale=args.scale,
+        seed=args.seed,
+        file_format=args.format,
+        progress=lambda msg: print(f"  {msg}", flush=True),
+    )
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    _apply_locations(args.raw_dir, args.warehouse)
+    code = run_months([args.month], verbose=args.verbose)
+    if code == EXIT_OK:
+        print_locations([args.month])
+    return code
+
+
+def cmd_backfill(args) -> int:
+    _apply_locations(args.raw_dir, args.warehouse)
+    if args.to_month < args.from_month:
+        print("gtm backfill: --to is before --from", file=sys.stderr)
+        return EXIT_USAGE
+    months = month_range(args.from_month, args.to_month)
+    started = time.perf_counter()
+    code = run_months(months, verbose=args.verbose)
+    print(f"Backfill of {len(months)} month(s) finished in {time.perf_counter() - started:.0f} s.")
+    if code == EXIT_OK:
+        print_locations(months)
+    return code
+
+
+def cmd_demo(args) -> int:
+    """Generate sample data (unless the folder holds other files) and backfill its months."""
+    from gtm_assets import paths
+    from gtm_assets.generate import generate
+    from gtm_assets.partitions import add_months
+
+    _apply_locations(args.raw_dir, args.warehouse)
+    raw = paths.raw_dir()
+    if raw.exists() and any(raw.iterdir()) and not (raw / GENERATED_MARKER).exists():
+        print(
+            f"gtm demo: {raw} already holds files that gtm did not generate; refusing to "
+            "overwrite them. Use --raw-dir to choose another folder.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    end = args.end_month or last_complete_month().strftime("%Y-%m")
+    print(f"Generating {args.months} months of sample data (scale {args.scale}) into {raw} ...")
+    summary = generate(
+        raw,
+        months=args.months,
+        end_month=end,
+        scale=args.scale,
+        seed=args.seed,
+        progress=lambda msg: print(f"  {msg}", flush=True),
+    )
+    (raw / GENERATED_MARKER).write_text("generated by gtm demo\n", encoding="utf-8")
+    print(summary)
+    last = _parse_month(end)
+    first = add_months(last, -(args.months - 1))
+    months = month_range(first, last)
+    started = time.perf_counter()
+    code = run_months(months, verbose=args.verbose)
+    print(f"Ran {len(months)} month(s) in {time.perf_counter() - started:.0f} s.")
+    if code == EXIT_OK:
+        print_locations(months)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gtm", description="Marketing analytics on Dagster + DuckDB (gtm_assets)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write realistic sample exports in the raw-data contract")
+    gen.add_argument("--out", required=True, help="folder to write the exports to")
+    gen.add_argument("--months", type=int, default=12, help="number of months (default 12)")
+    gen.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    gen.add_argument(
+        "--end-month", default=None, help="last month YYYY-MM (default: last complete month)"
+    )
+    gen.add_argument(
+        "--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)"
+    )
+    gen.set_defaults(func=cmd_generate)
+
+    locations = argparse.ArgumentParser(add_help=False)
+    locations.add_argument("--raw-dir", default=None, help="exports folder (overrides GTM_RAW_DIR)")
+    locations.add_argument(
+        "--warehouse", default=None, help="DuckDB file (overrides GTM_DUCKDB_PATH)"
+    )
+    locations.add_argument("--verbose", action="store_true", help="show Dagster's run logs")
+
+    run = sub.add_parser("run", parents=[locations], help="materialize every asset of one month")
+    run.add_argument("--month", required=True, type=_parse_month, help="YYYY-MM")
+    run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill", parents=[locations], help="run a range of months in order"
+    )
+    backfill.add_argument(
+        "--from", dest="from_month", required=True, type=_parse_month, help="YYYY-MM"
+    )
+    backfill.add_argument("--to", dest="to_month", required=True, type=_parse_month, help="YYYY-MM")
+    backfill.set_defaults(func=cmd_backfill)
+
+    demo = sub.add_parser(
+        "demo", parents=[locations], help="generate sample data and run all its months"
+    )
+    demo.add_argument("--months", type=int, default=12)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--end-month", default=None, help="last month YYYY-MM (default: last complete month)"
+    )
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTML and markdown reports rendered from the marts (Jinja2 templates, values escaped)."""

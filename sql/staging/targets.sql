@@ -1,0 +1,21 @@
+-- staging.targets: the month as a DATE (first day); scope_id NULL for the total.
+with
+
+targets as (
+    select * from raw.targets
+),
+
+final as (
+    select
+        strptime(trim(month) || '-01', '%Y-%m-%d')::date as month,
+        lower(trim(scope)) as scope,
+        case
+            when lower(trim(scope)) = 'channel' then lower(trim(scope_id))
+            else nullif(trim(scope_id), '')
+        end as scope_id,
+        lower(trim(metric)) as metric,
+        target_value
+    from targets
+)
+
+select * from final
