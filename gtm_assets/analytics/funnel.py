@@ -574,3 +574,59 @@ def funnel_bottlenecks(
         .rank(ascending=False, method="first")
     )
     return _typed(df)
+
+
+# --------------------------------------------------------------------------------------------
+# loading (SQL files in sql/intermediate/funnel_*.sql)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelInputs:
+    """Everything the funnel needs, as of one moment."""
+
+    visitors: pd.DataFrame
+    lead_entries: pd.DataFrame
+    leads: pd.DataFrame
+
+
+def load_funnel_inputs(con, as_of: date | datetime) -> FunnelInputs:  # noqa: ANN001
+    """Read the staging tables (rows before ``as_of`` only) and build the stage entries."""
+    from gtm_assets.sql_files import load_sql
+
+    cut = pd.Timestamp(as_of).to_pydatetime()
+    params = {"as_of": cut}
+    leads = con.execute(load_sql("intermediate/funnel_leads"), params).df()
+    history = con.execute(load_sql("intermediate/funnel_stage_history"), params).df()
+    opps = con.execute(load_sql("intermediate/funnel_opportunities"), params).df()
+    first_channel = con.execute(load_sql("intermediate/funnel_first_channel"), params).df()
+    visitors = con.execute(
+        load_sql("intermediate/funnel_visitors"),
+        {**params, "visit_types": list(VISIT_TOUCH_TYPES)},
+    ).df()
+    entries = lead_stage_entries(leads, history, opps, first_channel, cut)
+    return FunnelInputs(
+        visitors=visitor_entries(visitors, leads, cut), lead_entries=entries, leads=leads
+    )
+
+
+def funnel_integrity_problems(stages: pd.DataFrame) -> list[str]:
+    """Internal consistency of ``funnel_stages``: 0 <= converted <= entered, rates in [0, 1],
+    and for every segment type the segments add up to the ``all`` row (they partition it)."""
+    problems: list[str] = []
+    if (stages["converted"] > stages["entered"]).any():
+        problems.append("converted exceeds entered")
+    rate = stages["conversion_rate"].dropna()
+    if ((rate < 0) | (rate > 1)).any():
+        problems.append("conversion_rate outside [0, 1]")
+    keys = ["from_stage", "to_stage"]
+    overall = stages[stages["segment_type"] == "all"].set_index(keys)
+    for seg_type, grp in stages[stages["segment_type"] != "all"].groupby("segment_type"):
+        sums = grp.groupby(keys)[["entered", "converted", "current_cohort_entered"]].sum()
+        totals = overall[["entered", "converted", "current_cohort_entered"]].add_suffix("_all")
+        joined = sums.join(totals)
+        for col in ("entered", "converted", "current_cohort_entered"):
+            bad = joined[joined[col] != joined[f"{col}_all"]]
+            if len(bad):
+                problems.append(f"{seg_type}: segment {col} do not add up to the total")
+    return problems

@@ -255,3 +255,12 @@ def test_bottleneck_vs_target_binomial() -> None:
     assert r.p_value_vs_target == pytest.approx(binomtest(30, 100, 0.45, alternative="less").pvalue)
     assert bool(r.flagged) and r.short_of == "target"
     assert r.shortfall_units == pytest.approx(100 * (0.45 - 0.3))
+
+
+def test_integrity_check_catches_inconsistent_segments() -> None:
+    visitors, entries = _build(date(2024, 4, 1))
+    df = fn.funnel_stages(visitors, entries, date(2024, 3, 1), SETTINGS)
+    assert fn.funnel_integrity_problems(df) == []
+    broken = df.copy()
+    broken.loc[(broken.segment_type == "industry") & (broken.segment == "saas"), "entered"] += 1
+    assert any("industry" in p for p in fn.funnel_integrity_problems(broken))
