@@ -7,7 +7,7 @@ plan as (
 
 final as (
     select
-        strptime(trim(month) || '-01', '%Y-%m-%d')::date as month,
+        date_trunc('month', month)::date as month,
         lower(trim(channel)) as channel,
         planned_spend
     from plan

@@ -7,7 +7,7 @@ targets as (
 
 final as (
     select
-        strptime(trim(month) || '-01', '%Y-%m-%d')::date as month,
+        date_trunc('month', month)::date as month,
         lower(trim(scope)) as scope,
         case
             when lower(trim(scope)) = 'channel' then lower(trim(scope_id))

@@ -1,0 +1,126 @@
+"""The warehouse write path: one partition slice per transaction, nothing else touched."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from gtm_assets import warehouse as wh
+
+JAN, FEB = date(2024, 1, 1), date(2024, 2, 1)
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    for s in wh.SCHEMAS:
+        c.execute(f"create schema {s}")
+    yield c
+    c.close()
+
+
+def _slice(month: date, n: int) -> str:
+    return f"select $m::date as month, range as x, range * 1.5 as y from range({n})"
+
+
+def test_replace_month_replaces_only_that_month(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 3), JAN, {"m": JAN})
+    wh.replace_month(con, "marts.t", _slice(FEB, 2), FEB, {"m": FEB})
+    wh.replace_month(con, "marts.t", _slice(JAN, 5), JAN, {"m": JAN})
+    counts = dict(con.execute("select month, count(*) from marts.t group by 1").fetchall())
+    assert counts == {JAN: 5, FEB: 2}
+
+
+def test_rerun_gives_identical_table(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 4), JAN, {"m": JAN})
+    first = con.execute("select * from marts.t order by all").fetchall()
+    wh.replace_month(con, "marts.t", _slice(JAN, 4), JAN, {"m": JAN})
+    assert con.execute("select * from marts.t order by all").fetchall() == first
+
+
+def test_rows_outside_the_month_roll_back_everything(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 3), JAN, {"m": JAN})
+    with pytest.raises(ValueError, match="outside"):
+        wh.replace_month(con, "marts.t", _slice(FEB, 2), JAN, {"m": FEB})
+    assert con.execute("select count(*) from marts.t where month = $m", {"m": JAN}).fetchall() == [(3,)]
+
+
+def test_new_columns_are_added(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 2), JAN, {"m": JAN})
+    wh.replace_month(con, "marts.t", "select $m::date as month, 1 as x, 'new' as z", FEB, {"m": FEB})
+    rows = con.execute("select month, z from marts.t order by month, x").fetchall()
+    assert rows[-1] == (FEB, "new") and rows[0][1] is None
+
+
+def test_dataframe_source(con):
+    df = pd.DataFrame({"month": [JAN, JAN], "v": [1.0, 2.0]})
+    assert wh.replace_month(con, "marts.d", df, JAN) == 2
+    assert con.execute("select sum(v) from marts.d").fetchall() == [(3.0,)]
+
+
+def test_identifiers_are_validated(con):
+    for bad in ["marts.t; drop table x", "Marts.T", "a.b.c", "t-1", ""]:
+        with pytest.raises(ValueError):
+            wh.ident(bad)
+    assert wh.ident("marts.campaign_performance") == "marts.campaign_performance"
+
+
+def test_bind_passes_only_referenced_parameters(con):
+    params = {"a": 1, "b": 2}
+    assert wh.bind("select $a", params) == {"a": 1}
+    with pytest.raises(ValueError, match="not supplied"):
+        wh.bind("select $c", params)
+    assert wh.execute(con, "select $b::int", params).fetchall() == [(2,)]
+
+
+def test_values_are_bound_not_interpolated(con):
+    hostile = "x'); drop table marts.t; --"
+    wh.replace_month(con, "marts.t", "select $m::date as month, $name as name", JAN, {"m": JAN, "name": hostile})
+    assert con.execute("select name from marts.t").fetchall() == [(hostile,)]
+
+
+def test_waits_then_names_the_lock_holder(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(path)!r})
+            print('locked', flush=True)
+            time.sleep(20)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises(wh.WarehouseLockedError, match="read copy"):
+            with wh.connect(path, lock_timeout_s=1.0):
+                pass
+        assert time.monotonic() - started >= 1.0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_read_copy_is_published_atomically(tmp_path):
+    path = tmp_path / "w.duckdb"
+    target = tmp_path / "w.read.duckdb"
+    with wh.connect(path) as con:
+        con.execute("create table marts.t as select 1 as x")
+        wh.publish_read_copy(con, path, target)
+    reader = duckdb.connect(str(target), read_only=True)
+    assert reader.execute("select x from marts.t").fetchall() == [(1,)]
+    with wh.connect(path) as con:  # an open reader of the copy never blocks the writer
+        con.execute("insert into marts.t values (2)")
+        wh.publish_read_copy(con, path, target)
+    assert reader.execute("select count(*) from marts.t").fetchall() == [(1,)]
+    reader.close()
+    fresh = duckdb.connect(str(target), read_only=True)
+    assert fresh.execute("select count(*) from marts.t").fetchall() == [(2,)]
+    fresh.close()
