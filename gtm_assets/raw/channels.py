@@ -25,8 +25,9 @@ from gtm_assets.raw.schema import CHANNEL_GROUPS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("channel_rules.csv")
 RULE_COLUMNS = ("priority", "source_regex", "medium_regex", "channel", "note")
-#: Characters stripped around utm values before matching (DuckDB: ``trim(x, $chars)``).
-TRIM_CHARS = " \t\r\n"
+#: Characters stripped around utm values before matching: spaces, exactly like DuckDB's
+#: ``lower(trim(x))`` that the staging SQL applies, so Python and SQL classify alike.
+TRIM_CHARS = " "
 
 
 def normalize_utm(value: object) -> str:

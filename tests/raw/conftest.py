@@ -344,10 +344,11 @@ REQUIRED = ("campaigns", "ad_spend", "touchpoints", "leads", "lead_stage_history
 
 
 def raw_tables(optional: bool = True) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """A deep copy of the valid base tables (without optional tables when asked)."""
+    """A deep copy of the valid base tables; ``optional=False`` keeps only the required
+    tables plus fx_rates (the base data has EUR rows, which need it)."""
     data = copy.deepcopy(_BASE)
     if not optional:
-        data = {k: v for k, v in data.items() if k in REQUIRED}
+        data = {k: v for k, v in data.items() if k in (*REQUIRED, "fx_rates")}
     return data
 
 

@@ -1,0 +1,223 @@
+"""Valid (including messy but legal) input is accepted, typed and stored verbatim."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+from conftest import (
+    NOW,
+    folder_hashes,
+    load,
+    raw_tables,
+    set_cell,
+    write_csv,
+    write_raw,
+)
+
+from gtm_assets.raw import TABLE_NAMES, LoadReport, raw_fingerprint
+
+
+def test_valid_folder_loads_every_table_typed(con, valid_dir):
+    report = load(con, valid_dir)
+    assert isinstance(report, LoadReport)
+    assert report.rows_quarantined == 0
+    for table in TABLE_NAMES:
+        assert report.tables[table].present
+        assert report.tables[table].rows_loaded == report.tables[table].rows_read
+    types = dict(
+        con.execute("select column_name, column_type from (describe raw.ad_spend)").fetchall()
+    )
+    assert types == {
+        "date": "DATE",
+        "campaign_id": "VARCHAR",
+        "impressions": "BIGINT",
+        "clicks": "BIGINT",
+        "spend": "DOUBLE",
+        "currency": "VARCHAR",
+        "platform_conversions": "BIGINT",
+    }
+    # Spend of C1 on day d is 100*d + 0.5 (fixture); sum over d=1..5 = 1502.5.
+    assert con.execute(
+        "select sum(spend) from raw.ad_spend where campaign_id = 'C1'"
+    ).fetchall() == [(1502.5,)]
+    # Empty currency defaults to the reporting currency; codes are upper-cased.
+    assert con.execute(
+        "select distinct currency from raw.ad_spend where campaign_id = 'C2'"
+    ).fetchall() == [("USD",)]
+    # Enums and channels are lower-cased and trimmed; free text and utm values are verbatim.
+    assert con.execute(
+        "select channel, utm_source, utm_campaign from raw.touchpoints where touchpoint_id='T6'"
+    ).fetchall() == [("email", "Newsletter", "EU_Newsletter ")]
+    assert con.execute("select seniority from raw.leads where lead_id = 'L2'").fetchall() == [
+        ("vp",)
+    ]
+    # Month columns become the first day of the month; a channel target's scope_id is a group.
+    assert con.execute(
+        "select month, scope_id from raw.targets where scope = 'channel'"
+    ).fetchall() == [(date(2024, 1, 1), "paid_search")]
+    # converted accepts 0/1 and true/false.
+    assert con.execute(
+        "select unit_id, converted from raw.experiment_units order by unit_id"
+    ).fetchall() == [("U1", 0), ("U2", 1), ("U3", 1)]
+    # Every quarantine table exists (empty) with the raw columns as text plus the rule.
+    cols = [r[0] for r in con.execute("describe quarantine.ad_spend").fetchall()]
+    assert cols[-4:] == ["_row_number", "_rule", "_column", "_detail"]
+    assert con.execute("select count(*) from quarantine.ad_spend").fetchall() == [(0,)]
+
+
+def test_timestamps_with_offsets_are_converted_to_utc(con, valid_dir):
+    load(con, valid_dir)
+    got = dict(con.execute("select touchpoint_id, ts from raw.touchpoints").fetchall())
+    assert got["T1"] == datetime(2024, 1, 2, 10, 0)  # Z
+    assert got["T2"] == datetime(2024, 1, 3, 11, 0)  # no offset = UTC
+    assert got["T3"] == datetime(2024, 1, 2, 9, 30)  # space separator
+    assert got["T4"] == datetime(2024, 1, 4, 6, 0)  # +02:00 -> 06:00 UTC
+
+
+def test_messy_but_valid_csv_is_accepted(con, tmp_path):
+    data = raw_tables(optional=False)
+    folder = write_raw(tmp_path / "raw", data)
+    # campaigns: BOM, CRLF, upper-case headers in another order, quoted newline and
+    # formula / SQL-looking names, an extra column.
+    header, rows = data["campaigns"]
+    order = list(reversed(range(len(header))))
+    names = [
+        "Robert'); DROP TABLE campaigns;--",
+        '=HYPERLINK("http://evil.example","click")',
+        'Line one\r\nline "two", with comma',
+    ]
+    rows = [[*r] for r in rows]
+    for r, name in zip(rows, names, strict=True):
+        r[header.index("campaign_name")] = name
+    write_csv(
+        folder / "campaigns.csv",
+        [header[i].upper() for i in order] + ["Extra Column"],
+        [[r[i] for i in order] + ["ignored"] for r in rows],
+        newline="\r\n",
+        bom=True,
+    )
+    # touchpoints: lower-case header with spaces around names, offsets -05 and +0530.
+    th, trows = data["touchpoints"]
+    set_cell(data, "touchpoints", 1, "ts", "2024-01-02T10:00:00-05")
+    set_cell(data, "touchpoints", 2, "ts", "2024-01-03T11:00:00.250+05:30")
+    write_csv(folder / "touchpoints.csv", [f" {h} " for h in th], trows)
+    # leads as Parquet with real types (timestamp with time zone, integer).
+    lh, lrows = data["leads"]
+    (folder / "leads.csv").unlink()
+    src = write_csv(tmp_path / "leads_src.csv", lh, lrows)
+    pq = duckdb.connect()
+    pq.execute(
+        "create table l as select lead_id, person_id, "
+        "cast(created_at || '+00' as timestamptz) as CREATED_AT, lead_source, campaign_id, "
+        "company, industry, try_cast(company_size as bigint) as company_size, country, "
+        "seniority from read_csv($p, all_varchar=true, header=true)",
+        {"p": str(src)},
+    )
+    pq.execute(f"copy l to '{folder / 'leads.parquet'}' (format parquet)")
+    pq.close()
+
+    report = load(con, folder)
+    assert report.rows_quarantined == 0
+    assert report.tables["leads"].source_file == "leads.parquet"
+    stored = [
+        r[0]
+        for r in con.execute(
+            "select campaign_name from raw.campaigns order by campaign_id"
+        ).fetchall()
+    ]
+    assert stored == names
+    assert con.execute("select count(*) from raw.campaigns").fetchall() == [(3,)]
+    ts = dict(con.execute("select touchpoint_id, ts from raw.touchpoints").fetchall())
+    assert ts["T1"] == datetime(2024, 1, 2, 15, 0)
+    assert ts["T2"] == datetime(2024, 1, 3, 5, 30, 0, 250000)
+    leads = con.execute(
+        "select lead_id, created_at, company_size from raw.leads order by lead_id"
+    ).fetchall()
+    assert leads[0] == ("L1", datetime(2024, 1, 3, 12, 0), 120)
+    assert leads[2][2] is None
+
+
+def test_quoted_newlines_keep_data_row_numbers(con, tmp_path):
+    """Row numbers count records, not lines: a bad value after a multi-line name is row 3."""
+    data = raw_tables(optional=False)
+    set_cell(data, "campaigns", 1, "campaign_name", "two\nlines")
+    set_cell(data, "campaigns", 2, "campaign_name", "three\nmore\nlines")
+    set_cell(data, "campaigns", 3, "planned_budget", "12,5")
+    folder = write_raw(tmp_path / "raw", data)
+    load(con, folder, max_quarantine_share=1.0)
+    assert con.execute(
+        "select _row_number, _rule, _column, planned_budget from quarantine.campaigns"
+    ).fetchall() == [(3, "type", "planned_budget", "12,5")]
+
+
+def test_optional_tables_absent_give_empty_typed_tables(con, tmp_path):
+    folder = write_raw(tmp_path / "raw", raw_tables(optional=False))
+    report = load(con, folder)
+    assert "experiment_units" in report.absent_tables
+    assert con.execute("select count(*) from raw.experiment_units").fetchall() == [(0,)]
+    types = dict(
+        con.execute(
+            "select column_name, column_type from (describe raw.experiment_units)"
+        ).fetchall()
+    )
+    assert types["assigned_at"] == "TIMESTAMP"
+    assert types["converted"] == "BIGINT"
+    manifest = dict(con.execute("select table_name, present from raw.load_manifest").fetchall())
+    assert manifest["content"] is False and manifest["campaigns"] is True
+    assert len(manifest) == len(TABLE_NAMES)
+
+
+def test_optional_columns_absent(con, tmp_path):
+    """Missing optional columns: currency defaults to the reporting currency, others NULL."""
+    data = raw_tables(optional=False)
+    header, rows = data["ad_spend"]
+    keep = [i for i, h in enumerate(header) if h not in ("currency", "platform_conversions")]
+    data["ad_spend"] = ([header[i] for i in keep], [[r[i] for i in keep] for r in rows])
+    folder = write_raw(tmp_path / "raw", data)
+    load(con, folder, currency="usd")
+    assert con.execute(
+        "select distinct currency, count(platform_conversions) from raw.ad_spend group by 1"
+    ).fetchall() == [("USD", 0)]
+
+
+def test_raw_files_are_never_modified(con, valid_dir):
+    before = folder_hashes(valid_dir)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in valid_dir.iterdir()}
+    load(con, valid_dir)
+    assert folder_hashes(valid_dir) == before
+    assert {p.name: p.stat().st_mtime_ns for p in valid_dir.iterdir()} == mtimes
+    assert sorted(p.name for p in valid_dir.iterdir()) == sorted(before)
+
+
+def test_manifest_and_report(con, valid_dir):
+    report = load(con, valid_dir)
+    rows = con.execute(
+        "select table_name, present, source_file, rows_read, rows_loaded, rows_quarantined, "
+        "loaded_at, fingerprint from raw.load_manifest where table_name = 'ad_spend'"
+    ).fetchall()
+    assert rows == [("ad_spend", True, "ad_spend.csv", 15, 15, 0, NOW, report.fingerprint)]
+    md = report.markdown()
+    assert "| ad_spend | `ad_spend.csv` | 15 | 15 | 0 |" in md
+    assert con.execute("select count(*) from raw.channel_rules").fetchall()[0][0] > 10
+
+
+def test_fingerprint_changes_with_files_and_settings(tmp_path: Path):
+    folder = write_raw(tmp_path / "raw", raw_tables(optional=False))
+    fp = raw_fingerprint(folder)
+    assert fp == raw_fingerprint(folder)
+    assert fp != raw_fingerprint(folder, currency="EUR")
+    assert fp != raw_fingerprint(folder, spend_ceiling=5.0)
+    assert fp != raw_fingerprint(folder, max_quarantine_share=0.1)
+    rules = tmp_path / "rules.csv"
+    rules.write_text("priority,source_regex,medium_regex,channel,note\n1,.*,.*,direct,\n")
+    assert fp != raw_fingerprint(folder, channel_rules_path=rules)
+    # Files that are not contract tables do not matter; a touched contract file does.
+    (folder / "notes.txt").write_text("hello")
+    assert fp == raw_fingerprint(folder)
+    p = folder / "leads.csv"
+    st = p.stat()
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert fp != raw_fingerprint(folder)
