@@ -1,0 +1,812 @@
+"""The budget optimizer's core: weekly channel series, curve fits, the reallocation, waste
+from saturation, the quarterly plan, plots and the evaluation against a known truth.
+
+Data choice (documented for reviewers): response curves are fitted on *weekly* points
+per channel over a trailing window (default 12 months). A week's outcome is the credit
+that the configured attribution model gives the channel, placed in the week of the
+touches that earned it:
+
+1. ``sql/marts/budget_touch_credit.sql`` spreads every lead / won deal in the window
+   evenly over its touches in the lookback window (timing only);
+2. for each conversion month and channel, that timing is rescaled to the model's total
+   in ``marts.campaign_attribution`` (so totals reconcile exactly with attribution);
+3. recent weeks have not had their full lookback yet (a touch this week can still earn
+   credit from next month's deals): each week's outcome is divided by its *completeness*,
+   the share of credit that arrives within the week's observed follow-up, estimated from
+   weeks old enough to be complete (chain-ladder style); weeks below
+   ``min_completeness`` are left out of the fit.
+
+Placing outcomes at touch time rather than conversion time aligns spend with what it
+bought: won revenue arrives weeks to months after the spend that caused it, so regressing
+a month's closed revenue on the same month's spend would mostly measure noise.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from gtm_assets.analytics.allocation import (
+    Curve,
+    Linear,
+    PeriodHill,
+    check_kkt,
+    historical_roi_allocation,
+    optimize_allocation,
+)
+from gtm_assets.analytics.response_curves import DECAY_GRID, CurveFit, adstock, fit_hill
+
+METRICS = ("revenue", "conversions")
+_TYPE_OF_METRIC = {"revenue": "won", "conversions": "lead"}
+
+
+@dataclass
+class BudgetOptions:
+    """Knobs of the optimizer (the Dagster Config mirrors these, with descriptions)."""
+
+    objective: str = "revenue"
+    bound_pct: float = 0.30
+    pinned_channels: Sequence[str] = ()
+    test_reserve: float = 0.10
+    trailing_months: int = 12
+    adstock: bool = True
+    extrapolation_limit: float = 0.25
+    min_points: int = 8
+    min_r2: float = 0.1
+    min_completeness: float = 0.5
+    n_boot: int = 100
+    kkt_tolerance: float = 0.02
+    interval_level: float = 0.9
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.objective not in METRICS:
+            raise ValueError(f"objective must be one of {METRICS}, got {self.objective!r}")
+        # 10-15% is enforced by the reallocation's blocking check, so a wrong setting is
+        # reported as a failed gate with the numbers rather than as a crash
+        if not 0 <= self.test_reserve < 1:
+            raise ValueError(f"test_reserve must be in [0, 1), got {self.test_reserve}")
+        if not 0 < self.bound_pct < 1:
+            raise ValueError("bound_pct must be in (0, 1)")
+
+
+# ---------------------------------------------------------------- weekly series
+
+
+def lag_completeness(credit: pd.DataFrame, month_end: date, lookback_days: int) -> pd.DataFrame:
+    """Share of a touch week's eventual credit observed ``a`` days after the touch.
+
+    From ``credit`` rows (conversion_type, week_start, lag_week, conversion_credit,
+    value_credit) of weeks whose whole lookback is observed, the cumulative share of
+    credit by lag (in weeks) per conversion type and measure. Returns columns
+    conversion_type, measure (conversions|revenue), lag_week, cdf (share with lag <
+    (lag_week + 1) weeks).
+    """
+    c = credit.copy()
+    c["week_start"] = pd.to_datetime(c["week_start"]).dt.date
+    cutoff = pd.Timestamp(month_end) - pd.Timedelta(days=7 + lookback_days)
+    mature = c[pd.to_datetime(c["week_start"]) <= cutoff]
+    rows = []
+    max_lag = int(np.ceil(lookback_days / 7)) + 1
+    for ctype, part in mature.groupby("conversion_type"):
+        for measure, col in (("conversions", "conversion_credit"), ("revenue", "value_credit")):
+            by_lag = part.groupby("lag_week")[col].sum().reindex(range(max_lag + 1), fill_value=0)
+            total = by_lag.sum()
+            cdf = by_lag.cumsum() / total if total > 0 else pd.Series(np.nan, index=by_lag.index)
+            for lag, v in cdf.items():
+                rows.append((ctype, measure, int(lag), float(v)))
+    return pd.DataFrame(rows, columns=["conversion_type", "measure", "lag_week", "cdf"])
+
+
+def _completeness_of_week(cdf: pd.Series, followup_days: float) -> float:
+    """Interpolate the lag CDF (by whole weeks) at a follow-up in days."""
+    if cdf.empty or cdf.isna().all():
+        return np.nan
+    knots_x = np.concatenate([[0.0], (cdf.index.to_numpy(dtype=float) + 1) * 7])
+    knots_y = np.concatenate([[0.0], cdf.to_numpy(dtype=float)])
+    return float(np.interp(followup_days, knots_x, knots_y, right=1.0))
+
+
+def weekly_points(
+    spend_daily: pd.DataFrame,
+    credit: pd.DataFrame,
+    model_credit: pd.DataFrame,
+    window_start: date,
+    month_end: date,
+    lookback_days: int,
+    min_completeness: float = 0.5,
+) -> pd.DataFrame:
+    """Weekly spend and attributed outcome per channel and metric (see module docstring).
+
+    Returns: channel, metric, week_start, spend, outcome_observed, completeness, outcome
+    (observed / completeness), used_in_fit. Only channels with spend in the window and
+    only whole weeks (Monday start) inside ``[window_start, month_end)``.
+    """
+    cols = [
+        "channel",
+        "metric",
+        "week_start",
+        "spend",
+        "outcome_observed",
+        "completeness",
+        "outcome",
+        "used_in_fit",
+    ]
+    if spend_daily.empty:
+        return pd.DataFrame(columns=cols)
+    sd = spend_daily.copy()
+    sd["date"] = pd.to_datetime(sd["date"])
+    sd["week_start"] = (sd["date"] - pd.to_timedelta(sd["date"].dt.weekday, unit="D")).dt.date
+    first_week = pd.Timestamp(window_start)
+    first_week = (first_week + pd.Timedelta(days=(7 - first_week.weekday()) % 7)).date()
+    last_week = (pd.Timestamp(month_end) - pd.Timedelta(days=7)).date()
+    weeks = (
+        [d.date() for d in pd.date_range(first_week, last_week, freq="7D")]
+        if first_week <= last_week
+        else []
+    )
+    channels = sorted(sd.loc[sd["spend"] > 0, "channel"].unique())
+    spend = sd.groupby(["channel", "week_start"])["spend"].sum()
+
+    c = credit.copy()
+    if not c.empty:
+        c["week_start"] = pd.to_datetime(c["week_start"]).dt.date
+        c["conversion_month"] = pd.to_datetime(c["conversion_month"]).dt.date
+    m = model_credit.copy()
+    if not m.empty:
+        m["conversion_month"] = pd.to_datetime(m["conversion_month"]).dt.date
+    cdfs = (
+        lag_completeness(c, month_end, lookback_days)
+        if not c.empty
+        else pd.DataFrame(columns=["conversion_type", "measure", "lag_week", "cdf"])
+    )
+    rows = []
+    for metric in METRICS:
+        ctype = _TYPE_OF_METRIC[metric]
+        timing_col = "value_credit" if metric == "revenue" else "conversion_credit"
+        model_col = "model_revenue" if metric == "revenue" else "model_conversions"
+        outcome = pd.Series(dtype=float)
+        if not c.empty and not m.empty:
+            part = c[c["conversion_type"] == ctype]
+            timing = part.groupby(["conversion_month", "channel", "week_start"])[timing_col].sum()
+            timing = timing.reset_index()
+            totals = timing.groupby(["conversion_month", "channel"])[timing_col].transform("sum")
+            timing["share"] = timing[timing_col] / totals.replace(0, np.nan)
+            mm = m[m["conversion_type"] == ctype][["conversion_month", "channel", model_col]]
+            joined = timing.merge(mm, on=["conversion_month", "channel"], how="inner")
+            joined["credit"] = joined["share"].fillna(0) * joined[model_col].fillna(0)
+            outcome = joined.groupby(["channel", "week_start"])["credit"].sum()
+        sel = cdfs[(cdfs["conversion_type"] == ctype) & (cdfs["measure"] == metric)]
+        cdf = sel.set_index("lag_week")["cdf"].sort_index()
+        for week in weeks:
+            followup = (pd.Timestamp(month_end) - pd.Timestamp(week)).days - 3.5
+            comp = _completeness_of_week(cdf, followup)
+            for ch in channels:
+                obs = float(outcome.get((ch, week), 0.0))
+                s = float(spend.get((ch, week), 0.0))
+                ok = bool(np.isfinite(comp) and comp >= min_completeness)
+                rows.append((ch, metric, week, s, obs, comp, obs / comp if ok else np.nan, ok))
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------- curves
+
+
+def fit_curves(points: pd.DataFrame, options: BudgetOptions) -> dict[tuple[str, str], CurveFit]:
+    """Fit one Hill curve per (channel, metric) on the weeks marked ``used_in_fit``.
+
+    The weekly series is kept in time order with all weeks (adstock needs the sequence);
+    weeks that are not used still feed the carryover of later weeks with their spend.
+    """
+    fits: dict[tuple[str, str], CurveFit] = {}
+    for (channel, metric), part in points.groupby(["channel", "metric"], sort=True):
+        part = part.sort_values("week_start")
+        y = np.where(
+            part["used_in_fit"].to_numpy(dtype=bool), part["outcome"].to_numpy(float), np.nan
+        )
+        fits[(channel, metric)] = fit_hill_series(part["spend"].to_numpy(float), y, options)
+    return fits
+
+
+def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptions) -> CurveFit:
+    """Adstock fit on a series whose outcome may be NaN in places: the carryover runs over
+    all weeks, the fit uses weeks with an outcome."""
+    keep = np.isfinite(outcome)
+    best: CurveFit | None = None
+    best_decay = 0.0
+    for decay in DECAY_GRID if options.adstock else (0.0,):
+        x = adstock(spend, decay)
+        fit = fit_hill(
+            x[keep],
+            outcome[keep],
+            fit_adstock=False,
+            n_boot=0,
+            min_points=options.min_points,
+            min_r2=options.min_r2,
+        )
+        if not np.isfinite(fit.r2):
+            return fit
+        if best is None or fit.r2 > best.r2 + 1e-12:
+            best, best_decay = fit, decay
+    assert best is not None
+    x = adstock(spend, best_decay)
+    final = fit_hill(
+        x[keep],
+        outcome[keep],
+        fit_adstock=False,
+        n_boot=options.n_boot,
+        seed=options.seed,
+        min_points=options.min_points,
+        min_r2=options.min_r2,
+    )
+    final.adstock_decay = best_decay
+    # the observed range is of actual spend, not of adstocked spend
+    pos = spend[keep][spend[keep] > 0]
+    if pos.size:
+        final.spend_min, final.spend_max = float(pos.min()), float(pos.max())
+    return final
+
+
+def curves_table(
+    fits: Mapping[tuple[str, str], CurveFit],
+    current_weekly: Mapping[str, float],
+) -> pd.DataFrame:
+    """One row per channel x metric: parameters, bootstrap SEs, goodness of fit, observed
+    spend range, average and marginal return at current spend (with interval), and flags."""
+    rows = []
+    for (channel, metric), f in sorted(fits.items()):
+        cur = float(current_weekly.get(channel, 0.0))
+        resp = float(f.response(cur)[()]) if f.usable else np.nan
+        marg = float(f.marginal(cur)[()]) if f.usable and cur > 0 else np.nan
+        m_lo, m_hi = f.marginal_interval(cur) if f.usable and cur > 0 else (np.nan, np.nan)
+        boot_se = f.boot.std(axis=0, ddof=1) if f.boot.shape[0] > 1 else np.full(3, np.nan)
+        rows.append(
+            {
+                "channel": channel,
+                "metric": metric,
+                "grain": "week",
+                "top": f.top,
+                "k": f.k,
+                "n": f.n,
+                "adstock_decay": f.adstock_decay,
+                "top_se": float(boot_se[0]),
+                "k_se": float(boot_se[1]),
+                "n_se": float(boot_se[2]),
+                "r2": f.r2,
+                "rmse": f.rmse,
+                "n_points": f.n_points,
+                "n_boot": int(f.boot.shape[0]),
+                "spend_min_observed": f.spend_min,
+                "spend_max_observed": f.spend_max,
+                "current_weekly_spend": cur,
+                "expected_outcome_current": resp,
+                "average_return_current": resp / cur if cur > 0 and f.usable else np.nan,
+                "marginal_return_current": marg,
+                "marginal_return_ci_low": float(np.asarray(m_lo).ravel()[0]),
+                "marginal_return_ci_high": float(np.asarray(m_hi).ravel()[0]),
+                "current_outside_observed": bool(
+                    np.isfinite(f.spend_max) and (cur > f.spend_max or cur < f.spend_min)
+                ),
+                "far_from_saturation": bool(f.usable and f.k > 2 * f.spend_max),
+                "usable": f.usable,
+                "reason": f.reason or None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- reallocation
+
+
+@dataclass
+class Reallocation:
+    table: pd.DataFrame
+    budget: float
+    allocatable: float
+    reserve: float
+    budget_source: str
+    kkt_passed: bool
+    kkt_detail: str
+    kkt_gap: float
+    multiplier: float
+    total_current: float
+    total_recommended: float
+    total_recommended_ci: tuple[float, float]
+    total_current_ci: tuple[float, float]
+    notes: list[str] = field(default_factory=list)
+
+
+def reallocate(
+    fits: Mapping[tuple[str, str], CurveFit],
+    current_spend: Mapping[str, float],
+    planned_next: Mapping[str, float],
+    average_return: Mapping[str, float],
+    days_next_month: int,
+    options: BudgetOptions,
+) -> Reallocation:
+    """Recommend next month's spend per channel.
+
+    Budget: the next month's budget plan total when supplied, else this month's total
+    spend; ``test_reserve`` of it is held back for experiments and the rest allocated.
+    Reference spend: a user-pinned channel keeps its current spend; every other channel
+    keeps its current share of what remains (so the bounds are feasible whatever the
+    budget). Bounds: reference * (1 -/+ ``bound_pct``); the upper bound is also capped at
+    ``(1 + extrapolation_limit)`` times the largest weekly spend the curve was fitted on
+    (never below the reference): the optimizer refuses to extrapolate far. A channel
+    without a usable curve is held at its reference (``pinned`` with the reason) and its
+    expected outcome uses its historical average return. A channel only in the plan (no
+    spend history) is held at its planned amount.
+    """
+    options.validate()
+    metric = options.objective
+    periods = days_next_month / 7.0
+    notes: list[str] = []
+    channels = sorted(set(current_spend) | set(planned_next))
+    current = np.array([float(current_spend.get(c, 0.0)) for c in channels])
+    if planned_next:
+        budget = float(sum(planned_next.values()))
+        source = "budget_plan"
+    else:
+        budget = float(current.sum())
+        source = "current_spend"
+        notes.append("no budget plan for next month: the budget is this month's total spend")
+    reserve = options.test_reserve * budget
+    alloc = budget - reserve
+
+    reason = {}
+    pinned_amount = {}
+    for i, c in enumerate(channels):
+        if c in options.pinned_channels:
+            reason[c] = "pinned by configuration"
+            pinned_amount[c] = current[i]
+        elif current[i] <= 0 and c in planned_next:
+            reason[c] = "no spend history: held at its planned amount"
+            pinned_amount[c] = float(planned_next[c])
+    rest = alloc - sum(pinned_amount.values())
+    free_current = sum(current[i] for i, c in enumerate(channels) if c not in pinned_amount)
+    if rest < 0:
+        raise ValueError(
+            f"pinned channels need {sum(pinned_amount.values()):,.2f} but only {alloc:,.2f} "
+            "is allocatable after the test reserve"
+        )
+    factor = rest / free_current if free_current > 0 else 0.0
+    reference = np.array(
+        [pinned_amount.get(c, current[i] * factor) for i, c in enumerate(channels)]
+    )
+    curves: list[Curve] = []
+    lo = np.empty(len(channels))
+    hi = np.empty(len(channels))
+    capped = np.zeros(len(channels), dtype=bool)
+    source_of_curve = []
+    for i, c in enumerate(channels):
+        f = fits.get((c, metric))
+        usable = f is not None and f.usable
+        if usable:
+            curves.append(PeriodHill(f.top, f.k, f.n, periods))
+            source_of_curve.append("hill_fit")
+        else:
+            rate = float(average_return.get(c, np.nan))
+            curves.append(Linear(rate if np.isfinite(rate) else 0.0))
+            source_of_curve.append("average_return" if np.isfinite(rate) else "none")
+            if c not in reason:
+                reason[c] = "no usable response curve" + (
+                    f": {f.reason}" if f is not None and f.reason else ""
+                )
+        if c in reason:
+            lo[i] = hi[i] = reference[i]
+            continue
+        lo[i] = reference[i] * (1 - options.bound_pct)
+        hi[i] = reference[i] * (1 + options.bound_pct)
+        cap = f.spend_max * (1 + options.extrapolation_limit) * periods
+        if cap < hi[i]:
+            hi[i] = max(cap, reference[i])
+            capped[i] = True
+    result = optimize_allocation(curves, lo, hi, alloc, reference=reference)
+    rec = result.spend
+    kkt = check_kkt(curves, rec, lo, hi, rel_tol=options.kkt_tolerance)
+
+    def value(i: int, s: float) -> float:
+        return float(np.asarray(curves[i].value(s)))
+
+    def marginal(i: int, s: float) -> float:
+        return (
+            float(np.asarray(curves[i].marginal(s))) if source_of_curve[i] == "hill_fit" else np.nan
+        )
+
+    # bootstrap intervals of channel and total outcomes (independent fits per channel)
+    level = options.interval_level
+    draws_cur, draws_rec = [], []
+    for i, c in enumerate(channels):
+        f = fits.get((c, metric))
+        if source_of_curve[i] == "hill_fit" and f.boot.shape[0] > 1:
+            dc = np.array(
+                [
+                    periods * float(PeriodHill(t, k, n, 1).value(current[i] / periods))
+                    for t, k, n in f.boot
+                ]
+            )
+            dr = np.array(
+                [
+                    periods * float(PeriodHill(t, k, n, 1).value(rec[i] / periods))
+                    for t, k, n in f.boot
+                ]
+            )
+        else:
+            dc = np.array([value(i, current[i])])
+            dr = np.array([value(i, rec[i])])
+        draws_cur.append(dc)
+        draws_rec.append(dr)
+    n_draw = max(len(d) for d in draws_cur) if draws_cur else 0
+
+    def align(d: np.ndarray) -> np.ndarray:
+        return np.resize(d, n_draw) if d.size != n_draw else d
+
+    alpha = (1 - level) / 2
+    tot_cur = np.sum([align(d) for d in draws_cur], axis=0) if n_draw else np.zeros(1)
+    tot_rec = np.sum([align(d) for d in draws_rec], axis=0) if n_draw else np.zeros(1)
+
+    rows = []
+    for i, c in enumerate(channels):
+        status = kkt.status[i]
+        rows.append(
+            {
+                "channel": c,
+                "current_spend": current[i],
+                "reference_spend": reference[i],
+                "recommended_spend": rec[i],
+                "lower_bound": lo[i],
+                "upper_bound": hi[i],
+                "change": rec[i] - current[i],
+                "change_pct": (rec[i] - current[i]) / current[i] if current[i] > 0 else np.nan,
+                "marginal_roas_current": marginal(i, current[i]),
+                "marginal_roas_recommended": marginal(i, rec[i]),
+                "average_roas_current": value(i, current[i]) / current[i]
+                if current[i] > 0
+                else np.nan,
+                "expected_revenue_current": value(i, current[i]),
+                "expected_revenue_recommended": value(i, rec[i]),
+                "expected_revenue_current_ci_low": float(np.quantile(draws_cur[i], alpha)),
+                "expected_revenue_current_ci_high": float(np.quantile(draws_cur[i], 1 - alpha)),
+                "expected_revenue_recommended_ci_low": float(np.quantile(draws_rec[i], alpha)),
+                "expected_revenue_recommended_ci_high": float(np.quantile(draws_rec[i], 1 - alpha)),
+                "pinned": status == "pinned",
+                "pinned_reason": reason.get(c),
+                "at_bound": status if status in ("at_lower", "at_upper") else None,
+                "extrapolation_capped": bool(capped[i]),
+                "curve_source": source_of_curve[i],
+                "objective": metric,
+            }
+        )
+    table = pd.DataFrame(rows)
+    return Reallocation(
+        table=table,
+        budget=budget,
+        allocatable=alloc,
+        reserve=reserve,
+        budget_source=source,
+        kkt_passed=kkt.passed,
+        kkt_detail=kkt.detail,
+        kkt_gap=kkt.max_rel_gap,
+        multiplier=kkt.multiplier,
+        total_current=float(table["expected_revenue_current"].sum()),
+        total_recommended=float(table["expected_revenue_recommended"].sum()),
+        total_current_ci=(
+            float(np.quantile(tot_cur, alpha)),
+            float(np.quantile(tot_cur, 1 - alpha)),
+        ),
+        total_recommended_ci=(
+            float(np.quantile(tot_rec, alpha)),
+            float(np.quantile(tot_rec, 1 - alpha)),
+        ),
+        notes=notes,
+    )
+
+
+def saturation_waste(
+    fits: Mapping[tuple[str, str], CurveFit],
+    current_spend: Mapping[str, float],
+    periods: float,
+) -> pd.DataFrame:
+    """Channels past saturation: marginal ROAS < 1 while average ROAS >= 1 (revenue curve).
+
+    ``wasted_spend`` is the spend above the point ``S1`` where the marginal ROAS falls to 1,
+    net of the revenue it still brings: ``(S - S1) - (F(S) - F(S1))``.
+    """
+    rows = []
+    for channel, spend in sorted(current_spend.items()):
+        f = fits.get((channel, "revenue"))
+        if f is None or not f.usable or spend <= 0:
+            continue
+        curve = PeriodHill(f.top, f.k, f.n, periods)
+        marg = float(curve.marginal(spend))
+        avg = float(curve.value(spend)) / spend
+        if marg < 1.0 and avg >= 1.0:
+            lo, hi = 0.0, spend
+            for _ in range(100):
+                mid = (lo + hi) / 2
+                # past the curve's peak marginal, marginal is decreasing in spend
+                if float(curve.marginal(mid)) >= 1.0:
+                    lo = mid
+                else:
+                    hi = mid
+            s1 = lo
+            wasted = (spend - s1) - (float(curve.value(spend)) - float(curve.value(s1)))
+            rows.append(
+                {
+                    "kind": "past_saturation",
+                    "scope": "channel",
+                    "scope_id": channel,
+                    "name": channel,
+                    "channel": channel,
+                    "spend": spend,
+                    "metric": "marginal_roas",
+                    "value": marg,
+                    "threshold": 1.0,
+                    "wasted_spend": wasted,
+                    "detail": (
+                        f"average ROAS {avg:.2f} looks fine but the last dollar returns {marg:.2f}; "
+                        f"spend above {s1:,.0f} a month returns less than it costs"
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- quarterly
+
+
+def quarterly_allocation(
+    fits: Mapping[tuple[str, str], CurveFit],
+    quarter_spend: Mapping[str, float],
+    planned_quarter: Mapping[str, float] | None,
+    average_return: Mapping[str, float],
+    days_next_quarter: int,
+    options: BudgetOptions,
+) -> tuple[pd.DataFrame, dict]:
+    """Q+1 plan: the same optimisation on quarter totals, beside the historical-ROI rule
+    ("fund the best average ROAS first") within the same bounds and budget, both scored
+    on the fitted curves."""
+    opts = BudgetOptions(**{**options.__dict__})
+    re = reallocate(
+        fits, quarter_spend, planned_quarter or {}, average_return, days_next_quarter, opts
+    )
+    t = re.table
+    periods = days_next_quarter / 7.0
+    hist = historical_roi_allocation(
+        [average_return.get(c, np.nan) for c in t["channel"]],
+        t["lower_bound"].to_numpy(),
+        t["upper_bound"].to_numpy(),
+        re.allocatable,
+    )
+    expected_hist = []
+    for c, s in zip(t["channel"], hist, strict=True):
+        f = fits.get((c, options.objective))
+        if f is not None and f.usable:
+            expected_hist.append(float(PeriodHill(f.top, f.k, f.n, periods).value(s)))
+        else:
+            expected_hist.append(float(average_return.get(c, 0.0)) * s)
+    out = pd.DataFrame(
+        {
+            "channel": t["channel"],
+            "current_quarter_spend": t["current_spend"],
+            "average_roas_history": [average_return.get(c, np.nan) for c in t["channel"]],
+            "lower_bound": t["lower_bound"],
+            "upper_bound": t["upper_bound"],
+            "historical_roi_spend": hist,
+            "marginal_roi_spend": t["recommended_spend"],
+            "expected_revenue_current": t["expected_revenue_current"],
+            "expected_revenue_historical_roi": expected_hist,
+            "expected_revenue_marginal_roi": t["expected_revenue_recommended"],
+            "marginal_roas_current": t["marginal_roas_current"],
+            "marginal_roas_marginal_roi": t["marginal_roas_recommended"],
+            "pinned": t["pinned"],
+            "pinned_reason": t["pinned_reason"],
+            "objective": t["objective"],
+        }
+    )
+    summary = {
+        "budget": re.budget,
+        "allocatable": re.allocatable,
+        "budget_source": re.budget_source,
+        "kkt_passed": re.kkt_passed,
+        "expected_current": float(out["expected_revenue_current"].sum()),
+        "expected_historical_roi": float(np.sum(expected_hist)),
+        "expected_marginal_roi": float(out["expected_revenue_marginal_roi"].sum()),
+    }
+    return out, summary
+
+
+# ---------------------------------------------------------------- evaluation vs truth
+
+
+@dataclass(frozen=True)
+class FunctionCurve:
+    """A per-grain response function (e.g. the generator's true curve) over a period."""
+
+    fn: Callable[[np.ndarray], np.ndarray]
+    periods: float = 1.0
+
+    def value(self, spend: np.ndarray | float) -> np.ndarray:
+        s = np.asarray(spend, dtype=float)
+        return self.periods * np.asarray(self.fn(s / self.periods), dtype=float)
+
+    def marginal(self, spend: np.ndarray | float) -> np.ndarray:
+        s = np.asarray(spend, dtype=float)
+        h = np.maximum(1e-4 * np.maximum(s, 1.0), 1e-6)
+        lo = np.maximum(s - h, 0.0)
+        return (self.value(s + h) - self.value(lo)) / (s + h - lo)
+
+
+def uplift_capture(
+    true_curves: Sequence[Curve],
+    baseline: Sequence[float],
+    recommended: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    budget: float,
+) -> dict:
+    """Share of the truly achievable uplift that a recommendation captures.
+
+    ``capture = (T(rec) - T(base)) / (T(opt) - T(base))`` where ``T`` is the summed true
+    outcome and ``opt`` the true optimum within the same bounds and budget. ``baseline``
+    is the current mix at the same budget (the reference spend).
+    """
+    base = np.asarray(baseline, dtype=float)
+    rec = np.asarray(recommended, dtype=float)
+    opt = optimize_allocation(true_curves, lower, upper, budget, reference=base).spend
+
+    def total(s: np.ndarray) -> float:
+        return float(
+            sum(float(np.asarray(c.value(x))) for c, x in zip(true_curves, s, strict=True))
+        )
+
+    t_base, t_rec, t_opt = total(base), total(rec), total(opt)
+    achievable = t_opt - t_base
+    return {
+        "true_baseline": t_base,
+        "true_recommended": t_rec,
+        "true_optimum": t_opt,
+        "achievable_uplift": achievable,
+        "recommended_uplift": t_rec - t_base,
+        "capture": (t_rec - t_base) / achievable
+        if achievable > 1e-9 * max(abs(t_base), 1)
+        else np.nan,
+        "optimum_spend": opt,
+    }
+
+
+# ---------------------------------------------------------------- plots
+
+
+def plot_response_curve(
+    fit: CurveFit,
+    channel: str,
+    metric: str,
+    points: pd.DataFrame | None,
+    current_weekly: float,
+    recommended_weekly: float | None,
+) -> bytes:
+    """PNG of a channel's fitted weekly curve with its bootstrap band, the weeks it was
+    fitted on, the observed spend range, and current / recommended weekly spend marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    try:
+        hi = (
+            max(
+                [
+                    v
+                    for v in (fit.spend_max, current_weekly, recommended_weekly or 0)
+                    if np.isfinite(v)
+                ]
+                or [1.0]
+            )
+            * 1.6
+        )
+        grid = np.linspace(0, hi, 200)
+        if points is not None and not points.empty:
+            used = points[points["used_in_fit"]]
+            ax.scatter(used["spend"], used["outcome"], s=12, alpha=0.6, label="weeks fitted")
+        if np.isfinite(fit.top):
+            ax.plot(grid, fit.response(grid), color="C1", label="fitted Hill curve")
+            lo, up = fit.response_interval(grid)
+            if np.isfinite(lo).all():
+                ax.fill_between(grid, lo, up, color="C1", alpha=0.2, label="90% bootstrap band")
+            ax.axvspan(
+                fit.spend_min, fit.spend_max, color="grey", alpha=0.08, label="observed spend"
+            )
+        ax.axvline(current_weekly, color="k", linestyle="--", label="current")
+        if recommended_weekly is not None:
+            ax.axvline(recommended_weekly, color="C2", linestyle="-", label="recommended")
+        ax.set_xlabel("weekly spend")
+        ax.set_ylabel(f"weekly attributed {metric}")
+        status = "" if fit.usable else f" (not used: {fit.reason})"
+        ax.set_title(f"{channel}{status}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    """Markdown image with a base64 data URI (for Dagster metadata and HTML reports)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+# ---------------------------------------------------------------- tables <-> fits
+
+
+def boot_table(fits: Mapping[tuple[str, str], CurveFit]) -> pd.DataFrame:
+    """Bootstrap parameter draws as rows (channel, metric, draw, top, k, n)."""
+    rows = [
+        (channel, metric, j, float(t), float(k), float(n))
+        for (channel, metric), f in sorted(fits.items())
+        for j, (t, k, n) in enumerate(f.boot)
+    ]
+    return pd.DataFrame(rows, columns=["channel", "metric", "draw", "top", "k", "n"])
+
+
+def fits_from_tables(curves: pd.DataFrame, boot: pd.DataFrame) -> dict[tuple[str, str], CurveFit]:
+    """Rebuild fitted curves from ``marts.budget_response_curves`` and
+    ``marts.budget_curve_bootstrap`` rows of one month (for the reallocation, the report)."""
+    fits: dict[tuple[str, str], CurveFit] = {}
+    for r in curves.itertuples(index=False):
+        b = boot[(boot["channel"] == r.channel) & (boot["metric"] == r.metric)].sort_values("draw")
+        fits[(r.channel, r.metric)] = CurveFit(
+            top=float(r.top) if pd.notna(r.top) else np.nan,
+            k=float(r.k) if pd.notna(r.k) else np.nan,
+            n=float(r.n) if pd.notna(r.n) else np.nan,
+            adstock_decay=float(r.adstock_decay) if pd.notna(r.adstock_decay) else np.nan,
+            r2=float(r.r2) if pd.notna(r.r2) else np.nan,
+            rmse=float(r.rmse) if pd.notna(r.rmse) else np.nan,
+            n_points=int(r.n_points),
+            spend_min=float(r.spend_min_observed) if pd.notna(r.spend_min_observed) else np.nan,
+            spend_max=float(r.spend_max_observed) if pd.notna(r.spend_max_observed) else np.nan,
+            boot=b[["top", "k", "n"]].to_numpy(dtype=float) if not b.empty else np.empty((0, 3)),
+            usable=bool(r.usable),
+            reason=r.reason if isinstance(r.reason, str) else "",
+        )
+    return fits
+
+
+def channel_plots(
+    curves: pd.DataFrame,
+    boot: pd.DataFrame,
+    points: pd.DataFrame,
+    reallocation: pd.DataFrame,
+    metric: str,
+    days_next_month: int,
+) -> dict[str, bytes]:
+    """PNG per channel for one month from the budget tables (what the report embeds).
+
+    ``reallocation`` rows give current and recommended monthly spend; they are drawn at
+    their weekly equivalent (monthly spend * 7 / days of the month planned)."""
+    fits = fits_from_tables(curves, boot)
+    out = {}
+    per_week = 7.0 / days_next_month
+    realloc = reallocation.set_index("channel") if not reallocation.empty else None
+    for (channel, m), fit in sorted(fits.items()):
+        if m != metric:
+            continue
+        pts = points[(points["channel"] == channel) & (points["metric"] == metric)]
+        cur = rec = None
+        if realloc is not None and channel in realloc.index:
+            cur = float(realloc.at[channel, "current_spend"]) * per_week
+            rec = float(realloc.at[channel, "recommended_spend"]) * per_week
+        if cur is None:
+            cur_row = curves[(curves["channel"] == channel) & (curves["metric"] == metric)]
+            cur = float(cur_row["current_weekly_spend"].iloc[0]) if not cur_row.empty else 0.0
+        out[channel] = plot_response_curve(fit, channel, metric, pts, cur, rec)
+    return out

@@ -1,0 +1,429 @@
+"""Budget utilisation: pacing against plan, the next month's pacing schedule, campaign
+waste and budget-adjustment triggers. Pure pandas; every rule is spelled out here.
+
+Definitions
+- ``as_of``: the last day of the month with any spend row (the whole month once it closed).
+- run rate: mean daily spend over the last ``run_rate_days`` days up to ``as_of``.
+- projected end of month: month-to-date spend + run rate * days left after ``as_of``.
+- pacing ratio: projected end of month / plan; ``over`` above ``1 + tolerance``, ``under``
+  below ``1 - tolerance``, else ``on_track``; ``no_plan`` when there is no plan.
+- run-out date: the day cumulative spend reaches the plan (the actual day when it already
+  did, else projected at the run rate), NULL when it does not happen within the month.
+- campaign month plan: ``planned_budget`` (over the campaign's life) prorated by the
+  campaign's active days in the month; campaigns without an end date have no month plan.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+
+def _status(ratio: float | None, tolerance: float) -> str:
+    if ratio is None or not np.isfinite(ratio):
+        return "no_plan"
+    if ratio > 1 + tolerance:
+        return "over"
+    if ratio < 1 - tolerance:
+        return "under"
+    return "on_track"
+
+
+def _run_out(
+    daily: pd.Series, plan: float | None, mtd: float, run_rate: float, as_of: date, month_end: date
+) -> date | None:
+    """Day cumulative spend reaches ``plan`` within the month (actual or projected)."""
+    if plan is None or not np.isfinite(plan) or plan <= 0:
+        return None
+    if mtd >= plan:
+        cum = daily.sort_index().cumsum()
+        return cum.index[int(np.argmax(cum.to_numpy() >= plan - 1e-9))]
+    if run_rate <= 0:
+        return None
+    day = as_of + timedelta(days=math.ceil((plan - mtd) / run_rate))
+    return day if day < month_end else None
+
+
+def campaign_month_plan(campaigns: pd.DataFrame, month_start: date, month_end: date) -> pd.Series:
+    """Each campaign's planned spend in the month: lifetime budget prorated by active days."""
+    out = {}
+    for row in campaigns.itertuples(index=False):
+        start, end = row.start_date, row.end_date
+        budget = row.planned_budget
+        if pd.isna(end) or pd.isna(start) or pd.isna(budget):
+            out[row.campaign_id] = np.nan
+            continue
+        start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+        life = (end - start).days + 1
+        overlap = (min(end, month_end - timedelta(days=1)) - max(start, month_start)).days + 1
+        out[row.campaign_id] = float(budget) * max(overlap, 0) / life if life > 0 else np.nan
+    return pd.Series(out, dtype=float)
+
+
+def pacing(
+    daily: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    channel_plan: pd.DataFrame,
+    month_start: date,
+    month_end: date,
+    *,
+    run_rate_days: int = 7,
+    tolerance: float = 0.10,
+) -> pd.DataFrame:
+    """Spend vs plan per channel and per campaign for the month.
+
+    ``daily``: date, campaign_id, channel, spend (all history up to the month's end, so
+    campaign life-to-date spend is known). ``campaigns``: campaign_id, channel, start_date,
+    end_date, planned_budget. ``channel_plan``: channel, planned_spend for this month
+    (empty when no budget plan was supplied; channels then fall back to the sum of their
+    campaigns' prorated plans when every campaign has one).
+    """
+    d = daily.copy()
+    d["date"] = pd.to_datetime(d["date"]).dt.date
+    in_month = d[(d["date"] >= month_start) & (d["date"] < month_end)]
+    days_in_month = (month_end - month_start).days
+    if in_month.empty:
+        return pd.DataFrame()
+    as_of = max(in_month["date"])
+    elapsed = (as_of - month_start).days + 1
+    rr_days = min(run_rate_days, elapsed)
+    rr_from = as_of - timedelta(days=rr_days - 1)
+    days_left = (month_end - as_of).days - 1
+    camp_plan = campaign_month_plan(campaigns, month_start, month_end)
+    plan_by_channel = dict(zip(channel_plan["channel"], channel_plan["planned_spend"], strict=True))
+
+    rows = []
+
+    def build(level: str, channel: str, campaign_id: str | None, part: pd.DataFrame, plan, source):
+        by_day = part.groupby("date")["spend"].sum()
+        mtd = float(by_day.sum())
+        run_rate = float(by_day[by_day.index >= rr_from].sum()) / rr_days
+        projected = mtd + run_rate * days_left
+        plan_f = float(plan) if plan is not None and np.isfinite(plan) else None
+        ratio = projected / plan_f if plan_f else None
+        expected_to_date = plan_f * elapsed / days_in_month if plan_f is not None else None
+        rows.append(
+            {
+                "level": level,
+                "channel": channel,
+                "campaign_id": campaign_id,
+                "as_of_date": as_of,
+                "days_elapsed": elapsed,
+                "days_in_month": days_in_month,
+                "mtd_spend": mtd,
+                "planned_spend": plan_f,
+                "plan_source": source if plan_f is not None else None,
+                "plan_to_date": expected_to_date,
+                "run_rate_daily": run_rate,
+                "projected_eom_spend": projected,
+                "pacing_ratio": ratio,
+                "status": _status(ratio, tolerance),
+                "run_out_date": _run_out(by_day, plan_f, mtd, run_rate, as_of, month_end),
+            }
+        )
+
+    for channel, part in in_month.groupby("channel", sort=True):
+        ch_camps = campaigns.loc[campaigns["channel"] == channel, "campaign_id"]
+        if channel in plan_by_channel:
+            plan, source = plan_by_channel[channel], "budget_plan"
+        elif len(ch_camps) and camp_plan.reindex(ch_camps).notna().all():
+            plan, source = float(camp_plan.reindex(ch_camps).sum()), "campaign_planned_budget"
+        else:
+            plan, source = None, None
+        build("channel", str(channel), None, part, plan, source)
+    for campaign_id, part in in_month.groupby("campaign_id", sort=True):
+        plan = camp_plan.get(campaign_id, np.nan)
+        build(
+            "campaign",
+            str(part["channel"].iloc[0]),
+            str(campaign_id),
+            part,
+            plan,
+            "campaign_planned_budget",
+        )
+    out = pd.DataFrame(rows)
+
+    # campaign lifetime: does the planned budget run out before the campaign ends?
+    life = d[d["date"] < month_end].groupby("campaign_id")["spend"].sum()
+    meta = campaigns.set_index("campaign_id")
+    lifetime_spend, lifetime_budget, runout = [], [], []
+    for row in out.itertuples(index=False):
+        if row.level != "campaign" or row.campaign_id not in meta.index:
+            lifetime_spend.append(np.nan)
+            lifetime_budget.append(np.nan)
+            runout.append(None)
+            continue
+        spent = float(life.get(row.campaign_id, 0.0))
+        budget = meta.at[row.campaign_id, "planned_budget"]
+        end = meta.at[row.campaign_id, "end_date"]
+        lifetime_spend.append(spent)
+        lifetime_budget.append(float(budget) if pd.notna(budget) else np.nan)
+        if pd.isna(budget) or budget <= 0:
+            runout.append(None)
+        elif spent >= budget:
+            runout.append(as_of)
+        elif row.run_rate_daily > 0:
+            day = as_of + timedelta(days=math.ceil((budget - spent) / row.run_rate_daily))
+            runout.append(day if pd.isna(end) or day <= pd.Timestamp(end).date() else None)
+        else:
+            runout.append(None)
+    out["lifetime_spend"] = lifetime_spend
+    out["lifetime_budget"] = lifetime_budget
+    out["lifetime_budget_run_out_date"] = runout
+    return out
+
+
+def weekday_profile(daily: pd.DataFrame, end: date, weeks: int = 8) -> pd.DataFrame:
+    """Each channel's share of a week's spend by weekday (0 = Monday) over the last
+    ``weeks`` whole weeks before ``end``; channels without data get a flat profile later."""
+    d = daily.copy()
+    d["date"] = pd.to_datetime(d["date"]).dt.date
+    start = end - timedelta(days=7 * weeks)
+    d = d[(d["date"] >= start) & (d["date"] < end)]
+    if d.empty:
+        return pd.DataFrame(columns=["channel", "weekday", "weight"])
+    d["weekday"] = [x.weekday() for x in d["date"]]
+    g = d.groupby(["channel", "weekday"])["spend"].sum().unstack(fill_value=0.0)
+    g = g.reindex(columns=range(7), fill_value=0.0)
+    g = g.div(g.sum(axis=1).replace(0, np.nan), axis=0).fillna(1 / 7)
+    return g.stack().rename("weight").reset_index()
+
+
+def pacing_schedule(
+    amounts: pd.Series, month_start: date, month_end: date, profile: pd.DataFrame
+) -> pd.DataFrame:
+    """Spread each channel's month amount over the days of the month by its weekday
+    profile, with the cumulative target, plus weekly totals (weeks start on Monday and are
+    cut at the month's edges). Rows: grain (day|week), period_start, channel, planned_spend,
+    cumulative_planned_spend."""
+    days = [month_start + timedelta(days=i) for i in range((month_end - month_start).days)]
+    weights = {
+        (r.channel, int(r.weekday)): float(r.weight) for r in profile.itertuples(index=False)
+    }
+    rows = []
+    for channel, amount in amounts.items():
+        w = np.array([weights.get((channel, d.weekday()), 1 / 7) for d in days])
+        if w.sum() <= 0:
+            w = np.ones(len(days))
+        daily = float(amount) * w / w.sum()
+        cum = np.cumsum(daily)
+        for d, v, c in zip(days, daily, cum, strict=True):
+            rows.append(("day", d, channel, float(v), float(c)))
+        frame = pd.DataFrame({"d": days, "v": daily})
+        frame["week"] = [max(d - timedelta(days=d.weekday()), month_start) for d in days]
+        weekly = frame.groupby("week")["v"].sum()
+        for wk, v, c in zip(
+            weekly.index, weekly.to_numpy(), weekly.cumsum().to_numpy(), strict=True
+        ):
+            rows.append(("week", wk, channel, float(v), float(c)))
+    return pd.DataFrame(
+        rows,
+        columns=["grain", "period_start", "channel", "planned_spend", "cumulative_planned_spend"],
+    )
+
+
+def campaign_waste(
+    perf: pd.DataFrame, *, min_spend: float, min_clicks: int, cpa_tolerance: float
+) -> pd.DataFrame:
+    """Campaign waste. ``perf``: campaign_id, campaign_name, channel, spend, clicks, leads,
+    target_cpa.
+
+    - ``no_conversions``: spend >= ``min_spend``, clicks >= ``min_clicks`` and no
+      (attributed) leads; the whole spend is counted as wasted.
+    - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)``; wasted is the
+      spend above what the leads would have cost at the target CPA.
+    """
+    rows = []
+    for r in perf.itertuples(index=False):
+        spend = float(r.spend or 0.0)
+        leads = float(r.leads) if pd.notna(r.leads) else 0.0
+        clicks = float(r.clicks) if pd.notna(r.clicks) else 0.0
+        if leads <= 0 and spend >= min_spend and clicks >= min_clicks:
+            rows.append(
+                {
+                    "kind": "no_conversions",
+                    "scope": "campaign",
+                    "scope_id": r.campaign_id,
+                    "name": r.campaign_name,
+                    "channel": r.channel,
+                    "spend": spend,
+                    "metric": "leads",
+                    "value": 0.0,
+                    "threshold": None,
+                    "wasted_spend": spend,
+                    "detail": f"{clicks:,.0f} clicks and {spend:,.0f} spend without a lead",
+                }
+            )
+        elif leads > 0 and pd.notna(r.target_cpa) and r.target_cpa > 0:
+            cpa = spend / leads
+            limit = float(r.target_cpa) * (1 + cpa_tolerance)
+            if cpa > limit:
+                rows.append(
+                    {
+                        "kind": "cpa_above_target",
+                        "scope": "campaign",
+                        "scope_id": r.campaign_id,
+                        "name": r.campaign_name,
+                        "channel": r.channel,
+                        "spend": spend,
+                        "metric": "cpa",
+                        "value": cpa,
+                        "threshold": limit,
+                        "wasted_spend": spend - float(r.target_cpa) * leads,
+                        "detail": f"CPA {cpa:,.2f} vs target {float(r.target_cpa):,.2f}",
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "kind",
+            "scope",
+            "scope_id",
+            "name",
+            "channel",
+            "spend",
+            "metric",
+            "value",
+            "threshold",
+            "wasted_spend",
+            "detail",
+        ],
+    )
+
+
+def triggers(
+    perf: pd.DataFrame,
+    pacing_rows: pd.DataFrame,
+    channel_marginal: pd.DataFrame,
+    *,
+    cpa_over: float = 0.20,
+    roas_under: float = 0.20,
+    pacing_tolerance: float = 0.10,
+    min_marginal_roas: float = 1.0,
+    headroom_marginal_roas: float = 2.0,
+    min_spend: float = 0.0,
+) -> pd.DataFrame:
+    """Evaluate the in-month budget rules on the current data; one row per evaluable
+    (rule, scope) with ``fired`` and the action it asks for.
+
+    Rules: campaign CPA above target by more than ``cpa_over``; campaign ROAS below target
+    by more than ``roas_under``; channel or campaign projected spend more than
+    ``pacing_tolerance`` over / under plan; channel marginal ROAS below
+    ``min_marginal_roas`` (saturated: move money out) or above
+    ``headroom_marginal_roas`` (room to grow: move money in). Campaign rules need at least
+    ``min_spend`` of spend.
+    """
+    rows = []
+
+    def add(rule, scope, scope_id, channel, metric, value, threshold, fired, action):
+        rows.append(
+            {
+                "rule": rule,
+                "scope": scope,
+                "scope_id": scope_id,
+                "channel": channel,
+                "metric": metric,
+                "value": value,
+                "threshold": threshold,
+                "fired": bool(fired),
+                "action": action if fired else None,
+            }
+        )
+
+    for r in perf.itertuples(index=False):
+        if float(r.spend or 0) < min_spend:
+            continue
+        if pd.notna(r.target_cpa) and r.target_cpa > 0 and pd.notna(r.cpa):
+            limit = float(r.target_cpa) * (1 + cpa_over)
+            add(
+                "cpa_above_target",
+                "campaign",
+                r.campaign_id,
+                r.channel,
+                "cpa",
+                float(r.cpa),
+                limit,
+                r.cpa > limit,
+                "cut the campaign's daily budget or its worst ad groups",
+            )
+        if pd.notna(r.target_roas) and r.target_roas > 0 and pd.notna(r.roas):
+            limit = float(r.target_roas) * (1 - roas_under)
+            add(
+                "roas_below_target",
+                "campaign",
+                r.campaign_id,
+                r.channel,
+                "roas",
+                float(r.roas),
+                limit,
+                r.roas < limit,
+                "reduce the campaign's budget and review targeting",
+            )
+    for r in pacing_rows.itertuples(index=False):
+        if r.pacing_ratio is None or pd.isna(r.pacing_ratio):
+            continue
+        scope_id = r.campaign_id if r.level == "campaign" else r.channel
+        add(
+            "over_pacing",
+            r.level,
+            scope_id,
+            r.channel,
+            "pacing_ratio",
+            float(r.pacing_ratio),
+            1 + pacing_tolerance,
+            r.pacing_ratio > 1 + pacing_tolerance,
+            "lower the daily cap so spend lands on plan",
+        )
+        add(
+            "under_pacing",
+            r.level,
+            scope_id,
+            r.channel,
+            "pacing_ratio",
+            float(r.pacing_ratio),
+            1 - pacing_tolerance,
+            r.pacing_ratio < 1 - pacing_tolerance,
+            "raise bids/caps or release the unspent budget to better channels",
+        )
+    for r in channel_marginal.itertuples(index=False):
+        if pd.isna(r.marginal_roas):
+            continue
+        add(
+            "saturated",
+            "channel",
+            r.channel,
+            r.channel,
+            "marginal_roas",
+            float(r.marginal_roas),
+            min_marginal_roas,
+            r.marginal_roas < min_marginal_roas,
+            "the next dollar returns less than a dollar: move budget out of this channel",
+        )
+        add(
+            "headroom",
+            "channel",
+            r.channel,
+            r.channel,
+            "marginal_roas",
+            float(r.marginal_roas),
+            headroom_marginal_roas,
+            r.marginal_roas > headroom_marginal_roas,
+            "the next dollar returns well above target: move budget into this channel",
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "rule",
+            "scope",
+            "scope_id",
+            "channel",
+            "metric",
+            "value",
+            "threshold",
+            "fired",
+            "action",
+        ],
+    )

@@ -1,0 +1,260 @@
+"""Saturating (Hill) response curves of a channel's outcome on its spend.
+
+Model, per channel and metric, at a fixed time grain (a week by default):
+
+    x_t = (1 - decay) * s_t + decay * x_{t-1}        (normalised geometric adstock, x_0 = s_0)
+    E[y_t] = top * x_t^n / (x_t^n + K^n)             (Hill curve)
+
+The adstock is normalised so that a constant spend ``s`` gives ``x = s``: the Hill curve
+is then directly the *steady-state* response to a constant spend, which is what budget
+planning needs, and ``decay`` only changes how quickly the response follows a change.
+
+Fitting: a grid over (K, n) with ``top`` solved in closed form (least squares through the
+origin), then ``scipy.optimize.least_squares`` from the best grid point; the adstock decay
+(when enabled) is chosen on a grid by the same residual sum of squares. Uncertainty comes
+from a case bootstrap (refits on resampled weeks). Pure: numpy/scipy in, dataclasses out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+N_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+N_BOUNDS = (0.3, 4.0)
+DECAY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def hill(spend: np.ndarray | float, top: float, k: float, n: float) -> np.ndarray:
+    """Hill curve ``top * s^n / (s^n + K^n)``; 0 at zero spend."""
+    s = np.maximum(np.asarray(spend, dtype=float), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.power(s / k, n)
+        out = top * ratio / (1.0 + ratio)
+    return np.where(np.isfinite(out), out, top)
+
+
+def hill_marginal(spend: np.ndarray | float, top: float, k: float, n: float) -> np.ndarray:
+    """Derivative of the Hill curve in spend: ``top * n * K^n * s^(n-1) / (s^n + K^n)^2``.
+
+    Written in terms of ``r = (s/K)^n`` for numerical stability:
+    ``top * n * r / (s * (1 + r)^2)``. At ``s = 0`` the limit is used (``inf`` for n < 1,
+    ``top / K`` for n = 1, 0 for n > 1).
+    """
+    s = np.maximum(np.asarray(spend, dtype=float), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.power(s / k, n)
+        out = top * n * r / (s * (1.0 + r) ** 2)
+    at_zero = np.inf if n < 1 else (top / k if n == 1 else 0.0)
+    out = np.where(s > 0, out, at_zero)
+    return np.where(np.isfinite(out) | (s == 0), out, 0.0)
+
+
+def adstock(spend: Sequence[float] | np.ndarray, decay: float) -> np.ndarray:
+    """Normalised geometric carryover: ``x_t = (1-d) s_t + d x_{t-1}``, ``x_0 = s_0``."""
+    s = np.asarray(spend, dtype=float)
+    if decay <= 0 or s.size == 0:
+        return s.copy()
+    out = np.empty_like(s)
+    out[0] = s[0]
+    for t in range(1, s.size):
+        out[t] = (1.0 - decay) * s[t] + decay * out[t - 1]
+    return out
+
+
+@dataclass
+class CurveFit:
+    """A fitted Hill curve with its goodness of fit and bootstrap parameter draws."""
+
+    top: float
+    k: float
+    n: float
+    adstock_decay: float
+    r2: float
+    rmse: float
+    n_points: int
+    spend_min: float
+    spend_max: float
+    boot: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    usable: bool = True
+    reason: str = ""
+
+    def response(self, spend: np.ndarray | float) -> np.ndarray:
+        return hill(spend, self.top, self.k, self.n)
+
+    def marginal(self, spend: np.ndarray | float) -> np.ndarray:
+        return hill_marginal(spend, self.top, self.k, self.n)
+
+    def response_interval(
+        self, spend: np.ndarray | float, level: float = 0.9
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise bootstrap percentile interval of the response (NaN without draws)."""
+        s = np.atleast_1d(np.asarray(spend, dtype=float))
+        if self.boot.shape[0] < 2:
+            nan = np.full(s.shape, np.nan)
+            return nan, nan
+        draws = np.stack([hill(s, t, k, n) for t, k, n in self.boot])
+        alpha = (1.0 - level) / 2.0
+        return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1.0 - alpha, axis=0)
+
+    def marginal_interval(
+        self, spend: np.ndarray | float, level: float = 0.9
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise bootstrap percentile interval of the marginal response."""
+        s = np.atleast_1d(np.asarray(spend, dtype=float))
+        if self.boot.shape[0] < 2:
+            nan = np.full(s.shape, np.nan)
+            return nan, nan
+        draws = np.stack([hill_marginal(s, t, k, n) for t, k, n in self.boot])
+        alpha = (1.0 - level) / 2.0
+        return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1.0 - alpha, axis=0)
+
+
+def _top_closed_form(h: np.ndarray, y: np.ndarray) -> float:
+    denom = float(h @ h)
+    return max(float(h @ y) / denom, 0.0) if denom > 0 else 0.0
+
+
+def _k_grid(x: np.ndarray) -> np.ndarray:
+    positive = x[x > 0]
+    lo = float(np.min(positive)) * 0.1
+    hi = float(np.max(positive)) * 20.0
+    return np.geomspace(lo, hi, 40)
+
+
+def _fit_fixed_decay(
+    x: np.ndarray, y: np.ndarray, start: tuple[float, float, float] | None = None
+) -> tuple[float, float, float, float]:
+    """Least-squares Hill fit on already-adstocked spend. Returns (top, K, n, sse)."""
+    k_grid = _k_grid(x)
+    if start is None:
+        best = (np.inf, 0.0, float(k_grid[0]), 1.0)
+        for n in N_GRID:
+            for k in k_grid:
+                h = hill(x, 1.0, k, n)
+                top = _top_closed_form(h, y)
+                sse = float(np.sum((y - top * h) ** 2))
+                if sse < best[0]:
+                    best = (sse, top, float(k), n)
+        _, top0, k0, n0 = best
+    else:
+        top0, k0, n0 = start
+    k_lo, k_hi = float(k_grid[0]), float(k_grid[-1])
+    y_scale = max(float(np.max(np.abs(y))), 1e-12)
+    top_hi = y_scale * 1e4
+    top0 = min(max(top0, y_scale * 1e-6), top_hi * 0.99)
+    k0 = min(max(k0, k_lo * 1.0001), k_hi * 0.9999)
+    n0 = min(max(n0, N_BOUNDS[0] + 1e-6), N_BOUNDS[1] - 1e-6)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return (hill(x, np.exp(p[0]), np.exp(p[1]), p[2]) - y) / y_scale
+
+    result = least_squares(
+        resid,
+        x0=[np.log(top0), np.log(k0), n0],
+        bounds=(
+            [np.log(y_scale * 1e-6), np.log(k_lo), N_BOUNDS[0]],
+            [np.log(top_hi), np.log(k_hi), N_BOUNDS[1]],
+        ),
+        method="trf",
+        x_scale=[1.0, 1.0, 0.5],
+        max_nfev=400,
+    )
+    top, k, n = float(np.exp(result.x[0])), float(np.exp(result.x[1])), float(result.x[2])
+    sse = float(np.sum((hill(x, top, k, n) - y) ** 2))
+    if start is None:
+        # keep the grid optimum if the local search somehow made things worse
+        sse0 = float(np.sum((hill(x, top0, k0, n0) - y) ** 2))
+        if sse0 < sse:
+            return top0, k0, n0, sse0
+    return top, k, n, sse
+
+
+def fit_hill(
+    spend: Sequence[float] | np.ndarray,
+    outcome: Sequence[float] | np.ndarray,
+    *,
+    fit_adstock: bool = True,
+    decay_grid: Sequence[float] = DECAY_GRID,
+    n_boot: int = 100,
+    seed: int = 0,
+    min_points: int = 8,
+    min_r2: float = 0.1,
+) -> CurveFit:
+    """Fit a Hill curve (with optional adstock) to a spend/outcome series in time order.
+
+    ``usable`` is False (with a ``reason``) when there are fewer than ``min_points`` points,
+    no spend variation, or an R^2 below ``min_r2``: such a curve must not drive budget.
+    """
+    s = np.asarray(spend, dtype=float)
+    y = np.asarray(outcome, dtype=float)
+    if s.shape != y.shape:
+        raise ValueError("spend and outcome must have the same length")
+    keep = np.isfinite(s) & np.isfinite(y)
+    s, y = s[keep], y[keep]
+    n_points = int(s.size)
+    positive = s[s > 0]
+    if n_points < min_points or positive.size < min_points:
+        return CurveFit(
+            top=np.nan,
+            k=np.nan,
+            n=np.nan,
+            adstock_decay=np.nan,
+            r2=np.nan,
+            rmse=np.nan,
+            n_points=n_points,
+            spend_min=float(positive.min()) if positive.size else np.nan,
+            spend_max=float(positive.max()) if positive.size else np.nan,
+            usable=False,
+            reason=f"only {positive.size} periods with spend (< {min_points})",
+        )
+    decays = tuple(decay_grid) if fit_adstock else (0.0,)
+    best: tuple[float, float, float, float, float] | None = None
+    for decay in decays:
+        x = adstock(s, decay)
+        top, k, n, sse = _fit_fixed_decay(x, y)
+        if best is None or sse < best[4] - 1e-12 * max(best[4], 1.0):
+            best = (decay, top, k, n, sse)
+    assert best is not None
+    decay, top, k, n, sse = best
+    x = adstock(s, decay)
+    sst = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - sse / sst if sst > 0 else np.nan
+    rmse = float(np.sqrt(sse / n_points))
+
+    boot = np.empty((0, 3))
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        draws = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, n_points, n_points)
+            if np.unique(x[idx]).size < 3:
+                continue
+            bt, bk, bn, _ = _fit_fixed_decay(x[idx], y[idx], start=(top, k, n))
+            draws.append((bt, bk, bn))
+        if draws:
+            boot = np.asarray(draws, dtype=float)
+
+    usable, reason = True, ""
+    spread = float(positive.max() / positive.min()) if positive.min() > 0 else np.inf
+    if not np.isfinite(r2) or r2 < min_r2:
+        usable, reason = False, f"poor fit (R^2 {r2:.2f} < {min_r2})"
+    elif spread < 1.1:
+        usable, reason = False, "spend barely varied (max/min < 1.1): curve not identifiable"
+    return CurveFit(
+        top=top,
+        k=k,
+        n=n,
+        adstock_decay=decay,
+        r2=float(r2),
+        rmse=rmse,
+        n_points=n_points,
+        spend_min=float(positive.min()),
+        spend_max=float(positive.max()),
+        boot=boot,
+        usable=usable,
+        reason=reason,
+    )

@@ -1,0 +1,836 @@
+"""Budget optimizer: stage 6 of the monthly review, stage 4 of a launch, stage 6 of
+quarterly planning. Thin Dagster layer over ``gtm_assets.analytics.{budget, pacing,
+allocation, response_curves}``; every table it writes is ``marts.budget_*``.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from gtm_assets import warehouse as wh
+from gtm_assets.analytics import budget as core
+from gtm_assets.analytics import pacing as pace
+from gtm_assets.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_table,
+    optional_table_present,
+    table_schema,
+)
+from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
+from gtm_assets.resources import GtmSettings, WarehouseResource
+from gtm_assets.sql_files import load_sql
+
+GROUP = "budget"
+
+
+class CurveConfig(dg.Config):
+    """How the channels' response curves are fitted."""
+
+    trailing_months: int = Field(
+        default=12,
+        description="Months of weekly points (ending with the month) the curves are fitted on.",
+    )
+    adstock: bool = Field(
+        default=True,
+        description="Fit a geometric carryover (decay chosen on a grid 0-0.7, 0 allowed).",
+    )
+    min_points: int = Field(default=8, description="Fewest fitted weeks for a usable curve.")
+    min_r2: float = Field(default=0.1, description="Lowest R^2 for a curve to drive budget.")
+    min_completeness: float = Field(
+        default=0.5,
+        description=(
+            "Recent weeks whose attributed credit is still arriving are scaled up by their "
+            "estimated completeness; weeks below this completeness are not fitted."
+        ),
+    )
+    n_boot: int = Field(default=100, description="Bootstrap refits for the uncertainty bands.")
+    seed: int = Field(default=0, description="Seed of the bootstrap.")
+
+
+class ReallocationConfig(dg.Config):
+    """The constrained reallocation (also used for the quarterly plan)."""
+
+    objective: str = Field(
+        default="revenue",
+        description="What to maximise: revenue (won deals) or conversions (leads).",
+    )
+    bound_pct: float = Field(
+        default=0.30, description="Each channel may move at most this share up or down."
+    )
+    pinned_channels: list[str] = Field(
+        default_factory=list, description="Channels whose spend must not change."
+    )
+    test_reserve: float = Field(
+        default=0.10,
+        description="Share of the budget held back for experiments (the gate requires 10-15%).",
+    )
+    extrapolation_limit: float = Field(
+        default=0.25,
+        description=(
+            "A channel's weekly spend may exceed the largest weekly spend its curve was "
+            "fitted on by at most this share (no far extrapolation)."
+        ),
+    )
+    kkt_tolerance: float = Field(
+        default=0.02,
+        description="Relative tolerance of the equal-marginal-ROAS check at the optimum.",
+    )
+    interval_level: float = Field(default=0.9, description="Level of the bootstrap intervals.")
+
+
+class PacingConfig(dg.Config):
+    run_rate_days: int = Field(default=7, description="Days of recent spend in the run rate.")
+    tolerance: float = Field(
+        default=0.10, description="Projected spend this far from plan is over/under pacing."
+    )
+
+
+class WasteConfig(dg.Config):
+    cpa_tolerance: float = Field(
+        default=0.0, description="CPA above target * (1 + this) counts as waste."
+    )
+
+
+class TriggerConfig(dg.Config):
+    cpa_over: float = Field(default=0.20, description="Fire when CPA exceeds target by this share.")
+    roas_under: float = Field(
+        default=0.20, description="Fire when ROAS falls short of target by this share."
+    )
+    pacing_tolerance: float = Field(
+        default=0.10, description="Fire when projected spend is this far from plan."
+    )
+    min_marginal_roas: float = Field(
+        default=1.0, description="Channel saturated below this marginal ROAS."
+    )
+    headroom_marginal_roas: float = Field(
+        default=2.0, description="Channel has headroom above this marginal ROAS."
+    )
+
+
+def _window(partition_key: str, months: int) -> tuple[date, date, date]:
+    start, end = month_bounds(partition_key)
+    return start, end, add_months(start, -(months - 1))
+
+
+def _options(
+    curve: CurveConfig | None = None, realloc: ReallocationConfig | None = None
+) -> core.BudgetOptions:
+    kw: dict = {}
+    if curve is not None:
+        kw.update(
+            trailing_months=curve.trailing_months,
+            adstock=curve.adstock,
+            min_points=curve.min_points,
+            min_r2=curve.min_r2,
+            min_completeness=curve.min_completeness,
+            n_boot=curve.n_boot,
+            seed=curve.seed,
+        )
+    if realloc is not None:
+        kw.update(
+            objective=realloc.objective,
+            bound_pct=realloc.bound_pct,
+            pinned_channels=tuple(realloc.pinned_channels),
+            test_reserve=realloc.test_reserve,
+            extrapolation_limit=realloc.extrapolation_limit,
+            kkt_tolerance=realloc.kkt_tolerance,
+            interval_level=realloc.interval_level,
+        )
+    return core.BudgetOptions(**kw)
+
+
+def _month_spend(con, start: date, end: date) -> dict[str, float]:
+    df = wh.query_df(
+        con, load_sql("marts/budget_daily_spend"), {"window_start": start, "month_end": end}
+    )
+    return {str(k): float(v) for k, v in df.groupby("channel")["spend"].sum().items() if v > 0}
+
+
+def _plan(con, start: date, end: date) -> pd.DataFrame:
+    if not optional_table_present(con, "budget_plan"):
+        return pd.DataFrame(columns=["month", "channel", "planned_spend"])
+    df = wh.query_df(
+        con, load_sql("marts/budget_plan_months"), {"from_month": start, "to_month": end}
+    )
+    df["month"] = pd.to_datetime(df["month"]).dt.date
+    return df
+
+
+def _average_return(
+    con, window_start: date, month_end: date, model: str, metric: str
+) -> dict[str, float]:
+    credit = wh.query_df(
+        con,
+        load_sql("marts/budget_model_credit"),
+        {"window_start": window_start, "month_end": month_end, "model": model},
+    )
+    spend = (
+        wh.query_df(
+            con,
+            load_sql("marts/budget_daily_spend"),
+            {"window_start": window_start, "month_end": month_end},
+        )
+        .groupby("channel")["spend"]
+        .sum()
+    )
+    ctype = "won" if metric == "revenue" else "lead"
+    col = "model_revenue" if metric == "revenue" else "model_conversions"
+    got = credit[credit["conversion_type"] == ctype].groupby("channel")[col].sum()
+    return {str(c): float(got.get(c, 0.0)) / float(s) for c, s in spend.items() if s > 0}
+
+
+def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    if not wh.table_exists(con, "marts.budget_response_curves"):
+        return {}, pd.DataFrame(), pd.DataFrame()
+    curves = wh.query_df(
+        con, "select * from marts.budget_response_curves where month = $m", {"m": month}
+    )
+    boot = wh.query_df(
+        con, "select * from marts.budget_curve_bootstrap where month = $m", {"m": month}
+    )
+    return core.fits_from_tables(curves, boot), curves, boot
+
+
+def _write(con, table: str, df: pd.DataFrame, month: date, empty_schema: dict[str, str]) -> int:
+    """Write a month's slice; an empty result still replaces the slice (typed columns)."""
+    if df.empty:
+        if not wh.table_exists(con, table):
+            cols = ", ".join(
+                f"{wh.ident(c)} {t}" for c, t in {"month": "DATE", **empty_schema}.items()
+            )
+            con.execute(f"create table {wh.ident(table)} ({cols})")
+        con.execute(f"delete from {wh.ident(table)} where month = $m", {"m": month})
+        return 0
+    out = df.copy()
+    out.insert(0, "month", month)
+    return wh.replace_month(con, table, out, month)
+
+
+# ---------------------------------------------------------------------------- curves
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=["staging_tables", "campaign_attribution"],
+    description=(
+        "How each paid channel's attributed revenue and leads respond to its weekly spend: a "
+        "saturating (Hill) curve fitted on the last 12 months of weeks, with carryover, "
+        "goodness of fit, bootstrap uncertainty, average and marginal ROAS at current spend "
+        "and the spend range it was observed on (tables budget_response_curves, "
+        "budget_curve_points, budget_curve_bootstrap)."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "curves_usable",
+            asset="budget_response_curves",
+            blocking=False,
+            description="Warns when a channel with spend has no usable revenue curve.",
+        ),
+    ],
+)
+def budget_response_curves(
+    context: dg.AssetExecutionContext,
+    config: CurveConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+) -> dg.MaterializeResult:
+    options = _options(curve=config)
+    month, month_end, window_start = _window(context.partition_key, config.trailing_months)
+    params = {"window_start": window_start, "month_end": month_end}
+    with warehouse.connect() as con:
+        spend = wh.query_df(con, load_sql("marts/budget_daily_spend"), params)
+        credit = wh.query_df(
+            con,
+            load_sql("marts/budget_touch_credit"),
+            {**params, "lookback_days": settings.lookback_days},
+        )
+        model = wh.query_df(
+            con,
+            load_sql("marts/budget_model_credit"),
+            {**params, "model": settings.attribution_model},
+        )
+        points = core.weekly_points(
+            spend,
+            credit,
+            model,
+            window_start,
+            month_end,
+            settings.lookback_days,
+            config.min_completeness,
+        )
+        fits = core.fit_curves(points, options)
+        in_month = spend[pd.to_datetime(spend["date"]).dt.date >= month]
+        days = (month_end - month).days
+        current_weekly = {
+            str(c): float(v) * 7 / days
+            for c, v in in_month.groupby("channel")["spend"].sum().items()
+        }
+        table = core.curves_table(fits, current_weekly)
+        table["attribution_model"] = settings.attribution_model
+        table["window_start"] = window_start
+        n = _write(con, "marts.budget_response_curves", table, month, {"channel": "VARCHAR"})
+        _write(con, "marts.budget_curve_points", points, month, {"channel": "VARCHAR"})
+        _write(
+            con,
+            "marts.budget_curve_bootstrap",
+            core.boot_table(fits),
+            month,
+            {"channel": "VARCHAR"},
+        )
+        schema = table_schema(con, "marts.budget_response_curves") if n else None
+
+    rev = table[(table["metric"] == "revenue")] if not table.empty else table
+    unusable = rev[~rev["usable"]] if not rev.empty else rev
+    shown = (
+        rev[
+            [
+                "channel",
+                "r2",
+                "n_points",
+                "adstock_decay",
+                "current_weekly_spend",
+                "average_return_current",
+                "marginal_return_current",
+                "far_from_saturation",
+                "reason",
+            ]
+        ]
+        if not rev.empty
+        else rev
+    )
+    metadata = {
+        "dagster/row_count": n,
+        "preview": dg.MetadataValue.md(markdown_table(shown)),
+        "window": f"{window_start} to {month_end} (weekly points)",
+        "attribution_model": settings.attribution_model,
+    }
+    if schema is not None:
+        metadata["dagster/column_schema"] = schema
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="curves_usable",
+                passed=bool(not rev.empty and unusable.empty),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "unusable": dg.MetadataValue.md(
+                        markdown_table(unusable[["channel", "reason"]])
+                        if not unusable.empty
+                        else "none"
+                    ),
+                    "channels": int(len(rev)),
+                },
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- reallocation
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=[
+        "staging_tables",
+        "campaign_attribution",
+        "campaign_performance",
+        "budget_response_curves",
+    ],
+    description=(
+        "Next month's recommended spend per channel: maximises expected revenue on the fitted "
+        "curves within +-30% of each channel's current share, holding back a 10% test reserve, "
+        "with expected revenue before and after (90% intervals), and the daily/weekly pacing "
+        "schedule that delivers it (tables budget_reallocation, budget_pacing_schedule)."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "allocation_sums_to_budget",
+            asset="budget_reallocation",
+            blocking=True,
+            description="Recommended spend sums to the budget minus the test reserve.",
+        ),
+        dg.AssetCheckSpec(
+            "within_bounds",
+            asset="budget_reallocation",
+            blocking=True,
+            description="Every channel's recommendation lies within its bounds.",
+        ),
+        dg.AssetCheckSpec(
+            "reserve_within_range",
+            asset="budget_reallocation",
+            blocking=True,
+            description="The test reserve is 10-15% of the budget.",
+        ),
+        dg.AssetCheckSpec(
+            "marginal_roas_equalised",
+            asset="budget_reallocation",
+            blocking=True,
+            description=(
+                "At the optimum, channels not at a bound share one marginal ROAS; "
+                "channels at their upper (lower) bound return at least (at most) it."
+            ),
+        ),
+    ],
+)
+def budget_reallocation(
+    context: dg.AssetExecutionContext,
+    config: ReallocationConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+) -> dg.MaterializeResult:
+    options = _options(realloc=config)
+    month, month_end, window_start = _window(context.partition_key, 12)
+    next_end = add_months(month_end, 1)
+    days_next = (next_end - month_end).days
+    with warehouse.connect() as con:
+        fits, curves, boot = _load_fits(con, month)
+        current = _month_spend(con, month, month_end)
+        plan = _plan(con, month_end, next_end)
+        planned_next = {
+            str(r.channel): float(r.planned_spend) for r in plan.itertuples(index=False)
+        }
+        avg = _average_return(
+            con, window_start, month_end, settings.attribution_model, options.objective
+        )
+        notes = []
+        if not optional_table_present(con, "budget_plan"):
+            notes.append(
+                "skipped budget plan: budget_plan not supplied; budget = this month's spend"
+            )
+        if not current and not planned_next:
+            result = None
+        else:
+            result = core.reallocate(fits, current, planned_next, avg, days_next, options)
+            notes += result.notes
+        table = result.table if result is not None else pd.DataFrame()
+        n = _write(con, "marts.budget_reallocation", table, month, {"channel": "VARCHAR"})
+        schedule = pd.DataFrame()
+        if result is not None:
+            daily = wh.query_df(
+                con,
+                load_sql("marts/budget_daily_spend"),
+                {"window_start": add_months(month, -2), "month_end": month_end},
+            )
+            profile = pace.weekday_profile(daily, month_end)
+            amounts = table.set_index("channel")["recommended_spend"]
+            schedule = pace.pacing_schedule(amounts, month_end, next_end, profile)
+            schedule.insert(0, "schedule_month", month_end)
+        _write(con, "marts.budget_pacing_schedule", schedule, month, {"channel": "VARCHAR"})
+        points = (
+            wh.query_df(
+                con, "select * from marts.budget_curve_points where month = $m", {"m": month}
+            )
+            if wh.table_exists(con, "marts.budget_curve_points")
+            else pd.DataFrame()
+        )
+
+    checks = _reallocation_checks(result, options)
+    metadata: dict = {"dagster/row_count": n, "notes": "; ".join(notes) or "none"}
+    if result is not None:
+        metadata.update(
+            {
+                "preview": dg.MetadataValue.md(
+                    markdown_table(
+                        table[
+                            [
+                                "channel",
+                                "current_spend",
+                                "recommended_spend",
+                                "lower_bound",
+                                "upper_bound",
+                                "marginal_roas_current",
+                                "marginal_roas_recommended",
+                                "at_bound",
+                                "pinned_reason",
+                            ]
+                        ]
+                    )
+                ),
+                "budget": result.budget,
+                "budget_source": result.budget_source,
+                "test_reserve": result.reserve,
+                "expected_current": result.total_current,
+                "expected_recommended": result.total_recommended,
+                "expected_recommended_interval": f"{result.total_recommended_ci[0]:,.0f} - {result.total_recommended_ci[1]:,.0f}",
+                "marginal_roas_at_optimum": float(result.multiplier)
+                if np.isfinite(result.multiplier)
+                else None,
+            }
+        )
+        if not curves.empty:
+            pngs = core.channel_plots(curves, boot, points, table, options.objective, days_next)
+            metadata["curves"] = dg.MetadataValue.md(
+                "\n\n".join(core.png_markdown(p, f"{c} response curve") for c, p in pngs.items())
+            )
+    else:
+        metadata["preview"] = dg.MetadataValue.md("_no spend and no plan: nothing to allocate_")
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def _reallocation_checks(
+    result: core.Reallocation | None, options: core.BudgetOptions
+) -> list[dg.AssetCheckResult]:
+    if result is None:
+        return [
+            dg.AssetCheckResult(
+                check_name=name, passed=True, metadata={"note": "no channels this month"}
+            )
+            for name in (
+                "allocation_sums_to_budget",
+                "within_bounds",
+                "reserve_within_range",
+                "marginal_roas_equalised",
+            )
+        ]
+    t = result.table
+    total = float(t["recommended_spend"].sum())
+    tol = 1e-6 * max(result.budget, 1.0)
+    outside = t[
+        (t["recommended_spend"] < t["lower_bound"] - tol)
+        | (t["recommended_spend"] > t["upper_bound"] + tol)
+    ]
+    share = (result.budget - total) / result.budget if result.budget > 0 else float("nan")
+    return [
+        dg.AssetCheckResult(
+            check_name="allocation_sums_to_budget",
+            passed=bool(abs(total - result.allocatable) <= tol),
+            metadata={"recommended_total": total, "budget_minus_reserve": result.allocatable},
+        ),
+        dg.AssetCheckResult(
+            check_name="within_bounds",
+            passed=bool(outside.empty),
+            metadata={
+                "outside": dg.MetadataValue.md(
+                    markdown_table(
+                        outside[["channel", "recommended_spend", "lower_bound", "upper_bound"]]
+                    )
+                    if not outside.empty
+                    else "none"
+                )
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="reserve_within_range",
+            passed=bool(0.10 - 1e-9 <= share <= 0.15 + 1e-9),
+            metadata={"reserve_share": float(share), "reserve": result.reserve},
+        ),
+        dg.AssetCheckResult(
+            check_name="marginal_roas_equalised",
+            passed=bool(result.kkt_passed),
+            metadata={
+                "detail": result.kkt_detail,
+                "max_relative_gap": float(result.kkt_gap),
+                "tolerance": options.kkt_tolerance,
+            },
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------- pacing
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=["staging_tables"],
+    description=(
+        "Spend against plan per channel (budget plan, else the campaigns' prorated budgets) and "
+        "per campaign: month to date, projected end of month from the last 7 days' run rate, "
+        "over/under-pacing flags and the day the budget runs out (table budget_pacing)."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "pacing_on_plan",
+            asset="budget_pacing",
+            blocking=False,
+            description="Warns when a channel is projected more than the tolerance off plan.",
+        ),
+    ],
+)
+def budget_pacing(
+    context: dg.AssetExecutionContext, config: PacingConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    month, month_end = month_bounds(context.partition_key)
+    with warehouse.connect() as con:
+        daily = wh.query_df(
+            con,
+            load_sql("marts/budget_daily_spend"),
+            {"window_start": date(1900, 1, 1), "month_end": month_end},
+        )
+        campaigns = wh.query_df(con, load_sql("marts/budget_campaigns"))
+        plan_present = optional_table_present(con, "budget_plan")
+        plan = _plan(con, month, month_end)
+        out = pace.pacing(
+            daily,
+            campaigns,
+            plan[["channel", "planned_spend"]],
+            month,
+            month_end,
+            run_rate_days=config.run_rate_days,
+            tolerance=config.tolerance,
+        )
+        n = _write(con, "marts.budget_pacing", out, month, {"channel": "VARCHAR"})
+    channels = out[out["level"] == "channel"] if not out.empty else out
+    off = channels[channels["status"].isin(["over", "under"])] if not channels.empty else channels
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": n,
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    channels[
+                        [
+                            "channel",
+                            "mtd_spend",
+                            "planned_spend",
+                            "plan_source",
+                            "projected_eom_spend",
+                            "pacing_ratio",
+                            "status",
+                            "run_out_date",
+                        ]
+                    ]
+                    if not channels.empty
+                    else channels
+                )
+            ),
+            "budget_plan": "supplied"
+            if plan_present
+            else "skipped: budget_plan not supplied (campaign budgets used)",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="pacing_on_plan",
+                passed=bool(off.empty),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "off_plan_channels": ", ".join(off["channel"]) if not off.empty else "none"
+                },
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- waste
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=["campaign_performance", "budget_response_curves"],
+    description=(
+        "Where money was wasted this month: campaigns with real volume but no lead, campaigns "
+        "with CPA above target, and channels past saturation (the last dollar returns less than "
+        "a dollar while the average ROAS looks fine), with the amount (table budget_waste)."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "waste_reported",
+            asset="budget_waste",
+            blocking=False,
+            description="Warns when wasted spend exceeds 10% of the month's spend.",
+        ),
+    ],
+)
+def budget_waste(
+    context: dg.AssetExecutionContext,
+    config: WasteConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+) -> dg.MaterializeResult:
+    month, month_end = month_bounds(context.partition_key)
+    with warehouse.connect() as con:
+        perf = wh.query_df(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        fits, _, _ = _load_fits(con, month)
+        current = _month_spend(con, month, month_end)
+        camp = pace.campaign_waste(
+            perf,
+            min_spend=settings.min_spend_for_ranking,
+            min_clicks=settings.min_clicks_for_ranking,
+            cpa_tolerance=config.cpa_tolerance,
+        )
+        sat = core.saturation_waste(fits, current, (month_end - month).days / 7.0)
+        out = (
+            pd.concat([d for d in (camp, sat) if not d.empty], ignore_index=True)
+            if not (camp.empty and sat.empty)
+            else camp
+        )
+        n = _write(con, "marts.budget_waste", out, month, {"kind": "VARCHAR"})
+    total_spend = sum(current.values())
+    wasted = float(out["wasted_spend"].sum()) if not out.empty else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": n,
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    out[["kind", "scope_id", "channel", "spend", "wasted_spend", "detail"]]
+                    if not out.empty
+                    else out
+                )
+            ),
+            "wasted_spend": wasted,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="waste_reported",
+                passed=bool(total_spend <= 0 or wasted <= 0.10 * total_spend),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"wasted_spend": wasted, "month_spend": total_spend},
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- triggers
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=["campaign_performance", "budget_pacing", "budget_response_curves"],
+    description=(
+        "The in-month budget rules (CPA over target, ROAS under target, over/under pacing, "
+        "saturated or under-funded channels) evaluated on this month's data: which fired and "
+        "what to do (table budget_triggers)."
+    ),
+)
+def budget_triggers(
+    context: dg.AssetExecutionContext,
+    config: TriggerConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+) -> dg.MaterializeResult:
+    month, _ = month_bounds(context.partition_key)
+    with warehouse.connect() as con:
+        perf = wh.query_df(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        pacing_rows = (
+            wh.query_df(con, "select * from marts.budget_pacing where month = $m", {"m": month})
+            if wh.table_exists(con, "marts.budget_pacing")
+            else pd.DataFrame(columns=["level", "pacing_ratio"])
+        )
+        _, curves, _ = _load_fits(con, month)
+        marg = (
+            curves[curves["metric"] == "revenue"].rename(
+                columns={"marginal_return_current": "marginal_roas"}
+            )
+            if not curves.empty
+            else pd.DataFrame(columns=["channel", "marginal_roas"])
+        )
+        out = pace.triggers(
+            perf,
+            pacing_rows,
+            marg[["channel", "marginal_roas"]],
+            cpa_over=config.cpa_over,
+            roas_under=config.roas_under,
+            pacing_tolerance=config.pacing_tolerance,
+            min_marginal_roas=config.min_marginal_roas,
+            headroom_marginal_roas=config.headroom_marginal_roas,
+            min_spend=settings.min_spend_for_ranking,
+        )
+        n = _write(con, "marts.budget_triggers", out, month, {"rule": "VARCHAR"})
+    fired = out[out["fired"]] if not out.empty else out
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": n,
+            "fired": int(len(fired)),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    fired[["rule", "scope", "scope_id", "value", "threshold", "action"]]
+                    if not fired.empty
+                    else fired
+                )
+            ),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- quarterly
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=["staging_tables", "campaign_attribution", "budget_response_curves"],
+    description=(
+        "Next quarter's channel budget as of this month: the marginal-ROI allocation (fitted "
+        "curves) beside the historical-ROI rule (fund the best average ROAS first), same "
+        "bounds, budget and reserve, both scored on the curves (table "
+        "budget_quarterly_allocation; the quarter-end month's row is the planning input)."
+    ),
+)
+def budget_quarterly_allocation(
+    context: dg.AssetExecutionContext,
+    config: ReallocationConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+) -> dg.MaterializeResult:
+    options = _options(realloc=config)
+    month, month_end, window_start = _window(context.partition_key, 12)
+    q_start = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+    next_q = add_months(q_start, 3)
+    next_q_end = add_months(next_q, 3)
+    with warehouse.connect() as con:
+        fits, _, _ = _load_fits(con, month)
+        spend3 = _month_spend(con, add_months(month, -2), month_end)
+        plan = _plan(con, next_q, next_q_end)
+        planned = None
+        if not plan.empty and plan["month"].nunique() == 3:
+            planned = {
+                str(c): float(v) for c, v in plan.groupby("channel")["planned_spend"].sum().items()
+            }
+        avg = _average_return(
+            con, window_start, month_end, settings.attribution_model, options.objective
+        )
+        if spend3 or planned:
+            out, summary = core.quarterly_allocation(
+                fits, spend3, planned, avg, (next_q_end - next_q).days, options
+            )
+            out.insert(0, "quarter_start", next_q)
+            out["is_quarter_end"] = month == add_months(q_start, 2)
+        else:
+            out, summary = pd.DataFrame(), {}
+        n = _write(con, "marts.budget_quarterly_allocation", out, month, {"channel": "VARCHAR"})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": n,
+            "quarter": str(next_q),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    out[
+                        [
+                            "channel",
+                            "current_quarter_spend",
+                            "historical_roi_spend",
+                            "marginal_roi_spend",
+                            "expected_revenue_historical_roi",
+                            "expected_revenue_marginal_roi",
+                        ]
+                    ]
+                    if not out.empty
+                    else out
+                )
+            ),
+            **{
+                k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v))
+                for k, v in summary.items()
+            },
+        }
+    )

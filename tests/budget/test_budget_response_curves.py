@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from gtm_assets.analytics.response_curves import adstock, fit_hill, hill, hill_marginal
+
+
+def test_hill_hand_values():
+    # s = K -> top / 2; s = 2K, n = 2 -> top * 4 / 5
+    assert hill(100.0, 10.0, 100.0, 1.0) == pytest.approx(5.0)
+    assert hill(200.0, 10.0, 100.0, 2.0) == pytest.approx(8.0)
+    assert hill(0.0, 10.0, 100.0, 2.0) == 0.0
+
+
+def test_hill_marginal_matches_numeric_derivative():
+    for n in (0.7, 1.0, 2.5):
+        s = np.array([10.0, 100.0, 350.0])
+        h = 1e-4
+        numeric = (hill(s + h, 7.0, 120.0, n) - hill(s - h, 7.0, 120.0, n)) / (2 * h)
+        assert hill_marginal(s, 7.0, 120.0, n) == pytest.approx(numeric, rel=1e-5)
+    # n = 1 at s = K: top * K / (2K)^2 = top / (4K)
+    assert hill_marginal(100.0, 8.0, 100.0, 1.0) == pytest.approx(0.02)
+
+
+def test_adstock_hand_example():
+    assert adstock([100.0, 0.0, 0.0], 0.5) == pytest.approx([100.0, 50.0, 25.0])
+    assert adstock([10.0, 10.0, 10.0], 0.6) == pytest.approx([10.0, 10.0, 10.0])  # steady state
+
+
+@pytest.mark.parametrize(
+    "top,k,n", [(50_000.0, 8_000.0, 1.0), (20_000.0, 12_000.0, 2.2), (9_000.0, 3_000.0, 0.7)]
+)
+def test_fit_recovers_known_parameters(top, k, n):
+    rng = np.random.default_rng(3)
+    s = rng.uniform(0.2 * k, 3.0 * k, 80)
+    y = hill(s, top, k, n) * (1 + rng.normal(0, 0.02, s.size))
+    fit = fit_hill(s, y, fit_adstock=False, n_boot=30)
+    assert fit.usable
+    assert fit.top == pytest.approx(top, rel=0.05)
+    assert fit.k == pytest.approx(k, rel=0.05)
+    assert fit.n == pytest.approx(n, rel=0.05)
+    lo, hi = fit.response_interval(k)
+    assert lo[0] <= hill(k, top, k, n) <= hi[0]
+
+
+def test_fit_recovers_adstock_decay():
+    rng = np.random.default_rng(5)
+    s = rng.uniform(2_000, 20_000, 100)
+    y = hill(adstock(s, 0.4), 40_000.0, 9_000.0, 1.5) * (1 + rng.normal(0, 0.02, s.size))
+    fit = fit_hill(s, y, fit_adstock=True, n_boot=0)
+    assert fit.adstock_decay == pytest.approx(0.4)
+    assert fit.k == pytest.approx(9_000.0, rel=0.08)
+    # ignoring carryover fits clearly worse
+    assert fit_hill(s, y, fit_adstock=False, n_boot=0).r2 < fit.r2 - 0.05
+
+
+def test_unusable_when_too_few_points_or_flat_spend():
+    few = fit_hill([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], n_boot=0)
+    assert not few.usable and "periods with spend" in few.reason
+    rng = np.random.default_rng(0)
+    flat = np.full(20, 1000.0) * (1 + rng.normal(0, 0.001, 20))
+    fit = fit_hill(flat, rng.normal(50, 5, 20), n_boot=0)
+    assert not fit.usable
