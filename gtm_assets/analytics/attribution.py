@@ -1,0 +1,492 @@
+"""Multi-touch attribution: paths in DuckDB, seven models, exact and deterministic.
+
+Pipeline for one month and one conversion type (all set-based in DuckDB, no per-person
+Python loops):
+
+1. ``build_paths`` materialises the temp table ``_attr_path_touches`` from
+   ``sql/intermediate/int_path_touches.sql``: one row per touch of every converting path
+   (touches strictly before the conversion, within the lookback window) and of every
+   non-converting path (people touched this month, never converted by the month end).
+2. Rule-based models (first_touch, last_touch, linear, time_decay, position_based) are
+   one SQL statement over the converting touches (``int_path_heuristic_credit.sql``).
+3. ``markov``: transition counts of the order-k chain are aggregated in SQL
+   (``int_path_transitions.sql``), then the absorbing chain is solved exactly with linear
+   algebra (:mod:`gtm_assets.analytics.attribution_markov`).
+4. ``shapley``: paths are aggregated by channel set (a bitmask) in SQL and exact Shapley
+   values are computed on the channel-set game
+   (:mod:`gtm_assets.analytics.attribution_shapley`).
+
+Campaign credit: rule-based models credit each touch's campaign directly. Shapley gives a
+share per channel in each path; it is spread evenly over that channel's touches in the
+path, so their campaigns get it. Markov credit is global per channel; it is split over
+campaigns by each campaign's share of the channel's touches in converting paths (all paths
+for a channel that never appears in a converting path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from gtm_assets.analytics.attribution_markov import markov_attribution
+from gtm_assets.analytics.attribution_shapley import shapley_path_shares
+from gtm_assets.sql_files import load_sql
+
+HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+DATA_DRIVEN_MODELS = ("markov", "shapley")
+MODELS = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
+CONVERSION_TYPES = ("lead", "opportunity", "won")
+PATH_TABLE = "_attr_path_touches"
+CREDIT_COLUMNS = [
+    "model",
+    "channel",
+    "campaign_id",
+    "attributed_conversions",
+    "attributed_revenue",
+]
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    """Knobs of the attribution run (the Dagster Config mirrors these)."""
+
+    lookback_days: int = 90
+    half_life_days: float = 7.0
+    first_weight: float = 0.4
+    last_weight: float = 0.4
+    markov_order: int = 1
+    touch_types: tuple[str, ...] | None = None  # None: every touch type (view-through too)
+    include_unclassified: bool = True
+    models: tuple[str, ...] = field(default=MODELS)
+
+    def __post_init__(self) -> None:
+        if self.lookback_days < 1:
+            raise ValueError("lookback_days must be >= 1")
+        if self.half_life_days <= 0:
+            raise ValueError("half_life_days must be > 0")
+        if min(self.first_weight, self.last_weight) < 0 or (
+            self.first_weight + self.last_weight > 1 + 1e-12
+        ):
+            raise ValueError("position weights need first, last >= 0 and first + last <= 1")
+        if self.first_weight + self.last_weight <= 0:
+            raise ValueError("position weights: first + last must be > 0")
+        if not 1 <= self.markov_order <= 6:
+            raise ValueError("markov_order must be between 1 and 6")
+        unknown = set(self.models) - set(MODELS)
+        if unknown:
+            raise ValueError(f"unknown attribution model(s): {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class PathSummary:
+    """Counts behind one month x conversion type (coverage = with_touch / conversions)."""
+
+    conversion_type: str
+    conversions: int
+    conversions_with_touch: int
+    revenue: float
+    revenue_with_touch: float
+    null_paths: int
+    channels: tuple[str, ...]
+
+    @property
+    def coverage(self) -> float | None:
+        return self.conversions_with_touch / self.conversions if self.conversions else None
+
+
+def build_paths(
+    con: duckdb.DuckDBPyConnection,
+    conversion_type: str,
+    month_start: date,
+    month_end: date,
+    params: AttributionParams,
+) -> PathSummary:
+    """Materialise ``_attr_path_touches`` for one conversion type and month; summarise it.
+
+    Reads ``staging.touchpoints`` and ``intermediate.conversions``.
+    """
+    con.execute(
+        f"create or replace temp table {PATH_TABLE} as "
+        + load_sql("intermediate/int_path_touches"),
+        {
+            "conversion_type": conversion_type,
+            "month_start": month_start,
+            "month_end": month_end,
+            "lookback_days": params.lookback_days,
+            "touch_types": list(params.touch_types) if params.touch_types else None,
+            "include_unclassified": params.include_unclassified,
+        },
+    )
+    total = con.execute(
+        "select count(*), coalesce(sum(coalesce(value, 0)), 0) from intermediate.conversions "
+        "where conversion_type = $t and converted_at >= $s::timestamp "
+        "and converted_at < $e::timestamp",
+        {"t": conversion_type, "s": month_start, "e": month_end},
+    ).fetchall()[0]
+    return _summarise(con, conversion_type, int(total[0]), float(total[1]))
+
+
+def _summarise(
+    con: duckdb.DuckDBPyConnection, conversion_type: str, conversions: int, revenue: float
+) -> PathSummary:
+    row = con.execute(
+        f"select count(distinct path_id) filter (where converted), "
+        f"count(distinct path_id) filter (where not converted) from {PATH_TABLE}"
+    ).fetchall()[0]
+    rev = con.execute(
+        f"select coalesce(sum(value), 0) from (select any_value(value) as value "
+        f"from {PATH_TABLE} where converted group by path_id)"
+    ).fetchall()[0][0]
+    channels = tuple(
+        r[0]
+        for r in con.execute(
+            f"select distinct channel from {PATH_TABLE} order by channel"
+        ).fetchall()
+    )
+    for channel in channels:
+        if ">" in channel:
+            raise ValueError(f"channel name {channel!r} contains '>', which paths use as separator")
+    return PathSummary(
+        conversion_type=conversion_type,
+        conversions=conversions,
+        conversions_with_touch=int(row[0]),
+        revenue=revenue,
+        revenue_with_touch=float(rev),
+        null_paths=int(row[1]),
+        channels=channels,
+    )
+
+
+def path_touches_from_strings(
+    con: duckdb.DuckDBPyConnection,
+    paths: pd.DataFrame,
+    conversion_type: str = "conversion",
+    sep: str = ">",
+) -> PathSummary:
+    """Build ``_attr_path_touches`` from aggregated path strings instead of the warehouse.
+
+    ``paths`` has columns ``path`` ("a > b > c"), ``conversions``, ``nulls`` and
+    ``value`` (total conversion value of the path). Each conversion becomes one path with
+    value ``value / conversions``; touches are one day apart ending a day before the
+    conversion. Used to run the models on published path data (e.g. ChannelAttribution's
+    Data.csv) and in tests.
+    """
+    frame = paths[["path", "conversions", "nulls", "value"]].copy()
+    frame["path"] = frame["path"].astype(str)
+    con.register("_attr_input_paths", frame)
+    try:
+        con.execute(
+            f"""
+            create or replace temp table {PATH_TABLE} as
+            with
+            input as (
+                select
+                    row_number() over () as path_no,
+                    [trim(x) for x in string_split(path, $sep) if trim(x) <> ''] as channels,
+                    conversions::bigint as conversions,
+                    nulls::bigint as nulls,
+                    coalesce(value, 0)::double as value
+                from _attr_input_paths
+            ),
+            expanded as (
+                select
+                    'c:' || path_no || ':' || i as path_id, true as converted,
+                    value / conversions as value, channels
+                from input, range(conversions) as r(i)
+                where conversions > 0
+                union all
+                select 'n:' || path_no || ':' || i, false, 0.0, channels
+                from input, range(nulls) as r(i)
+                where nulls > 0
+            ),
+            touches as (
+                select
+                    path_id, converted, value,
+                    timestamp '2000-01-01' + to_days(len(channels) + 1) as path_end,
+                    unnest(channels) as channel,
+                    unnest(range(1, len(channels) + 1)) as touch_index,
+                    len(channels) as path_length
+                from expanded
+            )
+            select
+                path_id, converted, value, path_end,
+                path_id || ':' || touch_index as touchpoint_id,
+                timestamp '2000-01-01' + to_days(touch_index::integer) as ts,
+                channel,
+                null::varchar as campaign_id,
+                'click' as touch_type,
+                touch_index,
+                path_length
+            from touches
+            """,
+            {"sep": sep},
+        )
+    finally:
+        con.unregister("_attr_input_paths")
+    totals = con.execute(
+        f"select count(distinct path_id) filter (where converted), "
+        f"coalesce(sum(value) filter (where converted and touch_index = 1), 0) from {PATH_TABLE}"
+    ).fetchall()[0]
+    return _summarise(con, conversion_type, int(totals[0]), float(totals[1]))
+
+
+def heuristic_credit(con: duckdb.DuckDBPyConnection, params: AttributionParams) -> pd.DataFrame:
+    """The five rule-based models' credit per model, channel and campaign (SQL)."""
+    return con.execute(
+        load_sql("intermediate/int_path_heuristic_credit"),
+        {
+            "half_life_days": float(params.half_life_days),
+            "first_weight": float(params.first_weight),
+            "last_weight": float(params.last_weight),
+        },
+    ).df()[CREDIT_COLUMNS]
+
+
+def path_transitions(con: duckdb.DuckDBPyConnection, order: int) -> pd.DataFrame:
+    """Transition counts (from_state, to_state, transitions, conversion_value) of order k."""
+    return con.execute(
+        load_sql("intermediate/int_path_transitions"), {"markov_order": int(order)}
+    ).df()
+
+
+def channel_set_counts(con: duckdb.DuckDBPyConnection, channels: tuple[str, ...]) -> pd.DataFrame:
+    """Conversions, null paths and revenue per channel set (bitmask over ``channels``)."""
+    frame = con.execute(
+        load_sql("intermediate/int_path_channel_sets"), {"channels": list(channels)}
+    ).df()
+    frame["channel_mask"] = frame["channel_mask"].astype("int64")
+    return frame
+
+
+def _touch_split(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Touches per channel and campaign, in converting paths and in all paths."""
+    return con.execute(
+        f"select channel, campaign_id, count(*) filter (where converted) as converting_touches, "
+        f"count(*) as all_touches from {PATH_TABLE} group by all"
+    ).df()
+
+
+def markov_credit(
+    con: duckdb.DuckDBPyConnection, summary: PathSummary, params: AttributionParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exact Markov credit per channel and campaign, plus the per-channel removal effects."""
+    transitions = path_transitions(con, params.markov_order)
+    channel_credit = markov_attribution(
+        transitions,
+        total_conversions=summary.conversions_with_touch,
+        total_revenue=summary.revenue_with_touch,
+    )
+    split = _touch_split(con)
+    return _split_by_touches(channel_credit, split, "markov"), channel_credit
+
+
+def _split_by_touches(
+    channel_credit: pd.DataFrame, split: pd.DataFrame, model: str
+) -> pd.DataFrame:
+    """Spread channel credit over campaigns by their share of the channel's touches."""
+    split = split.copy()
+    conv_total = split.groupby("channel")["converting_touches"].transform("sum")
+    all_total = split.groupby("channel")["all_touches"].transform("sum")
+    split["weight"] = np.where(
+        conv_total > 0,
+        split["converting_touches"] / conv_total.where(conv_total > 0, 1),
+        split["all_touches"] / all_total.where(all_total > 0, 1),
+    )
+    merged = channel_credit.merge(split[["channel", "campaign_id", "weight"]], on="channel")
+    out = pd.DataFrame(
+        {
+            "model": model,
+            "channel": merged["channel"],
+            "campaign_id": merged["campaign_id"],
+            "attributed_conversions": merged["attributed_conversions"] * merged["weight"],
+            "attributed_revenue": merged["attributed_revenue"] * merged["weight"],
+        }
+    )
+    return out[CREDIT_COLUMNS]
+
+
+def shapley_credit(
+    con: duckdb.DuckDBPyConnection, summary: PathSummary
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exact path-level Shapley credit per channel and campaign, plus per-set shares."""
+    channels = summary.channels
+    counts = channel_set_counts(con, channels)
+    shares = shapley_path_shares(counts, len(channels))
+    shares["channel"] = [channels[i] for i in shares["channel_index"]]
+    shares["model"] = "shapley"
+    con.register("_attr_mask_shares_df", shares[["model", "channel_mask", "channel", "share"]])
+    try:
+        con.execute(
+            "create or replace temp table _attr_mask_shares as "
+            "select model, channel_mask::ubigint as channel_mask, channel, share "
+            "from _attr_mask_shares_df"
+        )
+    finally:
+        con.unregister("_attr_mask_shares_df")
+    credit = con.execute(
+        load_sql("intermediate/int_path_share_credit"), {"channels": list(channels)}
+    ).df()
+    return credit[CREDIT_COLUMNS], shares
+
+
+def attribute_paths(
+    con: duckdb.DuckDBPyConnection, summary: PathSummary, params: AttributionParams
+) -> pd.DataFrame:
+    """Run the selected models on ``_attr_path_touches``: credit per model/channel/campaign."""
+    parts: list[pd.DataFrame] = []
+    if summary.conversions_with_touch == 0:
+        return pd.DataFrame(columns=CREDIT_COLUMNS)
+    if set(params.models) & set(HEURISTIC_MODELS):
+        heuristic = heuristic_credit(con, params)
+        parts.append(heuristic[heuristic["model"].isin(params.models)])
+    if "markov" in params.models:
+        parts.append(markov_credit(con, summary, params)[0])
+    if "shapley" in params.models:
+        parts.append(shapley_credit(con, summary)[0])
+    credit = pd.concat(parts, ignore_index=True)
+    credit["campaign_id"] = (
+        credit["campaign_id"].astype(object).where(credit["campaign_id"].notna(), None)
+    )
+    return credit
+
+
+def to_channel_credit(credit: pd.DataFrame) -> pd.DataFrame:
+    """Campaign-level credit summed to channels, with each model's conversion share."""
+    if credit.empty:
+        return pd.DataFrame(
+            columns=["model", "channel", "attributed_conversions", "attributed_revenue", "share"]
+        )
+    out = credit.groupby(["model", "channel"], as_index=False)[
+        ["attributed_conversions", "attributed_revenue"]
+    ].sum()
+    total = out.groupby("model")["attributed_conversions"].transform("sum")
+    out["share"] = out["attributed_conversions"] / total.where(total != 0)
+    revenue_total = out.groupby("model")["attributed_revenue"].transform("sum")
+    out["revenue_share"] = out["attributed_revenue"] / revenue_total.where(revenue_total != 0)
+    return out.sort_values(["model", "channel"], ignore_index=True)
+
+
+def credit_problems(
+    channel_credit: pd.DataFrame,
+    conversions_with_touch: float,
+    revenue_with_touch: float,
+    tolerance: float = 1e-6,
+    models: tuple[str, ...] = (),
+) -> list[str]:
+    """What is wrong with one month x conversion type's channel credit (empty = fine).
+
+    Per model: conversions sum to conversions with a touch, revenue sums to their revenue,
+    shares sum to 1 (when there are conversions), no negative credit; every model in
+    ``models`` has rows when there are conversions with a touch.
+    """
+    problems: list[str] = []
+    conv_tol = tolerance * max(1.0, conversions_with_touch)
+    rev_tol = tolerance * max(1.0, abs(revenue_with_touch))
+    for model, rows in channel_credit.groupby("model"):
+        conv = float(rows["attributed_conversions"].sum())
+        rev = float(rows["attributed_revenue"].sum())
+        if abs(conv - conversions_with_touch) > conv_tol:
+            problems.append(f"{model}: credit sums to {conv:.6f}, not {conversions_with_touch}")
+        if abs(rev - revenue_with_touch) > rev_tol:
+            problems.append(
+                f"{model}: revenue credit {rev:.2f} != revenue {revenue_with_touch:.2f}"
+            )
+        if conversions_with_touch > 0 and abs(float(rows["share"].sum()) - 1) > tolerance:
+            problems.append(f"{model}: shares sum to {float(rows['share'].sum()):.9f}")
+        negative = rows[
+            (rows["attributed_conversions"] < -conv_tol * 1e-3)
+            | (rows["attributed_revenue"] < -rev_tol * 1e-3)
+        ]
+        if len(negative):
+            problems.append(f"{model}: negative credit for {sorted(negative['channel'])}")
+    if conversions_with_touch > 0:
+        for model in sorted(set(models) - set(channel_credit["model"])):
+            problems.append(f"{model}: no credit rows although there are conversions")
+    return problems
+
+
+@dataclass
+class MonthAttribution:
+    """One month's credit: per channel (with coverage columns) and per campaign."""
+
+    channel: pd.DataFrame
+    campaign: pd.DataFrame
+    summaries: list[PathSummary]
+    problems: dict[str, list[str]]
+
+
+def attribute_month(
+    con: duckdb.DuckDBPyConnection,
+    month_start: date,
+    month_end: date,
+    params: AttributionParams,
+    conversion_types: tuple[str, ...] = CONVERSION_TYPES,
+) -> MonthAttribution:
+    """Every model for every conversion type of one month, with the credit checks run."""
+    channel_parts: list[pd.DataFrame] = []
+    campaign_parts: list[pd.DataFrame] = []
+    summaries: list[PathSummary] = []
+    problems: dict[str, list[str]] = {}
+    for conversion_type in conversion_types:
+        summary = build_paths(con, conversion_type, month_start, month_end, params)
+        summaries.append(summary)
+        credit = attribute_paths(con, summary, params)
+        channel = to_channel_credit(credit)
+        problems[conversion_type] = credit_problems(
+            channel,
+            summary.conversions_with_touch,
+            summary.revenue_with_touch,
+            models=params.models if summary.conversions_with_touch else (),
+        )
+        for frame, parts in ((channel, channel_parts), (credit, campaign_parts)):
+            frame = frame.copy()
+            frame.insert(0, "conversion_type", conversion_type)
+            frame.insert(0, "month", month_start)
+            parts.append(frame)
+        channel_parts[-1]["conversions"] = summary.conversions
+        channel_parts[-1]["conversions_with_touch"] = summary.conversions_with_touch
+        channel_parts[-1]["coverage"] = summary.coverage
+        channel_parts[-1]["revenue_with_touch"] = summary.revenue_with_touch
+    con.execute(f"drop table if exists {PATH_TABLE}")
+    channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
+    campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))
+    return MonthAttribution(channel, campaign, summaries, problems)
+
+
+def _typed_channel(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = {
+        "month": "object",
+        "conversion_type": "str",
+        "model": "str",
+        "channel": "str",
+        "attributed_conversions": "float64",
+        "attributed_revenue": "float64",
+        "share": "float64",
+        "revenue_share": "float64",
+        "conversions": "int64",
+        "conversions_with_touch": "int64",
+        "coverage": "float64",
+        "revenue_with_touch": "float64",
+    }
+    for column in columns:
+        if column not in frame:
+            frame[column] = pd.Series(dtype="float64")
+    return frame[list(columns)].astype(columns)
+
+
+def _typed_campaign(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["month", "conversion_type", *CREDIT_COLUMNS]
+    for column in columns:
+        if column not in frame:
+            frame[column] = pd.Series(dtype="float64")
+    frame = frame[columns].copy()
+    frame["campaign_id"] = frame["campaign_id"].astype(object)
+    return frame.sort_values(
+        ["conversion_type", "model", "channel", "campaign_id"],
+        na_position="first",
+        ignore_index=True,
+    )

@@ -1,0 +1,330 @@
+"""Attribution (attribution analyst): which channels and campaigns drive conversions.
+
+Thin Dagster layer over ``gtm_assets.analytics.attribution``: builds the month's paths in
+DuckDB, runs the seven models for each conversion type, writes
+``marts.channel_attribution`` and ``marts.campaign_attribution`` with ``replace_month`` and
+reports the credit checks. Methods and definitions are documented in the analytics modules.
+"""
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from pydantic import Field
+
+from gtm_assets import warehouse as wh
+from gtm_assets.analytics import attribution as at
+from gtm_assets.assets.common import markdown_table
+from gtm_assets.partitions import month_bounds, monthly_partitions
+from gtm_assets.resources import GtmSettings, WarehouseResource
+
+CHANNEL_TABLE = "marts.channel_attribution"
+CAMPAIGN_TABLE = "marts.campaign_attribution"
+GROUP = "attribution"
+
+CHANNEL_SCHEMA = {
+    "month": "date",
+    "conversion_type": "varchar",
+    "model": "varchar",
+    "channel": "varchar",
+    "attributed_conversions": "double",
+    "attributed_revenue": "double",
+    "share": "double",
+    "revenue_share": "double",
+    "conversions": "bigint",
+    "conversions_with_touch": "bigint",
+    "coverage": "double",
+    "revenue_with_touch": "double",
+}
+CAMPAIGN_SCHEMA = {
+    "month": "date",
+    "conversion_type": "varchar",
+    "model": "varchar",
+    "channel": "varchar",
+    "campaign_id": "varchar",
+    "attributed_conversions": "double",
+    "attributed_revenue": "double",
+}
+
+
+class AttributionConfig(dg.Config):
+    """Knobs of the attribution models (defaults are the issue's)."""
+
+    lookback_days: int | None = Field(
+        default=None,
+        description=(
+            "Days before a conversion whose touches form its path. Empty: the shared "
+            "setting GtmSettings.lookback_days (default 90)."
+        ),
+    )
+    half_life_days: float = Field(
+        default=7.0, description="time_decay: a touch this many days older earns half the weight."
+    )
+    first_weight: float = Field(
+        default=0.4, description="position_based: share of the first touch (40/20/40)."
+    )
+    last_weight: float = Field(
+        default=0.4,
+        description="position_based: share of the last touch; the middle gets the rest.",
+    )
+    markov_order: int = Field(
+        default=1,
+        description="markov: order k of the chain (a state is the last k channels), 1 to 6.",
+    )
+    touch_types: list[str] | None = Field(
+        default=None,
+        description=(
+            "Touch types that count in paths. Empty: all of them, impressions included, so "
+            "view-through exposure is credited (e.g. ['click', 'visit', 'email_click', "
+            "'form_fill', 'event_attend', 'content_view'] for click-through only)."
+        ),
+    )
+    include_unclassified: bool = Field(
+        default=True,
+        description="Keep touches whose channel is 'unclassified' as a channel of their own.",
+    )
+    min_coverage: float = Field(
+        default=0.5,
+        description="Warn when fewer than this share of a month's conversions have any touch.",
+    )
+    tolerance: float = Field(
+        default=1e-6, description="Relative tolerance of the credit-sum checks (rounding)."
+    )
+
+    def params(self, settings: GtmSettings) -> at.AttributionParams:
+        return at.AttributionParams(
+            lookback_days=self.lookback_days or settings.lookback_days,
+            half_life_days=self.half_life_days,
+            first_weight=self.first_weight,
+            last_weight=self.last_weight,
+            markov_order=self.markov_order,
+            touch_types=tuple(self.touch_types) if self.touch_types else None,
+            include_unclassified=self.include_unclassified,
+        )
+
+
+def typed_select(source: str, schema: dict[str, str]) -> str:
+    """``select cast(col as type) as col, ...`` for a fixed schema (identifiers validated)."""
+    columns = ", ".join(f"cast({wh.ident(c)} as {t}) as {wh.ident(c)}" for c, t in schema.items())
+    return f"select {columns} from {wh.ident(source)}"  # noqa: S608
+
+
+def write_month(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, schema: dict, month
+) -> int:
+    """Write ``frame`` as ``table``'s slice of ``month`` with declared column types."""
+    frame = frame[list(schema)].copy()
+    frame["month"] = pd.to_datetime(pd.Series([month] * len(frame), dtype="object"))
+    con.register("_attr_frame", frame)
+    try:
+        return wh.replace_month(con, table, typed_select("_attr_frame", schema), month)
+    finally:
+        con.unregister("_attr_frame")
+
+
+def _check_results(
+    result: at.MonthAttribution, campaign_ok: list[str], config: AttributionConfig
+) -> list[dg.AssetCheckResult]:
+    def problems_with(word: str) -> list[str]:
+        return [f"{ct}: {p}" for ct, probs in result.problems.items() for p in probs if word in p]
+
+    sums = problems_with("sums to") + problems_with("no credit rows")
+    shares = problems_with("shares")
+    negative = problems_with("negative")
+    revenue = problems_with("revenue credit")
+    coverage = {s.conversion_type: s.coverage for s in result.summaries if s.coverage is not None}
+    low = {k: v for k, v in coverage.items() if v < config.min_coverage}
+    conv = {s.conversion_type: s.conversions_with_touch for s in result.summaries}
+
+    def check(name: str, asset: str, failures: list[str], **meta) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            check_name=name,
+            asset_key=asset,
+            passed=not failures,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"problems": "\n".join(failures) or "none", **meta},
+        )
+
+    return [
+        check(
+            "credit_sums_to_conversions",
+            "channel_attribution",
+            sums,
+            conversions_with_touch=dg.MetadataValue.json(conv),
+        ),
+        check("shares_sum_to_one", "channel_attribution", shares),
+        check("no_negative_credit", "channel_attribution", negative),
+        check("revenue_credit_sums_to_revenue", "channel_attribution", revenue),
+        dg.AssetCheckResult(
+            check_name="touch_coverage",
+            asset_key="channel_attribution",
+            passed=not low,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "coverage": dg.MetadataValue.json({k: round(v, 4) for k, v in coverage.items()}),
+                "min_coverage": config.min_coverage,
+            },
+        ),
+        check("campaign_credit_matches_channel_credit", "campaign_attribution", campaign_ok),
+    ]
+
+
+def campaign_mismatches(result: at.MonthAttribution, tolerance: float) -> list[str]:
+    """Campaign credit summed per channel must equal the channel credit."""
+    keys = ["conversion_type", "model", "channel"]
+    left = result.campaign.groupby(keys)[["attributed_conversions", "attributed_revenue"]].sum()
+    right = result.channel.set_index(keys)[["attributed_conversions", "attributed_revenue"]]
+    joined = right.join(left.add_suffix("_campaign"), how="outer").fillna(0.0)
+    bad = joined[
+        (joined["attributed_conversions"] - joined["attributed_conversions_campaign"]).abs()
+        > tolerance * joined["attributed_conversions"].abs().clip(lower=1)
+    ]
+    bad_rev = joined[
+        (joined["attributed_revenue"] - joined["attributed_revenue_campaign"]).abs()
+        > tolerance * joined["attributed_revenue"].abs().clip(lower=1)
+    ]
+    return [
+        f"{'/'.join(map(str, k))}: campaign credit differs" for k in bad.index.union(bad_rev.index)
+    ]
+
+
+def _preview(channel: pd.DataFrame, model: str) -> str:
+    shown = channel[channel["model"] == model].pivot_table(
+        index="channel", columns="conversion_type", values="attributed_conversions", aggfunc="sum"
+    )
+    if shown.empty:
+        return "_no conversions with a touch this month_"
+    return f"**{model}** attributed conversions\n\n" + markdown_table(
+        shown.reset_index().sort_values(shown.columns[0], ascending=False), max_rows=15
+    )
+
+
+@dg.multi_asset(
+    name="attribution_credit",
+    specs=[
+        dg.AssetSpec(
+            "channel_attribution",
+            deps=["staging_tables"],
+            group_name=GROUP,
+            kinds={"duckdb", "python"},
+            description=(
+                "Credit for the month's leads, opportunities and won deals per channel under "
+                "seven attribution models (first touch, last touch, linear, time decay, "
+                "position based, Markov, Shapley): attributed conversions, attributed "
+                "revenue and each channel's share, plus how many conversions had any "
+                "touch (coverage)."
+            ),
+        ),
+        dg.AssetSpec(
+            "campaign_attribution",
+            deps=["staging_tables"],
+            group_name=GROUP,
+            kinds={"duckdb", "python"},
+            description=(
+                "The same credit per channel and campaign (campaign empty for touches that "
+                "carry no campaign). Campaign performance and the budget optimizer read the "
+                "model chosen in settings (default linear)."
+            ),
+        ),
+    ],
+    partitions_def=monthly_partitions,
+    pool="duckdb_warehouse",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "credit_sums_to_conversions",
+            asset="channel_attribution",
+            blocking=True,
+            description=(
+                "Per conversion type and model, attributed conversions add up to the "
+                "conversions with at least one touch in the lookback window."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "shares_sum_to_one",
+            asset="channel_attribution",
+            blocking=True,
+            description="Per conversion type and model, channel shares add up to 1.",
+        ),
+        dg.AssetCheckSpec(
+            "no_negative_credit",
+            asset="channel_attribution",
+            blocking=True,
+            description="No channel receives negative conversions or revenue.",
+        ),
+        dg.AssetCheckSpec(
+            "revenue_credit_sums_to_revenue",
+            asset="channel_attribution",
+            blocking=True,
+            description=(
+                "Per conversion type and model, attributed revenue adds up to the value of "
+                "the conversions with a touch."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "touch_coverage",
+            asset="channel_attribution",
+            blocking=False,
+            description=(
+                "Warns when a small share of conversions (below min_coverage, default 50%) has "
+                "any tracked touch: then attribution speaks for few conversions."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "campaign_credit_matches_channel_credit",
+            asset="campaign_attribution",
+            blocking=True,
+            description="Campaign credit summed per channel equals the channel credit.",
+        ),
+    ],
+)
+def attribution_credit(
+    context: dg.AssetExecutionContext,
+    config: AttributionConfig,
+    warehouse: WarehouseResource,
+    settings: GtmSettings,
+):
+    month, month_end = month_bounds(context.partition_key)
+    params = config.params(settings)
+    with warehouse.connect() as con:
+        result = at.attribute_month(con, month, month_end, params)
+        channel_rows = write_month(con, CHANNEL_TABLE, result.channel, CHANNEL_SCHEMA, month)
+        campaign_rows = write_month(con, CAMPAIGN_TABLE, result.campaign, CAMPAIGN_SCHEMA, month)
+    checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
+    summary = pd.DataFrame(
+        [
+            {
+                "conversion_type": s.conversion_type,
+                "conversions": s.conversions,
+                "with_touch": s.conversions_with_touch,
+                "coverage": s.coverage,
+                "null_paths": s.null_paths,
+            }
+            for s in result.summaries
+        ]
+    )
+    yield dg.MaterializeResult(
+        asset_key="channel_attribution",
+        metadata={
+            "dagster/row_count": channel_rows,
+            "paths": dg.MetadataValue.md(markdown_table(summary, floatfmt=",.3f")),
+            "preview": dg.MetadataValue.md(_preview(result.channel, settings.attribution_model)),
+            "lookback_days": params.lookback_days,
+            "markov_order": params.markov_order,
+            "touch_types": ", ".join(params.touch_types) if params.touch_types else "all",
+        },
+        check_results=[c for c in checks if c.asset_key == dg.AssetKey("channel_attribution")],
+    )
+    yield dg.MaterializeResult(
+        asset_key="campaign_attribution",
+        metadata={
+            "dagster/row_count": campaign_rows,
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    result.campaign[
+                        result.campaign["model"] == settings.attribution_model
+                    ].sort_values("attributed_revenue", ascending=False),
+                    max_rows=15,
+                )
+            ),
+        },
+        check_results=[c for c in checks if c.asset_key == dg.AssetKey("campaign_attribution")],
+    )

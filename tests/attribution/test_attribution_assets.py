@@ -1,0 +1,101 @@
+"""The attribution multi-asset end to end on a small file warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from attribution_fixtures import make_warehouse
+
+from gtm_assets.assets import attribution as asset_module
+from gtm_assets.resources import GtmSettings, WarehouseResource
+
+
+@pytest.fixture
+def warehouse_file(tmp_path):
+    mem = make_warehouse(
+        [
+            ("t1", "p1", "2024-03-01 10:00", "email_click", "email", "cmp_e"),
+            ("t2", "p1", "2024-03-08 10:00", "click", "paid_search", "cmp_s"),
+            ("t3", "p2", "2024-03-02 09:00", "impression", "display", "cmp_d"),
+            ("t4", "p3", "2024-03-03 09:00", "click", "paid_search", None),
+        ],
+        [
+            ("w1", "won", "p1", "2024-03-15 10:00", 1000.0),
+            ("o1", "opportunity", "p1", "2024-03-12 10:00", 1000.0),
+            ("l1", "lead", "p1", "2024-03-09 10:00", 0.0),
+            ("l2", "lead", "p2", "2024-03-10 09:00", 0.0),
+            ("l9", "lead", "p9", "2024-03-10 09:00", 0.0),
+        ],
+    )
+    path = tmp_path / "wh.duckdb"
+    mem.execute(f"attach '{path}' as wh")
+    mem.execute("copy from database memory to wh")
+    mem.close()
+    return path
+
+
+def _run(path, tmp_path, **config):
+    resources = {
+        "warehouse": WarehouseResource(path=str(path), read_copy_path=str(tmp_path / "r.duckdb")),
+        "settings": GtmSettings(raw_dir=str(tmp_path), reports_dir=str(tmp_path)),
+    }
+    return dg.materialize(
+        [asset_module.attribution_credit],
+        resources=resources,
+        partition_key="2024-03-01",
+        run_config={"ops": {"attribution_credit": {"config": config}}} if config else None,
+    )
+
+
+def test_attribution_asset_writes_both_marts_and_passes_checks(warehouse_file, tmp_path):
+    result = _run(warehouse_file, tmp_path)
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {
+        "credit_sums_to_conversions",
+        "shares_sum_to_one",
+        "no_negative_credit",
+        "revenue_credit_sums_to_revenue",
+        "touch_coverage",
+        "campaign_credit_matches_channel_credit",
+    }
+    assert all(c.passed for c in checks.values())
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    channel = con.execute(
+        "select conversion_type, model, sum(attributed_conversions), sum(share), "
+        "any_value(coverage), typeof(any_value(month)) from marts.channel_attribution "
+        "group by all order by all"
+    ).fetchall()
+    # lead: l1 (email > paid_search), l2 (display); l9 has no touch -> coverage 2/3
+    assert len(channel) == 21
+    for ctype, _model, conv, share, coverage, month_type in channel:
+        assert month_type == "DATE"
+        assert share == pytest.approx(1.0)
+        assert conv == pytest.approx({"lead": 2, "opportunity": 1, "won": 1}[ctype])
+        assert coverage == pytest.approx({"lead": 2 / 3, "opportunity": 1, "won": 1}[ctype])
+    campaign = con.execute(
+        "select campaign_id, attributed_revenue from marts.campaign_attribution "
+        "where conversion_type = 'won' and model = 'last_touch' order by campaign_id"
+    ).fetchall()
+    assert campaign == [("cmp_e", 0.0), ("cmp_s", pytest.approx(1000.0))]
+    con.close()
+
+
+def test_rerun_replaces_the_slice_and_low_coverage_warns(warehouse_file, tmp_path):
+    assert _run(warehouse_file, tmp_path).success
+    result = _run(warehouse_file, tmp_path, min_coverage=0.9, touch_types=["click"])
+    assert result.success  # WARN, not blocking
+    coverage = {e.check_name: e for e in result.get_asset_check_evaluations()}["touch_coverage"]
+    assert not coverage.passed
+    assert coverage.severity == dg.AssetCheckSeverity.WARN
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    rows = con.execute(
+        "select count(*) from marts.channel_attribution where model = 'linear' "
+        "and conversion_type = 'lead'"
+    ).fetchall()[0][0]
+    assert rows == 1  # clicks only: l1's paid_search; one slice, not two
+    con.close()

@@ -1,0 +1,149 @@
+"""Path building and the rule-based models on a hand-computed warehouse."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from attribution_fixtures import small_warehouse  # noqa: F401 (fixture)
+
+from gtm_assets.analytics import attribution as at
+
+MARCH = (date(2024, 3, 1), date(2024, 4, 1))
+
+
+def _paths(con) -> pd.DataFrame:
+    return con.execute(
+        "select path_id, converted, string_agg(channel, '>' order by touch_index) as path "
+        "from _attr_path_touches group by all order by path_id"
+    ).df()
+
+
+def test_won_paths_respect_lookback_conversion_time_and_risk_set(small_warehouse):  # noqa: F811
+    summary = at.build_paths(small_warehouse, "won", *MARCH, at.AttributionParams())
+    assert summary.conversions == 2  # w1 and w5 (w5 has no touch)
+    assert summary.conversions_with_touch == 1
+    assert summary.coverage == pytest.approx(0.5)
+    assert summary.revenue == pytest.approx(1300.0)
+    assert summary.revenue_with_touch == pytest.approx(1000.0)
+    paths = _paths(small_warehouse)
+    # t0 is 116 days before the win, t3 is at the conversion instant, t4 after it;
+    # p4 won in February (not at risk); p1 converted; p2 and p3 are the null paths.
+    assert paths.to_dict("records") == [
+        {"path_id": "c:w1", "converted": True, "path": "email>paid_search"},
+        {"path_id": "n:p2", "converted": False, "path": "display"},
+        {"path_id": "n:p3", "converted": False, "path": "paid_search>email"},
+    ]
+    assert summary.null_paths == 2
+
+
+def test_lead_null_paths_use_the_window_ending_at_month_end(small_warehouse):  # noqa: F811
+    at.build_paths(small_warehouse, "lead", *MARCH, at.AttributionParams())
+    paths = _paths(small_warehouse).set_index("path_id")["path"].to_dict()
+    assert paths == {
+        "c:l2": "display",
+        "n:p1": "email>paid_search>paid_social>paid_search",
+        "n:p3": "paid_search>email",
+        "n:p4": "display",
+    }
+
+
+def test_touch_type_filter_and_shorter_lookback(small_warehouse):  # noqa: F811
+    params = at.AttributionParams(touch_types=("click",))
+    summary = at.build_paths(small_warehouse, "lead", *MARCH, params)
+    assert summary.conversions == 1 and summary.conversions_with_touch == 0  # impression only
+    summary = at.build_paths(small_warehouse, "won", *MARCH, at.AttributionParams(lookback_days=7))
+    assert _paths(small_warehouse).iloc[0]["path"] == "paid_search"  # exactly 7 days back
+    assert summary.conversions_with_touch == 1
+
+
+def test_heuristic_models_hand_computed(small_warehouse):  # noqa: F811
+    params = at.AttributionParams()
+    summary = at.build_paths(small_warehouse, "won", *MARCH, params)
+    credit = at.attribute_paths(small_warehouse, summary, params)
+    got = credit.set_index(["model", "channel"])
+    expected = {
+        # path email (Mar 1) > paid_search (Mar 8), conversion Mar 15, value 1000
+        ("first_touch", "email"): 1.0,
+        ("first_touch", "paid_search"): 0.0,
+        ("last_touch", "paid_search"): 1.0,
+        ("linear", "email"): 0.5,
+        ("linear", "paid_search"): 0.5,
+        ("position_based", "email"): 0.5,  # two touches: 0.4 / (0.4 + 0.4)
+        ("time_decay", "email"): 1 / 3,  # 7 days older = half the weight of paid_search
+        ("time_decay", "paid_search"): 2 / 3,
+        # markov: P(conv) = 1/3; without email 1/6 (RE 1/2); without paid_search 0 (RE 1)
+        ("markov", "email"): 1 / 3,
+        ("markov", "paid_search"): 2 / 3,
+        ("markov", "display"): 0.0,
+        # shapley: v({email, paid_search}) = 1/2 (1 conversion, 1 null), singletons 0
+        ("shapley", "email"): 0.5,
+        ("shapley", "paid_search"): 0.5,
+    }
+    for key, value in expected.items():
+        assert got.loc[key, "attributed_conversions"] == pytest.approx(value, abs=1e-12), key
+        assert got.loc[key, "attributed_revenue"] == pytest.approx(1000 * value, abs=1e-9), key
+    campaigns = credit[credit["model"] == "linear"].set_index("channel")["campaign_id"]
+    assert campaigns.to_dict() == {"email": "cmp_e", "paid_search": "cmp_s"}
+    channel = at.to_channel_credit(credit)
+    assert at.credit_problems(channel, 1, 1000.0) == []
+
+
+def test_position_based_middle_touches_and_weights():
+    con = at.duckdb.connect()
+    paths = pd.DataFrame(
+        {"path": ["a>b>c>d", "a>b"], "conversions": [1, 1], "nulls": [0, 0], "value": [10, 0]}
+    )
+    summary = at.path_touches_from_strings(con, paths)
+    params = at.AttributionParams(first_weight=0.3, last_weight=0.5, models=("position_based",))
+    credit = at.to_channel_credit(at.attribute_paths(con, summary, params))
+    got = credit.set_index("channel")["attributed_conversions"].to_dict()
+    # a>b>c>d: 0.3, 0.1, 0.1, 0.5; a>b: 0.3/0.8, 0.5/0.8
+    assert got == pytest.approx({"a": 0.3 + 0.375, "b": 0.1 + 0.625, "c": 0.1, "d": 0.5})
+    revenue = credit.set_index("channel")["attributed_revenue"].to_dict()
+    assert revenue == pytest.approx({"a": 3.0, "b": 1.0, "c": 1.0, "d": 5.0})
+
+
+def test_credit_problems_catch_wrong_credit():
+    good = pd.DataFrame(
+        {
+            "model": ["linear", "linear"],
+            "channel": ["a", "b"],
+            "attributed_conversions": [1.5, 0.5],
+            "attributed_revenue": [30.0, 10.0],
+            "share": [0.75, 0.25],
+        }
+    )
+    assert at.credit_problems(good, 2, 40.0) == []
+    assert any("sums to" in p for p in at.credit_problems(good, 3, 40.0))
+    assert any("revenue" in p for p in at.credit_problems(good, 2, 50.0))
+    negative = good.assign(attributed_conversions=[2.5, -0.5], share=[1.25, -0.25])
+    assert any("negative" in p for p in at.credit_problems(negative, 2, 40.0))
+    bad_share = good.assign(share=[0.7, 0.25])
+    assert any("shares" in p for p in at.credit_problems(bad_share, 2, 40.0))
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError):
+        at.AttributionParams(first_weight=0.7, last_weight=0.5)
+    with pytest.raises(ValueError):
+        at.AttributionParams(models=("u_shaped",))
+    with pytest.raises(ValueError):
+        at.AttributionParams(half_life_days=0)
+
+
+def test_credit_problems_flag_a_missing_model():
+    rows = pd.DataFrame(
+        {
+            "model": ["linear"],
+            "channel": ["a"],
+            "attributed_conversions": [1.0],
+            "attributed_revenue": [0.0],
+            "share": [1.0],
+        }
+    )
+    assert at.credit_problems(rows, 1, 0.0, models=("linear",)) == []
+    assert at.credit_problems(rows, 1, 0.0, models=("linear", "markov")) == [
+        "markov: no credit rows although there are conversions"
+    ]
