@@ -24,7 +24,7 @@ class Problem:
         if self.row is not None:
             where += f" row {self.row}"
         if self.column is not None:
-            where += f"{',' if self.row is not None else ''} column {self.column}"
+            where += f", column {self.column}"
         return f"{where}: {self.message}"
 
 
