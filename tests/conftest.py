@@ -36,7 +36,9 @@ def create_empty_raw(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]]
+) -> None:
     """Insert dict rows into ``table`` by column name (missing columns stay NULL)."""
     df = pd.DataFrame(list(rows))
     if df.empty:

@@ -98,7 +98,7 @@ prior_month as (
     select * from with_ratios where month = $prior_month
 ),
 
-trailing as (
+trailing_window as (
     select
         campaign_id,
         count(*) filter (where has_attribution) as trailing_months_with_attribution,
@@ -170,7 +170,7 @@ joined as (
     from current_month as cur
     left join campaigns as c using (campaign_id)
     left join prior_month as p using (campaign_id)
-    left join trailing as tr using (campaign_id)
+    left join trailing_window as tr using (campaign_id)
     left join target_table as t using (campaign_id)
 ),
 

@@ -74,9 +74,14 @@ wide as (
 ),
 
 long as (
-    unpivot include nulls wide
-    on spend, revenue, pipeline, roi, roas, cac, cpa, ctr, cvr, leads, mqls, sqls, opportunities, customers
-    into name metric value value
+    select *
+    from wide
+    unpivot include nulls (
+        value for metric in (
+            spend, revenue, pipeline, roi, roas, cac, cpa, ctr, cvr,
+            leads, mqls, sqls, opportunities, customers
+        )
+    )
 ),
 
 metric_info as (

@@ -30,12 +30,27 @@ def test_every_sql_file_is_lower_snake_case():
 
 def test_wheel_carries_the_sql_files(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     ) if _has_hatchling() else pytest.skip("hatchling not installed in this environment")
     wheel = next(tmp_path.glob("gtm_assets-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"gtm_assets/sql/{p.relative_to(ROOT / 'sql').as_posix()}" for p in (ROOT / "sql").rglob("*.sql")}
+    expected = {
+        f"gtm_assets/sql/{p.relative_to(ROOT / 'sql').as_posix()}"
+        for p in (ROOT / "sql").rglob("*.sql")
+    }
     assert expected <= names
     assert "gtm_assets/report/templates/monthly.html.j2" in names
 

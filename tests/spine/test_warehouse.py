@@ -47,12 +47,16 @@ def test_rows_outside_the_month_roll_back_everything(con):
     wh.replace_month(con, "marts.t", _slice(JAN, 3), JAN, {"m": JAN})
     with pytest.raises(ValueError, match="outside"):
         wh.replace_month(con, "marts.t", _slice(FEB, 2), JAN, {"m": FEB})
-    assert con.execute("select count(*) from marts.t where month = $m", {"m": JAN}).fetchall() == [(3,)]
+    assert con.execute("select count(*) from marts.t where month = $m", {"m": JAN}).fetchall() == [
+        (3,)
+    ]
 
 
 def test_new_columns_are_added(con):
     wh.replace_month(con, "marts.t", _slice(JAN, 2), JAN, {"m": JAN})
-    wh.replace_month(con, "marts.t", "select $m::date as month, 1 as x, 'new' as z", FEB, {"m": FEB})
+    wh.replace_month(
+        con, "marts.t", "select $m::date as month, 1 as x, 'new' as z", FEB, {"m": FEB}
+    )
     rows = con.execute("select month, z from marts.t order by month, x").fetchall()
     assert rows[-1] == (FEB, "new") and rows[0][1] is None
 
@@ -80,7 +84,9 @@ def test_bind_passes_only_referenced_parameters(con):
 
 def test_values_are_bound_not_interpolated(con):
     hostile = "x'); drop table marts.t; --"
-    wh.replace_month(con, "marts.t", "select $m::date as month, $name as name", JAN, {"m": JAN, "name": hostile})
+    wh.replace_month(
+        con, "marts.t", "select $m::date as month, $name as name", JAN, {"m": JAN, "name": hostile}
+    )
     assert con.execute("select name from marts.t").fetchall() == [(hostile,)]
 
 
@@ -88,13 +94,18 @@ def test_waits_then_names_the_lock_holder(tmp_path):
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, time
             con = duckdb.connect({str(path)!r})
             print('locked', flush=True)
             time.sleep(20)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

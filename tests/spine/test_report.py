@@ -1,0 +1,107 @@
+"""The monthly report: every section present or skipped with a reason; user text escaped."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from gtm_assets import warehouse as wh
+from gtm_assets.assets.common import month_params
+from gtm_assets.assets.executive import report_deadline, report_sections_in
+from gtm_assets.assets.raw import build_staging
+from gtm_assets.report.model import fmt
+from gtm_assets.report.render import render_html, render_markdown
+from gtm_assets.report.sections import build_monthly_sections
+from gtm_assets.sql_files import load_sql
+from tests.conftest import insert_rows
+from tests.spine.sample_month import FEB, attribution_rows, load_sample
+
+HOSTILE = '<script>alert("x")</script> & "Q4" =SUM(A1)'
+
+
+@pytest.fixture
+def con(raw_con):
+    load_sample(raw_con)
+    raw_con.execute(
+        "update raw.campaigns set campaign_name = $n where campaign_id = 'C1'", {"n": HOSTILE}
+    )
+    build_staging(raw_con, "USD")
+    raw_con.execute(
+        "create table marts.campaign_attribution (month date, conversion_type varchar, model varchar, "
+        "channel varchar, campaign_id varchar, attributed_conversions double, attributed_revenue double)"
+    )
+    insert_rows(raw_con, "marts.campaign_attribution", attribution_rows())
+    params = month_params("2024-02-01", model="linear", min_clicks=0, min_spend=0.0)
+    for table in ("campaign_performance", "channel_performance", "executive_summary"):
+        wh.replace_month(raw_con, f"marts.{table}", load_sql(f"marts/{table}"), FEB, params)
+    return raw_con
+
+
+def _render(con):
+    sections = build_monthly_sections(con, FEB, "USD")
+    html = render_html(
+        "monthly.html.j2", sections, title="Review", subtitle="Feb", currency="USD", warehouse="w"
+    )
+    return sections, html
+
+
+def test_every_section_present_or_skipped_with_reason(con):
+    sections, html = _render(con)
+    found = report_sections_in(html)
+    assert set(found) == {s.key for s in sections}
+    assert found["headline"] == "ok" and found["campaigns"] == "ok" and found["channels"] == "ok"
+    for s in sections:
+        if s.status == "skipped":
+            assert s.reason
+
+
+def test_hostile_campaign_names_are_escaped(con):
+    _, html = _render(con)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;Q4&#34; =SUM(A1)" in html
+
+
+def test_missing_inputs_are_skipped_not_failed(raw_con):
+    sections = build_monthly_sections(raw_con, FEB, "USD")
+    assert {s.status for s in sections if s.key != "data_quality"} == {"skipped"}
+
+
+def test_markdown_has_the_headline_and_a_chart(con):
+    sections, _ = _render(con)
+    md = render_markdown(sections, title="Review", subtitle="Feb")
+    assert "| Spend | USD 520 |" in md
+    assert "data:image/png;base64," in md
+
+
+def test_charts_embedded_inline(con):
+    _, html = _render(con)
+    assert "<svg" in html and "http://" not in html.split("<svg", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "month, deadline",
+    [
+        (date(2025, 11, 1), date(2025, 12, 3)),  # Nov 30 is a Sunday: Mon 1, Tue 2, Wed 3
+        (date(2026, 4, 1), date(2026, 5, 5)),  # May 1 2026 is a Friday: Fri 1, Mon 4, Tue 5
+        (date(2025, 12, 1), date(2026, 1, 5)),  # Jan 1 2026 Thursday: Thu 1, Fri 2, Mon 5
+    ],
+)
+def test_report_deadline_business_days(month, deadline):
+    assert report_deadline(month).date() == deadline
+    assert report_deadline(month).tzinfo == UTC
+    assert report_deadline(month) > datetime(month.year, month.month, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value, kind, expected",
+    [
+        (1234.5, "money", "USD 1,234"),
+        (12.5, "money", "USD 12.50"),
+        (0.1234, "percent", "12.3%"),
+        (-5.0, "pct", "-5.0%"),
+        (None, "ratio", "–"),
+        (float("inf"), "ratio", "–"),
+        (3.0, "count", "3"),
+    ],
+)
+def test_formatting(value, kind, expected):
+    assert fmt(value, kind, "USD") == expected

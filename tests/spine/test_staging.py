@@ -1,0 +1,102 @@
+"""Staging: currency conversion, channel derivation, bands, conversions — hand-checked."""
+
+from datetime import datetime
+
+import pytest
+
+from gtm_assets.assets.raw import build_staging
+from tests.spine.sample_month import load_sample
+
+
+@pytest.fixture
+def con(raw_con):
+    load_sample(raw_con)
+    build_staging(raw_con, "USD")
+    return raw_con
+
+
+def test_money_is_converted_at_the_latest_rate_on_or_before_the_date(con):
+    spend = dict(
+        con.execute(
+            "select date::varchar, spend from staging.ad_spend where campaign_id = 'C2'"
+        ).fetchall()
+    )
+    assert spend == {"2024-01-20": pytest.approx(55.0), "2024-02-03": pytest.approx(120.0)}
+    budget = con.execute(
+        "select planned_budget, planned_budget_original from staging.campaigns where campaign_id = 'C2'"
+    ).fetchall()
+    assert budget == [(pytest.approx(1100.0), 1000.0)]
+    amounts = dict(
+        con.execute("select opportunity_id, amount from staging.opportunities").fetchall()
+    )
+    assert amounts == {"O1": pytest.approx(1200.0), "O2": pytest.approx(500.0)}
+
+
+def test_missing_currency_means_reporting_currency(con):
+    assert con.execute(
+        "select currency from staging.campaigns where campaign_id = 'C3'"
+    ).fetchall() == [("USD",)]
+
+
+def test_channel_derivation_priority(con):
+    rows = dict(
+        (tid, (channel, source, campaign))
+        for tid, channel, source, campaign in con.execute(
+            "select touchpoint_id, channel, channel_source, campaign_id from staging.touchpoints"
+        ).fetchall()
+    )
+    assert rows["t1"] == ("paid_social", "explicit", None)
+    assert rows["t2"] == ("paid_search", "rule", "C1")
+    assert rows["t3"] == ("direct", "rule", None)
+    assert rows["t4"] == ("paid_search", "campaign", "C1")
+    assert rows["t5"] == ("unclassified", "unclassified", None)
+
+
+def test_company_size_bands_and_normalised_fields(con):
+    rows = dict(
+        (lead, (band, country, seniority))
+        for lead, band, country, seniority in con.execute(
+            "select lead_id, company_size_band, country, seniority from staging.leads"
+        ).fetchall()
+    )
+    assert rows == {
+        "L1": ("1-49", "DE", "vp"),
+        "L2": ("50-199", "FR", "ic"),
+        "L3": ("unknown", "US", "cxo"),
+    }
+
+
+def test_conversions(con):
+    rows = con.execute(
+        "select conversion_id, conversion_type, person_id, converted_at, value, month::varchar "
+        "from intermediate.conversions order by conversion_id"
+    ).fetchall()
+    assert rows == [
+        ("lead:L1", "lead", "p1", datetime(2024, 2, 10, 12), 0.0, "2024-02-01"),
+        ("lead:L2", "lead", "p2", datetime(2024, 1, 25, 12), 0.0, "2024-01-01"),
+        ("lead:L3", "lead", "p3", datetime(2024, 2, 12, 12), 0.0, "2024-02-01"),
+        (
+            "opportunity:O1",
+            "opportunity",
+            "p1",
+            datetime(2024, 2, 20, 12),
+            pytest.approx(1200.0),
+            "2024-02-01",
+        ),
+        ("opportunity:O2", "opportunity", "p2", datetime(2024, 2, 21, 12), 500.0, "2024-02-01"),
+        ("won:O1", "won", "p1", datetime(2024, 2, 28, 12), pytest.approx(1200.0), "2024-02-01"),
+    ]
+
+
+def test_targets_month_and_channel_scope_normalised(con):
+    rows = con.execute(
+        "select month::varchar, scope_id from staging.targets where scope = 'channel'"
+    ).fetchall()
+    assert rows == [("2024-02-01", "paid_search")]
+
+
+def test_staging_keeps_raw_row_counts(con):
+    from gtm_assets.sql_files import load_sql
+
+    rows = con.execute(load_sql("staging/row_count_reconciliation")).fetchall()
+    assert all(raw == staged for _, raw, staged in rows)
