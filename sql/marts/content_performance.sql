@@ -1,0 +1,120 @@
+-- One row per piece of content published before $month_end (plus any content_id with
+-- traffic or assisted conversions this month that staging.content does not list).
+-- Engagement from staging.content_daily in [$month_start, $month_end) and the prior month;
+-- assisted conversions from the month's marts.content_attribution slice.
+--   unique_visitors      sum of the daily unique visitors (a person counted once per day)
+--   avg_engaged_seconds  pageview-weighted mean of the daily averages
+--   engaged_hours        sum(pageviews * avg_engaged_seconds) / 3600: total attention, the
+--                        engagement ranking measure
+--   form_fill_rate       form_fills / unique_visitors
+with
+
+content as (
+    select content_id, title, content_type, topic, url, published_at, campaign_id
+    from staging.content
+    where published_at is null or published_at < $month_end::timestamp
+),
+
+daily as (
+    select * from staging.content_daily
+    where date >= $prior_month and date < $month_end
+),
+
+traffic as (
+    select
+        content_id,
+        sum(pageviews) filter (where date >= $month_start) as pageviews,
+        sum(unique_visitors) filter (where date >= $month_start) as unique_visitors,
+        sum(pageviews * avg_engaged_seconds) filter (where date >= $month_start)
+            as engaged_seconds,
+        sum(organic_sessions) filter (where date >= $month_start) as organic_sessions,
+        sum(form_fills) filter (where date >= $month_start) as form_fills,
+        sum(pageviews) filter (where date < $month_start) as prior_pageviews,
+        sum(organic_sessions) filter (where date < $month_start) as prior_organic_sessions,
+        sum(form_fills) filter (where date < $month_start) as prior_form_fills
+    from daily
+    group by content_id
+),
+
+credit as (
+    select
+        content_id,
+        sum(assisted_conversions) filter (where conversion_type = 'lead') as assisted_leads,
+        sum(linear_conversions) filter (where conversion_type = 'lead') as leads_linear,
+        sum(position_based_conversions) filter (where conversion_type = 'lead')
+            as leads_position_based,
+        sum(assisted_conversions) filter (where conversion_type = 'opportunity')
+            as assisted_opportunities,
+        sum(linear_conversions) filter (where conversion_type = 'opportunity')
+            as opportunities_linear,
+        sum(linear_value) filter (where conversion_type = 'opportunity') as pipeline_linear,
+        sum(assisted_conversions) filter (where conversion_type = 'won') as assisted_customers,
+        sum(linear_conversions) filter (where conversion_type = 'won') as customers_linear,
+        sum(linear_value) filter (where conversion_type = 'won') as revenue_linear,
+        sum(position_based_value) filter (where conversion_type = 'won')
+            as revenue_position_based
+    from marts.content_attribution
+    where month = $month_start
+    group by content_id
+),
+
+ids as (
+    select content_id from content
+    union
+    select content_id from traffic
+    where pageviews > 0 or form_fills > 0 or organic_sessions > 0
+    union
+    select content_id from credit
+),
+
+joined as (
+    select
+        i.content_id,
+        c.title,
+        coalesce(c.content_type, 'unknown') as content_type,
+        coalesce(c.topic, 'unknown') as topic,
+        c.url,
+        c.published_at,
+        c.campaign_id,
+        c.content_id is not null as in_content_catalog,
+        coalesce(t.pageviews, 0) as pageviews,
+        coalesce(t.unique_visitors, 0) as unique_visitors,
+        coalesce(t.engaged_seconds, 0) / 3600.0 as engaged_hours,
+        t.engaged_seconds / nullif(t.pageviews, 0) as avg_engaged_seconds,
+        coalesce(t.organic_sessions, 0) as organic_sessions,
+        coalesce(t.form_fills, 0) as form_fills,
+        t.form_fills / nullif(t.unique_visitors, 0) as form_fill_rate,
+        coalesce(t.prior_pageviews, 0) as prior_pageviews,
+        coalesce(t.prior_organic_sessions, 0) as prior_organic_sessions,
+        coalesce(t.prior_form_fills, 0) as prior_form_fills,
+        coalesce(r.assisted_leads, 0) as assisted_leads,
+        coalesce(r.leads_linear, 0) as leads_linear,
+        coalesce(r.leads_position_based, 0) as leads_position_based,
+        coalesce(r.assisted_opportunities, 0) as assisted_opportunities,
+        coalesce(r.opportunities_linear, 0) as opportunities_linear,
+        coalesce(r.pipeline_linear, 0) as pipeline_linear,
+        coalesce(r.assisted_customers, 0) as assisted_customers,
+        coalesce(r.customers_linear, 0) as customers_linear,
+        coalesce(r.revenue_linear, 0) as revenue_linear,
+        coalesce(r.revenue_position_based, 0) as revenue_position_based
+    from ids as i
+    left join content as c on c.content_id = i.content_id
+    left join traffic as t on t.content_id = i.content_id
+    left join credit as r on r.content_id = i.content_id
+),
+
+final as (
+    select
+        $month_start::date as month,
+        *,
+        (pageviews - prior_pageviews) / nullif(prior_pageviews, 0) as pageviews_change_pct,
+        (organic_sessions - prior_organic_sessions) / nullif(prior_organic_sessions, 0)
+            as organic_sessions_change_pct,
+        rank() over (order by engaged_hours desc) as engagement_rank,
+        rank() over (order by leads_linear desc, assisted_leads desc) as assisted_leads_rank,
+        rank() over (order by revenue_linear desc) as assisted_revenue_rank
+    from joined
+)
+
+select * from final
+order by engagement_rank, content_id
