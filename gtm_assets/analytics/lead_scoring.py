@@ -1,0 +1,761 @@
+"""Lead scoring: a calibrated probability that a lead becomes an SQL, refitted every month on
+data available at that month's end only, plus the tables that judge and use it.
+
+Method (the README repeats it for users):
+
+* **Unit and label.** A lead, labelled 1 when it reached SQL (or any later stage, the funnel's
+  shared stage definition) within ``label_window_days`` of its creation. Only *mature* leads
+  (created at least ``label_window_days`` before the as-of moment) carry a label, so no outcome
+  is still pending and nothing after the as-of moment is read.
+* **Features.** Fit: industry, company-size band, seniority, country (one-hot, rare levels
+  pooled into ``other``), log company size; first-touch channel. Engagement: touches of each
+  type in the ``pre_days`` before creation and in the ``post_days`` after it (log counts and
+  "any" indicators). The post window is fixed so that every training lead and every scored
+  lead is described the same way; a lead whose post window has not closed at the as-of moment
+  is scored provisionally (``features_complete = false``) and scored again next month.
+* **Model.** statsmodels GLM Binomial (logit) with a ridge penalty ``alpha`` on standardised
+  features (intercept unpenalised). Time-based validation: the last ``validation_months`` of
+  mature leads are held out; the model fitted on the earlier months is judged on them (AUC,
+  Brier, ECE, reliability, lift by decile), then the production model is refitted on all
+  mature leads of the training window.
+* **MQL threshold.** From the user's rule: ``target_precision`` (the lowest threshold whose
+  validation SQL rate reaches the target) or ``sales_capacity`` (the threshold that would have
+  produced about that many MQLs per month over the validation months).
+* **Score** = round(100 x probability); grades by score cut-offs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from gtm_assets.analytics.funnel import add_months
+
+TOUCH_TYPES: tuple[str, ...] = (
+    "impression",
+    "click",
+    "visit",
+    "email_open",
+    "email_click",
+    "form_fill",
+    "event_attend",
+    "content_view",
+)
+PHASES: tuple[str, ...] = ("pre", "post")
+FIT_CATEGORICALS: tuple[str, ...] = ("industry", "company_size_band", "seniority", "country")
+CATEGORICALS: tuple[str, ...] = (*FIT_CATEGORICALS, "channel")
+MQL_RULES = ("target_precision", "sales_capacity")
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Knobs of the scoring engine (the asset's Config mirrors and documents them)."""
+
+    pre_days: int = 90
+    post_days: int = 14
+    label_window_days: int = 60
+    training_months: int = 12
+    validation_months: int = 2
+    alpha: float = 1e-3
+    min_level_count: int = 20
+    min_train_leads: int = 200
+    min_positives: int = 20
+    mql_rule: str = "target_precision"
+    target_precision: float = 0.5
+    monthly_sales_capacity: int = 100
+    min_mqls_for_threshold: int = 20
+    grade_cutoffs: tuple[int, int, int] = (60, 40, 20)
+    calibration_bins: int = 10
+    psi_bins: int = 10
+
+
+# --------------------------------------------------------------------------------------------
+# metrics
+# --------------------------------------------------------------------------------------------
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count one half). None if one class only."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return None
+    ranks = stats.rankdata(p)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float | None:
+    y = np.asarray(y, dtype=float)
+    return float(np.mean((np.asarray(p, dtype=float) - y) ** 2)) if len(y) else None
+
+
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Equal-width probability bins: n, mean predicted, observed rate and its Wilson 95% CI."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        sel = idx == b
+        n = int(sel.sum())
+        k = int(y[sel].sum())
+        lo, hi = wilson_interval(k, n)
+        rows.append(
+            {
+                "bin": b + 1,
+                "bin_low": b / bins,
+                "bin_high": (b + 1) / bins,
+                "n": n,
+                "mean_predicted": float(p[sel].mean()) if n else None,
+                "observed_rate": k / n if n else None,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:
+    """Expected calibration error: sum over equal-width bins of n_b/N x |mean p - rate|."""
+    if len(y) == 0:
+        return None
+    table = reliability_table(y, p, bins)
+    table = table[table["n"] > 0]
+    gap = (table["mean_predicted"] - table["observed_rate"]).abs()
+    return float((table["n"] * gap).sum() / table["n"].sum())
+
+
+def lift_by_decile(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Decile 1 = the 10% highest scores. Lift = decile SQL rate / overall rate."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    n = len(y)
+    order = np.argsort(-p, kind="stable")
+    decile = np.empty(n, dtype=int)
+    decile[order] = np.arange(n) * 10 // max(n, 1) + 1
+    base = y.mean() if n else np.nan
+    rows = []
+    captured = 0.0
+    for d in range(1, 11):
+        sel = decile == d
+        k = float(y[sel].sum())
+        captured += k
+        m = int(sel.sum())
+        rows.append(
+            {
+                "decile": d,
+                "n": m,
+                "sqls": int(k),
+                "mean_predicted": float(p[sel].mean()) if m else None,
+                "observed_rate": k / m if m else None,
+                "lift": (k / m) / base if m and base > 0 else None,
+                "cumulative_capture": captured / y.sum() if y.sum() > 0 else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float | None:
+    """Population stability index of ``current`` against ``reference``, with bins at the
+    reference's quantiles (empty bins get a share of 1e-4 so the log stays finite)."""
+    reference = np.asarray(reference, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if len(reference) == 0 or len(current) == 0:
+        return None
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    ref_share = np.bincount(
+        np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1
+    )
+    cur_share = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1)
+    r = np.maximum(ref_share / len(reference), 1e-4)
+    c = np.maximum(cur_share / len(current), 1e-4)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def wilson_interval(
+    k: int, n: int, z: float = 1.959963984540054
+) -> tuple[float | None, float | None]:
+    """Wilson score 95% interval for a binomial proportion."""
+    if n == 0:
+        return None, None
+    phat = k / n
+    denom = 1 + z**2 / n
+    centre = (phat + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
+    return float(centre - half), float(centre + half)
+
+
+# --------------------------------------------------------------------------------------------
+# features and model
+# --------------------------------------------------------------------------------------------
+
+
+def touch_feature_frame(lead_ids: pd.Series, counts: pd.DataFrame) -> pd.DataFrame:
+    """Wide engagement counts per lead (``<phase>_<touch_type>``), zeros where no touches.
+    ``counts``: lead_id, phase (pre/post), touch_type, n."""
+    cols = [f"{ph}_{t}" for ph in PHASES for t in TOUCH_TYPES]
+    if len(counts):
+        c = counts[counts["touch_type"].isin(TOUCH_TYPES) & counts["phase"].isin(PHASES)]
+        wide = (
+            c.assign(col=c["phase"] + "_" + c["touch_type"])
+            .pivot_table(index="lead_id", columns="col", values="n", aggfunc="sum")
+            .reindex(columns=cols)
+        )
+    else:
+        wide = pd.DataFrame(columns=cols)
+    out = wide.reindex(pd.Index(lead_ids, name="lead_id")).fillna(0.0).astype(float)
+    return out.reset_index()
+
+
+@dataclass
+class FeatureSpec:
+    """Levels and scaling learned on the training leads, re-applied to any other leads."""
+
+    levels: dict[str, list[str]] = field(default_factory=dict)
+    size_median: float = 0.0
+    columns: list[str] = field(default_factory=list)
+    means: np.ndarray | None = None
+    sds: np.ndarray | None = None
+
+    def raw_matrix(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """Unscaled design matrix (no intercept)."""
+        parts: dict[str, pd.Series | np.ndarray] = {}
+        for cat in CATEGORICALS:
+            values = leads[cat].astype(object).where(leads[cat].notna(), "unknown").astype(str)
+            known = self.levels[cat]
+            values = values.where(values.isin(known), "other")
+            for level in known[1:]:  # first level = reference
+                parts[f"{cat}={level}"] = (values == level).astype(float).to_numpy()
+            if "other" not in known:
+                parts[f"{cat}=other"] = (values == "other").astype(float).to_numpy()
+        size = pd.to_numeric(leads["company_size"], errors="coerce")
+        parts["log_company_size"] = np.log1p(size.fillna(self.size_median).clip(lower=0)).to_numpy()
+        parts["company_size_missing"] = size.isna().astype(float).to_numpy()
+        for ph in PHASES:
+            total = np.zeros(len(leads))
+            for t in TOUCH_TYPES:
+                n = leads[f"{ph}_{t}"].to_numpy(dtype=float)
+                total += n
+                parts[f"log_{ph}_{t}"] = np.log1p(n)
+                parts[f"any_{ph}_{t}"] = (n > 0).astype(float)
+            parts[f"log_{ph}_total"] = np.log1p(total)
+        return pd.DataFrame(parts, index=leads.index)
+
+    def matrix(self, leads: pd.DataFrame) -> np.ndarray:
+        raw = self.raw_matrix(leads).reindex(columns=self.columns, fill_value=0.0)
+        return (raw.to_numpy(dtype=float) - self.means) / self.sds
+
+
+def fit_feature_spec(train: pd.DataFrame, min_level_count: int) -> FeatureSpec:
+    spec = FeatureSpec()
+    for cat in CATEGORICALS:
+        values = train[cat].astype(object).where(train[cat].notna(), "unknown").astype(str)
+        counts = values.value_counts()
+        keep = sorted(counts[counts >= min_level_count].index, key=lambda v: (-counts[v], v))
+        if len(keep) < len(counts):
+            keep.append("other")
+        spec.levels[cat] = keep or ["other"]
+    size = pd.to_numeric(train["company_size"], errors="coerce")
+    spec.size_median = float(size.median()) if size.notna().any() else 0.0
+    raw = spec.raw_matrix(train)
+    sds = raw.std(ddof=0)
+    raw = raw.loc[:, sds > 1e-12]
+    # a column identical to an earlier one (e.g. the total when only one type occurs) adds
+    # nothing but a split coefficient: drop it
+    raw = raw.loc[:, ~raw.T.duplicated().to_numpy()]
+    spec.columns = list(raw.columns)
+    spec.means = raw.mean().to_numpy()
+    spec.sds = raw.std(ddof=0).to_numpy()
+    return spec
+
+
+@dataclass
+class LeadModel:
+    """A fitted scorer: feature spec + GLM coefficients (intercept first)."""
+
+    spec: FeatureSpec
+    params: np.ndarray
+
+    def predict(self, leads: pd.DataFrame) -> np.ndarray:
+        x = self.spec.matrix(leads)
+        eta = self.params[0] + x @ self.params[1:]
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def factors(self) -> pd.DataFrame:
+        """Coefficient per standard deviation of each feature, as an odds ratio."""
+        coef = self.params[1:]
+        df = pd.DataFrame(
+            {
+                "feature": self.spec.columns,
+                "coefficient_per_sd": coef,
+                "odds_ratio_per_sd": np.exp(coef),
+                "feature_sd": self.spec.sds,
+                "coefficient_per_unit": coef / self.spec.sds,
+            }
+        )
+        df["feature_group"] = np.where(
+            df["feature"].str.contains("pre_|post_", regex=True), "engagement", "fit"
+        )
+        return df
+
+
+def fit_lead_model(train: pd.DataFrame, y: np.ndarray, settings: ScoringSettings) -> LeadModel:
+    """Ridge-penalised logistic GLM (statsmodels) on standardised features."""
+    spec = fit_feature_spec(train, settings.min_level_count)
+    x = sm.add_constant(spec.matrix(train), has_constant="add")
+    alpha = np.full(x.shape[1], settings.alpha)
+    alpha[0] = 0.0
+    model = sm.GLM(np.asarray(y, dtype=float), x, family=sm.families.Binomial())
+    result = model.fit_regularized(alpha=alpha, L1_wt=0.0)
+    return LeadModel(spec=spec, params=np.asarray(result.params, dtype=float))
+
+
+# --------------------------------------------------------------------------------------------
+# thresholds, grades
+# --------------------------------------------------------------------------------------------
+
+
+def choose_threshold(
+    y: np.ndarray, p: np.ndarray, months: int, settings: ScoringSettings
+) -> tuple[float, str]:
+    """MQL probability threshold from the user's rule, judged on validation leads.
+
+    ``target_precision``: the lowest threshold whose leads at or above it reached SQL at a rate
+    >= target (with at least ``min_mqls_for_threshold`` of them); if none does, the threshold
+    with the best such rate. ``sales_capacity``: the score of the (capacity x months)-th best
+    validation lead, i.e. about ``monthly_sales_capacity`` MQLs a month."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    if settings.mql_rule == "sales_capacity":
+        k = max(1, int(round(settings.monthly_sales_capacity * max(months, 1))))
+        if k >= len(ps):
+            return float(
+                ps[-1]
+            ), f"capacity {settings.monthly_sales_capacity}/month exceeds leads: all are MQLs"
+        return float(ps[k - 1]), f"about {settings.monthly_sales_capacity} MQLs a month"
+    if settings.mql_rule != "target_precision":
+        raise ValueError(f"unknown mql_rule {settings.mql_rule!r}; use one of {MQL_RULES}")
+    cum_precision = np.cumsum(ys) / np.arange(1, len(ys) + 1)
+    # candidate cut = each distinct score; precision of everything >= it
+    last_of_value = np.r_[ps[1:] != ps[:-1], True]
+    eligible = last_of_value & (np.arange(1, len(ps) + 1) >= settings.min_mqls_for_threshold)
+    ok = eligible & (cum_precision >= settings.target_precision)
+    if ok.any():
+        i = int(np.max(np.nonzero(ok)[0]))
+        return float(
+            ps[i]
+        ), f"validation SQL rate {cum_precision[i]:.2f} >= target {settings.target_precision:.2f}"
+    if eligible.any():
+        idx = np.nonzero(eligible)[0]
+        i = int(idx[np.argmax(cum_precision[idx])])
+        return float(ps[i]), (
+            f"target precision {settings.target_precision:.2f} not reachable; best "
+            f"{cum_precision[i]:.2f}"
+        )
+    return 1.0, "too few validation leads to set a threshold: no MQLs"
+
+
+def grade(score: np.ndarray, cutoffs: Sequence[int]) -> np.ndarray:
+    """A: score >= cutoffs[0], B: >= cutoffs[1], C: >= cutoffs[2], else D."""
+    a, b, c = cutoffs
+    s = np.asarray(score, dtype=float)
+    return np.select([s >= a, s >= b, s >= c], ["A", "B", "C"], "D")
+
+
+def threshold_table(
+    y: np.ndarray,
+    p: np.ndarray,
+    months: int,
+    thresholds: Sequence[float],
+    crm_mql: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Expected monthly MQL volume, SQL yield, precision and recall at each threshold, on the
+    validation leads; the CRM's own MQL rule on the same leads as a reference row."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    months = max(months, 1)
+    total = y.sum()
+    rows = []
+    for t in thresholds:
+        sel = p >= t
+        rows.append(_rule_row(f"score >= {round(100 * t)}", float(t), sel, y, months, total))
+    if crm_mql is not None:
+        rows.append(_rule_row("crm mql stage", None, np.asarray(crm_mql, bool), y, months, total))
+    return pd.DataFrame(rows)
+
+
+def _rule_row(
+    name: str, t: float | None, sel: np.ndarray, y: np.ndarray, months: int, total: float
+) -> dict:
+    n = int(sel.sum())
+    k = float(y[sel].sum())
+    return {
+        "rule": name,
+        "probability_threshold": t,
+        "mqls_per_month": n / months,
+        "sqls_per_month": k / months,
+        "precision": k / n if n else None,
+        "recall": k / total if total else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the monthly run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScoringResult:
+    """Every table of one month (DataFrames without the ``month`` column unless noted)."""
+
+    fitted: bool
+    reason: str
+    performance: pd.DataFrame
+    deciles: pd.DataFrame
+    reliability: pd.DataFrame
+    factors: pd.DataFrame
+    thresholds: pd.DataFrame
+    scores: pd.DataFrame
+    model: LeadModel | None = None
+    threshold: float | None = None
+    validation: pd.DataFrame | None = None
+
+
+def label_leads(leads: pd.DataFrame, as_of: pd.Timestamp, label_window_days: int) -> pd.DataFrame:
+    """Mature leads with ``y`` = reached SQL within the label window (stage times from
+    ``funnel.lead_stage_entries``, so the definition is the funnel's)."""
+    window = pd.Timedelta(days=label_window_days)
+    mature = leads[leads["lead_at"] + window <= as_of].copy()
+    reached = mature["sql_at"].notna() & (mature["sql_at"] - mature["lead_at"] <= window)
+    mature["y"] = reached.astype(int)
+    crm = mature["mql_at"].notna() & (mature["mql_at"] - mature["lead_at"] <= window)
+    mature["crm_mql"] = crm.astype(int)
+    return mature
+
+
+def run_month(leads: pd.DataFrame, month_start: date, settings: ScoringSettings) -> ScoringResult:
+    """Fit, validate and score for one month.
+
+    ``leads``: one row per lead created before the month's end with the segment columns,
+    ``company_size``, the stage times of ``funnel.lead_stage_entries`` (``lead_at``, ``mql_at``,
+    ``sql_at``, ...) and the engagement counts of ``touch_feature_frame`` (computed as of the
+    month's end)."""
+    month_end = add_months(month_start, 1)
+    as_of = pd.Timestamp(month_end)
+    labelled = label_leads(leads, as_of, settings.label_window_days)
+    # training window: the latest `training_months` months of mature leads
+    if len(labelled):
+        last = labelled["lead_at"].max()
+        last_month = date(last.year, last.month, 1)
+        first_month = add_months(last_month, -(settings.training_months - 1))
+        val_start = add_months(last_month, -(settings.validation_months - 1))
+    else:
+        first_month = val_start = month_start
+    window = labelled[labelled["lead_at"] >= pd.Timestamp(first_month)]
+    is_val = window["lead_at"] >= pd.Timestamp(val_start)
+    train, val = window[~is_val], window[is_val]
+    scored = _scoring_population(leads, month_start, as_of, settings)
+    empty = ScoringResult(
+        fitted=False,
+        reason="",
+        performance=pd.DataFrame(),
+        deciles=pd.DataFrame(),
+        reliability=pd.DataFrame(),
+        factors=pd.DataFrame(),
+        thresholds=pd.DataFrame(),
+        scores=pd.DataFrame(),
+    )
+    needs = (
+        (train, "training", settings.min_train_leads, settings.min_positives),
+        (val, "validation", settings.min_train_leads // 4, settings.min_positives // 4),
+    )
+    for part, name, min_leads, min_sqls in needs:
+        sqls = int(part["y"].sum())
+        if len(part) < min_leads or sqls < min_sqls:
+            empty.reason = (
+                f"skipped: {len(part)} mature {name} leads with {sqls} SQLs as of {month_end} "
+                f"(need {min_leads} and {min_sqls})"
+            )
+            empty.performance = _performance_row(
+                empty, train, val, None, None, None, scored, settings, first_month, val_start
+            )
+            return empty
+    # 1) out-of-time validation of a model fitted on the earlier months
+    val_model = fit_lead_model(train, train["y"].to_numpy(), settings)
+    p_val = val_model.predict(val)
+    y_val = val["y"].to_numpy()
+    n_val_months = settings.validation_months
+    threshold, rule_note = choose_threshold(y_val, p_val, n_val_months, settings)
+    # 2) production model on every mature lead of the window
+    model = fit_lead_model(window, window["y"].to_numpy(), settings)
+    p_scored = model.predict(scored) if len(scored) else np.array([])
+    score = np.round(100 * p_scored).astype(int)
+    scores = pd.DataFrame(
+        {
+            "lead_id": scored["lead_id"].to_numpy(),
+            "scored_at": as_of,
+            "score": score,
+            "predicted_sql_probability": p_scored,
+            "grade": grade(score, settings.grade_cutoffs),
+            "is_mql": p_scored >= threshold,
+            "features_complete": (
+                scored["lead_at"] + pd.Timedelta(days=settings.post_days) <= as_of
+            ).to_numpy(),
+            "lead_created_at": scored["lead_at"].to_numpy(),
+        }
+    )
+    grid = sorted({round(t / 100, 2) for t in range(5, 100, 5)} | {round(threshold, 4)})
+    thresholds = threshold_table(y_val, p_val, n_val_months, grid, val["crm_mql"].to_numpy())
+    thresholds["is_recommended"] = thresholds["probability_threshold"] == round(threshold, 4)
+    result = ScoringResult(
+        fitted=True,
+        reason=rule_note,
+        performance=pd.DataFrame(),
+        deciles=lift_by_decile(y_val, p_val),
+        reliability=reliability_table(y_val, p_val, settings.calibration_bins),
+        factors=_rank_factors(model.factors()),
+        thresholds=thresholds,
+        scores=scores,
+        model=model,
+        threshold=threshold,
+        validation=val.assign(p=p_val),
+    )
+    p_ref = model.predict(window)
+    result.performance = _performance_row(
+        result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start
+    )
+    return result
+
+
+def _scoring_population(
+    leads: pd.DataFrame, month_start: date, as_of: pd.Timestamp, settings: ScoringSettings
+) -> pd.DataFrame:
+    """Leads created this month, plus earlier leads whose post-creation window was still open
+    at the previous month's end (their final score is this month's)."""
+    since = pd.Timestamp(month_start) - pd.Timedelta(days=settings.post_days)
+    return leads[(leads["lead_at"] >= since) & (leads["lead_at"] < as_of)].reset_index(drop=True)
+
+
+def _rank_factors(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    pos = (
+        df[df["coefficient_per_sd"] > 0]
+        .nlargest(top, "coefficient_per_sd")
+        .assign(direction="positive")
+    )
+    neg = (
+        df[df["coefficient_per_sd"] < 0]
+        .nsmallest(top, "coefficient_per_sd")
+        .assign(direction="negative")
+    )
+    out = pd.concat([pos, neg], ignore_index=True)
+    out["rank"] = out.groupby("direction").cumcount() + 1
+    return out
+
+
+def _performance_row(
+    result: ScoringResult,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    p_val: np.ndarray | None,
+    p_ref: np.ndarray | None,
+    p_scored: np.ndarray | None,
+    scored: pd.DataFrame,
+    settings: ScoringSettings,
+    train_start: date,
+    val_start: date,
+) -> pd.DataFrame:
+    y_val = val["y"].to_numpy() if len(val) else np.array([])
+    fitted = p_val is not None
+    row = {
+        "model_fitted": result.fitted,
+        "note": result.reason,
+        "train_start": train_start,
+        "validation_start": val_start,
+        "n_train": len(train),
+        "train_sqls": int(train["y"].sum()) if len(train) else 0,
+        "n_validation": len(val),
+        "validation_sqls": int(y_val.sum()),
+        "validation_base_rate": float(y_val.mean()) if len(y_val) else None,
+        "auc": auc(y_val, p_val) if fitted else None,
+        "brier": brier(y_val, p_val) if fitted else None,
+        "ece": ece(y_val, p_val, settings.calibration_bins) if fitted else None,
+        "crm_mql_auc": auc(y_val, val["crm_mql"].to_numpy()) if len(val) else None,
+        "mql_rule": settings.mql_rule,
+        "probability_threshold": result.threshold,
+        "n_scored": len(scored) if fitted else 0,
+        "mqls_scored": int(np.sum(p_scored >= result.threshold))
+        if fitted and p_scored is not None
+        else 0,
+        "psi_vs_training": psi(p_ref, p_scored, settings.psi_bins)
+        if fitted and p_scored is not None and len(p_scored)
+        else None,
+        "label_window_days": settings.label_window_days,
+        "alpha": settings.alpha,
+    }
+    return pd.DataFrame([row])
+
+
+# --------------------------------------------------------------------------------------------
+# MQL quality, feedback, lead source
+# --------------------------------------------------------------------------------------------
+
+
+def mql_quality(
+    entries: pd.DataFrame, cohort_month: date, window_days: int, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """MQL -> SQL within ``window_days`` for MQLs of the (mature) cohort month, overall and by
+    lead_source, first-touch channel and campaign, with Wilson 95% intervals."""
+    start, end = pd.Timestamp(cohort_month), pd.Timestamp(add_months(cohort_month, 1))
+    cohort = entries[(entries["mql_at"] >= start) & (entries["mql_at"] < end)].copy()
+    window = pd.Timedelta(days=window_days)
+    cohort["sql"] = (
+        cohort["sql_at"].notna()
+        & (cohort["sql_at"] - cohort["mql_at"] <= window)
+        & (cohort["sql_at"] < as_of)
+    ).astype(int)
+    cohort["all"] = "all"
+    rows = []
+    for dim in ("all", "lead_source", "channel", "campaign_id"):
+        values = cohort[dim].astype(object).where(cohort[dim].notna(), "unknown").astype(str)
+        for value, grp in cohort.groupby(values, sort=True):
+            n, k = len(grp), int(grp["sql"].sum())
+            lo, hi = wilson_interval(k, n)
+            rows.append(
+                {
+                    "cohort_month": cohort_month,
+                    "window_days": window_days,
+                    "dimension": "campaign" if dim == "campaign_id" else dim,
+                    "value": value,
+                    "mqls": n,
+                    "sqls": k,
+                    "sql_rate": k / n if n else None,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+            )
+    if not rows:
+        rows.append(
+            {
+                "cohort_month": cohort_month,
+                "window_days": window_days,
+                "dimension": "all",
+                "value": "all",
+                "mqls": 0,
+                "sqls": 0,
+                "sql_rate": None,
+                "ci_low": None,
+                "ci_high": None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def feedback_summary(feedback: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sales verdicts of the month by reason (normalised lower-case/trimmed), with each reason's
+    share of its verdict, and the acceptance rate overall; mean score of the leads if known."""
+    if feedback.empty:
+        return pd.DataFrame(columns=["verdict", "reason", "n", "share_of_verdict", "mean_score"])
+    fb = feedback.copy()
+    fb["verdict"] = fb["verdict"].astype(str).str.strip().str.lower()
+    fb["reason"] = (
+        fb["reason"]
+        .astype(object)
+        .where(fb["reason"].notna(), "")
+        .astype(str)
+        .str.strip()
+        .str.lower()
+    )
+    fb["reason"] = fb["reason"].where(fb["reason"] != "", "(no reason)")
+    if scores is not None and len(scores):
+        fb = fb.merge(
+            scores[["lead_id", "score"]].drop_duplicates("lead_id"), on="lead_id", how="left"
+        )
+    else:
+        fb["score"] = np.nan
+    out = (
+        fb.groupby(["verdict", "reason"], sort=True)
+        .agg(n=("lead_id", "size"), mean_score=("score", "mean"))
+        .reset_index()
+    )
+    out["share_of_verdict"] = out["n"] / out.groupby("verdict")["n"].transform("sum")
+    totals = (
+        fb.groupby("verdict").agg(n=("lead_id", "size"), mean_score=("score", "mean")).reset_index()
+    )
+    totals["reason"] = "(all)"
+    totals["share_of_verdict"] = totals["n"] / totals["n"].sum()
+    return pd.concat([totals, out], ignore_index=True)[
+        ["verdict", "reason", "n", "share_of_verdict", "mean_score"]
+    ]
+
+
+def source_comparison(leads: pd.DataFrame) -> pd.DataFrame:
+    """CRM ``lead_source`` against the touchpoint-derived first channel (first touch at or
+    before creation): leads per pair, the pair's share of the source, and whether the pair is
+    the source's most common channel. ``first_channel`` 'none' = no touch before creation."""
+    if leads.empty:
+        return pd.DataFrame(
+            columns=["lead_source", "first_channel", "leads", "share_of_source", "is_dominant"]
+        )
+    df = leads.copy()
+    df["lead_source"] = (
+        df["lead_source"].astype(object).where(df["lead_source"].notna(), "(empty)").astype(str)
+    )
+    df["first_channel"] = (
+        df["first_channel"].astype(object).where(df["first_channel"].notna(), "none").astype(str)
+    )
+    out = df.groupby(["lead_source", "first_channel"]).size().rename("leads").reset_index()
+    out["share_of_source"] = out["leads"] / out.groupby("lead_source")["leads"].transform("sum")
+    top = out.groupby("lead_source")["leads"].transform("max")
+    out["is_dominant"] = out["leads"] == top
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation against known truth (generated data)
+# --------------------------------------------------------------------------------------------
+
+
+def out_of_time_evaluation(
+    model: LeadModel, later: pd.DataFrame, truth: pd.DataFrame, bins: int = 10
+) -> dict[str, float | int | None]:
+    """Judge a model on leads it never saw (created after its fit month) against the recorded
+    truth: AUC of the score and of the true probability (the oracle) on the realised outcome,
+    their ratio, and the score's ECE. ``truth``: lead_id, true_sql_probability, reached_sql."""
+    df = later.merge(truth, on="lead_id", how="inner")
+    p = model.predict(df)
+    y = df["reached_sql"].astype(int).to_numpy()
+    oracle = df["true_sql_probability"].to_numpy(dtype=float)
+    a, ao = auc(y, p), auc(y, oracle)
+    return {
+        "n": len(df),
+        "sqls": int(y.sum()),
+        "auc": a,
+        "oracle_auc": ao,
+        "auc_ratio": a / ao if a is not None and ao else None,
+        "ece": ece(y, p, bins),
+        "oracle_ece": ece(y, oracle, bins),
+        "brier": brier(y, p),
+    }
+
+
+def feature_as_of(as_of: date | datetime) -> datetime:
+    """The as-of moment as a naive UTC datetime for binding into SQL."""
+    return pd.Timestamp(as_of).to_pydatetime()
+
+
+def since_for_features(month_start: date, settings: ScoringSettings) -> datetime:
+    """Earliest lead creation a month needs (its training window, with slack for the label
+    window), so feature SQL does not scan older leads."""
+    months_back = settings.training_months + settings.label_window_days // 28 + 2
+    start = add_months(month_start, -months_back)
+    return datetime(start.year, start.month, 1)

@@ -1,0 +1,195 @@
+"""Lead-scoring metrics and model against hand computations and independent references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from statsmodels.stats.proportion import proportion_confint
+
+from gtm_assets.analytics import lead_scoring as ls
+
+
+def test_auc_brute_force_with_ties() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.random(60) < 0.4
+    p = np.round(rng.random(60), 1)  # many ties
+    pairs = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(p[y], p[~y])]
+    assert ls.auc(y, p) == pytest.approx(np.mean(pairs))
+    assert ls.auc(np.ones(3), np.ones(3)) is None
+
+
+def test_brier_ece_reliability_hand() -> None:
+    y = np.array([1, 0, 0, 1, 1])
+    p = np.array([0.05, 0.15, 0.12, 0.95, 0.85])
+    assert ls.brier(y, p) == pytest.approx(np.mean((p - y) ** 2))
+    # bins: [0,.1): {0.05 -> y 1}; [.1,.2): {0.15, 0.12 -> 0, 0}; [.8,.9): {0.85 -> 1}; [.9,1]: {0.95 -> 1}
+    expected = (1 * 0.95 + 2 * 0.135 + 1 * 0.15 + 1 * 0.05) / 5
+    assert ls.ece(y, p) == pytest.approx(expected)
+    table = ls.reliability_table(y, p)
+    assert table["n"].tolist() == [1, 2, 0, 0, 0, 0, 0, 0, 1, 1]
+    assert table.loc[1, "mean_predicted"] == pytest.approx(0.135)
+    assert ls.ece(y, np.array([1.0, 0, 0, 1, 1])) == pytest.approx(0.0)
+
+
+def test_wilson_matches_statsmodels() -> None:
+    for k, n in [(0, 10), (7, 20), (50, 50), (183, 400)]:
+        lo, hi = ls.wilson_interval(k, n)
+        ref = proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert (lo, hi) == pytest.approx(ref)
+
+
+def test_lift_by_decile_hand() -> None:
+    # 20 leads, scores descending; the top 4 (deciles 1-2) all convert, then 2 of the rest
+    p = np.linspace(1, 0.05, 20)
+    y = np.array([1, 1, 1, 1] + [0, 0, 0, 1] + [0] * 11 + [1])
+    table = ls.lift_by_decile(y, p)
+    assert table["n"].tolist() == [2] * 10
+    base = 6 / 20
+    assert table.loc[0, "lift"] == pytest.approx(1.0 / base)
+    assert table.loc[0, "cumulative_capture"] == pytest.approx(2 / 6)
+    assert table.loc[9, "observed_rate"] == pytest.approx(0.5)
+    assert table["cumulative_capture"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_psi_hand() -> None:
+    ref = np.arange(100) / 100.0  # quartile edges at 0.2475, 0.495, 0.7425 with bins=4
+    assert ls.psi(ref, ref, bins=4) == pytest.approx(0.0)
+    cur = np.r_[np.full(50, 0.1), np.full(50, 0.9)]  # shares 0.5, 0, 0, 0.5
+    r = np.array([0.25, 0.25, 0.25, 0.25])
+    c = np.array([0.5, 1e-4, 1e-4, 0.5])
+    assert ls.psi(ref, cur, bins=4) == pytest.approx(np.sum((c - r) * np.log(c / r)))
+
+
+def test_threshold_rules_hand() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    s = ls.ScoringSettings(target_precision=0.75, min_mqls_for_threshold=2)
+    # cumulative precision: 1, 1, .67, .75, .6, .5, .57, .5 -> lowest cut with >= .75 is 0.6
+    t, _ = ls.choose_threshold(y, p, months=2, settings=s)
+    assert t == pytest.approx(0.6)
+    s_cap = ls.ScoringSettings(mql_rule="sales_capacity", monthly_sales_capacity=3)
+    t, _ = ls.choose_threshold(y, p, months=2, settings=s_cap)  # 6 best over 2 months
+    assert t == pytest.approx(0.4)
+    unreachable = ls.ScoringSettings(target_precision=0.99, min_mqls_for_threshold=3)
+    t, note = ls.choose_threshold(y, p, months=2, settings=unreachable)
+    assert t == pytest.approx(0.6) and "not reachable" in note  # best rate among >= 3 MQLs
+    table = ls.threshold_table(y, p, 2, [0.6], crm_mql=np.array([1, 0, 1, 0, 1, 0, 1, 0]))
+    assert table.loc[0, "mqls_per_month"] == pytest.approx(2.0)
+    assert table.loc[0, "sqls_per_month"] == pytest.approx(1.5)
+    assert table.loc[0, "recall"] == pytest.approx(3 / 4)
+    assert table.loc[1, "precision"] == pytest.approx(2 / 4)
+    assert ls.grade(np.array([75, 60, 59, 40, 20, 3]), (60, 40, 20)).tolist() == [
+        "A",
+        "A",
+        "B",
+        "B",
+        "C",
+        "D",
+    ]
+
+
+def _design(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "industry": rng.choice(["a", "b", "c"], n, p=[0.45, 0.35, 0.2]),
+            "company_size_band": "50-199",
+            "seniority": rng.choice(["ic", "vp"], n, p=[0.6, 0.4]),
+            "country": "US",
+            "channel": "email",
+            "company_size": rng.integers(1, 5000, n),
+        }
+    )
+    for ph in ls.PHASES:
+        for t in ls.TOUCH_TYPES:
+            df[f"{ph}_{t}"] = 0.0
+    df["pre_visit"] = rng.poisson(2, n).astype(float)
+    df["post_email_click"] = rng.poisson(1, n).astype(float)
+    eta = (
+        -1.0
+        + 0.9 * np.log1p(df["pre_visit"])
+        + 0.7 * np.log1p(df["post_email_click"])
+        + np.where(df["seniority"] == "vp", 0.8, 0.0)
+        - np.where(df["industry"] == "c", 0.6, 0.0)
+    )
+    p = 1 / (1 + np.exp(-eta))
+    y = (rng.random(n) < p).astype(int)
+    return df, y, p.to_numpy()
+
+
+def test_glm_with_zero_penalty_matches_unpenalised_logit() -> None:
+    df, y, _ = _design(1500, 3)
+    model = ls.fit_lead_model(df, y, ls.ScoringSettings(alpha=0.0, min_level_count=1))
+    x = sm.add_constant(model.spec.matrix(df), has_constant="add")
+    ref = sm.Logit(y, x).fit(disp=0)
+    np.testing.assert_allclose(model.params, ref.params, atol=1e-3)
+    np.testing.assert_allclose(model.predict(df), ref.predict(x), atol=1e-4)
+    # duplicated columns (the total equals the visits here) were dropped before fitting
+    assert "log_pre_total" not in model.spec.columns and "log_pre_visit" in model.spec.columns
+
+
+def test_model_recovers_known_logistic_out_of_sample() -> None:
+    df, y, _ = _design(6000, 5)
+    new, y_new, p_true = _design(4000, 6)
+    model = ls.fit_lead_model(df, y, ls.ScoringSettings())
+    p = model.predict(new)
+    # on fresh leads the fitted score ranks nearly as well as the true probability and is
+    # calibrated; it cannot beat the truth by more than sampling noise
+    assert ls.auc(y_new, p) >= 0.98 * ls.auc(y_new, p_true)
+    assert ls.auc(y_new, p) <= ls.auc(y_new, p_true) + 0.01
+    assert ls.ece(y_new, p) < 0.03
+    factors = model.factors().set_index("feature")
+    assert factors.loc["seniority=vp", "coefficient_per_unit"] == pytest.approx(0.8, abs=0.2)
+    assert factors.loc["industry=c", "coefficient_per_unit"] < 0
+
+
+def test_ridge_penalty_shrinks() -> None:
+    df, y, _ = _design(800, 4)
+    loose = ls.fit_lead_model(df, y, ls.ScoringSettings(alpha=0.0))
+    tight = ls.fit_lead_model(df, y, ls.ScoringSettings(alpha=0.5))
+    assert np.abs(tight.params[1:]).sum() < 0.5 * np.abs(loose.params[1:]).sum()
+
+
+def test_touch_feature_frame_pivots_and_zero_fills() -> None:
+    counts = pd.DataFrame(
+        {
+            "lead_id": ["A", "A", "B", "B"],
+            "phase": ["pre", "post", "pre", "later"],
+            "touch_type": ["visit", "visit", "click", "visit"],
+            "n": [3, 1, 2, 9],
+        }
+    )
+    wide = ls.touch_feature_frame(pd.Series(["A", "B", "C"]), counts).set_index("lead_id")
+    assert wide.loc["A", "pre_visit"] == 3 and wide.loc["A", "post_visit"] == 1
+    assert wide.loc["B", "pre_click"] == 2 and wide.loc["B", "post_visit"] == 0
+    assert wide.loc["C"].sum() == 0
+
+
+def test_feedback_and_source_comparison() -> None:
+    fb = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "verdict": ["accepted", "Rejected ", "rejected", "rejected"],
+            "reason": ["fit", "No budget", " no budget", None],
+        }
+    )
+    out = ls.feedback_summary(fb, pd.DataFrame({"lead_id": ["a", "b"], "score": [80, 20]}))
+    rej = out[(out.verdict == "rejected") & (out.reason == "no budget")].iloc[0]
+    assert rej.n == 2 and rej.share_of_verdict == pytest.approx(2 / 3)
+    assert rej.mean_score == pytest.approx(20)
+    total = out[(out.verdict == "rejected") & (out.reason == "(all)")].iloc[0]
+    assert total.share_of_verdict == pytest.approx(0.75)
+    leads = pd.DataFrame(
+        {
+            "lead_source": ["Google", "Google", "Google", "Webinar"],
+            "first_channel": ["paid_search", "paid_search", "email", None],
+        }
+    )
+    cmp_ = ls.source_comparison(leads).set_index(["lead_source", "first_channel"])
+    assert cmp_.loc[("Google", "paid_search"), "share_of_source"] == pytest.approx(2 / 3)
+    assert bool(cmp_.loc[("Google", "paid_search"), "is_dominant"])
+    assert cmp_.loc[("Webinar", "none"), "leads"] == 1
