@@ -77,7 +77,7 @@ def build_campaigns(rng: np.random.Generator, days: pd.DatetimeIndex, scale: flo
         if shape is not None:
             active = active * shape
         # weekday pattern: B2B search/social dip at weekends
-        wd = days.weekday.to_numpy()
+        wd = days.day_of_week.to_numpy()
         wk = np.where(wd >= 5, 0.55 if ch in ("paid_search", "affiliate") else 0.8, 1.0)
         levels = _budget_levels(rng, days) if ctype in ("always_on", "brand", "launch") else 1.0
         noise = np.exp(rng.normal(0, 0.12, T))

@@ -82,7 +82,7 @@ def content_daily_table(
     age = t[None, :] - pub_day[:, None]
     alive = age >= 0
     decay = 0.35 + 0.65 * np.exp(-np.maximum(age, 0) / 60.0)
-    wk = np.where(days.weekday.to_numpy() >= 5, 0.55, 1.0)
+    wk = np.where(days.day_of_week.to_numpy() >= 5, 0.55, 1.0)
     lam = scale * base[:, None] * decay * wk[None, :] * alive
     pv = rng.poisson(lam)
     ii, tt = np.nonzero(alive)
@@ -148,7 +148,7 @@ def seo_table(
     rng: np.random.Generator, content: pd.DataFrame, days: pd.DatetimeIndex
 ) -> pd.DataFrame:
     """Weekly keyword rankings; positions drift and jump month to month."""
-    mondays = days[days.weekday == 0]
+    mondays = days[days.day_of_week == 0]
     k = len(KEYWORDS)
     cand = content.loc[
         content["content_type"].isin(["blog", "landing_page", "ebook"]), "content_id"
@@ -161,7 +161,7 @@ def seo_table(
         jump = (rng.random(k) < 0.05) * rng.normal(0, 8, k)
         pos = np.clip(pos + rng.normal(-0.1, 1.6, k) + jump, 1, 90)
         p = np.round(pos).astype(np.int64)
-        season = 1 + 0.1 * np.sin(2 * np.pi * d.dayofyear / 365.25)
+        season = 1 + 0.1 * np.sin(2 * np.pi * d.day_of_year / 365.25)
         sv = np.round(vol * season).astype(np.int64)
         vis = np.clip(1.2 / p, 0.01, 1.0)
         impressions = rng.binomial(np.round(sv / 4.345).astype(np.int64), vis)

@@ -50,8 +50,8 @@ def exposure_means(channel_spend: np.ndarray, days: pd.DatetimeIndex, scale: flo
     for i, c in enumerate(PAID_CHANNELS):
         sp = SPECS[c]
         mu[CH[c]] = scale * sp.R * hill(channel_spend[i] / scale, sp.K, sp.n)
-    wd = days.weekday.to_numpy()
-    doy = days.dayofyear.to_numpy()
+    wd = days.day_of_week.to_numpy()
+    doy = days.day_of_year.to_numpy()
     for c in ("organic_search", "organic_social", "referral", "direct"):
         wk = np.where(wd >= 5, 0.6, 1.0)
         season = 1.0 + 0.15 * np.sin(2 * np.pi * (doy - 30) / 365.25)
