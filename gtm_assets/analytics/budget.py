@@ -142,7 +142,7 @@ def weekly_points(
         return pd.DataFrame(columns=cols)
     sd = spend_daily.copy()
     sd["date"] = pd.to_datetime(sd["date"])
-    sd["week_start"] = (sd["date"] - pd.to_timedelta(sd["date"].dt.weekday, unit="D")).dt.date
+    sd["week_start"] = (sd["date"] - pd.to_timedelta(sd["date"].dt.day_of_week, unit="D")).dt.date
     first_week = pd.Timestamp(window_start)
     first_week = (first_week + pd.Timedelta(days=(7 - first_week.weekday()) % 7)).date()
     last_week = (pd.Timestamp(month_end) - pd.Timedelta(days=7)).date()
@@ -763,7 +763,11 @@ def fits_from_tables(curves: pd.DataFrame, boot: pd.DataFrame) -> dict[tuple[str
     ``marts.budget_curve_bootstrap`` rows of one month (for the reallocation, the report)."""
     fits: dict[tuple[str, str], CurveFit] = {}
     for r in curves.itertuples(index=False):
-        b = boot[(boot["channel"] == r.channel) & (boot["metric"] == r.metric)].sort_values("draw")
+        if boot.empty or "metric" not in boot.columns:
+            b = boot.iloc[0:0]
+        else:
+            b = boot[(boot["channel"] == r.channel) & (boot["metric"] == r.metric)]
+            b = b.sort_values("draw")
         fits[(r.channel, r.metric)] = CurveFit(
             top=float(r.top) if pd.notna(r.top) else np.nan,
             k=float(r.k) if pd.notna(r.k) else np.nan,

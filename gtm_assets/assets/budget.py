@@ -3,7 +3,6 @@ quarterly planning. Thin Dagster layer over ``gtm_assets.analytics.{budget, paci
 allocation, response_curves}``; every table it writes is ``marts.budget_*``.
 """
 
-
 from datetime import date
 
 import dagster as dg
@@ -282,7 +281,14 @@ def budget_response_curves(
             "marts.budget_curve_bootstrap",
             core.boot_table(fits),
             month,
-            {"channel": "VARCHAR"},
+            {
+                "channel": "VARCHAR",
+                "metric": "VARCHAR",
+                "draw": "INTEGER",
+                "top": "DOUBLE",
+                "k": "DOUBLE",
+                "n": "DOUBLE",
+            },
         )
         schema = table_schema(con, "marts.budget_response_curves") if n else None
 

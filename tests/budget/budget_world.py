@@ -16,7 +16,6 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 
 from gtm_assets.analytics.response_curves import hill
 
@@ -155,12 +154,3 @@ def build_world(con: duckdb.DuckDBPyConnection, seed: int = 7, with_plan: bool =
         "staging.ad_spend",
     ):
         con.execute(f"alter table {t} alter column month type date")
-
-
-@pytest.fixture(scope="session")
-def world_path(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("budget") / "warehouse.duckdb"
-    con = duckdb.connect(str(path))
-    build_world(con)
-    con.close()
-    return str(path)

@@ -1,0 +1,155 @@
+"""The budget assets end to end on the synthetic warehouse of conftest.py (known curves)."""
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+from budget_world import PAID_SHARE, TRUE, build_world
+
+from gtm_assets.analytics.response_curves import hill
+from gtm_assets.assets import budget as b
+from gtm_assets.resources import GtmSettings, WarehouseResource
+
+ASSETS = [
+    b.budget_response_curves,
+    b.budget_reallocation,
+    b.budget_pacing,
+    b.budget_waste,
+    b.budget_triggers,
+    b.budget_quarterly_allocation,
+]
+CONTRACT = [
+    "month",
+    "channel",
+    "current_spend",
+    "recommended_spend",
+    "lower_bound",
+    "upper_bound",
+    "marginal_roas_current",
+    "marginal_roas_recommended",
+    "expected_revenue_current",
+    "expected_revenue_recommended",
+]
+
+
+def _run(path, key="2024-12-01", run_config=None):
+    resources = {
+        "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
+        "settings": GtmSettings(raw_dir="unused", reports_dir="unused"),
+    }
+    return dg.materialize(ASSETS, resources=resources, partition_key=key, run_config=run_config)
+
+
+@pytest.fixture(scope="module")
+def ran(world_path):
+    result = _run(world_path)
+    assert result.success
+    return world_path, result
+
+
+def test_gates_pass_and_contract_columns(ran):
+    path, result = ran
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name in (
+        "allocation_sums_to_budget",
+        "within_bounds",
+        "reserve_within_range",
+        "marginal_roas_equalised",
+    ):
+        assert checks[name].passed, name
+    con = duckdb.connect(path, read_only=True)
+    df = con.execute("select * from marts.budget_reallocation where month = date '2024-12-01'").df()
+    assert CONTRACT == [c for c in df.columns if c in CONTRACT]
+    assert sorted(df["channel"]) == sorted(TRUE)
+    plan = con.execute(
+        "select sum(planned_spend) from staging.budget_plan where month = date '2025-01-01'"
+    ).fetchall()[0][0]
+    assert df["recommended_spend"].sum() == pytest.approx(0.9 * plan)
+    for t in (
+        "budget_pacing",
+        "budget_pacing_schedule",
+        "budget_waste",
+        "budget_triggers",
+        "budget_quarterly_allocation",
+        "budget_curve_points",
+        "budget_curve_bootstrap",
+    ):
+        n = con.execute(
+            f"select count(*) from marts.{t} where month = date '2024-12-01'"
+        ).fetchall()[0][0]
+        assert n > 0, t
+    con.close()
+
+
+def test_fitted_lead_curves_track_the_truth_in_the_observed_range(ran):
+    path, _ = ran
+    con = duckdb.connect(path, read_only=True)
+    curves = con.execute(
+        "select * from marts.budget_response_curves where month = date '2024-12-01' and metric = 'conversions'"
+    ).df()
+    con.close()
+    for r in curves.itertuples():
+        top, k, n, base = TRUE[r.channel]
+        s = np.array([0.6, 1.0, 1.4]) * base  # inside the observed range (0.4x - 1.6x)
+        fitted = hill(s, r.top, r.k, r.n)
+        truth = PAID_SHARE * hill(s, top, k, n)
+        assert fitted == pytest.approx(truth, rel=0.15), r.channel
+
+
+def test_reserve_outside_range_fails_the_gate(world_path, tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    con = duckdb.connect(path)
+    build_world(con)
+    con.close()
+    result = dg.materialize(
+        [b.budget_response_curves, b.budget_reallocation],
+        resources={
+            "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
+            "settings": GtmSettings(raw_dir="unused", reports_dir="unused"),
+        },
+        partition_key="2024-12-01",
+        run_config={
+            "ops": {
+                "budget_response_curves": {"config": {"n_boot": 0}},
+                "budget_reallocation": {"config": {"test_reserve": 0.05}},
+            }
+        },
+        raise_on_error=False,
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["reserve_within_range"].passed
+    assert checks["allocation_sums_to_budget"].passed
+
+
+def test_without_budget_plan_the_budget_is_current_spend(tmp_path):
+    path = str(tmp_path / "noplan.duckdb")
+    con = duckdb.connect(path)
+    build_world(con, with_plan=False)
+    con.close()
+    result = dg.materialize(
+        [b.budget_response_curves, b.budget_reallocation, b.budget_pacing],
+        resources={
+            "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
+            "settings": GtmSettings(raw_dir="unused", reports_dir="unused"),
+        },
+        partition_key="2024-12-01",
+        run_config={"ops": {"budget_response_curves": {"config": {"n_boot": 0}}}},
+    )
+    assert result.success
+    mats = result.asset_materializations_for_node("budget_reallocation")
+    md = mats[0].metadata
+    assert md["budget_source"].value == "current_spend"
+    assert "budget_plan not supplied" in md["notes"].value
+    con = duckdb.connect(path, read_only=True)
+    spend = con.execute(
+        "select sum(spend) from staging.ad_spend where month = date '2024-12-01'"
+    ).fetchall()[0][0]
+    rec = con.execute("select sum(recommended_spend) from marts.budget_reallocation").fetchall()[0][
+        0
+    ]
+    sources = con.execute(
+        "select distinct plan_source from marts.budget_pacing where level = 'channel'"
+    ).fetchall()
+    con.close()
+    assert rec == pytest.approx(0.9 * spend)
+    assert sources == [("campaign_planned_budget",)]

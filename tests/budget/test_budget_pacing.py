@@ -1,0 +1,150 @@
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from gtm_assets.analytics.pacing import (
+    campaign_month_plan,
+    campaign_waste,
+    pacing,
+    pacing_schedule,
+    triggers,
+    weekday_profile,
+)
+
+JUNE, JULY = date(2024, 6, 1), date(2024, 7, 1)
+
+
+def _daily():
+    # campaign A (search): 100/day on June 1-7, 200/day June 8-10 -> data ends June 10
+    rows = [
+        (JUNE + timedelta(days=i), "A", "paid_search", 100.0 if i < 7 else 200.0) for i in range(10)
+    ]
+    # campaign B (social): 50/day June 1-10, and 500 in May (life-to-date)
+    rows += [(JUNE + timedelta(days=i), "B", "paid_social", 50.0) for i in range(10)]
+    rows.append((date(2024, 5, 20), "B", "paid_social", 500.0))
+    return pd.DataFrame(rows, columns=["date", "campaign_id", "channel", "spend"])
+
+
+def _campaigns():
+    return pd.DataFrame(
+        {
+            "campaign_id": ["A", "B"],
+            "channel": ["paid_search", "paid_social"],
+            "start_date": [date(2024, 6, 16) - timedelta(days=15), date(2024, 5, 1)],
+            "end_date": [date(2024, 7, 15), None],
+            "planned_budget": [4500.0, 2000.0],
+        }
+    )
+
+
+def test_campaign_month_plan_prorates_by_active_days():
+    plan = campaign_month_plan(_campaigns(), JUNE, JULY)
+    # A runs June 1 - July 15 (45 days), 30 of them in June: 4500 * 30 / 45
+    assert plan["A"] == pytest.approx(3000.0)
+    assert pd.isna(plan["B"])  # no end date: no month plan
+
+
+def test_pacing_hand_computed():
+    plan = pd.DataFrame({"channel": ["paid_search"], "planned_spend": [3000.0]})
+    out = pacing(_daily(), _campaigns(), plan, JUNE, JULY, run_rate_days=7, tolerance=0.1)
+    ch = out[(out["level"] == "channel") & (out["channel"] == "paid_search")].iloc[0]
+    assert ch["as_of_date"] == date(2024, 6, 10)
+    assert ch["mtd_spend"] == pytest.approx(1300.0)
+    rr = (4 * 100 + 3 * 200) / 7
+    assert ch["run_rate_daily"] == pytest.approx(rr)
+    assert ch["projected_eom_spend"] == pytest.approx(1300 + 20 * rr)
+    assert ch["pacing_ratio"] == pytest.approx((1300 + 20 * rr) / 3000)
+    assert ch["status"] == "over"
+    # (3000 - 1300) / 142.86 = 11.9 -> 12 days after June 10
+    assert ch["run_out_date"] == date(2024, 6, 22)
+    assert ch["plan_to_date"] == pytest.approx(1000.0)
+    social = out[(out["level"] == "channel") & (out["channel"] == "paid_social")].iloc[0]
+    assert social["status"] == "no_plan" and pd.isna(social["planned_spend"])
+    camp_a = out[(out["level"] == "campaign") & (out["campaign_id"] == "A")].iloc[0]
+    assert camp_a["planned_spend"] == pytest.approx(3000.0)
+    assert camp_a["plan_source"] == "campaign_planned_budget"
+    # lifetime: A spent 1300 of 4500 at 142.86/day -> 3200 / 142.86 = 22.4 -> July 3 (< July 15)
+    assert camp_a["lifetime_budget_run_out_date"] == date(2024, 7, 3)
+    camp_b = out[(out["level"] == "campaign") & (out["campaign_id"] == "B")].iloc[0]
+    assert camp_b["lifetime_spend"] == pytest.approx(1000.0)
+    # B: 1000 left at 50/day -> 20 days after June 10
+    assert camp_b["lifetime_budget_run_out_date"] == date(2024, 6, 30)
+
+
+def test_run_out_date_is_actual_day_when_plan_already_spent():
+    plan = pd.DataFrame({"channel": ["paid_search"], "planned_spend": [650.0]})
+    out = pacing(_daily(), _campaigns(), plan, JUNE, JULY)
+    ch = out[(out["level"] == "channel") & (out["channel"] == "paid_search")].iloc[0]
+    # cumulative: 100 ... 700 on June 7 (>= 650)
+    assert ch["run_out_date"] == date(2024, 6, 7)
+
+
+def test_schedule_follows_weekday_profile_and_sums():
+    daily = pd.DataFrame(
+        {
+            # two weeks, Mondays spend 3, other days 1 -> Monday weight 3/9
+            "date": [date(2024, 6, 3) + timedelta(days=i) for i in range(14)],
+            "campaign_id": "A",
+            "channel": "paid_search",
+            "spend": [3.0 if i % 7 == 0 else 1.0 for i in range(14)],
+        }
+    )
+    prof = weekday_profile(daily, date(2024, 6, 17), weeks=2)
+    assert prof.loc[prof["weekday"] == 0, "weight"].iloc[0] == pytest.approx(3 / 9)
+    sched = pacing_schedule(pd.Series({"paid_search": 900.0}), JULY, date(2024, 8, 1), prof)
+    days = sched[sched["grain"] == "day"]
+    weeks = sched[sched["grain"] == "week"]
+    assert days["planned_spend"].sum() == pytest.approx(900.0)
+    assert weeks["planned_spend"].sum() == pytest.approx(900.0)
+    assert days["cumulative_planned_spend"].iloc[-1] == pytest.approx(900.0)
+    # July 2024 has 5 Mondays and 26 other days: Monday share = 3 / (5*3 + 26)
+    monday = days[days["period_start"] == date(2024, 7, 1)]["planned_spend"].iloc[0]
+    assert monday == pytest.approx(900.0 * 3 / 41)
+    assert weeks["period_start"].iloc[0] == JULY and len(weeks) == 5
+
+
+def _perf():
+    return pd.DataFrame(
+        {
+            "campaign_id": ["A", "B", "C", "D"],
+            "campaign_name": ["a", "b", "c", "d"],
+            "channel": ["paid_search", "display", "display", "paid_social"],
+            "spend": [1000.0, 800.0, 100.0, 600.0],
+            "clicks": [500, 300, 300, 100],
+            "leads": [4.0, 0.0, 0.0, 10.0],
+            "target_cpa": [200.0, None, None, 100.0],
+            "cpa": [250.0, None, None, 60.0],
+            "roas": [0.5, 0.0, 0.0, 3.0],
+            "target_roas": [1.0, None, None, 2.0],
+        }
+    )
+
+
+def test_campaign_waste_rules():
+    w = campaign_waste(_perf(), min_spend=500, min_clicks=100, cpa_tolerance=0.0)
+    assert list(w["kind"]) == ["cpa_above_target", "no_conversions"]
+    assert w.iloc[0]["wasted_spend"] == pytest.approx(1000 - 4 * 200)
+    assert w.iloc[1]["scope_id"] == "B" and w.iloc[1]["wasted_spend"] == 800.0
+    # C has no lead but only 100 spend: below the volume threshold
+
+
+def test_triggers_fire_on_thresholds():
+    pacing_rows = pd.DataFrame(
+        {
+            "level": ["channel"],
+            "channel": ["display"],
+            "campaign_id": [None],
+            "pacing_ratio": [1.25],
+        }
+    )
+    marg = pd.DataFrame({"channel": ["display", "paid_search"], "marginal_roas": [0.6, 2.5]})
+    t = triggers(_perf(), pacing_rows, marg, cpa_over=0.2, roas_under=0.2, min_spend=500)
+    fired = t[t["fired"]].set_index(["rule", "scope_id"])
+    assert ("cpa_above_target", "A") in fired.index  # 250 > 240
+    assert ("roas_below_target", "A") in fired.index  # 0.5 < 0.8
+    assert ("over_pacing", "display") in fired.index
+    assert ("saturated", "display") in fired.index
+    assert ("headroom", "paid_search") in fired.index
+    assert not t[(t["rule"] == "cpa_above_target") & (t["scope_id"] == "D")]["fired"].any()
+    assert "C" not in set(t["scope_id"])  # below min_spend

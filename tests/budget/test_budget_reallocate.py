@@ -1,0 +1,189 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gtm_assets.analytics.allocation import PeriodHill
+from gtm_assets.analytics.budget import (
+    BudgetOptions,
+    FunctionCurve,
+    boot_table,
+    channel_plots,
+    curves_table,
+    fits_from_tables,
+    reallocate,
+    saturation_waste,
+    uplift_capture,
+    weekly_points,
+)
+from gtm_assets.analytics.response_curves import CurveFit, hill
+
+DAYS = 30
+PERIODS = DAYS / 7
+
+
+def _fit(top, k, n, smin=1_000.0, smax=20_000.0):
+    rng = np.random.default_rng(0)
+    boot = np.column_stack(
+        [top * rng.normal(1, 0.05, 50), k * rng.normal(1, 0.05, 50), np.full(50, n)]
+    )
+    return CurveFit(top, k, n, 0.0, 0.9, 1.0, 40, smin, smax, boot=boot)
+
+
+FITS = {
+    ("search", "revenue"): _fit(60_000, 20_000, 1.0),
+    ("social", "revenue"): _fit(30_000, 3_000, 1.0),
+    ("display", "revenue"): _fit(25_000, 6_000, 1.8),
+}
+CURRENT = {"search": 40_000.0, "social": 30_000.0, "display": 30_000.0}
+
+
+def test_reallocation_honours_budget_bounds_reserve_and_kkt():
+    opts = BudgetOptions()
+    r = reallocate(FITS, CURRENT, {}, {}, DAYS, opts)
+    t = r.table.set_index("channel")
+    assert r.budget_source == "current_spend" and r.budget == pytest.approx(100_000.0)
+    assert r.reserve == pytest.approx(10_000.0)
+    assert t["recommended_spend"].sum() == pytest.approx(90_000.0)
+    # reference = current share of the allocatable budget; bounds +-30% of it
+    assert t.loc["search", "reference_spend"] == pytest.approx(36_000.0)
+    assert t.loc["search", "lower_bound"] == pytest.approx(36_000.0 * 0.7)
+    assert (t["recommended_spend"] >= t["lower_bound"] - 1e-6).all()
+    assert (t["recommended_spend"] <= t["upper_bound"] + 1e-6).all()
+    assert r.kkt_passed
+    # marginal ROAS at the recommendation equals the curve's derivative at weekly spend
+    w = t.loc["search", "recommended_spend"] / PERIODS
+    f = FITS[("search", "revenue")]
+    assert t.loc["search", "marginal_roas_recommended"] == pytest.approx(float(f.marginal(w)))
+    assert t.loc["search", "expected_revenue_recommended"] == pytest.approx(
+        PERIODS * float(f.response(w))
+    )
+    lo, hi = r.total_recommended_ci
+    assert lo <= r.total_recommended <= hi
+
+
+def test_plan_budget_pinned_and_extrapolation_cap():
+    opts = BudgetOptions(pinned_channels=("display",), extrapolation_limit=0.1)
+    fits = dict(FITS)
+    fits[("social", "revenue")] = _fit(30_000, 3_000, 1.0, smax=8_000.0)
+    plan = {"search": 50_000.0, "social": 40_000.0, "display": 30_000.0}
+    r = reallocate(fits, CURRENT, plan, {}, DAYS, opts)
+    t = r.table.set_index("channel")
+    assert r.budget_source == "budget_plan" and r.budget == pytest.approx(120_000.0)
+    assert t.loc["display", "recommended_spend"] == pytest.approx(30_000.0)
+    assert bool(t.loc["display", "pinned"])
+    # social may not exceed 1.1 x its largest fitted weekly spend (8000/week)
+    cap = 8_000 * 1.1 * PERIODS
+    ref = t.loc["social", "reference_spend"]
+    assert t.loc["social", "upper_bound"] == pytest.approx(max(cap, ref))
+    assert bool(t.loc["social", "extrapolation_capped"])
+    assert t["recommended_spend"].sum() == pytest.approx(108_000.0)
+
+
+def test_channel_without_usable_curve_is_held():
+    fits = dict(FITS)
+    fits[("display", "revenue")] = CurveFit(
+        np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 3, 1.0, 2.0, usable=False, reason="too few"
+    )
+    r = reallocate(fits, CURRENT, {}, {"display": 0.8}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    assert t.loc["display", "recommended_spend"] == pytest.approx(27_000.0)
+    assert t.loc["display", "curve_source"] == "average_return"
+    assert t.loc["display", "expected_revenue_current"] == pytest.approx(0.8 * 30_000)
+    assert "too few" in t.loc["display", "pinned_reason"]
+
+
+def test_uplift_capture_is_one_at_the_true_optimum_and_lower_elsewhere():
+    true = [
+        FunctionCurve(lambda s, a=a: hill(s, *a), PERIODS)
+        for a in [(60_000, 20_000, 1.0), (30_000, 3_000, 1.0), (25_000, 6_000, 1.8)]
+    ]
+    base = np.array([36_000.0, 27_000.0, 27_000.0])
+    lo, hi = base * 0.7, base * 1.3
+    r = reallocate(FITS, CURRENT, {}, {}, DAYS, BudgetOptions())
+    rec = r.table["recommended_spend"].to_numpy()
+    # FITS equal the true curves -> the recommendation is the true optimum
+    order = ["search", "social", "display"]
+    rec = r.table.set_index("channel").loc[order, "recommended_spend"].to_numpy()
+    ev = uplift_capture(true, base, rec, lo, hi, 90_000.0)
+    assert ev["capture"] == pytest.approx(1.0, abs=1e-3)
+    ev_base = uplift_capture(true, base, base, lo, hi, 90_000.0)
+    assert ev_base["capture"] == pytest.approx(0.0, abs=1e-9)
+    assert ev["achievable_uplift"] > 0
+
+
+def test_saturation_waste_hand_computed():
+    # n = 1: marginal = top K / (K + s)^2 per week; top = 10_000, K = 1_000
+    fits = {("x", "revenue"): _fit(10_000, 1_000, 1.0)}
+    spend = (
+        9_000.0 * PERIODS
+    )  # weekly 9000: marginal = 1e7 / 1e8 = 0.1, average = 0.9*10000/9000 = 1.0
+    w = saturation_waste(fits, {"x": spend}, PERIODS)
+    assert len(w) == 1
+    # marginal = 1 at weekly s1 with (1000 + s1)^2 = 1e7 -> s1 = 2162.28
+    s1 = (np.sqrt(1e7) - 1000) * PERIODS
+    curve = PeriodHill(10_000, 1_000, 1.0, PERIODS)
+    expected = (spend - s1) - (float(curve.value(spend)) - float(curve.value(s1)))
+    assert w.iloc[0]["wasted_spend"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_weekly_points_rescale_to_model_and_correct_completeness():
+    # one channel, two weeks of spend; credit timing: conversions in June credit week 1 (70%)
+    # and week 2 (30%); the model gives 100 leads to the channel in June.
+    spend = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-06-03", periods=14, freq="D"),
+            "campaign_id": "a",
+            "channel": "c",
+            "spend": 10.0,
+        }
+    )
+    credit = pd.DataFrame(
+        {
+            "conversion_type": ["lead", "lead"],
+            "conversion_month": [pd.Timestamp("2024-06-01")] * 2,
+            "channel": ["c", "c"],
+            "week_start": [pd.Timestamp("2024-06-03"), pd.Timestamp("2024-06-10")],
+            "lag_week": [0, 0],
+            "conversion_credit": [7.0, 3.0],
+            "value_credit": [0.0, 0.0],
+        }
+    )
+    model = pd.DataFrame(
+        {
+            "conversion_month": [pd.Timestamp("2024-06-01")],
+            "conversion_type": ["lead"],
+            "channel": ["c"],
+            "model_conversions": [100.0],
+            "model_revenue": [0.0],
+        }
+    )
+    from datetime import date
+
+    pts = weekly_points(spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 7, 0.0)
+    conv = pts[pts["metric"] == "conversions"].set_index("week_start")
+    assert conv.loc[date(2024, 6, 3), "outcome_observed"] == pytest.approx(70.0)
+    assert conv.loc[date(2024, 6, 10), "outcome_observed"] == pytest.approx(30.0)
+    assert conv.loc[date(2024, 6, 3), "spend"] == pytest.approx(70.0)
+    # every lag is < 1 week and weeks are >= 7 days old at month end: complete
+    assert conv["completeness"].iloc[:2].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_tables_round_trip_and_plots_are_png():
+    table = curves_table(FITS, {"search": 9_000.0, "social": 7_000.0, "display": 7_000.0})
+    boot = boot_table(FITS)
+    back = fits_from_tables(table, boot)
+    assert back[("search", "revenue")].k == pytest.approx(20_000)
+    assert back[("search", "revenue")].boot.shape == (50, 3)
+    r = reallocate(FITS, CURRENT, {}, {}, DAYS, BudgetOptions())
+    pts = pd.DataFrame(
+        {
+            "channel": ["search"],
+            "metric": ["revenue"],
+            "spend": [9_000.0],
+            "outcome": [18_000.0],
+            "used_in_fit": [True],
+        }
+    )
+    pngs = channel_plots(table, boot, pts, r.table, "revenue", DAYS)
+    assert set(pngs) == {"search", "social", "display"}
+    assert all(p[:8] == b"\x89PNG\r\n\x1a\n" and len(p) > 5_000 for p in pngs.values())
