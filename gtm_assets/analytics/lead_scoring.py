@@ -30,12 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import duckdb
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from gtm_assets.analytics.funnel import add_months
+from gtm_assets.analytics.funnel import FunnelInputs, add_months, load_funnel_inputs
+from gtm_assets.sql_files import load_sql
 
 TOUCH_TYPES: tuple[str, ...] = (
     "impression",
@@ -50,6 +52,9 @@ TOUCH_TYPES: tuple[str, ...] = (
 PHASES: tuple[str, ...] = ("pre", "post")
 FIT_CATEGORICALS: tuple[str, ...] = ("industry", "company_size_band", "seniority", "country")
 CATEGORICALS: tuple[str, ...] = (*FIT_CATEGORICALS, "channel")
+#: Touch types that mean the person was on our site (summed into ``log_<phase>_site``).
+SITE_TYPES: tuple[str, ...] = ("visit", "content_view")
+SIZE_KNOTS: tuple[int, ...] = (1, 2, 3, 4)
 MQL_RULES = ("target_precision", "sales_capacity")
 
 
@@ -237,8 +242,13 @@ class FeatureSpec:
             if "other" not in known:
                 parts[f"{cat}=other"] = (values == "other").astype(float).to_numpy()
         size = pd.to_numeric(leads["company_size"], errors="coerce")
-        parts["log_company_size"] = np.log1p(size.fillna(self.size_median).clip(lower=0)).to_numpy()
+        filled = size.fillna(self.size_median).clip(lower=1).to_numpy(dtype=float)
+        log10_size = np.log10(filled)
+        parts["log_company_size"] = np.log1p(filled)
         parts["company_size_missing"] = size.isna().astype(float).to_numpy()
+        # piecewise-linear (hinge) terms let the size effect bend, e.g. saturate
+        for knot in SIZE_KNOTS:
+            parts[f"log10_size_over_{knot}"] = np.maximum(log10_size - knot, 0.0)
         for ph in PHASES:
             total = np.zeros(len(leads))
             for t in TOUCH_TYPES:
@@ -246,7 +256,18 @@ class FeatureSpec:
                 total += n
                 parts[f"log_{ph}_{t}"] = np.log1p(n)
                 parts[f"any_{ph}_{t}"] = (n > 0).astype(float)
+            site = sum(leads[f"{ph}_{t}"].to_numpy(dtype=float) for t in SITE_TYPES)
+            parts[f"log_{ph}_site"] = np.log1p(site)
             parts[f"log_{ph}_total"] = np.log1p(total)
+            parts[f"{ph}_content_view_2plus"] = (leads[f"{ph}_content_view"] >= 2).to_numpy(float)
+        # interactions: engagement depth matters more at larger companies; senior titles mean
+        # different things at tiny and at large companies
+        centred = log10_size - 2.0
+        parts["post_content_view_2plus_x_log10_size"] = parts["post_content_view_2plus"] * centred
+        parts["log_post_site_x_log10_size"] = parts["log_post_site"] * centred
+        senior = leads["seniority"].astype(str).isin(["vp", "cxo"]).to_numpy()
+        parts["senior_x_size_under_50"] = (senior & (filled < 50)).astype(float)
+        parts["senior_x_log10_size"] = senior * centred
         return pd.DataFrame(parts, index=leads.index)
 
     def matrix(self, leads: pd.DataFrame) -> np.ndarray:
@@ -721,6 +742,44 @@ def source_comparison(leads: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# loading (SQL files in sql/intermediate/lead_*.sql and funnel_*.sql)
+# --------------------------------------------------------------------------------------------
+
+
+def scoring_frame(
+    con: duckdb.DuckDBPyConnection, as_of: date, month: date, settings: ScoringSettings
+) -> tuple[pd.DataFrame, FunnelInputs]:
+    """One row per lead created before ``as_of`` (and after the training window's start):
+    stage times (the funnel's shared definition), firmographics, first channel at creation
+    and engagement counts, all computed from rows before ``as_of``."""
+    cut = feature_as_of(as_of)
+    inputs = load_funnel_inputs(con, as_of)
+    params = {
+        "as_of": cut,
+        "since": since_for_features(month, settings),
+        "pre_days": settings.pre_days,
+        "post_days": settings.post_days,
+    }
+    counts = con.execute(load_sql("intermediate/lead_touch_counts"), params).df()
+    first = con.execute(
+        load_sql("intermediate/lead_first_channel"), {"as_of": cut, "since": params["since"]}
+    ).df()
+    leads = inputs.lead_entries.drop(columns=["channel"]).merge(
+        inputs.leads[["lead_id", "lead_source", "campaign_id", "company_size"]],
+        on="lead_id",
+        how="left",
+    )
+    leads = leads[leads["lead_at"] >= pd.Timestamp(params["since"])]
+    leads = leads.merge(first, on="lead_id", how="left")
+    leads["channel"] = (
+        leads["first_channel"].astype(object).where(leads["first_channel"].notna(), "none")
+    )
+    wide = touch_feature_frame(leads["lead_id"], counts)
+    leads = leads.merge(wide, on="lead_id", how="left").reset_index(drop=True)
+    return leads, inputs
+
+
+# --------------------------------------------------------------------------------------------
 # evaluation against known truth (generated data)
 # --------------------------------------------------------------------------------------------
 
@@ -759,3 +818,32 @@ def since_for_features(month_start: date, settings: ScoringSettings) -> datetime
     months_back = settings.training_months + settings.label_window_days // 28 + 2
     start = add_months(month_start, -months_back)
     return datetime(start.year, start.month, 1)
+
+
+def evaluate_out_of_time(
+    con: duckdb.DuckDBPyConnection,
+    truth: pd.DataFrame,
+    fit_month: date,
+    data_end: date,
+    settings: ScoringSettings,
+) -> dict[str, float | int | str | None]:
+    """Fit exactly as the monthly asset does at ``fit_month``'s end, then judge the model on
+    every lead created after that moment whose post-creation window closed before
+    ``data_end`` (features as of ``data_end``), against the recorded truth."""
+    fit_end = add_months(fit_month, 1)
+    train_frame, _ = scoring_frame(con, fit_end, fit_month, settings)
+    result = run_month(train_frame, fit_month, settings)
+    if result.model is None:
+        return {"fit_month": str(fit_month), "note": result.reason}
+    later_frame, _ = scoring_frame(con, data_end, add_months(data_end, -1), settings)
+    window = pd.Timedelta(days=settings.post_days)
+    later = later_frame[
+        (later_frame["lead_at"] >= pd.Timestamp(fit_end))
+        & (later_frame["lead_at"] + window <= pd.Timestamp(data_end))
+    ]
+    out: dict[str, float | int | str | None] = {"fit_month": str(fit_month)}
+    out.update(out_of_time_evaluation(result.model, later, truth))
+    perf = result.performance.iloc[0]
+    out["validation_auc"] = perf["auc"]
+    out["validation_ece"] = perf["ece"]
+    return out

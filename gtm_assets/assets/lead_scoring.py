@@ -110,39 +110,6 @@ class LeadScoringConfig(dg.Config):
         )
 
 
-def scoring_frame(
-    con: duckdb.DuckDBPyConnection, month: date, settings: ls.ScoringSettings
-) -> tuple[pd.DataFrame, fn.FunnelInputs]:
-    """One row per lead created before the month's end: stage times (the funnel's shared
-    definition), firmographics, first channel at creation and engagement counts."""
-    _, month_end = month_bounds(month.isoformat())
-    as_of = ls.feature_as_of(month_end)
-    inputs = fn.load_funnel_inputs(con, month_end)
-    params = {
-        "as_of": as_of,
-        "since": ls.since_for_features(month, settings),
-        "pre_days": settings.pre_days,
-        "post_days": settings.post_days,
-    }
-    counts = con.execute(load_sql("intermediate/lead_touch_counts"), params).df()
-    first = con.execute(
-        load_sql("intermediate/lead_first_channel"), {"as_of": as_of, "since": params["since"]}
-    ).df()
-    leads = inputs.lead_entries.drop(columns=["channel"]).merge(
-        inputs.leads[["lead_id", "lead_source", "campaign_id", "company_size"]],
-        on="lead_id",
-        how="left",
-    )
-    leads = leads[leads["lead_at"] >= pd.Timestamp(params["since"])]
-    leads = leads.merge(first, on="lead_id", how="left")
-    leads["channel"] = (
-        leads["first_channel"].astype(object).where(leads["first_channel"].notna(), "none")
-    )
-    wide = ls.touch_feature_frame(leads["lead_id"], counts)
-    leads = leads.merge(wide, on="lead_id", how="left").reset_index(drop=True)
-    return leads, inputs
-
-
 def _with_month(df: pd.DataFrame, month: date) -> pd.DataFrame:
     out = df.copy()
     out.insert(0, "month", [month] * len(out))
@@ -259,7 +226,7 @@ def lead_scores(
     settings = config.settings()
     as_of = pd.Timestamp(month_end)
     with warehouse.connect() as con:
-        leads, inputs = scoring_frame(con, month, settings)
+        leads, inputs = ls.scoring_frame(con, month_end, month, settings)
         result = ls.run_month(leads, month, settings)
         cohort = fn.mature_cohort_month(month, month_end, config.mql_sql_window_days)
         entries = inputs.lead_entries.merge(
