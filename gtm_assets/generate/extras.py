@@ -227,7 +227,7 @@ def experiments_tables(
         n_exp = 3 if mi % 2 == 0 else 2
         for j in range(n_exp):
             eid += 1
-            kind = "null"
+            kind = "no_effect"
             if eid == 1:
                 kind = "winner"
             elif eid == 2:
@@ -244,7 +244,7 @@ def experiments_tables(
                 variants, shares = ["control", "treatment"], [0.5, 0.5]
                 split = "50/50"
             base = float(rng.uniform(0.03, 0.08))
-            lift = {"winner": 0.5, "srm": 0.0, "null": 0.0, "three_arm": 0.0}[kind]
+            lift = {"winner": 0.5, "srm": 0.0, "no_effect": 0.0, "three_arm": 0.0}[kind]
             rates = [base] + [base * (1 + lift)] * (len(variants) - 1)
             rev_mult = [1.0] * len(variants)
             n = max(int(4000 * scale), 400)

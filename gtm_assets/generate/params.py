@@ -204,7 +204,7 @@ SPECS: dict[str, ChannelSpec] = {
     )
 }
 
-PEOPLE_PER_DAY = 520  # new in-market people arriving per day at scale 1
+PEOPLE_PER_DAY = 220  # new in-market people arriving per day at scale 1
 ARRIVAL_LAG_MEAN_DAYS = 14.0  # exposures reach people who arrived ~this many days earlier
 EMAIL_LOOKBACK_DAYS = 30  # email goes to people with a non-email exposure in this window
 

@@ -17,7 +17,7 @@ currency); timestamps are UTC; `month` is `YYYY-MM`. "Window" = the generated mo
    unpaid (organic_search, organic_social, referral, direct): a base rate x weekday x a
    gentle yearly seasonality, independent of spend. An exposure event is attributed to
    one of the channel's campaigns in proportion to that day's campaign spend.
-3. **Who is reached.** In-market people arrive every day (520 x scale). An exposure on
+3. **Who is reached.** In-market people arrive every day (220 x scale). An exposure on
    day t reaches a person who arrived `Geometric(mean 14)` days earlier; within the
    arrival day, activity is skewed (channels with a larger targeting exponent reach the
    most active people, who also work at larger companies). Email exposures reach people
@@ -89,10 +89,12 @@ D days with total spend S spread evenly: `D * f(S / D)`.
 - `top_structural_tickets` = exposures_top x q: expected conversion tickets per day at
   saturation (exact: the Monte-Carlo of the process recovers it).
 - `realisation` = (sum over all leads of the channel's Shapley split) / (expected tickets
-  of the channel's exposures that could convert inside the window). Below 1 because a
-  person converts once (tickets to people who already converted or also convert through
-  another channel are shared or moot). Estimated from this world; depends mildly on the
-  spend level.
+  of the channel's exposures that could convert inside the window). Not exactly 1: a
+  person converts once, so tickets reaching people who already converted are moot
+  (email, which targets engaged people, is far below 1), and the Shapley split credits
+  every pre-conversion exposure by its marginal effect, not only the ticket that fired
+  (channels that reach very active people get a little more than their own tickets).
+  Estimated from this world; depends mildly on the spend level.
 - `top` (metric conversions) = top_structural_tickets x realisation: causal lead
   conversions per day at saturation, consistent with channel_shares.
 - `value_per_conversion` = Shapley-weighted mean expected eventual revenue of the
@@ -136,7 +138,7 @@ of the ticket that converted the person.
 
 ### experiments.csv
 experiment_id, variant, kind (winner: +50% relative lift; srm: planned 50/50 but 12% of
-treatment units lost; null; three_arm: no effect), true_conversion_rate,
+treatment units lost; no_effect; three_arm: three variants, no effect), true_conversion_rate,
 true_revenue_per_unit, planned_share, srm_injected. Unit conversion probabilities vary
 around the variant rate with a latent that also drives `pre_metric` (for CUPED).
 """
