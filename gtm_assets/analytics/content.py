@@ -35,8 +35,8 @@ ranks in the top ``top_position``:
 Expected form fills of a gap: uncaptured demand (search volume of its keywords ranking below
 the top ``top_position``) x top10_capture_rate x site_form_fill_rate, or for a conversion gap
 alone one more piece at the topic's form fills per piece, whichever is larger.
-Keywords are assigned to the topic of their best-ranked page; keywords without a page are
-reported under the topic ``(no page)``.
+Keywords are assigned to the topic of their best-ranked page; keywords whose page is missing
+or not in the content catalogue are reported under the topic ``(no catalogued page)``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-NO_PAGE_TOPIC = "(no page)"
+NO_PAGE_TOPIC = "(no catalogued page)"
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,7 @@ def content_recommendations(
         what = (
             f"Create or expand content on '{g['topic']}'"
             if g["topic"] != NO_PAGE_TOPIC
-            else "Create pages for the tracked keywords that have none"
+            else "Create (or add to the content catalogue) pages for tracked keywords without one"
         )
         recs.append(
             {

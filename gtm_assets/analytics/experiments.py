@@ -549,11 +549,17 @@ def _verdict(row: pd.Series, cfg: ExperimentStatsConfig) -> tuple[str, str]:
             f"significant early ({test}, adjusted p = {p_adj:.3g}) but short of the planned "
             f"sample ({sample}); an early peek inflates false positives",
         )
-    if ended or enough:
+    if enough:
         return (
             VERDICT_STOP,
-            f"no significant difference ({test}, adjusted p = {p_adj:.3g}; "
-            f"{sample}{'; ended' if ended else ''})",
+            f"no significant difference at the planned sample ({test}, adjusted p = "
+            f"{p_adj:.3g}; {sample}): an effect of the planned size is unlikely",
+        )
+    if ended:
+        return (
+            VERDICT_STOP,
+            f"ended without a significant difference ({test}, adjusted p = {p_adj:.3g}) but "
+            f"underpowered ({sample}): inconclusive, rerun with more traffic if it matters",
         )
     return VERDICT_KEEP, f"not significant yet ({test}, adjusted p = {p_adj:.3g}; {sample})"
 

@@ -1,5 +1,6 @@
--- One row per piece of content published before $month_end (plus any content_id with
--- traffic or assisted conversions this month that staging.content does not list).
+-- One row per piece of content published before $month_end, plus any content_id with
+-- traffic or assisted conversions this month that is unpublished by then or missing from
+-- staging.content (flags published_by_month_end, in_content_catalog say which).
 -- Engagement from staging.content_daily in [$month_start, $month_end) and the prior month;
 -- assisted conversions from the month's marts.content_attribution slice.
 --   unique_visitors      sum of the daily unique visitors (a person counted once per day)
@@ -9,9 +10,13 @@
 --   form_fill_rate       form_fills / unique_visitors
 with
 
-content as (
+catalog as (
     select content_id, title, content_type, topic, url, published_at, campaign_id
     from staging.content
+),
+
+content as (
+    select * from catalog
     where published_at is null or published_at < $month_end::timestamp
 ),
 
@@ -77,6 +82,9 @@ joined as (
         c.published_at,
         c.campaign_id,
         c.content_id is not null as in_content_catalog,
+        c.content_id is not null
+            and (c.published_at is null or c.published_at < $month_end::timestamp)
+            as published_by_month_end,
         coalesce(t.pageviews, 0) as pageviews,
         coalesce(t.unique_visitors, 0) as unique_visitors,
         coalesce(t.engaged_seconds, 0) / 3600.0 as engaged_hours,
@@ -98,7 +106,7 @@ joined as (
         coalesce(r.revenue_linear, 0) as revenue_linear,
         coalesce(r.revenue_position_based, 0) as revenue_position_based
     from ids as i
-    left join content as c on c.content_id = i.content_id
+    left join catalog as c on c.content_id = i.content_id
     left join traffic as t on t.content_id = i.content_id
     left join credit as r on r.content_id = i.content_id
 ),

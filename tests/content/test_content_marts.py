@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from gtm_assets.analytics.content import NO_PAGE_TOPIC
 from gtm_assets.assets.content import content_analysis
 from gtm_assets.resources import GtmSettings, WarehouseResource
 
@@ -55,6 +56,7 @@ def build_world(tmp_path, present: dict[str, bool] | None = None) -> WarehouseRe
         (date(2025, 3, 2), "A", 300, 200, 20.0, 150, 4),
         (date(2025, 3, 1), "B", 50, 40, 300.0, 10, 5),
         (date(2025, 3, 1), "C", 10, 10, 30.0, 0, 0),
+        (date(2025, 3, 20), "D", 5, 5, 10.0, 0, 0),  # traffic before its publication date
         (date(2025, 2, 10), "A", 200, 150, 30.0, 100, 3),
         (date(2025, 1, 10), "A", 999, 999, 30.0, 999, 9),  # two months back: ignored
     ]
@@ -165,7 +167,9 @@ def test_assisted_conversions_credit_by_hand(world):
 def test_performance_engagement_and_ranks_by_hand(world):
     resource, result = world
     perf = read(resource, "content_performance").set_index("content_id")
-    assert set(perf.index) == {"A", "B", "C"}  # D is published after the month
+    assert set(perf.index) == {"A", "B", "C", "D"}
+    assert perf["published_by_month_end"].to_dict() == {"A": True, "B": True, "C": True, "D": False}
+    assert perf.loc["D", "topic"] == "data" and perf["in_content_catalog"].all()
     a = perf.loc["A"]
     assert a["pageviews"] == 400 and a["unique_visitors"] == 280 and a["form_fills"] == 6
     # engaged seconds 100*60 + 300*20 = 12000 -> 3.333 h; pageview-weighted avg 30 s
@@ -175,7 +179,7 @@ def test_performance_engagement_and_ranks_by_hand(world):
     assert a["prior_pageviews"] == 200 and a["pageviews_change_pct"] == pytest.approx(1.0)
     assert perf.loc["B", "engaged_hours"] == pytest.approx(50 * 300 / 3600)
     assert perf.loc["B", "engagement_rank"] == 1 and a["engagement_rank"] == 2
-    assert perf.loc["C", "engagement_rank"] == 3
+    assert perf.loc["C", "engagement_rank"] == 3 and perf.loc["D", "engagement_rank"] == 4
     assert a["assisted_leads_rank"] == 1 and a["assisted_leads"] == 2
     assert a["revenue_linear"] == pytest.approx(225.0)
     assert perf.loc["C", "pageviews_change_pct"] is None or pd.isna(
@@ -222,8 +226,9 @@ def test_segments_shares_by_hand(world):
     seg = read(resource, "content_segments").set_index(["segment_type", "segment"])
     ai = seg.loc[("topic", "ai")]
     assert ai["content_items"] == 2 and ai["pageviews"] == 450
-    assert ai["pageviews_share"] == pytest.approx(450 / 460)
-    assert ai["content_share"] == pytest.approx(2 / 3)
+    assert ai["pageviews_share"] == pytest.approx(450 / 465)
+    assert ai["content_share"] == pytest.approx(2 / 4)
+    assert seg.loc[("topic", "data"), "content_items"] == 2
     assert ai["leads_share"] == pytest.approx(1.0)  # C assisted no lead
     assert seg.loc[("content_type", "ebook"), "form_fill_rate"] == pytest.approx(5 / 40)
 
@@ -232,8 +237,8 @@ def test_gaps_and_recommendations_are_written_with_numbers(world):
     resource, result = world
     gaps = read(resource, "content_gaps").set_index("topic")
     # kw5 (5000 searches, no page) dominates tracked demand: a demand and ranking gap
-    assert gaps.loc["(no page)", "is_gap"]
-    assert "demand" in gaps.loc["(no page)", "gap_types"]
+    assert gaps.loc[NO_PAGE_TOPIC, "is_gap"]
+    assert "demand" in gaps.loc[NO_PAGE_TOPIC, "gap_types"]
     recs = read(resource, "content_recommendations")
     assert list(recs["rank"]) == list(range(1, len(recs) + 1))
     assert recs["expected_impact"].notna().all()

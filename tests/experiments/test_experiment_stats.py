@@ -338,7 +338,8 @@ def test_stop_when_significantly_worse():
 
 def test_stop_when_ended_without_significance():
     verdict, reason, _ = verdict_of({"control": (2000, 200), "treatment": (2000, 205)})
-    assert verdict == "stop" and "no significant difference" in reason and "ended" in reason
+    assert verdict == "stop" and "ended without a significant difference" in reason
+    assert "underpowered" in reason
 
 
 def test_keep_running_when_running_short_of_sample_and_not_significant():
@@ -353,8 +354,8 @@ def test_keep_running_when_significant_early_but_short_of_sample():
 
 def test_running_with_enough_units_decides():
     # 20,000 per arm exceeds the ~14.7k needed for 10% -> 11%
-    verdict, _, _ = verdict_of({"control": (20000, 2000), "treatment": (20000, 2010)}, None)
-    assert verdict == "stop"
+    verdict, reason, _ = verdict_of({"control": (20000, 2000), "treatment": (20000, 2010)}, None)
+    assert verdict == "stop" and "at the planned sample" in reason
     verdict, _, _ = verdict_of({"control": (20000, 2000), "treatment": (20000, 2300)}, None)
     assert verdict == "ship"
 
