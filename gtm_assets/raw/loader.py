@@ -84,10 +84,10 @@ def _v(col: str) -> str:
 
 
 def _typed_expr(spec: Table, col: Column) -> str:
-    c, v = col.name, _v(col.name)
+    c, v = col.name, f"v__{col.name}"
     if (spec.name, c) == ("targets", "scope_id"):
         # A channel target's scope_id is a channel group (matched like every channel).
-        return f"case when lower({_v('scope')}) = 'channel' then lower({v}) else {v} end"
+        return f"case when lower(v__scope) = 'channel' then lower({v}) else {v} end"
     kind = col.kind
     if kind == "text":
         return c
@@ -156,13 +156,13 @@ def _row_checks(spec: Table) -> list[tuple[str, str, str, str]]:
     key_cols = [spec.column(k) for k in spec.key if not spec.column(k).nullable]
     for c in key_cols:
         checks.append(
-            (f"{_v(c.name)} is null", "missing_key", c.name, "'key value is empty'"),
+            (f"v__{c.name} is null", "missing_key", c.name, "'key value is empty'"),
         )
     for c in cols:
         if c.kind in _TYPE_WORDS:
             checks.append(
                 (
-                    f"{_v(c.name)} is not null and t__{c.name} is null",
+                    f"v__{c.name} is not null and t__{c.name} is null",
                     "type",
                     c.name,
                     f"{_shown(c.name)} || ' {_TYPE_WORDS[c.kind]}'",
@@ -180,7 +180,7 @@ def _row_checks(spec: Table) -> list[tuple[str, str, str, str]]:
     if spec.name == "experiments":
         checks.append(
             (
-                f"{_v('planned_split')} is not null and not regexp_full_match("
+                "v__planned_split is not null and not regexp_full_match("
                 f"planned_split, {_lit(_SPLIT_RE)})",
                 "type",
                 "planned_split",
@@ -190,7 +190,7 @@ def _row_checks(spec: Table) -> list[tuple[str, str, str, str]]:
     for c in cols:
         if not c.nullable and c.name not in spec.key:
             checks.append(
-                (f"{_v(c.name)} is null", "missing_value", c.name, "'value is empty'"),
+                (f"v__{c.name} is null", "missing_value", c.name, "'value is empty'"),
             )
     for c in cols:
         if c.enum:
@@ -409,17 +409,45 @@ class _Loader:
     def _validate(self, spec: Table) -> None:
         txt = self._temp("txt", spec.name)
         typ = self._temp("typ", spec.name)
+        if spec.name not in self.sources:
+            # Absent (optional) table: an empty typed table, without planning the checks.
+            cols = ", ".join(
+                [f"cast(null as varchar) as {c}" for c in spec.column_names]
+                + [f"cast(null as {c.sql_type}) as t__{c.name}" for c in spec.columns]
+            )
+            self._q(
+                f"create or replace temp table {typ} as select cast(null as bigint) as "  # noqa: S608
+                f"_row_number, {cols}, cast(null as varchar) as _rule, cast(null as varchar) "
+                "as _column, cast(null as varchar) as _detail limit 0"
+            )
+            return
+        trimmed = ", ".join(f"{_v(c)} as v__{c}" for c in spec.column_names)
         typed = ", ".join(f"{_typed_expr(spec, c)} as t__{c.name}" for c in spec.columns)
         checks = _row_checks(spec)
-        rule = "case " + " ".join(f"when {c} then {_lit(r)}" for c, r, _, _ in checks) + " end"
-        column = "case " + " ".join(f"when {c} then {_lit(k)}" for c, _, k, _ in checks) + " end"
-        detail = "case " + " ".join(f"when {c} then {d}" for c, _, _, d in checks) + " end"
-        if not checks:
-            rule = column = detail = "cast(null as varchar)"
+        keep = ", ".join(spec.column_names + [f"t__{c}" for c in spec.column_names])
+        if checks:
+            first = (
+                "case "
+                + " ".join(f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(checks, 1))
+                + " end"
+            )
+            rules = "[" + ", ".join(_lit(r) for _, r, _, _ in checks) + "]"
+            columns = "[" + ", ".join(_lit(k) for _, _, k, _ in checks) + "]"
+            details = (
+                "case _check "
+                + " ".join(f"when {i} then {d}" for i, (_, _, _, d) in enumerate(checks, 1))
+                + " end"
+            )
+        else:
+            first, rules, columns, details = "cast(null as integer)", "[]", "[]", "null"
         self._q(
             f"create or replace temp table {typ} as "  # noqa: S608
-            f"with typed as (select *, {typed} from {txt}) "
-            f"select *, {rule} as _rule, {column} as _column, {detail} as _detail from typed"
+            f"with trimmed as materialized (select *, {trimmed} from {txt}), "
+            f"typed as materialized (select *, {typed} from trimmed), "
+            f"checked as (select *, {first} as _check from typed) "
+            f"select _row_number, {keep}, cast({rules}[_check] as varchar) as _rule, "
+            f"cast({columns}[_check] as varchar) as _column, "
+            f"cast({details} as varchar) as _detail from checked"
         )
         if spec.name == "targets":
             self._check_target_campaigns(typ)
