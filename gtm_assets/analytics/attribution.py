@@ -411,12 +411,21 @@ def credit_problems(
 
 @dataclass
 class MonthAttribution:
-    """One month's credit: per channel (with coverage columns) and per campaign."""
+    """One month's credit (per channel, with coverage columns, and per campaign), the
+    insight tables and the problems the credit checks found per conversion type."""
 
     channel: pd.DataFrame
     campaign: pd.DataFrame
     summaries: list[PathSummary]
     problems: dict[str, list[str]]
+    insights: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _stamp(frame: pd.DataFrame, month: date, conversion_type: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, "conversion_type", conversion_type)
+    frame.insert(0, "month", month)
+    return frame
 
 
 def attribute_month(
@@ -425,12 +434,29 @@ def attribute_month(
     month_end: date,
     params: AttributionParams,
     conversion_types: tuple[str, ...] = CONVERSION_TYPES,
+    insights: bool = True,
+    top_n: int = 20,
 ) -> MonthAttribution:
-    """Every model for every conversion type of one month, with the credit checks run."""
+    """Every model for every conversion type of one month, with the credit checks run.
+
+    With ``insights``: also assisted conversions, path statistics (with the prior month's,
+    built the same way), top paths, the order-1 transition matrix and the model comparison.
+    """
+    from gtm_assets.analytics import attribution_insights as ins
+
     channel_parts: list[pd.DataFrame] = []
     campaign_parts: list[pd.DataFrame] = []
+    parts: dict[str, list[pd.DataFrame]] = {
+        "assisted": [],
+        "path_stats": [],
+        "top_paths": [],
+        "transitions": [],
+    }
     summaries: list[PathSummary] = []
     problems: dict[str, list[str]] = {}
+    prior_start = date(
+        month_start.year - (month_start.month == 1), (month_start.month - 2) % 12 + 1, 1
+    )
     for conversion_type in conversion_types:
         summary = build_paths(con, conversion_type, month_start, month_end, params)
         summaries.append(summary)
@@ -442,19 +468,38 @@ def attribute_month(
             summary.revenue_with_touch,
             models=params.models if summary.conversions_with_touch else (),
         )
-        for frame, parts in ((channel, channel_parts), (credit, campaign_parts)):
-            frame = frame.copy()
-            frame.insert(0, "conversion_type", conversion_type)
-            frame.insert(0, "month", month_start)
-            parts.append(frame)
-        channel_parts[-1]["conversions"] = summary.conversions
-        channel_parts[-1]["conversions_with_touch"] = summary.conversions_with_touch
-        channel_parts[-1]["coverage"] = summary.coverage
-        channel_parts[-1]["revenue_with_touch"] = summary.revenue_with_touch
+        channel = _stamp(channel, month_start, conversion_type)
+        channel["conversions"] = summary.conversions
+        channel["conversions_with_touch"] = summary.conversions_with_touch
+        channel["coverage"] = summary.coverage
+        channel["revenue_with_touch"] = summary.revenue_with_touch
+        channel_parts.append(channel)
+        campaign_parts.append(_stamp(credit, month_start, conversion_type))
+        if not insights:
+            continue
+        parts["assisted"].append(
+            _stamp(ins.assisted_conversions(con), month_start, conversion_type)
+        )
+        parts["top_paths"].append(_stamp(ins.top_paths(con, top_n), month_start, conversion_type))
+        parts["transitions"].append(
+            _stamp(ins.transition_matrix(con), month_start, conversion_type)
+        )
+        current = ins.path_stats(con)
+        build_paths(con, conversion_type, prior_start, month_start, params)
+        stats = ins.with_prior(current, ins.path_stats(con))
+        parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
     con.execute(f"drop table if exists {PATH_TABLE}")
+    con.execute("drop table if exists _attr_mask_shares")
     channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
     campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))
-    return MonthAttribution(channel, campaign, summaries, problems)
+    tables: dict[str, pd.DataFrame] = {}
+    if insights:
+        tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+        tables["model_comparison"] = ins.model_comparison(channel)
+        tables["model_disagreement"] = ins.model_disagreement(channel)
+        for key in ("model_comparison", "model_disagreement"):
+            tables[key].insert(0, "month", month_start)
+    return MonthAttribution(channel, campaign, summaries, problems, tables)
 
 
 def _typed_channel(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import attribution as at
+from gtm_assets.analytics import attribution_insights as ins
 from gtm_assets.assets.common import markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
@@ -44,6 +45,123 @@ CAMPAIGN_SCHEMA = {
     "attributed_conversions": "double",
     "attributed_revenue": "double",
 }
+
+_STATS = ["mean", "median", "p75", "p90"]
+INSIGHT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "assisted": (
+        "marts.attribution_assisted",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "channel": "varchar",
+            "conversions_touched": "bigint",
+            "last_touch_conversions": "bigint",
+            "assisted_conversions": "bigint",
+            "first_touch_conversions": "bigint",
+            "touches": "bigint",
+            "last_touch_revenue": "double",
+            "assisted_revenue": "double",
+            "assist_ratio": "double",
+            "share_of_conversions_touched": "double",
+        },
+    ),
+    "path_stats": (
+        "marts.attribution_path_stats",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "metric": "varchar",
+            "paths": "bigint",
+            **{stat: "double" for stat in _STATS},
+            **{f"prior_{stat}": "double" for stat in _STATS},
+            **{f"{stat}_change": "double" for stat in _STATS},
+            **{f"{stat}_change_pct": "double" for stat in _STATS},
+        },
+    ),
+    "top_paths": (
+        "marts.attribution_top_paths",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "rank": "bigint",
+            "path": "varchar",
+            "steps": "bigint",
+            "conversions": "bigint",
+            "null_paths": "bigint",
+            "conversion_rate": "double",
+            "revenue": "double",
+            "share_of_conversions": "double",
+        },
+    ),
+    "transitions": (
+        "marts.attribution_transitions",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "from_channel": "varchar",
+            "to_channel": "varchar",
+            "transitions": "bigint",
+            "probability": "double",
+            "conversion_value": "double",
+        },
+    ),
+    "model_comparison": (
+        "marts.attribution_model_comparison",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "channel": "varchar",
+            **{f"share_{m}": "double" for m in at.MODELS},
+            "min_share": "double",
+            "max_share": "double",
+            "spread": "double",
+            "most_generous_model": "varchar",
+            "least_generous_model": "varchar",
+        },
+    ),
+    "model_disagreement": (
+        "marts.attribution_model_disagreement",
+        {
+            "month": "date",
+            "conversion_type": "varchar",
+            "model_a": "varchar",
+            "model_b": "varchar",
+            "tv_distance": "double",
+        },
+    ),
+}
+INSIGHT_DESCRIPTIONS = {
+    "assisted": (
+        "Per channel: conversions it touched, closed as last touch, assisted (in the path "
+        "but not last) and opened (first touch), with the assist ratio (assisted per "
+        "last-touch conversion). High ratios mark channels that last-touch reports undervalue."
+    ),
+    "path_stats": (
+        "How long journeys are: touches per converting path and days from the first touch "
+        "to the conversion (mean, median, 75th and 90th percentile) with last month's "
+        "values and the change."
+    ),
+    "top_paths": (
+        "The most common channel sequences that led to conversions (repeats collapsed), "
+        "with how often the same sequence did not convert and the revenue it brought."
+    ),
+    "transitions": (
+        "Which channels feed which: how often a journey moves from one channel to the next, "
+        "to a conversion or to no conversion, and the probability of each move."
+    ),
+    "model_comparison": (
+        "Every model's share of credit per channel side by side, the gap between the most "
+        "and least generous model and which models they are."
+    ),
+    "model_disagreement": (
+        "How differently each pair of models splits the credit (total-variation distance: "
+        "the share of credit that would have to move to turn one split into the other)."
+    ),
+}
+
+
+def _insight_key(name: str) -> str:
+    return INSIGHT_TABLES[name][0].split(".")[1]
 
 
 class AttributionConfig(dg.Config):
@@ -89,6 +207,7 @@ class AttributionConfig(dg.Config):
     tolerance: float = Field(
         default=1e-6, description="Relative tolerance of the credit-sum checks (rounding)."
     )
+    top_paths: int = Field(default=20, description="How many top converting paths to keep.")
 
     def params(self, settings: GtmSettings) -> at.AttributionParams:
         return at.AttributionParams(
@@ -168,6 +287,35 @@ def _check_results(
     ]
 
 
+def insight_problems(result: at.MonthAttribution, tolerance: float) -> dict[str, list[str]]:
+    """Consistency of the insight tables with the paths behind the credit."""
+    with_touch = {s.conversion_type: s.conversions_with_touch for s in result.summaries}
+    out: dict[str, list[str]] = {name: [] for name in INSIGHT_TABLES}
+    tables = result.insights
+    last = tables["assisted"].groupby("conversion_type")["last_touch_conversions"].sum()
+    stats = tables["path_stats"].groupby("conversion_type")["paths"].max()
+    for ctype, n in with_touch.items():
+        if int(last.get(ctype, 0)) != n:
+            out["assisted"].append(f"{ctype}: last-touch conversions {last.get(ctype, 0)} != {n}")
+        if int(stats.get(ctype, 0)) != n:
+            out["path_stats"].append(f"{ctype}: {stats.get(ctype, 0)} paths != {n} conversions")
+    sums = tables["transitions"].groupby(["conversion_type", "from_channel"])["probability"].sum()
+    for key, total in sums.items():
+        if abs(total - 1) > tolerance:
+            out["transitions"].append(f"{key}: probabilities sum to {total:.9f}")
+    top = tables["top_paths"].groupby("conversion_type")["conversions"].sum()
+    for ctype, total in top.items():
+        if total > with_touch.get(ctype, 0):
+            out["top_paths"].append(f"{ctype}: top paths hold more conversions than exist")
+    spread = tables["model_comparison"]["spread"]
+    if ((spread < -tolerance) | (spread > 1 + tolerance)).any():
+        out["model_comparison"].append("a spread lies outside [0, 1]")
+    tv = tables["model_disagreement"]["tv_distance"]
+    if ((tv < -tolerance) | (tv > 1 + tolerance)).any():
+        out["model_disagreement"].append("a distance lies outside [0, 1]")
+    return out
+
+
 def campaign_mismatches(result: at.MonthAttribution, tolerance: float) -> list[str]:
     """Campaign credit summed per channel must equal the channel credit."""
     keys = ["conversion_type", "model", "channel"]
@@ -225,6 +373,16 @@ def _preview(channel: pd.DataFrame, model: str) -> str:
                 "model chosen in settings (default linear)."
             ),
         ),
+        *[
+            dg.AssetSpec(
+                _insight_key(name),
+                deps=["staging_tables"],
+                group_name=GROUP,
+                kinds={"duckdb", "python"},
+                description=INSIGHT_DESCRIPTIONS[name],
+            )
+            for name in INSIGHT_TABLES
+        ],
     ],
     partitions_def=monthly_partitions,
     pool="duckdb_warehouse",
@@ -274,6 +432,18 @@ def _preview(channel: pd.DataFrame, model: str) -> str:
             blocking=True,
             description="Campaign credit summed per channel equals the channel credit.",
         ),
+        *[
+            dg.AssetCheckSpec(
+                "consistent_with_paths",
+                asset=_insight_key(name),
+                blocking=True,
+                description=(
+                    "The table agrees with the paths behind the credit (conversion counts, "
+                    "probabilities summing to 1, distances within [0, 1])."
+                ),
+            )
+            for name in INSIGHT_TABLES
+        ],
     ],
 )
 def attribution_credit(
@@ -285,9 +455,13 @@ def attribution_credit(
     month, month_end = month_bounds(context.partition_key)
     params = config.params(settings)
     with warehouse.connect() as con:
-        result = at.attribute_month(con, month, month_end, params)
+        result = at.attribute_month(con, month, month_end, params, top_n=config.top_paths)
         channel_rows = write_month(con, CHANNEL_TABLE, result.channel, CHANNEL_SCHEMA, month)
         campaign_rows = write_month(con, CAMPAIGN_TABLE, result.campaign, CAMPAIGN_SCHEMA, month)
+        insight_rows = {
+            name: write_month(con, table, result.insights[name], schema, month)
+            for name, (table, schema) in INSIGHT_TABLES.items()
+        }
     checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
     summary = pd.DataFrame(
         [
@@ -328,3 +502,29 @@ def attribution_credit(
         },
         check_results=[c for c in checks if c.asset_key == dg.AssetKey("campaign_attribution")],
     )
+    problems = insight_problems(result, config.tolerance)
+    headlines = ins.disagreement_headlines(
+        result.insights["model_comparison"], result.insights["model_disagreement"]
+    )
+    for name, (table, _schema) in INSIGHT_TABLES.items():
+        frame = result.insights[name]
+        metadata = {
+            "dagster/row_count": insight_rows[name],
+            "table": table,
+            "preview": dg.MetadataValue.md(markdown_table(frame.drop(columns=["month"]))),
+        }
+        if name in ("model_comparison", "model_disagreement"):
+            metadata["disagreement"] = dg.MetadataValue.md("\n".join(f"- {h}" for h in headlines))
+        yield dg.MaterializeResult(
+            asset_key=_insight_key(name),
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="consistent_with_paths",
+                    asset_key=_insight_key(name),
+                    passed=not problems[name],
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={"problems": "\n".join(problems[name]) or "none"},
+                )
+            ],
+        )

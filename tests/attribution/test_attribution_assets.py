@@ -50,15 +50,26 @@ def _run(path, tmp_path, **config):
 def test_attribution_asset_writes_both_marts_and_passes_checks(warehouse_file, tmp_path):
     result = _run(warehouse_file, tmp_path)
     assert result.success
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(checks) == {
-        "credit_sums_to_conversions",
-        "shares_sum_to_one",
-        "no_negative_credit",
-        "revenue_credit_sums_to_revenue",
-        "touch_coverage",
-        "campaign_credit_matches_channel_credit",
+    checks = {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in result.get_asset_check_evaluations()
     }
+    insight_keys = {
+        "attribution_assisted",
+        "attribution_path_stats",
+        "attribution_top_paths",
+        "attribution_transitions",
+        "attribution_model_comparison",
+        "attribution_model_disagreement",
+    }
+    assert set(checks) == {
+        ("channel_attribution", "credit_sums_to_conversions"),
+        ("channel_attribution", "shares_sum_to_one"),
+        ("channel_attribution", "no_negative_credit"),
+        ("channel_attribution", "revenue_credit_sums_to_revenue"),
+        ("channel_attribution", "touch_coverage"),
+        ("campaign_attribution", "campaign_credit_matches_channel_credit"),
+    } | {(key, "consistent_with_paths") for key in insight_keys}
     assert all(c.passed for c in checks.values())
     import duckdb
 
@@ -80,6 +91,15 @@ def test_attribution_asset_writes_both_marts_and_passes_checks(warehouse_file, t
         "where conversion_type = 'won' and model = 'last_touch' order by campaign_id"
     ).fetchall()
     assert campaign == [("cmp_e", 0.0), ("cmp_s", pytest.approx(1000.0))]
+    for key in insight_keys:
+        months = con.execute(f"select distinct month from marts.{key}").fetchall()
+        assert [str(m[0]) for m in months] == ["2024-03-01"], key
+    assisted = con.execute(
+        "select channel, last_touch_conversions, assisted_conversions "
+        "from marts.attribution_assisted where conversion_type = 'lead' order by channel"
+    ).fetchall()
+    # l1: email > paid_search (email assists, paid_search closes); l2: display closes
+    assert assisted == [("display", 1, 0), ("email", 0, 1), ("paid_search", 1, 0)]
     con.close()
 
 
@@ -87,7 +107,9 @@ def test_rerun_replaces_the_slice_and_low_coverage_warns(warehouse_file, tmp_pat
     assert _run(warehouse_file, tmp_path).success
     result = _run(warehouse_file, tmp_path, min_coverage=0.9, touch_types=["click"])
     assert result.success  # WARN, not blocking
-    coverage = {e.check_name: e for e in result.get_asset_check_evaluations()}["touch_coverage"]
+    coverage = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "touch_coverage"
+    )
     assert not coverage.passed
     assert coverage.severity == dg.AssetCheckSeverity.WARN
     import duckdb
