@@ -13,6 +13,10 @@ from pathlib import Path
 from types import ModuleType
 
 import dagster as dg
+from dagster._core.definitions.partitions.partitioned_schedule import (
+    UnresolvedPartitionedAssetScheduleDefinition,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from gtm_assets import assets as assets_package
 from gtm_assets.assets.executive import build_executive_assets
@@ -75,12 +79,11 @@ def build_definitions(
         name="monthly_review_month_end",
         hour_of_day=6,
         minute_of_hour=0,
-        execution_timezone="UTC",
         description="Runs the month that just closed, at 06:00 UTC on the 1st.",
     )
-    extra_jobs = _module_objects(modules, dg.UnresolvedAssetJobDefinition)
+    extra_jobs = _module_objects(modules, UnresolvedAssetJobDefinition)
     schedules = _module_objects(modules, dg.ScheduleDefinition)
-    schedules += _module_objects(modules, dg.UnresolvedPartitionedAssetScheduleDefinition)
+    schedules += _module_objects(modules, UnresolvedPartitionedAssetScheduleDefinition)
     sensors = _module_objects(modules, dg.SensorDefinition)
 
     return dg.Definitions(
