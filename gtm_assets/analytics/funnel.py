@@ -211,13 +211,47 @@ def transition_frame(
     return frame.reset_index(drop=True)
 
 
-def segment_groups(frame: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(segment_type, segment, rows) for ``all`` and every segment column present."""
-    groups: list[tuple[str, str, pd.DataFrame]] = [("all", "all", frame)]
+@dataclass(frozen=True)
+class Units:
+    """One transition's units as numpy arrays (times in microseconds since the epoch)."""
+
+    f: np.ndarray  # from-stage entry
+    t: np.ndarray  # to-stage entry (meaningless where ``has_t`` is False)
+    has_t: np.ndarray
+    days: np.ndarray  # days from -> to (NaN where no to-stage entry)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Units:
+        has_t = frame["to_at"].notna().to_numpy()
+        f = frame["from_at"].astype("datetime64[us]").to_numpy().view("int64")
+        t = frame["to_at"].astype("datetime64[us]").to_numpy().view("int64")
+        return cls(f=f, t=t, has_t=has_t, days=frame["days"].to_numpy(dtype=float))
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    def take(self, sel: np.ndarray) -> Units:
+        return Units(f=self.f[sel], t=self.t[sel], has_t=self.has_t[sel], days=self.days[sel])
+
+    def from_between(self, start: date | datetime, end: date | datetime) -> np.ndarray:
+        return (self.f >= _us(start)) & (self.f < _us(end))
+
+    def to_between(self, start: date | datetime, end: date | datetime) -> np.ndarray:
+        return self.has_t & (self.t >= _us(start)) & (self.t < _us(end))
+
+
+def _us(value: date | datetime) -> int:
+    return int(np.datetime64(pd.Timestamp(value).to_datetime64(), "us").view("int64"))
+
+
+def segment_groups(frame: pd.DataFrame) -> list[tuple[str, str, Units]]:
+    """(segment_type, segment, units) for ``all`` and every segment column present."""
+    units = Units.of(frame)
+    groups: list[tuple[str, str, Units]] = [("all", "all", units)]
     for seg in SEGMENT_TYPES[1:]:
         if seg in frame.columns:
-            for value, rows in frame.groupby(seg, sort=True):
-                groups.append((seg, str(value), rows))
+            for value, idx in sorted(frame.groupby(seg, sort=False).indices.items()):
+                groups.append((seg, str(value), units.take(np.asarray(idx))))
     return groups
 
 
@@ -273,22 +307,23 @@ class FunnelSettings:
     min_entered: int = 30
 
 
-def _cohort_stats(rows: pd.DataFrame, window_days: int, as_of: pd.Timestamp) -> dict:
-    entered = len(rows)
-    hit = rows["to_at"].notna() & (rows["days"] <= window_days) & (rows["to_at"] < as_of)
+def _cohort_stats(u: Units, window_days: int, as_of: pd.Timestamp) -> dict:
+    """Entered, converted within the window (and before ``as_of``), rate, median/p75 days."""
+    entered = len(u)
+    hit = u.has_t & (u.days <= window_days) & (u.t < _us(as_of))
     converted = int(hit.sum())
-    days = rows.loc[hit, "days"]
+    days = u.days[hit]
     return {
         "entered": entered,
         "converted": converted,
         "conversion_rate": converted / entered if entered else None,
-        "median_days_to_convert": float(days.median()) if converted else None,
-        "p75_days_to_convert": float(days.quantile(0.75)) if converted else None,
+        "median_days_to_convert": float(np.median(days)) if converted else None,
+        "p75_days_to_convert": float(np.quantile(days, 0.75)) if converted else None,
     }
 
 
-def _in_month(ts: pd.Series, start: date) -> pd.Series:
-    return (ts >= _ts(start)) & (ts < _ts(add_months(start, 1)))
+def _month(start: date) -> tuple[date, date]:
+    return start, add_months(start, 1)
 
 
 def funnel_stages(
@@ -309,14 +344,14 @@ def funnel_stages(
         window = int(settings.windows[name])
         frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
         cohort = mature_cohort_month(month_start, as_of, window)
-        for seg_type, seg, grp in segment_groups(frame):
-            in_cohort = grp.loc[_in_month(grp["from_at"], cohort)]
-            current = grp.loc[_in_month(grp["from_at"], month_start)]
-            follow = (as_of - current["from_at"]).dt.total_seconds() / 86400.0
-            conv_now = current["to_at"].notna() & (current["to_at"] < as_of)
-            dur = np.where(conv_now, current["days"], follow)
-            period_to = grp["to_at"].notna() & _in_month(grp["to_at"], month_start)
-            period_from = int(_in_month(grp["from_at"], month_start).sum())
+        for seg_type, seg, u in segment_groups(frame):
+            in_cohort = u.take(u.from_between(*_month(cohort)))
+            current = u.take(u.from_between(*_month(month_start)))
+            follow = (_us(as_of) - current.f) / 86_400e6
+            conv_now = current.has_t & (current.t < _us(as_of))
+            dur = np.where(conv_now, current.days, follow)
+            period_to = int(u.to_between(*_month(month_start)).sum())
+            period_from = int(u.from_between(*_month(month_start)).sum())
             row = {
                 "month": month_start,
                 "segment_type": seg_type,
@@ -327,11 +362,11 @@ def funnel_stages(
                 "window_days": window,
                 **_cohort_stats(in_cohort, window, as_of),
                 "period_from_entries": period_from,
-                "period_to_entries": int(period_to.sum()),
-                "period_rate": int(period_to.sum()) / period_from if period_from else None,
+                "period_to_entries": period_to,
+                "period_rate": period_to / period_from if period_from else None,
                 "current_cohort_entered": len(current),
                 "current_cohort_converted_so_far": int(conv_now.sum()),
-                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now.to_numpy(), window),
+                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now, window),
             }
             rows.append(row)
     return _typed(pd.DataFrame(rows, columns=FUNNEL_STAGE_COLUMNS))
@@ -388,13 +423,13 @@ def funnel_velocity(
     for from_stage, to_stage in TRANSITIONS:
         frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
         frame = frame.loc[frame["to_at"].notna()]
-        for seg_type, seg, grp in segment_groups(frame):
-            now = grp.loc[_in_month(grp["to_at"], month_start), "days"]
-            before = grp.loc[_in_month(grp["to_at"], prior), "days"]
-            med = float(now.median()) if len(now) else None
-            p75 = float(now.quantile(0.75)) if len(now) else None
-            pmed = float(before.median()) if len(before) else None
-            pp75 = float(before.quantile(0.75)) if len(before) else None
+        for seg_type, seg, u in segment_groups(frame):
+            now = u.days[u.to_between(*_month(month_start))]
+            before = u.days[u.to_between(*_month(prior))]
+            med = float(np.median(now)) if len(now) else None
+            p75 = float(np.quantile(now, 0.75)) if len(now) else None
+            pmed = float(np.median(before)) if len(before) else None
+            pp75 = float(np.quantile(before, 0.75)) if len(before) else None
             rows.append(
                 {
                     "month": month_start,
@@ -478,10 +513,9 @@ def funnel_bottlenecks(
         per_transition[name] = frame
         cohort = mature_cohort_month(month_start, as_of, window)
         base_start = add_months(cohort, -settings.baseline_months)
-        for seg_type, seg, grp in segment_groups(frame):
-            cur = _cohort_stats(grp.loc[_in_month(grp["from_at"], cohort)], window, as_of)
-            in_base = (grp["from_at"] >= _ts(base_start)) & (grp["from_at"] < _ts(cohort))
-            base = _cohort_stats(grp.loc[in_base], window, as_of)
+        for seg_type, seg, u in segment_groups(frame):
+            cur = _cohort_stats(u.take(u.from_between(*_month(cohort))), window, as_of)
+            base = _cohort_stats(u.take(u.from_between(base_start, cohort)), window, as_of)
             if seg_type == "all" and cur["conversion_rate"] is not None:
                 overall_rate[name] = cur["conversion_rate"]
             p_base = (
