@@ -442,8 +442,8 @@ class _Loader:
             first, rules, columns, details = "cast(null as integer)", "[]", "[]", "null"
         self._q(
             f"create or replace temp table {typ} as "  # noqa: S608
-            f"with trimmed as materialized (select *, {trimmed} from {txt}), "
-            f"typed as materialized (select *, {typed} from trimmed), "
+            f"with trimmed as (select *, {trimmed} from {txt}), "
+            f"typed as (select *, {typed} from trimmed), "
             f"checked as (select *, {first} as _check from typed) "
             f"select _row_number, {keep}, cast({rules}[_check] as varchar) as _rule, "
             f"cast({columns}[_check] as varchar) as _column, "
