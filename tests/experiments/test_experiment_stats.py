@@ -37,14 +37,22 @@ MONTH_END = date(2025, 4, 1)
 
 def make_units(experiment_id: str, arms: dict[str, tuple[int, int]]) -> pd.DataFrame:
     """Units with exactly ``conversions`` of ``n`` converted per variant."""
-    rows = []
+    frames = []
     for variant, (n, k) in arms.items():
-        for i in range(n):
-            rows.append((experiment_id, f"{variant}-{i}", variant, int(i < k), 0.0, None))
-    return pd.DataFrame(
-        rows,
-        columns=["experiment_id", "unit_id", "variant", "converted", "revenue", "pre_metric"],
-    )
+        i = np.arange(n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": [f"{variant}-{j}" for j in i],
+                    "variant": variant,
+                    "converted": (i < k).astype(int),
+                    "revenue": 0.0,
+                    "pre_metric": np.nan,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def make_experiment(
