@@ -84,6 +84,9 @@ RESULT_SCHEMA: dict[str, str] = {
     "experiment_name": "varchar",
     "primary_metric": "varchar",
     "status": "varchar",  # running (no end or ends after the month) or completed
+    "start_date": "date",
+    "end_date": "date",
+    "campaign_id": "varchar",
     "variant": "varchar",
     "is_control": "boolean",
     "control_variant": "varchar",
@@ -321,6 +324,10 @@ def parse_planned_split(split: str | None, variants: list[str]) -> tuple[dict[st
 # --------------------------------------------------------------------------- per experiment
 
 
+def _date_or_none(value) -> date | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
 def _experiment_rows(
     exp: pd.Series,
     units: pd.DataFrame,
@@ -379,6 +386,9 @@ def _experiment_rows(
             "experiment_name": exp.get("name"),
             "primary_metric": metric,
             "status": status,
+            "start_date": _date_or_none(exp.get("start_date")),
+            "end_date": _date_or_none(exp.get("end_date")),
+            "campaign_id": None if pd.isna(exp.get("campaign_id")) else exp.get("campaign_id"),
             "variant": v,
             "is_control": v == control,
             "control_variant": control,

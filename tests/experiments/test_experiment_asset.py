@@ -105,6 +105,7 @@ def test_asset_writes_the_months_slice_and_gates_srm(tmp_path):
     assert (out["month"] == pd.Timestamp(2025, 3, 1)).all()
     assert types["month"] == "DATE" and types["p_value"] == "DOUBLE"
     assert types["srm_flag"] == "BOOLEAN" and types["units"] == "BIGINT"
+    assert types["start_date"] == "DATE" and types["end_date"] == "DATE"
     # re-running the month replaces the slice instead of appending
     _materialize(resource)
     with duckdb.connect(resource.path, read_only=True) as con:
