@@ -1,0 +1,573 @@
+"""Campaign launch: the sensor's decisions, planning outputs, monitoring checks and the
+week-4 decision. Pure pandas/numpy; the Dagster layer is ``gtm_assets/assets/launch.py``.
+
+Definitions (each stated once, here)
+
+- **As-of day**: the last day with any ad-spend row in the warehouse (the data's
+  watermark), unless configured; every window below ends there, never later.
+- **Peers / benchmarks**: other campaigns of the same channel and type, measured over the
+  whole months that ended before this campaign's start (``marts.campaign_performance``).
+  Fewer than ``min_peers`` such campaigns: the channel's campaigns of any type; still too
+  few: every campaign. Rates are pooled (sum of numerators / sum of denominators), so a
+  large campaign weighs more than a tiny one: CTR = clicks / impressions, CVR = leads /
+  clicks, CPA = spend / leads, ROAS = attributed revenue / spend, revenue per lead =
+  attributed revenue / leads.
+- **Targets**: the brief's own target where set (> 0), else the peer benchmark.
+- **Channel role**: the channel's share of lead conversions under first-touch vs
+  last-touch attribution over the three months before launch. first/last above
+  ``1 + tolerance``: awareness (it opens journeys); below ``1 / (1 + tolerance)``:
+  conversion (it closes them); otherwise balanced.
+- **Leads credited to the campaign**: each lead created in the window is credited
+  linearly over its person's touchpoints in the lookback window before the lead
+  (``share of those touches that carry the campaign's utm_campaign``), the same rule as the
+  linear attribution model but at day grain. MQLs/SQLs: credited leads that entered the
+  stage by the as-of day.
+- **Projected ROAS**: won revenue arrives months after launch, so the early ROAS reading is
+  credited leads x the peers' revenue per lead / spend (the actual attributed ROAS is
+  reported beside it).
+- **Tracking verified**: touchpoints carrying the campaign's utm_campaign exist whenever it
+  has spend; spend without any such touchpoint is a broken-tracking alarm.
+- **Live on schedule**: first spend no later than ``grace_days`` after the start date.
+- **Performance within tolerance**: over the first 14 days (or the days so far), CTR, CVR
+  and projected ROAS at least ``1 - tolerance`` of target and CPA at most
+  ``1 + tolerance`` of target.
+- **MQL volume and quality**: expected MQLs = spend / target CPA x the peers' lead -> MQL
+  rate; volume passes at ``>= 1 - tolerance`` of that. Quality: the campaign's mean
+  predicted SQL probability of its scored leads (lead scoring) against the peers' leads of
+  the same channel, same tolerance; not evaluable without scored leads.
+- **Week-4 decision** (at 28 days live): pause when tracking is broken, or the weakest of
+  CPA / projected ROAS is below ``pause_below`` of target, or spend reached two target
+  CPAs without a lead; scale when every targeted metric meets target and MQL volume and
+  quality are within tolerance; otherwise optimize, naming the weakest stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+CAMPAIGN_TYPES = ("launch", "seasonal", "always_on", "flash", "event", "brand")
+TARGET_METRICS = ("ctr", "cvr", "cpa", "roas")
+LOWER_IS_BETTER = {"cpa"}
+_INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+
+
+def _finite(value: object) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if _finite(den) and float(den) != 0 else float("nan")
+
+
+def _as_date(value: object) -> date | None:
+    if value is None or (not isinstance(value, date) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date()
+
+
+# ---------------------------------------------------------------- sensor
+
+
+@dataclass
+class LaunchRequests:
+    new_ids: list[str]
+    run_ids: list[str]
+    invalid_ids: list[str] = field(default_factory=list)
+
+
+def valid_partition_key(key: str) -> bool:
+    """Whether Dagster accepts ``key`` as a dynamic partition key."""
+    return bool(key) and key == key.strip() and not any(p in key for p in _INVALID_KEY_PARTS)
+
+
+def launch_requests(
+    campaigns: pd.DataFrame, known: Iterable[str], as_of: date, monitor_days: int
+) -> LaunchRequests:
+    """New campaign partitions to add and the campaigns to run as of ``as_of``.
+
+    New: a campaign id without a partition. Run: every campaign that has not finished its
+    first ``monitor_days`` (not started yet, or started less than ``monitor_days`` ago, or
+    without a start date, which the readiness gate then reports). A new campaign that
+    finished its window long ago gets its partition but no run (backfill it if wanted).
+    """
+    known = set(known)
+    new, run, invalid = [], [], []
+    for row in campaigns.drop_duplicates("campaign_id").itertuples(index=False):
+        cid = str(row.campaign_id)
+        if not valid_partition_key(cid):
+            invalid.append(cid)
+            continue
+        if cid not in known:
+            new.append(cid)
+        start = _as_date(row.start_date)
+        if start is None or as_of < start + timedelta(days=monitor_days):
+            run.append(cid)
+    return LaunchRequests(sorted(new), sorted(run), sorted(invalid))
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass
+class Benchmark:
+    scope: str  # channel_type, channel, all, none
+    n_peers: int
+    values: dict[str, float]
+
+
+def _pooled(df: pd.DataFrame) -> dict[str, float]:
+    s = {c: float(df[c].sum()) if c in df.columns else float("nan") for c in df.columns}
+    return {
+        "ctr": _ratio(s.get("clicks", np.nan), s.get("impressions", np.nan)),
+        "cvr": _ratio(s.get("leads", np.nan), s.get("clicks", np.nan)),
+        "cpa": _ratio(s.get("spend", np.nan), s.get("leads", np.nan)),
+        "roas": _ratio(s.get("attributed_revenue", np.nan), s.get("spend", np.nan)),
+        "revenue_per_lead": _ratio(s.get("attributed_revenue", np.nan), s.get("leads", np.nan)),
+    }
+
+
+def peer_benchmark(
+    history: pd.DataFrame, campaign_id: str, channel: str, campaign_type: str, min_peers: int = 3
+) -> Benchmark:
+    """Pooled CTR/CVR/CPA/ROAS of the peer campaigns (see module docstring).
+
+    ``history``: one row per campaign (or campaign x month) with campaign_id, channel,
+    campaign_type, spend, impressions, clicks, leads, attributed_revenue, all from months
+    before the launch.
+    """
+    others = history[(history["campaign_id"] != campaign_id) & (history["spend"] > 0)]
+    for scope, mask in (
+        (
+            "channel_type",
+            (others["channel"] == channel) & (others["campaign_type"] == campaign_type),
+        ),
+        ("channel", others["channel"] == channel),
+        ("all", pd.Series(True, index=others.index)),
+    ):
+        peers = others[mask]
+        n = int(peers["campaign_id"].nunique())
+        if n >= min_peers or (scope == "all" and n > 0):
+            return Benchmark(scope, n, _pooled(peers))
+    return Benchmark("none", 0, {m: float("nan") for m in (*TARGET_METRICS, "revenue_per_lead")})
+
+
+def resolve_targets(brief: Mapping[str, object], benchmark: Benchmark) -> pd.DataFrame:
+    """Per target metric: the brief's value when set (> 0), else the benchmark (source)."""
+    rows = []
+    for metric in TARGET_METRICS:
+        own = brief.get(f"target_{metric}")
+        bench = benchmark.values.get(metric, float("nan"))
+        if _finite(own) and float(own) > 0:  # type: ignore[arg-type]
+            rows.append((metric, float(own), "brief", bench))  # type: ignore[arg-type]
+        elif _finite(bench) and bench > 0:
+            rows.append((metric, float(bench), f"benchmark ({benchmark.scope})", bench))
+        else:
+            rows.append((metric, float("nan"), "missing", bench))
+    return pd.DataFrame(rows, columns=["metric", "target", "target_source", "benchmark"])
+
+
+def channel_role(first_share: float, last_share: float, tolerance: float = 0.2) -> str:
+    """awareness / conversion / balanced from first- vs last-touch credit shares."""
+    if not (_finite(first_share) and _finite(last_share)) or (first_share <= 0 and last_share <= 0):
+        return "unknown"
+    if last_share <= 0:
+        return "awareness"
+    ratio = first_share / last_share
+    if ratio > 1 + tolerance:
+        return "awareness"
+    if ratio < 1 / (1 + tolerance):
+        return "conversion"
+    return "balanced"
+
+
+def campaign_life(start: date, end: date | None, always_on_days: int) -> tuple[date, date]:
+    """[start, last day] of the campaign; an always-on campaign without an end date lives
+    ``always_on_days`` (its planned budget covers that span)."""
+    last = end if end is not None else start + timedelta(days=always_on_days - 1)
+    return start, last
+
+
+def pacing_schedule(
+    planned_budget: float,
+    start: date,
+    end: date | None,
+    *,
+    always_on_days: int = 365,
+    horizon_days: int = 84,
+) -> pd.DataFrame:
+    """Weekly planned spend (even daily pacing of the lifetime budget) for the first
+    ``horizon_days`` of the campaign; weeks start on Monday, the first one on the start day."""
+    first, last = campaign_life(start, end, always_on_days)
+    life = (last - first).days + 1
+    if life <= 0 or not _finite(planned_budget):
+        return pd.DataFrame(
+            columns=[
+                "week_start",
+                "week_number",
+                "days_active",
+                "planned_spend",
+                "cumulative_planned_spend",
+            ]
+        )
+    daily = float(planned_budget) / life
+    stop = min(last, first + timedelta(days=horizon_days - 1))
+    rows: dict[date, int] = {}
+    d = first
+    while d <= stop:
+        week = max(d - timedelta(days=d.weekday()), first)
+        rows[week] = rows.get(week, 0) + 1
+        d += timedelta(days=1)
+    out = pd.DataFrame({"week_start": list(rows), "days_active": list(rows.values())})
+    out["week_number"] = np.arange(1, len(out) + 1)
+    out["planned_spend"] = out["days_active"] * daily
+    out["cumulative_planned_spend"] = out["planned_spend"].cumsum()
+    return out[
+        ["week_start", "week_number", "days_active", "planned_spend", "cumulative_planned_spend"]
+    ]
+
+
+def readiness(
+    brief: Mapping[str, object], targets: pd.DataFrame, touches_seen: int, as_of: date
+) -> list[str]:
+    """Problems that block the launch (empty list = ready).
+
+    Brief: a known campaign type (the objective), a planned budget > 0, a start date and,
+    unless always-on, an end date not before it. Targets: every target metric resolved.
+    Tracking: utm_campaign present, and seen on touchpoints once the campaign has started.
+    """
+    problems = []
+    ctype = brief.get("campaign_type")
+    if ctype not in CAMPAIGN_TYPES:
+        problems.append(f"campaign_type {ctype!r} is not one of {', '.join(CAMPAIGN_TYPES)}")
+    budget = brief.get("planned_budget")
+    if not (_finite(budget) and float(budget) > 0):  # type: ignore[arg-type]
+        problems.append("planned_budget missing or not positive")
+    start, end = _as_date(brief.get("start_date")), _as_date(brief.get("end_date"))
+    if start is None:
+        problems.append("start_date missing")
+    if end is None and ctype != "always_on":
+        problems.append(f"end_date missing for a {ctype} campaign")
+    if start is not None and end is not None and end < start:
+        problems.append(f"end_date {end} before start_date {start}")
+    missing = targets.loc[targets["target_source"] == "missing", "metric"].tolist()
+    if missing:
+        problems.append(f"no target and no benchmark for {', '.join(missing)}")
+    utm = brief.get("utm_campaign")
+    if utm is None or (isinstance(utm, float) and math.isnan(utm)) or not str(utm).strip():
+        problems.append("utm_campaign missing: touchpoints cannot be tied to the campaign")
+    elif start is not None and as_of >= start and touches_seen == 0:
+        problems.append(f"utm_campaign {utm!r} not seen on any touchpoint since the start")
+    return problems
+
+
+# ---------------------------------------------------------------- monitoring
+
+
+def weekly_monitoring(
+    daily: pd.DataFrame, leads: pd.DataFrame, start: date, as_of: date, days: int
+) -> pd.DataFrame:
+    """Week-by-week metrics of the first ``days`` days (up to ``as_of``).
+
+    ``daily``: date, spend, impressions, clicks, touches (the campaign's tracked touches).
+    ``leads``: lead_id, created_at (date), credit, mql (credit if MQL by as-of, else 0),
+    sql (likewise).
+    """
+    stop = min(as_of, start + timedelta(days=days - 1))
+    if stop < start:
+        return pd.DataFrame()
+    weeks = []
+    d = start
+    while d <= stop:
+        weeks.append(d)
+        d += timedelta(days=7)
+    dd = daily.copy()
+    dd["date"] = pd.to_datetime(dd["date"]).dt.date if not dd.empty else dd.get("date")
+    ll = leads.copy()
+    if not ll.empty:
+        ll["created_at"] = pd.to_datetime(ll["created_at"]).dt.date
+    rows = []
+    for i, w in enumerate(weeks, start=1):
+        w_end = min(w + timedelta(days=6), stop)
+        sd = dd[(dd["date"] >= w) & (dd["date"] <= w_end)] if not dd.empty else dd
+        sl = ll[(ll["created_at"] >= w) & (ll["created_at"] <= w_end)] if not ll.empty else ll
+        rows.append(
+            {
+                "week_number": i,
+                "week_start": w,
+                "week_end": w_end,
+                "spend": float(sd["spend"].sum()) if not sd.empty else 0.0,
+                "impressions": int(sd["impressions"].sum()) if not sd.empty else 0,
+                "clicks": int(sd["clicks"].sum()) if not sd.empty else 0,
+                "touches": int(sd["touches"].sum()) if not sd.empty else 0,
+                "leads": float(sl["credit"].sum()) if not sl.empty else 0.0,
+                "mqls": float(sl["mql"].sum()) if not sl.empty else 0.0,
+                "sqls": float(sl["sql"].sum()) if not sl.empty else 0.0,
+            }
+        )
+    out = pd.DataFrame(rows)
+    for c in ("spend", "leads", "mqls", "clicks", "impressions"):
+        out[f"cumulative_{c}"] = out[c].cumsum()
+    out["ctr"] = [_ratio(c, i) for c, i in zip(out["clicks"], out["impressions"], strict=True)]
+    out["cvr"] = [_ratio(lead, c) for lead, c in zip(out["leads"], out["clicks"], strict=True)]
+    out["cpa"] = [_ratio(s, lead) for s, lead in zip(out["spend"], out["leads"], strict=True)]
+    return out
+
+
+def window_totals(daily: pd.DataFrame, leads: pd.DataFrame, start: date, stop: date) -> dict:
+    """Totals of spend, impressions, clicks, touches, credited leads/MQLs/SQLs in [start, stop]."""
+    dd = daily.copy()
+    if not dd.empty:
+        dd["date"] = pd.to_datetime(dd["date"]).dt.date
+        dd = dd[(dd["date"] >= start) & (dd["date"] <= stop)]
+    ll = leads.copy()
+    if not ll.empty:
+        ll["created_at"] = pd.to_datetime(ll["created_at"]).dt.date
+        ll = ll[(ll["created_at"] >= start) & (ll["created_at"] <= stop)]
+
+    def total(df: pd.DataFrame, col: str) -> float:
+        return float(df[col].sum()) if not df.empty and col in df.columns else 0.0
+
+    return {
+        "spend": total(dd, "spend"),
+        "impressions": total(dd, "impressions"),
+        "clicks": total(dd, "clicks"),
+        "touches": total(dd, "touches"),
+        "leads": total(ll, "credit"),
+        "mqls": total(ll, "mql"),
+        "sqls": total(ll, "sql"),
+        "revenue": total(ll, "revenue"),
+        "first_spend": min(dd.loc[dd["spend"] > 0, "date"])
+        if not dd.empty and (dd["spend"] > 0).any()
+        else None,
+    }
+
+
+def tracking_check(spend: float, touches: float) -> tuple[bool, str]:
+    """Spend without the campaign's touchpoints is a broken-tracking alarm."""
+    if spend > 0 and touches <= 0:
+        return False, (
+            f"spent {spend:,.2f} but no touchpoint carries the campaign's utm_campaign: "
+            "tracking is broken (check the UTM tags on the ads and landing pages)"
+        )
+    if spend <= 0:
+        return True, "no spend yet: nothing to verify"
+    return True, f"{touches:,.0f} tracked touchpoints for {spend:,.2f} spend"
+
+
+def schedule_check(
+    start: date, first_spend: date | None, as_of: date, grace_days: int = 2
+) -> tuple[bool, str]:
+    """Live on schedule: first spend within ``grace_days`` of the start date."""
+    if as_of < start:
+        return True, f"not started: starts {start}"
+    due = start + timedelta(days=grace_days)
+    if first_spend is None:
+        if as_of <= due:
+            return True, f"no spend yet; due by {due}"
+        return False, f"no spend since the start on {start} (as of {as_of}): not live"
+    if first_spend > due:
+        return False, f"went live {(first_spend - start).days} days late ({first_spend})"
+    return True, f"live since {first_spend}"
+
+
+def performance_vs_targets(
+    actual: Mapping[str, float], targets: Mapping[str, float], tolerance: float = 0.2
+) -> pd.DataFrame:
+    """Per metric with a target: actual, target, attainment (>= 1 is good) and within.
+
+    attainment = actual / target, or target / actual for CPA (lower is better; a CPA with
+    spend and no leads is infinite: attainment 0). ``within``: attainment >= 1 - tolerance
+    (for CPA: actual <= target x (1 + tolerance)).
+    """
+    rows = []
+    for metric in TARGET_METRICS:
+        target = targets.get(metric, float("nan"))
+        if not (_finite(target) and target > 0):
+            continue
+        value = actual.get(metric, float("nan"))
+        if metric in LOWER_IS_BETTER:
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                attain, within = float("nan"), None
+            elif math.isinf(value):
+                attain, within = 0.0, False
+            else:
+                attain = target / value if value > 0 else float("inf")
+                within = value <= target * (1 + tolerance) + 1e-12
+        else:
+            if not _finite(value):
+                attain, within = float("nan"), None
+            else:
+                attain = value / target
+                within = attain >= 1 - tolerance - 1e-12
+        rows.append(
+            {
+                "metric": metric,
+                "actual": value,
+                "target": target,
+                "attainment": attain,
+                "within": within,
+            }
+        )
+    return pd.DataFrame(rows, columns=["metric", "actual", "target", "attainment", "within"])
+
+
+def early_metrics(totals: Mapping[str, float], revenue_per_lead: float) -> dict[str, float]:
+    """CTR, CVR, CPA (inf with spend and no leads) and projected ROAS from window totals."""
+    spend, leads = totals["spend"], totals["leads"]
+    cpa = _ratio(spend, leads) if leads > 0 else (float("inf") if spend > 0 else float("nan"))
+    return {
+        "ctr": _ratio(totals["clicks"], totals["impressions"]),
+        "cvr": _ratio(leads, totals["clicks"]),
+        "cpa": cpa,
+        "roas": _ratio(leads * revenue_per_lead, spend)
+        if _finite(revenue_per_lead)
+        else float("nan"),
+        "actual_roas": _ratio(totals.get("revenue", 0.0), spend),
+    }
+
+
+@dataclass
+class MqlExpectation:
+    expected_mqls: float
+    actual_mqls: float
+    volume_ratio: float
+    quality: float
+    quality_benchmark: float
+    quality_ratio: float
+    passed: bool
+    detail: str
+
+
+def mql_expectation(
+    spend: float,
+    target_cpa: float,
+    mql_rate_benchmark: float,
+    actual_mqls: float,
+    quality: float,
+    quality_benchmark: float,
+    tolerance: float = 0.2,
+) -> MqlExpectation:
+    """MQL volume against spend / target CPA x benchmark MQL rate, and lead quality (mean
+    predicted SQL probability) against the channel's leads; both within ``tolerance``."""
+    expected = (
+        spend / target_cpa * mql_rate_benchmark
+        if _finite(target_cpa) and target_cpa > 0 and _finite(mql_rate_benchmark)
+        else float("nan")
+    )
+    volume = _ratio(actual_mqls, expected) if _finite(expected) and expected > 0 else float("nan")
+    q_ratio = _ratio(quality, quality_benchmark) if _finite(quality) else float("nan")
+    notes, ok = [], True
+    if _finite(volume):
+        good = volume >= 1 - tolerance - 1e-12
+        ok &= good
+        notes.append(f"MQLs {actual_mqls:,.1f} vs {expected:,.1f} expected ({100 * volume:.0f}%)")
+    else:
+        notes.append("MQL volume not evaluable (no spend yet or no CPA target / MQL rate)")
+    if _finite(q_ratio):
+        good = q_ratio >= 1 - tolerance - 1e-12
+        ok &= good
+        notes.append(
+            f"lead quality {quality:.3f} vs {quality_benchmark:.3f} for the channel "
+            f"({100 * q_ratio:.0f}%)"
+        )
+    else:
+        notes.append("lead quality not evaluable (no scored leads)")
+    return MqlExpectation(
+        expected,
+        actual_mqls,
+        volume,
+        quality,
+        quality_benchmark,
+        q_ratio,
+        bool(ok),
+        "; ".join(notes),
+    )
+
+
+# ---------------------------------------------------------------- decision
+
+_STAGE_ADVICE = {
+    "ctr": "click-through is the weak stage: refresh creative and tighten targeting",
+    "cvr": "conversion after the click is the weak stage: fix the landing page and offer",
+    "cpa": "cost per lead is high: cut the worst ad groups and bids",
+    "roas": "value per dollar is low: shift spend to the segments whose leads qualify",
+    "quality": "leads do not qualify: narrow the audience and tighten the lead form",
+    "volume": "MQL volume is short: widen reach within the CPA target",
+}
+
+
+def week4_decision(
+    days_live: int,
+    start: date,
+    tracking_ok: bool,
+    performance: pd.DataFrame,
+    mql: MqlExpectation | None,
+    totals: Mapping[str, float],
+    target_cpa: float,
+    *,
+    decision_day: int = 28,
+    tolerance: float = 0.2,
+    pause_below: float = 0.6,
+) -> tuple[str, str]:
+    """scale / pause / optimize at week 4 (``pending`` before), with the reason in numbers."""
+    if days_live < decision_day:
+        return "pending", (
+            f"{days_live} days live; the scale/pause/optimize decision is due on "
+            f"{start + timedelta(days=decision_day)}"
+        )
+    if not tracking_ok:
+        return "pause", (
+            f"tracking is broken: {totals['spend']:,.2f} spent with no tracked touchpoint; "
+            "pause and fix the UTM tags before spending more"
+        )
+    if (
+        _finite(target_cpa)
+        and target_cpa > 0
+        and totals["leads"] <= 0
+        and totals["spend"] >= 2 * target_cpa
+    ):
+        return "pause", (
+            f"{totals['spend']:,.2f} spent (over two target CPAs of {target_cpa:,.2f}) "
+            "without a single credited lead"
+        )
+    perf = performance.dropna(subset=["attainment"])
+    if perf.empty:
+        return (
+            "optimize",
+            "no targeted metric could be measured yet; keep spend flat and fix measurement",
+        )
+
+    def describe(row) -> str:
+        return (
+            f"{row.metric.upper()} {row.actual:,.4g} vs target {row.target:,.4g} "
+            f"({100 * row.attainment:.0f}% of target)"
+        )
+
+    key = perf[perf["metric"].isin(["cpa", "roas"])]
+    if not key.empty and key["attainment"].min() < pause_below:
+        worst = key.loc[key["attainment"].idxmin()]
+        return "pause", f"{describe(worst)}, below the {100 * pause_below:.0f}% pause line"
+    mql_ok = mql is None or mql.passed
+    if (perf["attainment"] >= 1 - 1e-12).all() and mql_ok:
+        text = "; ".join(describe(r) for r in perf.itertuples())
+        extra = f"; {mql.detail}" if mql is not None else ""
+        return "scale", f"every targeted metric meets target: {text}{extra}"
+    weakest = perf.loc[perf["attainment"].idxmin()]
+    stage = str(weakest["metric"])
+    reason = describe(weakest)
+    if mql is not None and not mql.passed:
+        if _finite(mql.quality_ratio) and mql.quality_ratio < 1 - tolerance:
+            stage = "quality"
+        elif _finite(mql.volume_ratio) and mql.volume_ratio < 1 - tolerance:
+            stage = "volume"
+        reason += f"; {mql.detail}"
+    return "optimize", f"{reason}: {_STAGE_ADVICE[stage]}"

@@ -1,0 +1,69 @@
+-- launch monitoring input: leads created in [$window_start, $as_of] credited to one campaign.
+-- Credit: linear over the person's touchpoints in the $lookback_days before the lead (the
+-- share of those touches carrying the campaign's utm_campaign); only leads with credit > 0.
+-- mql_at / sql_at: first entry into that stage or a later one, known by the as-of day.
+-- revenue: won amounts closed by the as-of day, times the credit.
+with
+
+leads as (
+    select lead_id, person_id, created_at
+    from staging.leads
+    where created_at >= $window_start and created_at < $as_of_end
+),
+
+lead_touches as (
+    select
+        l.lead_id,
+        l.created_at,
+        t.campaign_id
+    from leads as l
+    inner join staging.touchpoints as t
+        on t.person_id = l.person_id
+        and t.ts <= l.created_at
+        and t.ts >= l.created_at - to_days($lookback_days::integer)
+),
+
+credit as (
+    select
+        lead_id,
+        min(created_at) as created_at,
+        avg(case when campaign_id = $campaign_id then 1.0 else 0.0 end) as credit
+    from lead_touches
+    group by lead_id
+),
+
+stages as (
+    select
+        lead_id,
+        min(entered_at) filter (where stage in ('mql', 'sql', 'opportunity', 'customer')) as mql_at,
+        min(entered_at) filter (where stage in ('sql', 'opportunity', 'customer')) as sql_at
+    from staging.lead_stage_history
+    where entered_at < $as_of_end
+    group by lead_id
+),
+
+won as (
+    select lead_id, sum(amount) as revenue
+    from staging.opportunities
+    where is_won and closed_at < $as_of_end
+    group by lead_id
+),
+
+final as (
+    select
+        c.lead_id,
+        c.created_at,
+        c.credit,
+        s.mql_at,
+        s.sql_at,
+        case when s.mql_at is not null then c.credit else 0.0 end as mql,
+        case when s.sql_at is not null then c.credit else 0.0 end as sql,
+        coalesce(w.revenue, 0.0) * c.credit as revenue
+    from credit as c
+    left join stages as s on s.lead_id = c.lead_id
+    left join won as w on w.lead_id = c.lead_id
+    where c.credit > 0
+)
+
+select * from final
+order by created_at, lead_id
