@@ -94,8 +94,8 @@ def test_messy_but_valid_csv_is_accepted(con, tmp_path):
         r[header.index("campaign_name")] = name
     write_csv(
         folder / "campaigns.csv",
-        [header[i].upper() for i in order] + ["Extra Column"],
-        [[r[i] for i in order] + ["ignored"] for r in rows],
+        ["Extra Column"] + [header[i].upper() for i in order],  # campaign_id is last
+        [["ignored"] + [r[i] for i in order] for r in rows],
         newline="\r\n",
         bom=True,
     )
@@ -129,7 +129,8 @@ def test_messy_but_valid_csv_is_accepted(con, tmp_path):
         ).fetchall()
     ]
     assert stored == names
-    assert con.execute("select count(*) from raw.campaigns").fetchall() == [(3,)]
+    ids = con.execute("select campaign_id from raw.campaigns order by campaign_id").fetchall()
+    assert ids == [("C1",), ("C2",), ("C3",)]  # no stray \r from CRLF on the last column
     ts = dict(con.execute("select touchpoint_id, ts from raw.touchpoints").fetchall())
     assert ts["T1"] == datetime(2024, 1, 2, 15, 0)
     assert ts["T2"] == datetime(2024, 1, 3, 5, 30, 0, 250000)

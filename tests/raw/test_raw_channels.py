@@ -58,6 +58,8 @@ MESSY = [
     ("dv360", "display", "display"),
     ("criteo", "banner", "display"),
     ("publisher.example", "cpm", "display"),
+    ("taboola", "native", "display"),
+    ("googel", "cpc", None),  # typos are not guessed (staging may use the campaign)
     ("newsletter", "email", "email"),
     ("hubspot", "email", "email"),
     ("", "E-Mail", "email"),
