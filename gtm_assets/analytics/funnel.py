@@ -27,9 +27,11 @@ Conversion rates:
   ``window_days``. The cohort month is the latest month whose whole window has elapsed by the
   as-of moment (``mature_cohort_month``), so every reported cohort rate is final and never an
   immature cohort mistaken for a drop.
-* The **current cohort** (entered during the analysed month) is right-censored: its
-  Kaplan-Meier estimate of converting within the window is given as ``current_cohort_km_rate``
-  (NULL when no unit has been followed for the whole window yet).
+* The **current cohort** (entered during the analysed month) is right-censored: most members
+  have been followed for less than the window. Its early read is a Kaplan-Meier estimate of
+  converting within ``early_read_days`` (= min(14, window); ``current_cohort_km_rate``, NULL
+  when nobody has been followed that long), shown beside the mature cohort's share converted
+  within the same number of days (``cohort_rate_at_early_read``): like is compared with like.
 * **Period rate**: entries to the to-stage during the month divided by entries to the
   from-stage during the month: a throughput ratio, not a probability (it can exceed 1).
 """
@@ -305,6 +307,7 @@ class FunnelSettings:
     baseline_months: int = 3
     alpha: float = 0.05
     min_entered: int = 30
+    early_read_days: int = 14
 
 
 def _cohort_stats(u: Units, window_days: int, as_of: pd.Timestamp) -> dict:
@@ -352,6 +355,8 @@ def funnel_stages(
             dur = np.where(conv_now, current.days, follow)
             period_to = int(u.to_between(*_month(month_start)).sum())
             period_from = int(u.from_between(*_month(month_start)).sum())
+            early = min(window, settings.early_read_days)
+            early_hits = in_cohort.has_t & (in_cohort.days <= early)
             row = {
                 "month": month_start,
                 "segment_type": seg_type,
@@ -366,10 +371,12 @@ def funnel_stages(
                 "period_rate": period_to / period_from if period_from else None,
                 "current_cohort_entered": len(current),
                 "current_cohort_converted_so_far": int(conv_now.sum()),
-                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now, window),
+                "early_read_days": early,
+                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now, early),
+                "cohort_rate_at_early_read": (float(early_hits.mean()) if len(in_cohort) else None),
             }
             rows.append(row)
-    return _typed(pd.DataFrame(rows, columns=FUNNEL_STAGE_COLUMNS))
+    return as_typed(pd.DataFrame(rows, columns=FUNNEL_STAGE_COLUMNS))
 
 
 FUNNEL_STAGE_COLUMNS = [
@@ -390,11 +397,13 @@ FUNNEL_STAGE_COLUMNS = [
     "period_rate",
     "current_cohort_entered",
     "current_cohort_converted_so_far",
+    "early_read_days",
     "current_cohort_km_rate",
+    "cohort_rate_at_early_read",
 ]
 
 
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
+def as_typed(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding only numbers/None become float64, so DuckDB gets DOUBLE (NULL for
     None) instead of an untyped NULL column; dates and text stay as they are."""
     for col in df.columns:
@@ -449,7 +458,7 @@ def funnel_velocity(
                     "p75_days_change": p75 - pp75 if p75 is not None and pp75 is not None else None,
                 }
             )
-    return _typed(pd.DataFrame(rows))
+    return as_typed(pd.DataFrame(rows))
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,7 +616,7 @@ def funnel_bottlenecks(
         .groupby(df["segment_type"])
         .rank(ascending=False, method="first")
     )
-    return _typed(df)
+    return as_typed(df)
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,6 +50,13 @@ class FunnelConfig(dg.Config):
         default=30,
         description="Minimum cohort (and baseline) size before a transition is tested at all.",
     )
+    early_read_days: int = Field(
+        default=14,
+        description=(
+            "Horizon (days, capped at each window) of the early read on this month's still-young "
+            "cohort: Kaplan-Meier conversion within it, beside the mature cohort's rate within it."
+        ),
+    )
     target_rates: dict[str, float] = Field(
         default_factory=dict,
         description=(
@@ -73,6 +80,7 @@ class FunnelConfig(dg.Config):
             baseline_months=self.baseline_months,
             alpha=self.alpha,
             min_entered=self.min_entered,
+            early_read_days=self.early_read_days,
         )
 
 
@@ -164,6 +172,7 @@ def funnel_stages(
             "conversion_rate",
             "period_rate",
             "current_cohort_km_rate",
+            "cohort_rate_at_early_read",
         ]
     ]
     shown_cols = [

@@ -121,7 +121,7 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, month: 
     unknown); an empty slice still clears the month in an existing table."""
     if df.empty and not wh.table_exists(con, table):
         return 0
-    return wh.replace_month(con, table, _with_month(df, month), month)
+    return wh.replace_month(con, table, fn.as_typed(_with_month(df, month)), month)
 
 
 def _feedback_present(con: duckdb.DuckDBPyConnection) -> bool:

@@ -137,10 +137,13 @@ def test_funnel_stages_mature_cohort_and_period() -> None:
     assert (r.period_from_entries, r.period_to_entries) == (3, 3)
     assert r.period_rate == pytest.approx(1.0)
     # current (March) cohort, censored: L7 (Mar 1, 31 days followed, no mql), L5 converted
-    # after 10 days, L6 followed 7 days. KM: at t=10, 2 at risk, 1 event -> F(30) = 0.5
+    # after 10 days, L6 followed 7 days. KM: at t=10, 2 at risk, 1 event -> F(14) = 0.5
     assert r.current_cohort_entered == 3
     assert r.current_cohort_converted_so_far == 1
+    assert r.early_read_days == 14
     assert r.current_cohort_km_rate == pytest.approx(0.5)
+    # naive share converted so far would be 1/3; the mature cohort within 14 days: L4 only
+    assert r.cohort_rate_at_early_read == pytest.approx(1 / 4)
     seg = _row(df, "lead->mql", "industry", "retail")
     assert (seg.entered, seg.converted) == (2, 1)
     v = _row(df, "visitor->lead")
@@ -159,8 +162,17 @@ def test_censored_cohort_is_not_reported_as_a_drop() -> None:
     assert r.cohort_month == date(2023, 12, 1)
     assert r.entered == 0 and pd.isna(r.conversion_rate)
     assert r.current_cohort_entered == 4 and r.current_cohort_converted_so_far == 1
-    # nobody has been followed 30 days yet (longest: L2, 20 days): no KM estimate
-    assert pd.isna(r.current_cohort_km_rate)
+    # early read at 14 days: L2 (20 d followed) and L1 (converted at 15 d) were at risk past
+    # 14 days with no conversion by then -> 0; with a 25-day horizon nobody was followed
+    # long enough (longest: L2, 20 days) -> no estimate
+    assert r.current_cohort_km_rate == pytest.approx(0.0)
+    late = fn.funnel_stages(
+        visitors,
+        entries,
+        date(2024, 2, 1),
+        fn.FunnelSettings(fn.DEFAULT_WINDOWS, early_read_days=25),
+    )
+    assert pd.isna(_row(late, "lead->mql").current_cohort_km_rate)
 
 
 def test_velocity_completed_in_month() -> None:
