@@ -140,16 +140,32 @@ def _stage_slice(
     con: duckdb.DuckDBPyConnection,
     source: str | pd.DataFrame,
     params: Mapping[str, Any] | None,
+    schema: Mapping[str, str] | None = None,
 ) -> None:
     con.execute("drop table if exists _gtm_slice")
     if isinstance(source, pd.DataFrame):
         con.register("_gtm_slice_df", source)
+        if schema:
+            columns = ", ".join(
+                f"cast({ident(c)} as {_sql_type(t)}) as {ident(c)}" for c, t in schema.items()
+            )
+        else:
+            columns = "*"
         try:
-            con.execute("create temp table _gtm_slice as select * from _gtm_slice_df")
+            con.execute(f"create temp table _gtm_slice as select {columns} from _gtm_slice_df")
         finally:
             con.unregister("_gtm_slice_df")
     else:
         execute(con, f"create temp table _gtm_slice as {source}", params)
+
+
+_TYPE = re.compile(r"^[a-z]+(\(\d+(,\s*\d+)?\))?(\[\])?$")
+
+
+def _sql_type(name: str) -> str:
+    if not _TYPE.match(name.lower()):
+        raise ValueError(f"invalid SQL type {name!r}")
+    return name
 
 
 def replace_slice(
@@ -158,11 +174,14 @@ def replace_slice(
     source: str | pd.DataFrame,
     key: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
+    schema: Mapping[str, str] | None = None,
 ) -> int:
     """Replace exactly the rows of ``table`` whose ``key`` columns equal ``key`` values.
 
     ``source`` is a SELECT (with ``$name`` parameters from ``params``) or a DataFrame; its
-    rows must all carry the key values. Delete and insert happen in one transaction, so
+    rows must all carry the key values. ``schema`` (column -> SQL type) casts a DataFrame's
+    columns, so an empty frame still creates a well-typed table. Delete and insert happen in
+    one transaction, so
     readers see the old slice or the new one, never a mix. New columns in ``source`` are
     added to an existing table (additive schema evolution). Returns the rows written.
     """
@@ -171,7 +190,7 @@ def replace_slice(
         ident(column)
     con.execute("begin transaction")
     try:
-        _stage_slice(con, source, params)
+        _stage_slice(con, source, params, schema)
         described = con.execute("describe _gtm_slice").fetchall()
         slice_types = {row[0]: row[1] for row in described}
         missing_key = [c for c in key if c not in slice_types]
@@ -208,9 +227,10 @@ def replace_month(
     source: str | pd.DataFrame,
     month: date,
     params: Mapping[str, Any] | None = None,
+    schema: Mapping[str, str] | None = None,
 ) -> int:
     """``replace_slice`` keyed on ``month`` (a DATE, first day of the month)."""
-    return replace_slice(con, table, source, {"month": month}, params)
+    return replace_slice(con, table, source, {"month": month}, params, schema)
 
 
 def replace_table(

@@ -11,8 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from gtm_assets import warehouse as wh
+from gtm_assets.analytics.insights import build_actions, build_insights
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, month_label, month_params
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -70,6 +72,51 @@ def report_sections_in(html: str) -> dict[str, str]:
     parser = _SectionCollector()
     parser.feed(html)
     return parser.sections
+
+
+INSIGHT_INPUTS = (
+    "executive_summary",
+    "channel_performance",
+    "funnel_bottlenecks",
+    "budget_reallocation",
+    "budget_waste",
+    "attribution_model_comparison",
+    "lead_threshold_recommendations",
+    "experiment_results",
+    "content_recommendations",
+)
+
+
+def _month_slice(con, name: str, month: date) -> pd.DataFrame | None:
+    table = f"marts.{name}"
+    if not wh.table_exists(con, table):
+        return None
+    return wh.query_df(
+        con, f"select * from {wh.ident(table)} where month = $month", {"month": month}
+    )
+
+
+INSIGHTS_SCHEMA = {
+    "month": "date",
+    "rank": "integer",
+    "kind": "varchar",
+    "insight": "varchar",
+    "metric": "varchar",
+    "value": "double",
+    "source": "varchar",
+}
+ACTIONS_SCHEMA = {
+    "month": "date",
+    "rank": "integer",
+    "action": "varchar",
+    "owner_role": "varchar",
+    "expected_impact": "double",
+    "impact_metric": "varchar",
+    "revenue_equivalent": "double",
+    "source": "varchar",
+    "evidence": "varchar",
+    "due_by": "date",
+}
 
 
 def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -161,8 +208,134 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         partitions_def=monthly_partitions,
         group_name="executive",
         pool=WAREHOUSE_POOL,
-        kinds={"html"},
+        kinds={"duckdb", "python"},
         deps=[*upstream, executive_summary.key],
+        description=(
+            "3-5 key insights as sentences with their numbers (marts.executive_insights) and "
+            "the month's top 5 actions ranked by quantified expected impact "
+            "(marts.action_items), drawn from budget, funnel, lead scoring, waste, "
+            "experiments and content."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "at_most_five_actions",
+                asset="action_items",
+                blocking=True,
+                description="The plan has at most five ranked actions.",
+            ),
+            dg.AssetCheckSpec(
+                "actions_traceable",
+                asset="action_items",
+                blocking=True,
+                description=(
+                    "Every action has an owner, a due date, a numeric impact and a source "
+                    "table that holds this month's evidence."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                "three_to_five_insights",
+                asset="action_items",
+                blocking=False,
+                description="The summary has between three and five data-driven insights.",
+            ),
+        ],
+    )
+    def action_items(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: GtmSettings
+    ) -> dg.MaterializeResult:
+        month = month_params(context.partition_key)["month_start"]
+        with warehouse.connect() as con:
+            inputs = {name: _month_slice(con, name, month) for name in INSIGHT_INPUTS}
+            insights = build_insights(
+                month,
+                settings.currency,
+                inputs["executive_summary"],
+                channels=inputs["channel_performance"],
+                bottlenecks=inputs["funnel_bottlenecks"],
+                reallocation=inputs["budget_reallocation"],
+                comparison=inputs["attribution_model_comparison"],
+            )
+            actions = build_actions(
+                month,
+                settings.currency,
+                inputs["executive_summary"],
+                reallocation=inputs["budget_reallocation"],
+                waste=inputs["budget_waste"],
+                bottlenecks=inputs["funnel_bottlenecks"],
+                thresholds=inputs["lead_threshold_recommendations"],
+                experiments=inputs["experiment_results"],
+                content=inputs["content_recommendations"],
+            )
+            insights.insert(0, "month", month)
+            actions.insert(0, "month", month)
+            wh.replace_month(
+                con, "marts.executive_insights", insights, month, schema=INSIGHTS_SCHEMA
+            )
+            written = wh.replace_month(
+                con, "marts.action_items", actions, month, schema=ACTIONS_SCHEMA
+            )
+            untraceable = [
+                f"rank {r['rank']}: {r['source']}"
+                for r in actions.to_dict("records")
+                if not r["owner_role"]
+                or r["due_by"] is None
+                or r["expected_impact"] is None
+                or r["source"] not in inputs
+                or inputs[r["source"]] is None
+                or inputs[r["source"]].empty
+            ]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": written,
+                "insights": dg.MetadataValue.md(
+                    "\n".join(
+                        f"{i}. {t}"
+                        for i, t in zip(insights["rank"], insights["insight"], strict=True)
+                    )
+                    or "_none_"
+                ),
+                "actions": dg.MetadataValue.md(
+                    markdown_table(
+                        actions[
+                            [
+                                "rank",
+                                "action",
+                                "owner_role",
+                                "expected_impact",
+                                "impact_metric",
+                                "source",
+                                "due_by",
+                            ]
+                        ]
+                    )
+                ),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="at_most_five_actions",
+                    passed=len(actions) <= 5,
+                    metadata={"actions": len(actions)},
+                ),
+                dg.AssetCheckResult(
+                    check_name="actions_traceable",
+                    passed=not untraceable,
+                    metadata={"untraceable": ", ".join(untraceable) or "none"},
+                ),
+                dg.AssetCheckResult(
+                    check_name="three_to_five_insights",
+                    passed=3 <= len(insights) <= 5,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"insights": len(insights)},
+                ),
+            ],
+        )
+
+    @dg.asset(
+        partitions_def=monthly_partitions,
+        group_name="executive",
+        pool=WAREHOUSE_POOL,
+        kinds={"html"},
+        deps=[*upstream, executive_summary.key, action_items.key],
         description=(
             "The monthly review as one self-contained HTML file under data/reports "
             "(monthly-review-YYYY-MM.html) and as markdown here."
@@ -245,7 +418,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         group_name="executive",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
-        deps=[*upstream, executive_summary.key, monthly_report.key],
+        deps=[*upstream, executive_summary.key, action_items.key, monthly_report.key],
         description=(
             "Publishes a read-only copy of the warehouse for analysts (GTM_READ_COPY_PATH, "
             "default data/warehouse.read.duckdb), so an open analyst session never blocks a run."
@@ -261,4 +434,4 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
             }
         )
 
-    return [executive_summary, monthly_report, analyst_read_copy]
+    return [executive_summary, action_items, monthly_report, analyst_read_copy]

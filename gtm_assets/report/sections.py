@@ -74,10 +74,7 @@ def headline_section(con, month: date, currency: str) -> Section:
                 status=r["status"],
             )
         )
-    section = Section(key="headline", title=title, kpis=kpis)
-    if "insight" in df.columns:
-        section.paragraphs = [p for p in df["insight"].dropna().tolist() if p]
-    return section
+    return Section(key="headline", title=title, kpis=kpis)
 
 
 def trend_section(con, month: date, currency: str) -> Section:
@@ -278,3 +275,458 @@ def build_monthly_sections(con, month: date, currency: str) -> list[Section]:
 
 def table_list(sections: list[Section]) -> list[Table]:
     return [t for s in sections for t in s.tables]
+
+
+# --- sections fed by the role analyses ------------------------------------------------
+
+
+def insights_and_actions_section(con, month: date, currency: str) -> Section:
+    title = "Key insights and action plan"
+    insights = month_rows(con, "marts.executive_insights", month, "rank")
+    actions = month_rows(con, "marts.action_items", month, "rank")
+    if insights is None and actions is None:
+        return Section.skipped("actions", title, "the action plan was not built for this month.")
+    section = Section(key="actions", title=title)
+    if insights is not None:
+        section.paragraphs = insights["insight"].tolist()
+    if actions is not None and not actions.empty:
+        section.tables.append(
+            table_from_df(
+                actions,
+                "Top actions, ranked by expected impact",
+                {
+                    "rank": ("#", "count"),
+                    "action": ("Action", "text"),
+                    "owner_role": ("Owner", "text"),
+                    "expected_impact": ("Expected impact", "number"),
+                    "impact_metric": ("Unit", "text"),
+                    "source": ("Evidence (asset)", "text"),
+                    "due_by": ("Due", "text"),
+                },
+                currency,
+            )
+        )
+    elif actions is not None:
+        section.paragraphs.append("No action met the evidence bar this month.")
+    return section
+
+
+MODELS = [
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+]
+
+
+def attribution_section(con, month: date, currency: str) -> Section:
+    title = "Attribution: which channels drive conversions"
+    df = month_rows(con, "marts.channel_attribution", month)
+    if df is None or df.empty:
+        return Section.skipped(
+            "attribution", title, "attribution was not built for this month (no touchpoints?)."
+        )
+    section = Section(key="attribution", title=title)
+    for ctype, label in (("lead", "leads"), ("won", "won deals")):
+        sub = df[df.conversion_type == ctype]
+        if sub.empty:
+            continue
+        wide = sub.pivot_table(
+            index="channel", columns="model", values="share", aggfunc="sum"
+        ).reindex(columns=[m for m in MODELS if m in set(sub.model)])
+        wide = wide.sort_values(wide.columns[-1], ascending=False).reset_index()
+        columns = {"channel": ("Channel", "text")} | {
+            m: (m.replace("_", " "), "percent") for m in wide.columns if m != "channel"
+        }
+        section.tables.append(table_from_df(wide, f"Share of {label} by model", columns, currency))
+        if ctype == "lead" and "coverage" in sub:
+            coverage = (
+                float(sub["coverage"].dropna().iloc[0]) if sub["coverage"].notna().any() else None
+            )
+            if coverage is not None:
+                section.paragraphs.append(
+                    f"{coverage:.0%} of this month's leads had at least one touchpoint in the lookback window."
+                )
+    disagreement = month_rows(con, "marts.attribution_model_disagreement", month)
+    if disagreement is not None and not disagreement.empty:
+        lead = disagreement[disagreement.conversion_type == "lead"].sort_values(
+            "tv_distance", ascending=False
+        )
+        if not lead.empty:
+            top = lead.iloc[0]
+            section.paragraphs.append(
+                f"The models disagree most between {top['model_a'].replace('_', ' ')} and "
+                f"{top['model_b'].replace('_', ' ')}: {top['tv_distance']:.0%} of lead credit moves between channels."
+            )
+    stats = month_rows(con, "marts.attribution_path_stats", month)
+    if stats is not None and not stats.empty:
+        section.tables.append(
+            table_from_df(
+                stats,
+                "Path length and time to conversion",
+                {
+                    "conversion_type": ("Conversion", "text"),
+                    "metric": ("Measure", "text"),
+                    "median": ("Median", "number"),
+                    "p75": ("p75", "number"),
+                    "p90": ("p90", "number"),
+                    "median_change": ("Median vs prior month", "number"),
+                },
+                currency,
+            )
+        )
+    return section
+
+
+def funnel_section(con, month: date, currency: str) -> Section:
+    title = "Funnel health and the bottleneck"
+    stages = month_rows(con, "marts.funnel_stages", month)
+    if stages is None or stages.empty:
+        return Section.skipped("funnel", title, "the funnel was not built for this month.")
+    section = Section(key="funnel", title=title)
+    overall = stages[stages.segment_type == "all"]
+    section.tables.append(
+        table_from_df(
+            overall,
+            "Stage conversion (mature cohorts) and velocity",
+            {
+                "from_stage": ("From", "text"),
+                "to_stage": ("To", "text"),
+                "cohort_month": ("Cohort", "text"),
+                "entered": ("Entered", "count"),
+                "converted": ("Converted", "count"),
+                "conversion_rate": ("Rate", "percent"),
+                "period_rate": ("Period rate", "percent"),
+                "median_days_to_convert": ("Median days", "number"),
+                "p75_days_to_convert": ("p75 days", "number"),
+            },
+            currency,
+        )
+    )
+    bottlenecks = month_rows(con, "marts.funnel_bottlenecks", month)
+    if bottlenecks is not None and not bottlenecks.empty:
+        flagged = bottlenecks[bottlenecks.flagged.fillna(False).astype(bool)].sort_values(
+            ["downstream_customers_lost"], ascending=False
+        )
+        if flagged.empty:
+            section.paragraphs.append(
+                "No transition fell significantly short of its target or 3-month baseline."
+            )
+        section.tables.append(
+            table_from_df(
+                flagged,
+                "Significant shortfalls (ranked by customers lost downstream)",
+                {
+                    "segment_type": ("Segment", "text"),
+                    "segment": ("Value", "text"),
+                    "from_stage": ("From", "text"),
+                    "to_stage": ("To", "text"),
+                    "conversion_rate": ("Rate", "percent"),
+                    "baseline_rate": ("Baseline", "percent"),
+                    "target_rate": ("Target", "percent"),
+                    "p_adj_vs_baseline": ("adj. p", "ratio"),
+                    "downstream_customers_lost": ("Customers lost", "number"),
+                },
+                currency,
+                max_rows=15,
+            )
+        )
+    return section
+
+
+def lead_quality_section(con, month: date, currency: str) -> Section:
+    title = "Lead quality and scoring"
+    perf = month_rows(con, "marts.lead_model_performance", month)
+    if perf is None or perf.empty:
+        return Section.skipped("lead_quality", title, "lead scoring was not built for this month.")
+    section = Section(key="lead_quality", title=title)
+    p = perf.iloc[0]
+    if bool(p.get("model_fitted", True)):
+        section.kpis = [
+            Kpi("AUC (out of time)", fmt(p.get("auc"), "ratio")),
+            Kpi("CRM MQL rule AUC", fmt(p.get("crm_mql_auc"), "ratio")),
+            Kpi("Brier score", fmt(p.get("brier"), "ratio")),
+            Kpi("Calibration error (ECE)", fmt(p.get("ece"), "ratio")),
+            Kpi("Leads scored", fmt(p.get("n_scored"), "count")),
+            Kpi("MQLs by score", fmt(p.get("mqls_scored"), "count")),
+        ]
+        section.paragraphs.append(f"MQL rule: {p.get('mql_rule')}.")
+    else:
+        section.paragraphs.append(f"No model this month: {p.get('note')}")
+    for table, heading, columns in (
+        (
+            "lead_threshold_recommendations",
+            "Threshold options",
+            {
+                "rule": ("Rule", "text"),
+                "mqls_per_month": ("MQLs / month", "number"),
+                "sqls_per_month": ("SQLs / month", "number"),
+                "precision": ("SQL precision", "percent"),
+                "recall": ("Recall", "percent"),
+                "is_recommended": ("Recommended", "text"),
+            },
+        ),
+        (
+            "lead_mql_quality",
+            "MQL → SQL by source, channel and campaign (95% CI)",
+            {
+                "dimension": ("Dimension", "text"),
+                "value": ("Value", "text"),
+                "mqls": ("MQLs", "count"),
+                "sqls": ("SQLs", "count"),
+                "sql_rate": ("SQL rate", "percent"),
+                "ci_low": ("CI low", "percent"),
+                "ci_high": ("CI high", "percent"),
+            },
+        ),
+        (
+            "lead_model_factors",
+            "Strongest factors (odds ratio per standard deviation)",
+            {
+                "feature": ("Feature", "text"),
+                "odds_ratio_per_sd": ("Odds ratio / SD", "ratio"),
+                "direction": ("Direction", "text"),
+            },
+        ),
+    ):
+        df = month_rows(con, f"marts.{table}", month)
+        if df is not None and not df.empty:
+            if table == "lead_threshold_recommendations":
+                df = df[
+                    df.is_recommended.fillna(False).astype(bool)
+                    | df.rule.str.contains("crm", case=False, na=False)
+                    | (df.index % 3 == 0)
+                ]
+            section.tables.append(table_from_df(df, heading, columns, currency, max_rows=15))
+    return section
+
+
+def budget_section(con, month: date, currency: str) -> Section:
+    title = "Budget: pacing, response curves and the recommended reallocation"
+    realloc = month_rows(con, "marts.budget_reallocation", month)
+    if realloc is None or realloc.empty:
+        return Section.skipped(
+            "budget", title, "the budget optimizer was not built for this month."
+        )
+    section = Section(key="budget", title=title)
+    uplift = float(
+        realloc.expected_revenue_recommended.sum() - realloc.expected_revenue_current.sum()
+    )
+    section.paragraphs.append(
+        f"Recommended spend totals {fmt(realloc.recommended_spend.sum(), 'money', currency)} against "
+        f"{fmt(realloc.current_spend.sum(), 'money', currency)} current; expected revenue changes by "
+        f"{fmt(uplift, 'money', currency)}."
+    )
+    section.tables.append(
+        table_from_df(
+            realloc,
+            "Current vs recommended spend by channel",
+            {
+                "channel": ("Channel", "text"),
+                "current_spend": ("Current", "money"),
+                "recommended_spend": ("Recommended", "money"),
+                "lower_bound": ("Min", "money"),
+                "upper_bound": ("Max", "money"),
+                "marginal_roas_current": ("mROAS now", "ratio"),
+                "marginal_roas_recommended": ("mROAS after", "ratio"),
+                "expected_revenue_current": ("Exp. revenue now", "money"),
+                "expected_revenue_recommended": ("Exp. revenue after", "money"),
+            },
+            currency,
+        )
+    )
+    pacing = month_rows(con, "marts.budget_pacing", month)
+    if pacing is not None and not pacing.empty:
+        section.tables.append(
+            table_from_df(
+                pacing[pacing.level == "channel"],
+                "Pacing against plan",
+                {
+                    "channel": ("Channel", "text"),
+                    "mtd_spend": ("Spend", "money"),
+                    "planned_spend": ("Plan", "money"),
+                    "pacing_ratio": ("Pace", "ratio"),
+                    "status": ("Status", "text"),
+                    "run_out_date": ("Runs out", "text"),
+                },
+                currency,
+            )
+        )
+    curves = month_rows(con, "marts.budget_response_curves", month)
+    boot = month_rows(con, "marts.budget_curve_bootstrap", month)
+    points = month_rows(con, "marts.budget_curve_points", month)
+    if curves is not None and not curves.empty and boot is not None and points is not None:
+        from calendar import monthrange
+
+        from gtm_assets.analytics.budget import channel_plots
+
+        nxt = add_months(month, 1)
+        plots = channel_plots(
+            curves, boot, points, realloc, "revenue", monthrange(nxt.year, nxt.month)[1]
+        )
+        import base64
+
+        for channel, png in plots.items():
+            section.charts.append(
+                Chart(
+                    title=f"{channel} response curve",
+                    svg="",
+                    png_b64=base64.b64encode(png).decode("ascii"),
+                )
+            )
+        section.tables.append(
+            table_from_df(
+                curves[curves.metric == "revenue"],
+                "Response curves (weekly, attributed revenue)",
+                {
+                    "channel": ("Channel", "text"),
+                    "top": ("Max weekly revenue", "money"),
+                    "k": ("Half-saturation spend", "money"),
+                    "n": ("Shape", "ratio"),
+                    "r2": ("R²", "ratio"),
+                    "average_return_current": ("Avg ROAS", "ratio"),
+                    "marginal_return_current": ("Marginal ROAS", "ratio"),
+                    "usable": ("Used", "text"),
+                    "reason": ("Note", "text"),
+                },
+                currency,
+            )
+        )
+    return section
+
+
+def content_section(con, month: date, currency: str) -> Section:
+    title = "Content and SEO"
+    perf = month_rows(con, "marts.content_performance", month)
+    if perf is None:
+        return Section.skipped(
+            "content", title, "content performance was not built for this month."
+        )
+    if perf.empty:
+        return Section.skipped("content", title, "no content or content_daily export was supplied.")
+    section = Section(key="content", title=title)
+    columns = {
+        "title": ("Content", "text"),
+        "content_type": ("Type", "text"),
+        "topic": ("Topic", "text"),
+        "pageviews": ("Pageviews", "count"),
+        "engaged_hours": ("Engaged hours", "number"),
+        "form_fills": ("Form fills", "count"),
+        "assisted_leads": ("Assisted leads", "count"),
+        "revenue_linear": ("Revenue (linear)", "money"),
+    }
+    section.tables.append(
+        table_from_df(
+            perf.sort_values("engaged_hours", ascending=False),
+            "Top content by engagement",
+            columns,
+            currency,
+            max_rows=10,
+        )
+    )
+    section.tables.append(
+        table_from_df(
+            perf.sort_values("assisted_leads", ascending=False),
+            "Top content by assisted leads",
+            columns,
+            currency,
+            max_rows=10,
+        )
+    )
+    seo = month_rows(con, "marts.content_seo_changes", month)
+    if seo is not None and not seo.empty and "position_change" in seo:
+        kw = seo[seo.level == "keyword"] if "level" in seo else seo
+        kw = kw.dropna(subset=["position_change"])
+        seo_cols = {
+            "keyword": ("Keyword", "text"),
+            "title": ("Page", "text"),
+            "position": ("Position", "number"),
+            "prior_position": ("Prior", "number"),
+            "clicks_change": ("Clicks change", "count"),
+        }
+        section.tables.append(
+            table_from_df(
+                kw.sort_values("position_change").head(8),
+                "SEO gains (positions up)",
+                seo_cols,
+                currency,
+            )
+        )
+        section.tables.append(
+            table_from_df(
+                kw.sort_values("position_change", ascending=False).head(8),
+                "SEO losses (positions down)",
+                seo_cols,
+                currency,
+            )
+        )
+    recs = month_rows(con, "marts.content_recommendations", month, "rank")
+    if recs is not None and not recs.empty:
+        section.tables.append(
+            table_from_df(
+                recs,
+                "Recommendations",
+                {
+                    "rank": ("#", "count"),
+                    "recommendation": ("Recommendation", "text"),
+                    "expected_impact": ("Expected impact", "number"),
+                    "impact_metric": ("Unit", "text"),
+                },
+                currency,
+            )
+        )
+    return section
+
+
+def experiments_section(con, month: date, currency: str) -> Section:
+    title = "Experiments"
+    df = month_rows(con, "marts.experiment_results", month)
+    if df is None:
+        return Section.skipped(
+            "experiments", title, "experiment results were not built for this month."
+        )
+    if df.empty:
+        return Section.skipped(
+            "experiments", title, "no experiment was supplied or ended this month."
+        )
+    section = Section(key="experiments", title=title)
+    section.tables.append(
+        table_from_df(
+            df,
+            "Results (lift vs control, 95% CI, Holm-adjusted p)",
+            {
+                "experiment_name": ("Experiment", "text"),
+                "variant": ("Variant", "text"),
+                "units": ("Units", "count"),
+                "conversion_rate": ("Conv. rate", "percent"),
+                "lift_abs": ("Lift", "percent"),
+                "ci_low": ("CI low", "percent"),
+                "ci_high": ("CI high", "percent"),
+                "p_value_adjusted": ("adj. p", "ratio"),
+                "srm_flag": ("SRM", "text"),
+                "verdict": ("Verdict", "text"),
+                "verdict_reason": ("Why", "text"),
+            },
+            currency,
+        )
+    )
+    return section
+
+
+MONTHLY_SECTIONS[:] = [
+    headline_section,
+    insights_and_actions_section,
+    trend_section,
+    channel_section,
+    campaign_section,
+    attribution_section,
+    funnel_section,
+    lead_quality_section,
+    budget_section,
+    content_section,
+    experiments_section,
+    data_quality_section,
+]

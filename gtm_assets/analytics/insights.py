@@ -1,0 +1,583 @@
+"""Key insights and the prioritized action plan of the monthly review.
+
+Pure functions: the month's mart slices in (DataFrames, possibly empty when an optional
+analysis was skipped), sentences and ranked actions out. Every sentence and every action
+is generated from the numbers it quotes; nothing is canned.
+
+Ranking actions needs one scale. Each candidate's impact is stated in its natural unit
+(revenue, spend saved, customers, SQLs, form fills ...) and converted to a
+*revenue equivalent* with the month's own unit values:
+
+- revenue and spend saved count one for one (a unit of money);
+- a customer is worth the month's average won deal (revenue / customers);
+- an SQL is worth revenue / SQLs, a lead or a form fill revenue / leads;
+- capacity-only changes (fewer MQLs for the same SQLs) have no revenue equivalent and rank last.
+
+At most ``MAX_PER_SOURCE`` actions come from the same source asset, so one analysis cannot
+crowd the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+MAX_ACTIONS = 5
+MAX_PER_SOURCE = 2
+ACTION_COLUMNS = [
+    "rank",
+    "action",
+    "owner_role",
+    "expected_impact",
+    "impact_metric",
+    "revenue_equivalent",
+    "source",
+    "evidence",
+    "due_by",
+]
+INSIGHT_COLUMNS = ["rank", "kind", "insight", "metric", "value", "source"]
+
+STAGE_OWNERS = {
+    "visitor": "Demand generation manager",
+    "lead": "Marketing operations manager",
+    "mql": "Sales development lead",
+    "sql": "Sales manager",
+    "opportunity": "Sales manager",
+}
+DUE_DAYS = {
+    "budget_waste": 3,
+    "budget_reallocation": 7,
+    "experiment_results": 7,
+    "lead_threshold_recommendations": 10,
+    "funnel_bottlenecks": 14,
+    "content_recommendations": 30,
+}
+
+
+@dataclass(frozen=True)
+class UnitValues:
+    """Revenue per lead, SQL and customer in the month (None when not computable)."""
+
+    per_lead: float | None
+    per_sql: float | None
+    per_customer: float | None
+
+    @classmethod
+    def from_summary(cls, summary: pd.DataFrame) -> UnitValues:
+        values = _metric_values(summary)
+        revenue = values.get("revenue")
+
+        def ratio(denominator: str) -> float | None:
+            d = values.get(denominator)
+            if revenue is None or d is None or d <= 0:
+                return None
+            return revenue / d
+
+        return cls(per_lead=ratio("leads"), per_sql=ratio("sqls"), per_customer=ratio("customers"))
+
+
+def _metric_values(summary: pd.DataFrame) -> dict[str, float]:
+    if summary is None or summary.empty:
+        return {}
+    return {
+        r["metric"]: float(r["value"])
+        for r in summary.to_dict("records")
+        if r["value"] is not None and not _nan(r["value"])
+    }
+
+
+def _nan(value) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _empty(df: pd.DataFrame | None) -> bool:
+    return df is None or df.empty
+
+
+def money(value: float, currency: str) -> str:
+    return f"{currency} {value:,.0f}"
+
+
+def pct(value: float) -> str:
+    return f"{value:+.0f}%"
+
+
+def due_date(month: date, source: str) -> date:
+    """Due date of an action: a number of days after the month's last day, by source."""
+    next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return next_month - timedelta(days=1) + timedelta(days=DUE_DAYS.get(source, 14))
+
+
+# --- insights ---------------------------------------------------------------------------
+
+
+def revenue_insight(summary: pd.DataFrame, month: date, currency: str) -> dict | None:
+    rows = {r["metric"]: r for r in summary.to_dict("records")} if not _empty(summary) else {}
+    row = rows.get("revenue")
+    if row is None or _nan(row["value"]):
+        return None
+    text = f"Won revenue was {money(row['value'], currency)} in {month:%B %Y}"
+    parts = []
+    if not _nan(row.get("target")) and row.get("target"):
+        gap = 100 * (row["value"] / row["target"] - 1)
+        parts.append(f"{pct(gap)} against the {money(row['target'], currency)} target")
+    if not _nan(row.get("change_pct")):
+        parts.append(f"{pct(row['change_pct'])} month over month")
+    spend = rows.get("spend")
+    roas = rows.get("roas")
+    if spend is not None and roas is not None and not _nan(roas["value"]):
+        parts.append(f"on {money(spend['value'], currency)} of spend (ROAS {roas['value']:.2f})")
+    text += (" — " + ", ".join(parts)) if parts else ""
+    return dict(
+        kind="headline",
+        insight=text + ".",
+        metric="revenue",
+        value=float(row["value"]),
+        source="executive_summary",
+    )
+
+
+def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
+    """The volume metric that moved most month over month (by absolute percent change)."""
+    if _empty(summary):
+        return None
+    volume = summary[
+        summary.metric.isin(["leads", "mqls", "sqls", "opportunities", "customers", "pipeline"])
+        & summary.change_pct.notna()
+        & summary.prior_month.gt(0)
+    ]
+    if volume.empty:
+        return None
+    row = volume.loc[volume.change_pct.abs().idxmax()]
+    direction = "rose" if row["change_pct"] > 0 else "fell"
+    unit = "" if row["metric"] != "pipeline" else " (pipeline value)"
+    text = (
+        f"The biggest mover was {row['metric']}{unit}: it {direction} {abs(row['change_pct']):.0f}% "
+        f"to {row['value']:,.0f} from {row['prior_month']:,.0f} the month before."
+    )
+    return dict(
+        kind="mover",
+        insight=text,
+        metric=row["metric"],
+        value=float(row["change_pct"]),
+        source="executive_summary",
+    )
+
+
+def channel_mover_insight(channels: pd.DataFrame, currency: str) -> dict | None:
+    """The channel whose attributed revenue changed most in money terms."""
+    if _empty(channels) or "prior_attributed_revenue" not in channels:
+        return None
+    df = channels[(channels.level == "channel") & channels.prior_attributed_revenue.notna()].copy()
+    if df.empty:
+        return None
+    df["delta"] = df.attributed_revenue.fillna(0) - df.prior_attributed_revenue.fillna(0)
+    row = df.loc[df.delta.abs().idxmax()]
+    if row["delta"] == 0:
+        return None
+    direction = "grew" if row["delta"] > 0 else "dropped"
+    spend_note = ""
+    if not _nan(row.get("spend_change_pct")):
+        spend_note = f", while its spend changed {pct(row['spend_change_pct'])}"
+    text = (
+        f"{row['channel']} attributed revenue {direction} by {money(abs(row['delta']), currency)} "
+        f"to {money(row['attributed_revenue'] or 0, currency)}{spend_note} "
+        f"({row['attribution_model'].replace('_', ' ')} attribution)."
+    )
+    return dict(
+        kind="channel_mover",
+        insight=text,
+        metric="attributed_revenue",
+        value=float(row["delta"]),
+        source="channel_performance",
+    )
+
+
+def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
+    """The top-ranked significant bottleneck for all leads, with the segment that drops most."""
+    if _empty(bottlenecks):
+        return None
+    flagged = bottlenecks[bottlenecks.flagged.fillna(False).astype(bool)]
+    overall = flagged[flagged.segment_type == "all"].sort_values(
+        ["downstream_customers_lost", "shortfall_units"], ascending=False
+    )
+    if overall.empty:
+        return None
+    top = overall.iloc[0]
+    reference = "target" if top.get("short_of") == "target" else "baseline"
+    ref_rate = top["target_rate"] if reference == "target" else top["baseline_rate"]
+    p_adj = top["p_adj_vs_target"] if reference == "target" else top["p_adj_vs_baseline"]
+    text = (
+        f"The biggest funnel bottleneck is {top['from_stage']}→{top['to_stage']}: "
+        f"{top['conversion_rate']:.1%} for the {pd.Timestamp(top['cohort_month']):%B} cohort vs a "
+        f"{ref_rate:.1%} {reference} (adjusted p = {p_adj:.3f}), about "
+        f"{top['downstream_customers_lost']:.1f} customers lost downstream"
+    )
+    segments = flagged[
+        (flagged.segment_type != "all")
+        & (flagged.from_stage == top["from_stage"])
+        & (flagged.to_stage == top["to_stage"])
+    ].sort_values("shortfall_units", ascending=False)
+    if not segments.empty:
+        seg = segments.iloc[0]
+        text += f"; the drop is largest in {seg['segment_type']} = {seg['segment']}"
+    return dict(
+        kind="bottleneck",
+        insight=text + ".",
+        metric=f"{top['from_stage']}_to_{top['to_stage']}_rate",
+        value=float(top["conversion_rate"]),
+        source="funnel_bottlenecks",
+    )
+
+
+def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
+    if _empty(reallocation):
+        return None
+    uplift = float(
+        reallocation.expected_revenue_recommended.sum()
+        - reallocation.expected_revenue_current.sum()
+    )
+    change = reallocation.recommended_spend - reallocation.current_spend
+    if uplift <= 0 or change.abs().max() < 1:
+        return None
+    up = reallocation.loc[change.idxmax()]
+    down = reallocation.loc[change.idxmin()]
+    text = (
+        f"The budget optimizer expects {money(uplift, currency)} more revenue from the same budget by "
+        f"moving {money(float(up['recommended_spend'] - up['current_spend']), currency)} into {up['channel']} "
+        f"and {money(float(down['current_spend'] - down['recommended_spend']), currency)} out of {down['channel']}, "
+        f"where marginal ROAS is {down['marginal_roas_current']:.2f} against {up['marginal_roas_current']:.2f}."
+    )
+    return dict(
+        kind="budget",
+        insight=text,
+        metric="expected_revenue_uplift",
+        value=uplift,
+        source="budget_reallocation",
+    )
+
+
+def attribution_insight(comparison: pd.DataFrame) -> dict | None:
+    if _empty(comparison) or "spread" not in comparison:
+        return None
+    leads = comparison[comparison.conversion_type == "lead"]
+    if leads.empty:
+        return None
+    row = leads.loc[leads.spread.idxmax()]
+    if row["spread"] < 0.05:
+        return None
+    text = (
+        f"Attribution models disagree most on {row['channel']}: from {row['min_share']:.0%} of leads "
+        f"({row['least_generous_model'].replace('_', ' ')}) to {row['max_share']:.0%} "
+        f"({row['most_generous_model'].replace('_', ' ')}); data-driven models put it at "
+        f"{row['share_markov']:.0%} (Markov) and {row['share_shapley']:.0%} (Shapley)."
+    )
+    return dict(
+        kind="attribution",
+        insight=text,
+        metric="share_spread",
+        value=float(row["spread"]),
+        source="attribution_model_comparison",
+    )
+
+
+def build_insights(
+    month: date,
+    currency: str,
+    summary: pd.DataFrame,
+    channels: pd.DataFrame | None = None,
+    bottlenecks: pd.DataFrame | None = None,
+    reallocation: pd.DataFrame | None = None,
+    comparison: pd.DataFrame | None = None,
+    limit: int = 5,
+) -> pd.DataFrame:
+    """3-5 sentences with their numbers: headline, biggest movers, bottleneck, budget, attribution."""
+    candidates = [
+        revenue_insight(summary, month, currency),
+        bottleneck_insight(bottlenecks),
+        budget_insight(reallocation, currency),
+        channel_mover_insight(channels, currency),
+        biggest_mover_insight(summary),
+        attribution_insight(comparison),
+    ]
+    rows = [c for c in candidates if c is not None][:limit]
+    df = pd.DataFrame(rows, columns=[c for c in INSIGHT_COLUMNS if c != "rank"])
+    df.insert(0, "rank", range(1, len(df) + 1))
+    return df
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]:
+    if _empty(reallocation):
+        return []
+    uplift = float(
+        reallocation.expected_revenue_recommended.sum()
+        - reallocation.expected_revenue_current.sum()
+    )
+    change = (reallocation.recommended_spend - reallocation.current_spend).round(0)
+    if uplift <= 0 or change.abs().max() < 1:
+        return []
+    moves = reallocation.assign(change=change).sort_values("change")
+    cuts = [
+        f"{r.channel} {money(-r.change, currency)}" for r in moves.itertuples() if r.change <= -1
+    ][:2]
+    adds = [
+        f"{r.channel} {money(r.change, currency)}"
+        for r in moves[::-1].itertuples()
+        if r.change >= 1
+    ][:2]
+    text = (
+        "Reallocate next month's budget as recommended: add to "
+        + ", ".join(adds)
+        + "; take from "
+        + ", ".join(cuts)
+        + f" (expected +{money(uplift, currency)} revenue, within the ±bounds and test reserve)."
+    )
+    return [
+        dict(
+            action=text,
+            owner_role="Performance marketing manager",
+            expected_impact=uplift,
+            impact_metric="revenue",
+            revenue_equivalent=uplift,
+            source="budget_reallocation",
+            evidence=f"uplift = Σ expected_revenue_recommended − Σ expected_revenue_current = {uplift:,.2f}",
+        )
+    ]
+
+
+def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
+    if _empty(waste):
+        return []
+    actions = []
+    for r in (
+        waste.sort_values("wasted_spend", ascending=False).head(MAX_PER_SOURCE).to_dict("records")
+    ):
+        if not r.get("wasted_spend") or r["wasted_spend"] <= 0:
+            continue
+        name = r.get("name") or r.get("scope_id") or r.get("channel")
+        if r.get("kind") == "cpa_above_target":
+            why = f"its CPA is {money(r['value'], currency)} against a {money(r['threshold'], currency)} target"
+            verb = "Cut bids or budget on"
+        elif r.get("kind") == "no_conversions":
+            why = f"it spent {money(r['spend'], currency)} without a conversion"
+            verb = "Pause or fix"
+        else:
+            why = f"{r.get('metric')} is {r.get('value'):.2f} against {r.get('threshold'):.2f} ({r.get('kind')})"
+            verb = "Review"
+        text = f"{verb} '{name}' ({r.get('channel')}): {why}; {money(r['wasted_spend'], currency)} of spend is at stake."
+        actions.append(
+            dict(
+                action=text,
+                owner_role="Paid media manager",
+                expected_impact=float(r["wasted_spend"]),
+                impact_metric="spend_saved",
+                revenue_equivalent=float(r["wasted_spend"]),
+                source="budget_waste",
+                evidence=f"{r.get('kind')} {r.get('scope')} {r.get('scope_id')}",
+            )
+        )
+    return actions
+
+
+def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[dict]:
+    if _empty(bottlenecks):
+        return []
+    flagged = bottlenecks[
+        bottlenecks.flagged.fillna(False).astype(bool) & (bottlenecks.segment_type == "all")
+    ]
+    actions = []
+    for r in (
+        flagged.sort_values("downstream_customers_lost", ascending=False)
+        .head(MAX_PER_SOURCE)
+        .to_dict("records")
+    ):
+        lost = float(r["downstream_customers_lost"] or 0)
+        if lost <= 0:
+            continue
+        reference = "target" if r.get("short_of") == "target" else "3-month baseline"
+        ref_rate = r["target_rate"] if r.get("short_of") == "target" else r["baseline_rate"]
+        segs = bottlenecks[
+            bottlenecks.flagged.fillna(False).astype(bool)
+            & (bottlenecks.segment_type != "all")
+            & (bottlenecks.from_stage == r["from_stage"])
+            & (bottlenecks.to_stage == r["to_stage"])
+        ].sort_values("shortfall_units", ascending=False)
+        where = (
+            f", starting with {segs.iloc[0]['segment_type']} = {segs.iloc[0]['segment']}"
+            if not segs.empty
+            else ""
+        )
+        text = (
+            f"Fix the {r['from_stage']}→{r['to_stage']} step{where}: {r['conversion_rate']:.1%} "
+            f"vs {ref_rate:.1%} {reference}, about {lost:.1f} customers lost."
+        )
+        equivalent = lost * values.per_customer if values.per_customer else 0.0
+        actions.append(
+            dict(
+                action=text,
+                owner_role=STAGE_OWNERS.get(r["from_stage"], "Marketing operations manager"),
+                expected_impact=lost,
+                impact_metric="customers",
+                revenue_equivalent=equivalent,
+                source="funnel_bottlenecks",
+                evidence=f"cohort {pd.Timestamp(r['cohort_month']):%Y-%m}, shortfall {r['shortfall_units']:.1f} units",
+            )
+        )
+    return actions
+
+
+def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[dict]:
+    if _empty(recommendations) or "is_recommended" not in recommendations:
+        return []
+    rec = recommendations[recommendations.is_recommended.fillna(False).astype(bool)]
+    current = recommendations[recommendations.rule.str.contains("crm", case=False, na=False)]
+    if rec.empty or current.empty:
+        return []
+    r, c = rec.iloc[0], current.iloc[0]
+    d_sql = float(r["sqls_per_month"] - c["sqls_per_month"])
+    d_mql = float(r["mqls_per_month"] - c["mqls_per_month"])
+    if abs(d_sql) < 0.5 and abs(d_mql) < 1:
+        return []
+    text = (
+        f"Change the MQL rule from the CRM's stage to '{r['rule']}': {r['mqls_per_month']:.0f} MQLs a month "
+        f"(vs {c['mqls_per_month']:.0f}) at {r['precision']:.0%} SQL precision (vs {c['precision']:.0%}), "
+        f"{r['sqls_per_month']:.1f} SQLs (vs {c['sqls_per_month']:.1f})."
+    )
+    if d_sql > 0:
+        impact, metric = d_sql, "sqls"
+        equivalent = d_sql * values.per_sql if values.per_sql else 0.0
+    else:
+        impact, metric, equivalent = -d_mql, "mqls_avoided", 0.0
+    return [
+        dict(
+            action=text,
+            owner_role="Marketing operations manager",
+            expected_impact=impact,
+            impact_metric=metric,
+            revenue_equivalent=equivalent,
+            source="lead_threshold_recommendations",
+            evidence=f"rule {r['rule']} vs {c['rule']}",
+        )
+    ]
+
+
+def experiment_actions(results: pd.DataFrame, values: UnitValues) -> list[dict]:
+    if _empty(results):
+        return []
+    actions = []
+    for r in results[results.verdict.isin(["ship", "invalid: SRM"])].to_dict("records"):
+        name = r.get("experiment_name") or r["experiment_id"]
+        if r["verdict"] == "ship":
+            if r.get("primary_metric") == "revenue" and not _nan(r.get("revenue_lift_abs")):
+                impact = float(r["revenue_lift_abs"]) * float(r["units"])
+                metric, equivalent = "revenue", impact
+                lift = f"{money(r['revenue_lift_abs'], '')} per unit".replace("  ", " ")
+            else:
+                impact = float(r["lift_abs"] or 0) * float(r["units"])
+                metric = "conversions"
+                equivalent = impact * values.per_lead if values.per_lead else 0.0
+                lift = f"{r['lift_abs']:+.2%} conversion rate"
+            text = (
+                f"Ship variant '{r['variant']}' of '{name}': {lift} "
+                f"(adjusted p = {r['p_value_adjusted']:.3f})."
+            )
+            owner = "Growth lead"
+        else:
+            impact, metric, equivalent = 0.0, "decisions_unblocked", 0.0
+            text = (
+                f"Fix the assignment of '{name}' before reading it: its split mismatches the plan "
+                f"(SRM p = {r['srm_p_value']:.1e}); results are invalid."
+            )
+            owner = "Growth analyst"
+        actions.append(
+            dict(
+                action=text,
+                owner_role=owner,
+                expected_impact=impact,
+                impact_metric=metric,
+                revenue_equivalent=equivalent,
+                source="experiment_results",
+                evidence=f"{r['experiment_id']} / {r['variant']}: {r.get('verdict_reason', '')}",
+            )
+        )
+    return actions
+
+
+def content_actions(recommendations: pd.DataFrame, values: UnitValues) -> list[dict]:
+    if _empty(recommendations):
+        return []
+    actions = []
+    for r in (
+        recommendations.sort_values("expected_impact", ascending=False)
+        .head(MAX_PER_SOURCE)
+        .to_dict("records")
+    ):
+        impact = float(r["expected_impact"] or 0)
+        per_unit = (
+            values.per_lead
+            if r.get("impact_metric", "").startswith(("form_fill", "lead"))
+            else None
+        )
+        actions.append(
+            dict(
+                action=str(r["recommendation"]),
+                owner_role="Content lead",
+                expected_impact=impact,
+                impact_metric=str(r.get("impact_metric") or "form_fills_per_month"),
+                revenue_equivalent=impact * per_unit if per_unit else 0.0,
+                source="content_recommendations",
+                evidence=f"{r.get('kind')} #{r.get('rank')}",
+            )
+        )
+    return actions
+
+
+def rank_actions(candidates: list[dict], month: date, limit: int = MAX_ACTIONS) -> pd.DataFrame:
+    """Top ``limit`` candidates by revenue equivalent, at most ``MAX_PER_SOURCE`` per source."""
+    ordered = sorted(
+        candidates,
+        key=lambda c: (-(c["revenue_equivalent"] or 0.0), -(c["expected_impact"] or 0.0)),
+    )
+    chosen, per_source = [], {}
+    for c in ordered:
+        if per_source.get(c["source"], 0) >= MAX_PER_SOURCE:
+            continue
+        per_source[c["source"]] = per_source.get(c["source"], 0) + 1
+        chosen.append({**c, "due_by": due_date(month, c["source"])})
+        if len(chosen) == limit:
+            break
+    df = pd.DataFrame(chosen, columns=[c for c in ACTION_COLUMNS if c != "rank"])
+    df.insert(0, "rank", range(1, len(df) + 1))
+    return df
+
+
+def build_actions(
+    month: date,
+    currency: str,
+    summary: pd.DataFrame,
+    reallocation: pd.DataFrame | None = None,
+    waste: pd.DataFrame | None = None,
+    bottlenecks: pd.DataFrame | None = None,
+    thresholds: pd.DataFrame | None = None,
+    experiments: pd.DataFrame | None = None,
+    content: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    values = UnitValues.from_summary(summary)
+    candidates = (
+        reallocation_action(reallocation, currency)
+        + waste_actions(waste, currency)
+        + bottleneck_actions(bottlenecks, values)
+        + threshold_action(thresholds, values)
+        + experiment_actions(experiments, values)
+        + content_actions(content, values)
+    )
+    return rank_actions(candidates, month)

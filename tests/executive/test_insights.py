@@ -1,0 +1,283 @@
+"""Insights and actions on constructed months where the right answer is known."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from gtm_assets.analytics import insights as ins
+
+MONTH = date(2025, 6, 1)
+
+
+def summary(**values) -> pd.DataFrame:
+    base = dict(
+        spend=(100_000, 120_000, 90_000),
+        revenue=(400_000, 500_000, 380_000),
+        leads=(400, None, 300),
+        sqls=(100, None, 80),
+        customers=(10, 12, 8),
+        roas=(4.0, None, 4.2),
+        mqls=(200, None, 100),
+    )
+    base.update(values)
+    rows = []
+    for metric, (value, target, prior) in base.items():
+        change = None if not prior else 100 * (value - prior) / prior
+        rows.append(
+            dict(metric=metric, value=value, target=target, prior_month=prior, change_pct=change)
+        )
+    return pd.DataFrame(rows)
+
+
+def bottlenecks() -> pd.DataFrame:
+    """A planted bottleneck: mql -> sql fell from 40% to 25%, worst in paid_social."""
+    common = dict(
+        from_stage="mql",
+        to_stage="sql",
+        cohort_month=pd.Timestamp("2025-04-01"),
+        target_rate=None,
+        p_adj_vs_target=None,
+        short_of="baseline",
+    )
+    return pd.DataFrame(
+        [
+            dict(
+                common,
+                segment_type="all",
+                segment="all",
+                conversion_rate=0.25,
+                baseline_rate=0.40,
+                p_adj_vs_baseline=0.001,
+                flagged=True,
+                shortfall_units=30.0,
+                downstream_customers_lost=4.0,
+            ),
+            dict(
+                common,
+                segment_type="channel",
+                segment="paid_social",
+                conversion_rate=0.10,
+                baseline_rate=0.40,
+                p_adj_vs_baseline=0.002,
+                flagged=True,
+                shortfall_units=20.0,
+                downstream_customers_lost=2.5,
+            ),
+            dict(
+                common,
+                segment_type="channel",
+                segment="email",
+                conversion_rate=0.35,
+                baseline_rate=0.40,
+                p_adj_vs_baseline=0.4,
+                flagged=False,
+                shortfall_units=2.0,
+                downstream_customers_lost=0.3,
+            ),
+            dict(
+                common,
+                segment_type="all",
+                segment="all",
+                from_stage="lead",
+                to_stage="mql",
+                conversion_rate=0.5,
+                baseline_rate=0.5,
+                p_adj_vs_baseline=0.9,
+                flagged=False,
+                shortfall_units=0.0,
+                downstream_customers_lost=0.0,
+            ),
+        ]
+    )
+
+
+def reallocation() -> pd.DataFrame:
+    """A planted saturated channel: display at marginal ROAS 0.2, paid_search at 3.0."""
+    return pd.DataFrame(
+        [
+            dict(
+                channel="display",
+                current_spend=50_000.0,
+                recommended_spend=35_000.0,
+                marginal_roas_current=0.2,
+                expected_revenue_current=60_000.0,
+                expected_revenue_recommended=57_500.0,
+            ),
+            dict(
+                channel="paid_search",
+                current_spend=50_000.0,
+                recommended_spend=65_000.0,
+                marginal_roas_current=3.0,
+                expected_revenue_current=150_000.0,
+                expected_revenue_recommended=190_000.0,
+            ),
+        ]
+    )
+
+
+def test_bottleneck_insight_names_the_transition_and_segment():
+    text = ins.bottleneck_insight(bottlenecks())["insight"]
+    assert "mql→sql" in text and "25.0%" in text and "40.0%" in text
+    assert "channel = paid_social" in text and "4.0 customers" in text
+
+
+def test_budget_insight_moves_money_out_of_the_saturated_channel():
+    row = ins.budget_insight(reallocation(), "USD")
+    assert row["value"] == pytest.approx(37_500.0)
+    assert "into paid_search" in row["insight"] and "out of display" in row["insight"]
+    assert "0.20 against 3.00" in row["insight"]
+
+
+def test_no_budget_insight_without_uplift():
+    flat = reallocation().assign(expected_revenue_recommended=lambda d: d.expected_revenue_current)
+    assert ins.budget_insight(flat, "USD") is None
+
+
+def test_revenue_and_mover_insights_quote_their_numbers():
+    rows = ins.build_insights(
+        MONTH, "USD", summary(), bottlenecks=bottlenecks(), reallocation=reallocation()
+    )
+    assert 3 <= len(rows) <= 5
+    first = rows.iloc[0]["insight"]
+    assert first.startswith("Won revenue was USD 400,000 in June 2025")
+    assert "-20% against the USD 500,000 target" in first and "+5% month over month" in first
+    mover = ins.biggest_mover_insight(summary())
+    assert mover["metric"] == "mqls" and "rose 100%" in mover["insight"]
+
+
+def test_actions_ranked_by_revenue_equivalent_with_owner_and_due_date():
+    waste = pd.DataFrame(
+        [
+            dict(
+                kind="no_conversions",
+                scope="campaign",
+                scope_id="C9",
+                name="Zombie",
+                channel="display",
+                spend=8_000.0,
+                metric="leads",
+                value=0.0,
+                threshold=1.0,
+                wasted_spend=8_000.0,
+            )
+        ]
+    )
+    actions = ins.build_actions(
+        MONTH, "USD", summary(), reallocation=reallocation(), waste=waste, bottlenecks=bottlenecks()
+    )
+    # customer value = 400,000 / 10 = 40,000 -> 4 customers = 160,000 > budget 37,500 > waste 8,000
+    assert actions["source"].tolist() == [
+        "funnel_bottlenecks",
+        "budget_reallocation",
+        "budget_waste",
+    ]
+    top = actions.iloc[0]
+    assert top["owner_role"] == "Sales development lead" and top["impact_metric"] == "customers"
+    assert top["revenue_equivalent"] == pytest.approx(160_000.0)
+    assert actions.iloc[1]["expected_impact"] == pytest.approx(37_500.0)
+    assert "Pause or fix 'Zombie'" in actions.iloc[2]["action"]
+    assert actions["due_by"].tolist() == [date(2025, 7, 14), date(2025, 7, 7), date(2025, 7, 3)]
+    assert actions["rank"].tolist() == [1, 2, 3]
+
+
+def test_at_most_five_and_at_most_two_per_source():
+    candidates = [
+        dict(
+            action=f"a{i}",
+            owner_role="x",
+            expected_impact=float(i),
+            impact_metric="revenue",
+            revenue_equivalent=float(100 - i),
+            source=f"s{i % 3}",
+            evidence="",
+        )
+        for i in range(12)
+    ]
+    ranked = ins.rank_actions(candidates, MONTH)
+    assert len(ranked) == 5
+    assert ranked["source"].value_counts().max() <= 2
+    assert ranked["revenue_equivalent"].is_monotonic_decreasing
+
+
+def test_experiment_actions():
+    results = pd.DataFrame(
+        [
+            dict(
+                experiment_id="E1",
+                experiment_name="Hero copy",
+                variant="B",
+                primary_metric="conversion",
+                units=10_000,
+                lift_abs=0.01,
+                p_value_adjusted=0.004,
+                srm_p_value=0.5,
+                verdict="ship",
+                verdict_reason="significant",
+            ),
+            dict(
+                experiment_id="E2",
+                experiment_name="Pricing",
+                variant="B",
+                primary_metric="conversion",
+                units=5_000,
+                lift_abs=0.02,
+                p_value_adjusted=0.01,
+                srm_p_value=1e-6,
+                verdict="invalid: SRM",
+                verdict_reason="srm",
+            ),
+            dict(
+                experiment_id="E3",
+                experiment_name="Form",
+                variant="B",
+                primary_metric="conversion",
+                units=5_000,
+                lift_abs=0.0,
+                p_value_adjusted=0.8,
+                srm_p_value=0.5,
+                verdict="keep running",
+                verdict_reason="underpowered",
+            ),
+        ]
+    )
+    values = ins.UnitValues(per_lead=1_000.0, per_sql=None, per_customer=None)
+    actions = ins.experiment_actions(results, values)
+    assert [a["impact_metric"] for a in actions] == ["conversions", "decisions_unblocked"]
+    assert actions[0]["expected_impact"] == pytest.approx(100.0)
+    assert actions[0]["revenue_equivalent"] == pytest.approx(100_000.0)
+    assert "SRM p = 1.0e-06" in actions[1]["action"]
+
+
+def test_threshold_action_reports_sql_gain_or_capacity():
+    recs = pd.DataFrame(
+        [
+            dict(
+                rule="crm mql stage",
+                mqls_per_month=100.0,
+                sqls_per_month=40.0,
+                precision=0.40,
+                is_recommended=False,
+            ),
+            dict(
+                rule="score >= 30",
+                mqls_per_month=80.0,
+                sqls_per_month=44.0,
+                precision=0.55,
+                is_recommended=True,
+            ),
+        ]
+    )
+    action = ins.threshold_action(recs, ins.UnitValues(None, per_sql=2_000.0, per_customer=None))[0]
+    assert action["impact_metric"] == "sqls" and action["expected_impact"] == pytest.approx(4.0)
+    assert action["revenue_equivalent"] == pytest.approx(8_000.0)
+    fewer = recs.assign(sqls_per_month=[40.0, 38.0])
+    action = ins.threshold_action(fewer, ins.UnitValues(None, 2_000.0, None))[0]
+    assert action["impact_metric"] == "mqls_avoided" and action["expected_impact"] == pytest.approx(
+        20.0
+    )
+
+
+def test_missing_inputs_give_no_candidates():
+    assert ins.build_actions(MONTH, "USD", summary()).empty
+    assert list(ins.build_actions(MONTH, "USD", summary()).columns) == ins.ACTION_COLUMNS
