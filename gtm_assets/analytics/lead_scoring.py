@@ -138,6 +138,26 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:
     return float((table["n"] * gap).sum() / table["n"].sum())
 
 
+def ece_noise_quantile(
+    p: np.ndarray, bins: int = 10, q: float = 0.95, sims: int = 400, seed: int = 0
+) -> float | None:
+    """The ``q`` quantile of the ECE a *perfectly calibrated* score with these predictions
+    would show on this many leads (outcomes simulated as Bernoulli(p)): how much ECE is
+    sampling noise alone. Used so the calibration gate does not fire on noise in small months."""
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    sum_p = np.bincount(idx, weights=p, minlength=bins)
+    values = np.empty(sims)
+    for i in range(sims):
+        y = rng.random(len(p)) < p
+        sum_y = np.bincount(idx, weights=y, minlength=bins)
+        values[i] = np.abs(sum_p - sum_y).sum() / len(p)
+    return float(np.quantile(values, q))
+
+
 def lift_by_decile(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     """Decile 1 = the 10% highest scores. Lift = decile SQL rate / overall rate."""
     y = np.asarray(y, dtype=float)
@@ -399,20 +419,43 @@ def threshold_table(
     months: int,
     thresholds: Sequence[float],
     crm_mql: np.ndarray | None = None,
+    recommended: float | None = None,
+    previous: float | None = None,
 ) -> pd.DataFrame:
     """Expected monthly MQL volume, SQL yield, precision and recall at each threshold, on the
-    validation leads; the CRM's own MQL rule on the same leads as a reference row."""
+    validation leads, with the change against the CRM's own MQL rule on the same leads and
+    against last month's threshold: the expected effect of switching."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     months = max(months, 1)
     total = y.sum()
     rows = []
     for t in thresholds:
-        sel = p >= t
-        rows.append(_rule_row(f"score >= {round(100 * t)}", float(t), sel, y, months, total))
+        rows.append(_rule_row(f"score >= {100 * t:.0f}", float(t), p >= t, y, months, total))
+    if recommended is not None:
+        row = _rule_row(
+            f"recommended: score >= {100 * recommended:.0f}",
+            float(recommended),
+            p >= recommended,
+            y,
+            months,
+            total,
+        )
+        rows.append({**row, "is_recommended": True})
+    if previous is not None and not np.isnan(previous):
+        label = f"last month: score >= {100 * previous:.0f}"
+        rows.append(_rule_row(label, float(previous), p >= previous, y, months, total))
     if crm_mql is not None:
         rows.append(_rule_row("crm mql stage", None, np.asarray(crm_mql, bool), y, months, total))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["is_recommended"] = out.get("is_recommended", pd.Series(False, index=out.index))
+    out["is_recommended"] = out["is_recommended"].fillna(False).astype(bool)
+    for ref_label, suffix in (("crm mql stage", "crm"), ("last month: ", "last_month")):
+        ref = out[out["rule"].str.startswith(ref_label)]
+        for col in ("mqls_per_month", "sqls_per_month"):
+            base = float(ref[col].iloc[0]) if len(ref) else np.nan
+            out[f"{col}_change_vs_{suffix}"] = out[col] - base
+    return out
 
 
 def _rule_row(
@@ -464,7 +507,12 @@ def label_leads(leads: pd.DataFrame, as_of: pd.Timestamp, label_window_days: int
     return mature
 
 
-def run_month(leads: pd.DataFrame, month_start: date, settings: ScoringSettings) -> ScoringResult:
+def run_month(
+    leads: pd.DataFrame,
+    month_start: date,
+    settings: ScoringSettings,
+    previous_threshold: float | None = None,
+) -> ScoringResult:
     """Fit, validate and score for one month.
 
     ``leads``: one row per lead created before the month's end with the segment columns,
@@ -535,9 +583,16 @@ def run_month(leads: pd.DataFrame, month_start: date, settings: ScoringSettings)
             "lead_created_at": scored["lead_at"].to_numpy(),
         }
     )
-    grid = sorted({round(t / 100, 2) for t in range(5, 100, 5)} | {round(threshold, 4)})
-    thresholds = threshold_table(y_val, p_val, n_val_months, grid, val["crm_mql"].to_numpy())
-    thresholds["is_recommended"] = thresholds["probability_threshold"] == round(threshold, 4)
+    grid = [t / 100 for t in range(5, 100, 5)]
+    thresholds = threshold_table(
+        y_val,
+        p_val,
+        n_val_months,
+        grid,
+        crm_mql=val["crm_mql"].to_numpy(),
+        recommended=threshold,
+        previous=previous_threshold,
+    )
     result = ScoringResult(
         fitted=True,
         reason=rule_note,
@@ -610,6 +665,7 @@ def _performance_row(
         "auc": auc(y_val, p_val) if fitted else None,
         "brier": brier(y_val, p_val) if fitted else None,
         "ece": ece(y_val, p_val, settings.calibration_bins) if fitted else None,
+        "ece_noise_95": (ece_noise_quantile(p_val, settings.calibration_bins) if fitted else None),
         "crm_mql_auc": auc(y_val, val["crm_mql"].to_numpy()) if len(val) else None,
         "mql_rule": settings.mql_rule,
         "probability_threshold": result.threshold,

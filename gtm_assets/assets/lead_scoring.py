@@ -12,7 +12,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics import funnel as fn
 from gtm_assets.analytics import lead_scoring as ls
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
-from gtm_assets.partitions import month_bounds, monthly_partitions
+from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 from gtm_assets.sql_files import load_sql
 
@@ -124,6 +124,18 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, month: 
     return wh.replace_month(con, table, fn.as_typed(_with_month(df, month)), month)
 
 
+def _previous_threshold(con: duckdb.DuckDBPyConnection, month: date) -> float | None:
+    """Last month's MQL probability threshold, if that month was scored."""
+    if not wh.table_exists(con, "marts.lead_model_performance"):
+        return None
+    rows = con.execute(
+        "select probability_threshold from marts.lead_model_performance "
+        "where month = $prior and model_fitted",
+        {"prior": add_months(month, -1)},
+    ).fetchall()
+    return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
 def _feedback_present(con: duckdb.DuckDBPyConnection) -> bool:
     if not wh.table_exists(con, "raw.load_manifest"):
         return wh.table_exists(con, "staging.sales_feedback")
@@ -198,8 +210,10 @@ def mql_consistency(
             blocking=False,
             description=(
                 "Expected calibration error (10 bins) on out-of-time validation leads is within "
-                "calibration_tolerance. WARN: a miscalibrated score still ranks leads, but its "
-                "probabilities and the threshold's expected effects should not be trusted."
+                "max(calibration_tolerance, the 95% quantile of the ECE a perfectly calibrated "
+                "score would show on as many leads). WARN: a miscalibrated score still ranks "
+                "leads, but its probabilities and the threshold's expected effects should not "
+                "be trusted."
             ),
         ),
         dg.AssetCheckSpec(
@@ -227,24 +241,12 @@ def lead_scores(
     as_of = pd.Timestamp(month_end)
     with warehouse.connect() as con:
         leads, inputs = ls.scoring_frame(con, month_end, month, settings)
-        result = ls.run_month(leads, month, settings)
+        result = ls.run_month(leads, month, settings, _previous_threshold(con, month))
         cohort = fn.mature_cohort_month(month, month_end, config.mql_sql_window_days)
         entries = inputs.lead_entries.merge(
             inputs.leads[["lead_id", "lead_source", "campaign_id"]], on="lead_id", how="left"
         )
         quality = ls.mql_quality(entries, cohort, config.mql_sql_window_days, as_of)
-        feedback_note = "skipped: sales_feedback not supplied"
-        feedback = pd.DataFrame()
-        if _feedback_present(con):
-            fb = con.execute(
-                load_sql("intermediate/lead_sales_feedback"),
-                {"month_start": month, "month_end": month_end},
-            ).df()
-            known = result.scores if len(result.scores) else None
-            if known is None and wh.table_exists(con, "marts.lead_scores"):
-                known = con.execute("select lead_id, score from marts.lead_scores").df()
-            feedback = ls.feedback_summary(fb, known)
-            feedback_note = f"{len(fb)} verdicts"
         this_month = leads[(leads["lead_at"] >= pd.Timestamp(month)) & (leads["lead_at"] < as_of)]
         comparison = ls.source_comparison(this_month)
         scores = result.scores.assign(probability_threshold=result.threshold)
@@ -266,7 +268,6 @@ def lead_scores(
                 con, "marts.lead_threshold_recommendations", result.thresholds, month
             ),
             "marts.lead_mql_quality": _write(con, "marts.lead_mql_quality", quality, month),
-            "marts.lead_sales_feedback": _write(con, "marts.lead_sales_feedback", feedback, month),
             "marts.lead_source_comparison": _write(
                 con, "marts.lead_source_comparison", comparison, month
             ),
@@ -275,6 +276,22 @@ def lead_scores(
             written["marts.lead_scores"] = wh.replace_table(
                 con, "marts.lead_scores", load_sql("marts/lead_scores")
             )
+        # sales feedback, with each lead's latest score where it has one
+        feedback_note = "skipped: sales_feedback not supplied"
+        feedback = pd.DataFrame()
+        if _feedback_present(con):
+            fb = con.execute(
+                load_sql("intermediate/lead_sales_feedback"),
+                {"month_start": month, "month_end": month_end},
+            ).df()
+            known = None
+            if wh.table_exists(con, "marts.lead_scores"):
+                known = con.execute("select lead_id, score from marts.lead_scores").df()
+            feedback = ls.feedback_summary(fb, known)
+            feedback_note = f"{len(fb)} verdicts"
+        written["marts.lead_sales_feedback"] = _write(
+            con, "marts.lead_sales_feedback", feedback, month
+        )
         consistent, consistency_meta = mql_consistency(
             con, month, quality, config.mql_sql_window_days
         )
@@ -282,9 +299,9 @@ def lead_scores(
     perf = result.performance.iloc[0].to_dict() if len(result.performance) else {}
     ece_value = perf.get("ece")
     psi_value = perf.get("psi_vs_training")
-    calibrated = (not result.fitted) or (
-        ece_value is not None and float(ece_value) <= config.calibration_tolerance
-    )
+    noise = perf.get("ece_noise_95")
+    allowed = max(config.calibration_tolerance, float(noise) if noise is not None else 0.0)
+    calibrated = (not result.fitted) or (ece_value is not None and float(ece_value) <= allowed)
     stable = psi_value is None or pd.isna(psi_value) or float(psi_value) <= config.psi_warn
     summary = pd.DataFrame(
         [
@@ -329,6 +346,8 @@ def lead_scores(
                 metadata={
                     "ece": None if ece_value is None else float(ece_value),
                     "tolerance": config.calibration_tolerance,
+                    "ece_noise_95": None if noise is None else float(noise),
+                    "allowed": allowed,
                     "note": result.reason if not result.fitted else "",
                 },
             ),
