@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import load, raw_tables, write_raw
+from raw_helpers import load, raw_tables, write_raw
 
 from gtm_assets.raw import (
     CHANNEL_GROUPS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import load, raw_tables, set_cell, write_raw
+from raw_helpers import load, raw_tables, set_cell, write_raw
 
 from gtm_assets.raw import RULES
 from gtm_assets.raw.schema import TABLES

@@ -4,7 +4,7 @@ warehouse is left exactly as it was."""
 from __future__ import annotations
 
 import pytest
-from conftest import load, raw_tables, set_cell, write_csv, write_raw
+from raw_helpers import load, raw_tables, set_cell, write_csv, write_raw
 
 from gtm_assets.raw import RawInputError
 
