@@ -25,8 +25,10 @@ Definitions (each stated once, here)
 - **Projected ROAS**: won revenue arrives months after launch, so the early ROAS reading is
   credited leads x the peers' revenue per lead / spend (the actual attributed ROAS is
   reported beside it).
-- **Tracking verified**: touchpoints carrying the campaign's utm_campaign exist whenever it
-  has spend; spend without any such touchpoint is a broken-tracking alarm.
+- **Tracking configured** (readiness gate): utm_campaign present, used by no other
+  campaign, and, once the campaign has spend, seen on at least one touchpoint.
+- **Tracking verified** (monitoring): every week with spend has touchpoints carrying the
+  campaign's utm_campaign; a week of spend without any is a broken-tracking alarm.
 - **Live on schedule**: first spend no later than ``grace_days`` after the start date.
 - **Performance within tolerance**: over the first 14 days (or the days so far), CTR, CVR
   and projected ROAS at least ``1 - tolerance`` of target and CPA at most
@@ -69,8 +71,14 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _as_date(value: object) -> date | None:
-    if value is None or (not isinstance(value, date) and pd.isna(value)):
+    """A date from a date, datetime, Timestamp or string; None for None/NaN/NaT."""
+    if value is None:
         return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
     return pd.Timestamp(value).date()
 
 
@@ -125,7 +133,8 @@ class Benchmark:
 
 
 def _pooled(df: pd.DataFrame) -> dict[str, float]:
-    s = {c: float(df[c].sum()) if c in df.columns else float("nan") for c in df.columns}
+    measures = ("spend", "impressions", "clicks", "leads", "attributed_revenue")
+    s = {c: float(df[c].sum()) if c in df.columns else float("nan") for c in measures}
     return {
         "ctr": _ratio(s.get("clicks", np.nan), s.get("impressions", np.nan)),
         "cvr": _ratio(s.get("leads", np.nan), s.get("clicks", np.nan)),
@@ -205,7 +214,8 @@ def pacing_schedule(
     horizon_days: int = 84,
 ) -> pd.DataFrame:
     """Weekly planned spend (even daily pacing of the lifetime budget) for the first
-    ``horizon_days`` of the campaign; weeks start on Monday, the first one on the start day."""
+    ``horizon_days`` of the campaign; week n covers days 7(n-1) .. 7n-1 from the start, the
+    same weeks as the launch monitoring."""
     first, last = campaign_life(start, end, always_on_days)
     life = (last - first).days + 1
     if life <= 0 or not _finite(planned_budget):
@@ -223,7 +233,7 @@ def pacing_schedule(
     rows: dict[date, int] = {}
     d = first
     while d <= stop:
-        week = max(d - timedelta(days=d.weekday()), first)
+        week = first + timedelta(days=7 * ((d - first).days // 7))
         rows[week] = rows.get(week, 0) + 1
         d += timedelta(days=1)
     out = pd.DataFrame({"week_start": list(rows), "days_active": list(rows.values())})
@@ -236,13 +246,19 @@ def pacing_schedule(
 
 
 def readiness(
-    brief: Mapping[str, object], targets: pd.DataFrame, touches_seen: int, as_of: date
+    brief: Mapping[str, object],
+    targets: pd.DataFrame,
+    *,
+    touches_seen: int,
+    spend_so_far: float,
+    utm_shared_with: Iterable[str] = (),
 ) -> list[str]:
     """Problems that block the launch (empty list = ready).
 
     Brief: a known campaign type (the objective), a planned budget > 0, a start date and,
     unless always-on, an end date not before it. Targets: every target metric resolved.
-    Tracking: utm_campaign present, and seen on touchpoints once the campaign has started.
+    Tracking configured: utm_campaign present, used by no other campaign, and seen on at
+    least one touchpoint once the campaign has spend.
     """
     problems = []
     ctype = brief.get("campaign_type")
@@ -262,10 +278,16 @@ def readiness(
     if missing:
         problems.append(f"no target and no benchmark for {', '.join(missing)}")
     utm = brief.get("utm_campaign")
+    shared = sorted(utm_shared_with)
     if utm is None or (isinstance(utm, float) and math.isnan(utm)) or not str(utm).strip():
         problems.append("utm_campaign missing: touchpoints cannot be tied to the campaign")
-    elif start is not None and as_of >= start and touches_seen == 0:
-        problems.append(f"utm_campaign {utm!r} not seen on any touchpoint since the start")
+    elif shared:
+        problems.append(f"utm_campaign {utm!r} also used by {', '.join(shared)}")
+    elif spend_so_far > 0 and touches_seen == 0:
+        problems.append(
+            f"utm_campaign {utm!r} not seen on any touchpoint although {spend_so_far:,.2f} "
+            "was spent: tracking is not configured"
+        )
     return problems
 
 
@@ -343,6 +365,7 @@ def window_totals(daily: pd.DataFrame, leads: pd.DataFrame, start: date, stop: d
         "touches": total(dd, "touches"),
         "leads": total(ll, "credit"),
         "mqls": total(ll, "mql"),
+        "mqls_in_window": total(ll, "mql_in_window"),
         "sqls": total(ll, "sql"),
         "revenue": total(ll, "revenue"),
         "first_spend": min(dd.loc[dd["spend"] > 0, "date"])
@@ -351,16 +374,25 @@ def window_totals(daily: pd.DataFrame, leads: pd.DataFrame, start: date, stop: d
     }
 
 
-def tracking_check(spend: float, touches: float) -> tuple[bool, str]:
-    """Spend without the campaign's touchpoints is a broken-tracking alarm."""
-    if spend > 0 and touches <= 0:
+def tracking_check(weekly: pd.DataFrame) -> tuple[bool, str]:
+    """Every week with spend has touchpoints carrying the campaign's utm_campaign; a week
+    of spend without any is a broken-tracking alarm (tracking can break mid-flight)."""
+    if weekly.empty or float(weekly["spend"].sum()) <= 0:
+        return True, "no spend yet: nothing to verify"
+    broken = weekly[(weekly["spend"] > 0) & (weekly["touches"] <= 0)]
+    if not broken.empty:
+        weeks = ", ".join(
+            f"week {int(w)} ({s:,.2f})"
+            for w, s in zip(broken["week_number"], broken["spend"], strict=True)
+        )
         return False, (
-            f"spent {spend:,.2f} but no touchpoint carries the campaign's utm_campaign: "
+            f"spend without any touchpoint carrying the campaign's utm_campaign in {weeks}: "
             "tracking is broken (check the UTM tags on the ads and landing pages)"
         )
-    if spend <= 0:
-        return True, "no spend yet: nothing to verify"
-    return True, f"{touches:,.0f} tracked touchpoints for {spend:,.2f} spend"
+    return True, (
+        f"{float(weekly['touches'].sum()):,.0f} tracked touchpoints for "
+        f"{float(weekly['spend'].sum()):,.2f} spend; every week with spend is tracked"
+    )
 
 
 def schedule_check(
@@ -491,6 +523,76 @@ def mql_expectation(
         bool(ok),
         "; ".join(notes),
     )
+
+
+def evaluate_launch(
+    plan: dict,
+    daily: pd.DataFrame,
+    leads: pd.DataFrame,
+    quality: tuple[float, float],
+    as_of: date,
+    *,
+    tolerance: float,
+    first_window_days: int,
+    grace_days: int,
+    mql_window_days: int,
+) -> dict:
+    """The monitoring checks' outcomes for a campaign as of ``as_of``.
+
+    ``plan``: the launch_plan row (start_date, target_*, benchmark_revenue_per_lead,
+    benchmark_mql_rate); ``daily`` / ``leads`` as in ``weekly_monitoring``; ``quality``:
+    (campaign's, channel's) mean predicted SQL probability.
+    """
+    start = _as_date(plan["start_date"])
+    first_stop = min(as_of, start + timedelta(days=first_window_days - 1))
+    all_totals = window_totals(daily, leads, start, as_of)
+    first = window_totals(daily, leads, start, first_stop)
+    weekly = weekly_monitoring(daily, leads, start, as_of, max((as_of - start).days + 1, 0))
+    tracking_ok, tracking_detail = tracking_check(weekly)
+    schedule_ok, schedule_detail = schedule_check(
+        start, all_totals["first_spend"], as_of, grace_days
+    )
+    targets = {m: plan.get(f"target_{m}", np.nan) for m in TARGET_METRICS}
+    metrics = early_metrics(first, plan.get("benchmark_revenue_per_lead", np.nan))
+    perf = performance_vs_targets(metrics, targets, tolerance)
+    judged = perf.dropna(subset=["within"])
+    if as_of < start or first["spend"] <= 0:
+        perf_ok, perf_detail = True, "not live yet: nothing to compare"
+    elif judged.empty:
+        perf_ok, perf_detail = True, "no targeted metric measurable yet"
+    else:
+        misses = judged[~judged["within"].astype(bool)]
+        perf_ok = misses.empty
+        perf_detail = (
+            "; ".join(
+                f"{r.metric.upper()} {r.actual:,.4g} vs target {r.target:,.4g} "
+                f"({100 * r.attainment:.0f}%)"
+                for r in judged.itertuples()
+            )
+            + f" over {(first_stop - start).days + 1} days"
+        )
+    mature_stop = as_of - timedelta(days=mql_window_days)
+    matured = window_totals(daily, leads, start, mature_stop)
+    mql = mql_expectation(
+        matured["spend"],
+        targets["cpa"],
+        plan.get("benchmark_mql_rate", np.nan),
+        matured["mqls_in_window"],
+        quality[0],
+        quality[1],
+        tolerance,
+    )
+    return {
+        "start": start,
+        "totals": all_totals,
+        "first": first,
+        "metrics": metrics,
+        "performance": perf,
+        "tracking": (tracking_ok, tracking_detail),
+        "schedule": (schedule_ok, schedule_detail),
+        "perf": (perf_ok, perf_detail),
+        "mql": mql,
+    }
 
 
 # ---------------------------------------------------------------- decision

@@ -180,8 +180,11 @@ def _day_ts(day: date) -> datetime:
     return datetime(day.year, day.month, day.day)
 
 
-def _window_params(campaign_id: str, start: date, as_of: date, settings: GtmSettings) -> dict:
+def _window_params(
+    campaign_id: str, start: date, as_of: date, settings: GtmSettings, mql_window_days: int = 14
+) -> dict:
     return {
+        "mql_window_days": mql_window_days,
         "campaign_id": campaign_id,
         "window_start": start,
         "as_of": as_of,
@@ -196,9 +199,10 @@ def campaign_window(
     start: date,
     as_of: date,
     settings: GtmSettings,
+    mql_window_days: int = 14,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Daily spend/touches and credited leads of the campaign in [start, as_of]."""
-    params = _window_params(campaign_id, start, as_of, settings)
+    params = _window_params(campaign_id, start, as_of, settings, mql_window_days)
     daily = wh.query_df(con, load_sql("marts/launch_daily"), params)
     leads = wh.query_df(con, load_sql("marts/launch_leads"), params)
     return daily, leads
@@ -370,7 +374,26 @@ def launch_plan(
             "select count(*) from staging.touchpoints where campaign_id = $cid and ts < $end",
             {"cid": cid, "end": _day_ts(as_of + timedelta(days=1))},
         ).fetchall()[0][0]
-        problems = core.readiness(brief, targets, int(touches_seen), as_of)
+        spend_so_far = con.execute(
+            "select coalesce(sum(spend), 0) from staging.ad_spend "
+            "where campaign_id = $cid and date <= $as_of",
+            {"cid": cid, "as_of": as_of},
+        ).fetchall()[0][0]
+        shared = [
+            r[0]
+            for r in con.execute(
+                "select campaign_id from staging.campaigns where campaign_id <> $cid "
+                "and utm_campaign_key = $key",
+                {"cid": cid, "key": brief.get("utm_campaign_key")},
+            ).fetchall()
+        ]
+        problems = core.readiness(
+            brief,
+            targets,
+            touches_seen=int(touches_seen),
+            spend_so_far=float(spend_so_far),
+            utm_shared_with=shared,
+        )
         schedule = (
             core.pacing_schedule(
                 float(brief["planned_budget"]),
@@ -492,70 +515,6 @@ def _lead_quality(
     return float(q["campaign_quality"]), float(q["channel_quality"])
 
 
-def evaluate_launch(
-    plan: dict,
-    daily: pd.DataFrame,
-    leads: pd.DataFrame,
-    quality: tuple[float, float],
-    as_of: date,
-    *,
-    tolerance: float,
-    first_window_days: int,
-    grace_days: int,
-    mql_window_days: int,
-) -> dict[str, Any]:
-    """The four monitoring checks' outcomes for a campaign (pure; used by the asset)."""
-    start = core._as_date(plan["start_date"])
-    first_stop = min(as_of, start + timedelta(days=first_window_days - 1))
-    all_totals = core.window_totals(daily, leads, start, as_of)
-    first = core.window_totals(daily, leads, start, first_stop)
-    tracking_ok, tracking_detail = core.tracking_check(all_totals["spend"], all_totals["touches"])
-    schedule_ok, schedule_detail = core.schedule_check(
-        start, all_totals["first_spend"], as_of, grace_days
-    )
-    targets = _targets_from_plan(plan)
-    metrics = core.early_metrics(first, plan.get("benchmark_revenue_per_lead", np.nan))
-    perf = core.performance_vs_targets(metrics, targets, tolerance)
-    judged = perf.dropna(subset=["within"])
-    if as_of < start or first["spend"] <= 0:
-        perf_ok, perf_detail = True, "not live yet: nothing to compare"
-    elif judged.empty:
-        perf_ok, perf_detail = True, "no targeted metric measurable yet"
-    else:
-        misses = judged[~judged["within"].astype(bool)]
-        perf_ok = misses.empty
-        perf_detail = (
-            "; ".join(
-                f"{r.metric.upper()} {r.actual:,.4g} vs target {r.target:,.4g} "
-                f"({100 * r.attainment:.0f}%)"
-                for r in judged.itertuples()
-            )
-            + f" over {(first_stop - start).days + 1} days"
-        )
-    mature_stop = as_of - timedelta(days=mql_window_days)
-    matured = core.window_totals(daily, leads, start, mature_stop)
-    mql = core.mql_expectation(
-        matured["spend"],
-        targets["cpa"],
-        plan.get("benchmark_mql_rate", np.nan),
-        matured["mqls"],
-        quality[0],
-        quality[1],
-        tolerance,
-    )
-    return {
-        "start": start,
-        "totals": all_totals,
-        "first": first,
-        "metrics": metrics,
-        "performance": perf,
-        "tracking": (tracking_ok, tracking_detail),
-        "schedule": (schedule_ok, schedule_detail),
-        "perf": (perf_ok, perf_detail),
-        "mql": mql,
-    }
-
-
 @dg.asset(
     partitions_def=campaign_partitions,
     group_name=GROUP,
@@ -605,9 +564,9 @@ def launch_monitoring(
             raise dg.Failure(f"no launch plan with a start date for campaign {cid}")
         as_of = date.fromisoformat(config.as_of) if config.as_of else core._as_date(plan["as_of"])
         start = core._as_date(plan["start_date"])
-        daily, leads = campaign_window(con, cid, start, as_of, settings)
+        daily, leads = campaign_window(con, cid, start, as_of, settings, config.mql_window_days)
         quality = _lead_quality(con, plan, cid, start, as_of, settings)
-        result = evaluate_launch(
+        result = core.evaluate_launch(
             plan,
             daily,
             leads,
@@ -732,9 +691,9 @@ def launch_readout(
         as_of = date.fromisoformat(config.as_of) if config.as_of else core._as_date(plan["as_of"])
         start = core._as_date(plan["start_date"])
         stop = min(as_of, start + timedelta(days=config.decision_day - 1))
-        daily, leads = campaign_window(con, cid, start, stop, settings)
+        daily, leads = campaign_window(con, cid, start, stop, settings, config.mql_window_days)
         quality = _lead_quality(con, plan, cid, start, stop, settings)
-        result = evaluate_launch(
+        result = core.evaluate_launch(
             plan,
             daily,
             leads,

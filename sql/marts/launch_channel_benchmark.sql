@@ -1,6 +1,6 @@
--- launch benchmarks input: the channel's lead -> MQL rate within $mql_window_days of the
--- lead, over leads created in the $benchmark_days before the launch that are at least
--- $mql_window_days old at launch. Leads are credited to the channel linearly over their
+-- launch benchmarks input: the channel's lead -> MQL rate within mql_window_days of the
+-- lead, over leads created in the benchmark_days before the launch that are at least
+-- mql_window_days old at launch. Leads are credited to the channel linearly over their
 -- touches in the lookback window, the same rule as the campaign's own leads.
 with
 

@@ -1,4 +1,4 @@
--- launch monitoring input: one row per day of the campaign's window [$window_start, $as_of]
+-- launch monitoring input: one row per day of the campaign's window [window_start, as_of]
 -- with its spend, impressions, clicks and the touchpoints that carry its utm_campaign
 -- (staging.touchpoints.campaign_id is matched on utm_campaign).
 with

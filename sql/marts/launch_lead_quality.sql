@@ -1,6 +1,6 @@
 -- launch monitoring input: lead quality as the credit-weighted mean predicted SQL
--- probability (lead scoring) of (a) the campaign's leads created in [$window_start, $as_of]
--- and (b) the channel's leads created in the $benchmark_days before the launch. Each lead's
+-- probability (lead scoring) of (a) the campaign's leads created in [window_start, as_of]
+-- and (b) the channel's leads created in the benchmark_days before the launch. Each lead's
 -- score is its latest one scored by the as-of day (marts.lead_score_history).
 with
 

@@ -1,7 +1,9 @@
--- launch monitoring input: leads created in [$window_start, $as_of] credited to one campaign.
--- Credit: linear over the person's touchpoints in the $lookback_days before the lead (the
+-- launch monitoring input: leads created in [window_start, as_of] credited to one campaign.
+-- Credit: linear over the person's touchpoints in the lookback_days before the lead (the
 -- share of those touches carrying the campaign's utm_campaign); only leads with credit > 0.
--- mql_at / sql_at: first entry into that stage or a later one, known by the as-of day.
+-- mql_at / sql_at: first entry into that stage or a later one, known by the as-of day;
+-- mql_in_window: the credit when the lead qualified within mql_window_days of creation
+-- (the same window as the channel's MQL-rate benchmark).
 -- revenue: won amounts closed by the as-of day, times the credit.
 with
 
@@ -58,6 +60,12 @@ final as (
         s.sql_at,
         case when s.mql_at is not null then c.credit else 0.0 end as mql,
         case when s.sql_at is not null then c.credit else 0.0 end as sql,
+        case
+            when s.mql_at is not null
+                and s.mql_at <= c.created_at + to_days($mql_window_days::integer)
+                then c.credit
+            else 0.0
+        end as mql_in_window,
         coalesce(w.revenue, 0.0) * c.credit as revenue
     from credit as c
     left join stages as s on s.lead_id = c.lead_id
