@@ -6,6 +6,7 @@ to the data from :data:`gtm_assets.generate.readme.TRUTH_README`).
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from gtm_assets.generate.params import (
     UTM_VARIANTS,
 )
 from gtm_assets.generate.readme import TRUTH_README
-from gtm_assets.generate.writer import write_table
+from gtm_assets.generate.writer import join_parts, write_table
 
 CONTRACT_TABLES: tuple[str, ...] = (
     "campaigns",
@@ -52,6 +53,23 @@ CONTRACT_TABLES: tuple[str, ...] = (
     "fx_rates",
 )
 DAY = jr.DAY
+CHUNK_TOUCHES = 4_000_000  # simulate people in groups of about this many touchpoints
+TOUCHES_PER_EXPOSURE = 1.6  # rough, only used to size the groups
+CAMPAIGN_COLUMNS = (
+    "campaign_id",
+    "campaign_name",
+    "channel",
+    "campaign_type",
+    "start_date",
+    "end_date",
+    "planned_budget",
+    "currency",
+    "utm_campaign",
+    "target_cpa",
+    "target_roas",
+    "target_ctr",
+    "target_cvr",
+)
 
 
 @dataclass
@@ -130,7 +148,6 @@ def generate(
         return t0 + np.asarray(secs, dtype=np.int64).astype("timedelta64[s]")
 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
-    n_per_day = max(int(round(PEOPLE_PER_DAY * scale)), 1)
 
     say(f"campaigns and daily spend for {mlist[0]}..{mlist[-1]} (scale {scale:g}, seed {seed})")
     plan = camp_mod.build_campaigns(streams[0], days, scale)
@@ -139,7 +156,6 @@ def generate(
     J = len(camps)
     content, pub_day = extras.content_table(streams[1], days, campaign_ids)
 
-    say("exposure events, conversion tickets and people")
     mu = jr.exposure_means(plan.channel_spend, days, scale)
     share: dict[int, np.ndarray] = {}
     rows_of: dict[int, np.ndarray] = {}
@@ -150,31 +166,80 @@ def generate(
         cum = np.cumsum(sp, axis=1) / np.where(tot > 0, tot, 1.0)
         share[CH[c]] = cum
         rows_of[CH[c]] = rows
-    ex = jr.simulate_exposures(streams[2], mu, share, rows_of, scale)
-    conv = jr.conversions(ex, end_ts)
-
-    say(f"journeys and touchpoints for {len(conv):,} converting people")
-    firm = crm_mod.firmographics(streams[3], conv["person"].to_numpy(), n_per_day)
-    z = crm_mod.intent(streams[3], firm["fit"].to_numpy())
-    t_ex = jr.exposure_touches(streams[4], ex, pub_day)
     nurture = int(
         np.nonzero(camps["campaign_name"].str.startswith("Lead nurture").to_numpy())[0][0]
     )
-    t_conv = jr.conversion_touches(streams[5], ex, conv, pub_day, nurture, z)
-    touches = jr.concat_touches(t_ex, t_conv)
-
-    say("CRM: leads, lead quality, stage history, opportunities, sales feedback")
-    crm = crm_mod.build_crm(
-        streams[6], ex, conv, firm, touches, campaign_ids, end_ts, plan.fx_eur, to_dt
-    )
-
+    # People are independent given spend: simulate them in G groups (each a 1/G copy of the
+    # world with its own people) so memory stays bounded at any scale.
+    G = max(1, int(np.ceil(mu.sum() * TOUCHES_PER_EXPOSURE / CHUNK_TOUCHES)))
+    n_local = max(int(round(PEOPLE_PER_DAY * scale / G)), 1)
+    chunk_seeds = np.random.SeedSequence([seed, 1]).spawn(G)
     tickets = np.zeros((J, T))
-    sel = ex.fired & (ex.campaign >= 0)
-    np.add.at(tickets, (ex.campaign[sel], ex.day[sel]), 1.0)
+    acc = _TruthAccumulator(T)
+    crm_parts: list[dict[str, pd.DataFrame]] = []
+    tp_parts: list[Path] = []
+    n_tp = 0
+    n_leads = n_opps = 0
+    parts_dir = out_dir / ".parts"
+    for g in range(G):
+        rs = [np.random.default_rng(x) for x in chunk_seeds[g].spawn(6)]
+        tag = f" (people group {g + 1}/{G})" if G > 1 else ""
+        say(f"exposure events, conversion tickets and people{tag}")
+        ex = jr.simulate_exposures(rs[0], mu / G, share, rows_of, scale / G)
+        conv = jr.conversions(ex, end_ts)
+        say(f"journeys and touchpoints for {len(conv):,} converting people{tag}")
+        firm = crm_mod.firmographics(rs[1], conv["person"].to_numpy(), n_local)
+        z = crm_mod.intent(rs[1], firm["fit"].to_numpy())
+        t_ex = jr.exposure_touches(rs[2], ex, pub_day)
+        t_conv = jr.conversion_touches(rs[3], ex, conv, pub_day, nurture, z)
+        touches = jr.concat_touches(t_ex, t_conv)
+        del t_ex, t_conv
+        person_offset = g * T * n_local
+        say(f"CRM: leads, lead quality, stage history, opportunities, sales feedback{tag}")
+        crm = crm_mod.build_crm(
+            rs[4],
+            ex,
+            conv,
+            firm,
+            touches,
+            campaign_ids,
+            end_ts,
+            plan.fx_eur,
+            to_dt,
+            lead_offset=n_leads,
+            opp_offset=n_opps,
+            person_offset=person_offset,
+        )
+        crm["_opp_meta"]["lead_row"] += n_leads
+        n_leads += len(crm["leads"])
+        n_opps += len(crm["opportunities"])
+        sel = ex.fired & (ex.campaign >= 0)
+        np.add.at(tickets, (ex.campaign[sel], ex.day[sel]), 1.0)
+        say(f"truth: exact Shapley split of {len(conv):,} conversions{tag}")
+        acc.add(ex, conv, crm["_lead_truth"]["expected_revenue"].to_numpy())
+        crm_parts.append(crm)
+        say(f"touchpoints table{tag}")
+        tp = _touchpoints_frame(rs[5], touches, camps, end_ts, to_dt, n_tp, person_offset)
+        del touches, ex, conv
+        n_tp += len(tp)
+        if G == 1:
+            tp_parts.append(out_dir / f"touchpoints.{file_format}")
+        else:
+            parts_dir.mkdir(exist_ok=True)
+            tp_parts.append(parts_dir / f"touchpoints.{g:04d}.{file_format}")
+        say(f"writing touchpoints ({len(tp):,} rows){tag}")
+        write_table(tp, tp_parts[-1], file_format, header=(g == 0), table="touchpoints")
+        del tp
+    if G > 1:
+        say(f"joining {G} touchpoint parts")
+        join_parts(tp_parts, out_dir / f"touchpoints.{file_format}", file_format)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    crm = _concat_crm(crm_parts)
+    del crm_parts
     ad_spend = camp_mod.ad_spend_table(streams[7], plan, days, tickets)
 
-    say("truth: exact Shapley channel shares and response curves")
-    truth_files = _truth(ex, conv, crm, plan, mu, days, scale, mlist)
+    say("truth: channel shares and response curves")
+    truth_files = acc.tables(crm, plan, mu, days, scale)
 
     say("content, SEO, targets, budget plan, experiments, fx rates")
     content_daily = extras.content_daily_table(streams[8], content, pub_day, days, scale)
@@ -188,29 +253,9 @@ def generate(
     eur_start = camps.loc[camps["currency"] == "EUR", "start_date"].min()
     fx = extras.fx_table(days, plan.fx_eur, pd.Timestamp(eur_start), streams[11])
 
-    say("touchpoints table")
-    tp = _touchpoints_frame(streams[4], touches, camps, end_ts, to_dt)
-
-    tables: dict[str, pd.DataFrame] = {
-        "campaigns": camps[
-            [
-                "campaign_id",
-                "campaign_name",
-                "channel",
-                "campaign_type",
-                "start_date",
-                "end_date",
-                "planned_budget",
-                "currency",
-                "utm_campaign",
-                "target_cpa",
-                "target_roas",
-                "target_ctr",
-                "target_cvr",
-            ]
-        ],
+    tables: dict[str, pd.DataFrame | None] = {
+        "campaigns": camps[list(CAMPAIGN_COLUMNS)],
         "ad_spend": ad_spend,
-        "touchpoints": tp,
         "leads": crm["leads"],
         "lead_stage_history": crm["lead_stage_history"],
         "opportunities": crm["opportunities"],
@@ -226,10 +271,12 @@ def generate(
     }
     counts: dict[str, int] = {}
     for name in CONTRACT_TABLES:
+        if name == "touchpoints":
+            counts[name] = n_tp
+            continue
         say(f"writing {name} ({len(tables[name]):,} rows)")
         counts[name] = write_table(tables[name], out_dir / f"{name}.{file_format}", file_format)
         tables[name] = None  # free memory early
-    del tp, touches, ex
 
     tdir = out_dir / "truth"
     truth_files["experiments.csv"] = exp_truth
@@ -240,7 +287,13 @@ def generate(
 
 
 def _touchpoints_frame(
-    rng: np.random.Generator, t: jr.Touches, camps: pd.DataFrame, end_ts: int, to_dt
+    rng: np.random.Generator,
+    t: jr.Touches,
+    camps: pd.DataFrame,
+    end_ts: int,
+    to_dt,
+    id_offset: int = 0,
+    person_offset: int = 0,
 ) -> pd.DataFrame:
     """Filter to the window, sort by time, attach messy utm strings and the optional channel."""
     keep = (t.ts >= 0) & (t.ts < end_ts)
@@ -281,8 +334,8 @@ def _touchpoints_frame(
     cont_cats = list(content_ids)
     return pd.DataFrame(
         {
-            "touchpoint_id": np.arange(1, n + 1, dtype=np.int64),
-            "person_id": t.person[idx],
+            "touchpoint_id": np.arange(id_offset + 1, id_offset + n + 1, dtype=np.int64),
+            "person_id": t.person[idx] + person_offset,
             "ts": to_dt(t.ts[idx]),
             "touch_type": pd.Categorical.from_codes(
                 t.ttype[idx].astype(np.int64), categories=list(TOUCH_TYPES)
@@ -408,44 +461,83 @@ def _actuals(plan, camps, days, crm, ad_spend, cms) -> pd.DataFrame:
     return out[out["value"] > 0].reset_index(drop=True)
 
 
-def _truth(ex, conv, crm, plan, mu, days, scale, mlist) -> dict[str, pd.DataFrame]:
-    """Exact Shapley shares per conversion, response curves, lead quality, daily spend truth."""
-    T = len(days)
-    shap_channels = [c for c in CHANNELS if SPECS[c].q > 0]
-    K = len(shap_channels)
-    col_of = np.full(len(CHANNELS), -1)
-    for k, c in enumerate(shap_channels):
-        col_of[CH[c]] = k
-    persons = conv["person"].to_numpy()
-    cts = conv["conv_ts"].to_numpy()
-    order = np.argsort(persons)
-    ps = persons[order]
-    pos = np.minimum(np.searchsorted(ps, ex.person), max(len(ps) - 1, 0))
-    hit = (len(ps) > 0) & (ps[pos] == ex.person) if len(ps) else np.zeros(len(ex.person), bool)
-    e_idx = np.nonzero(hit)[0]
-    row = order[pos[e_idx]]
-    before = (ex.ts[e_idx] < cts[row]) & (col_of[ex.ch[e_idx]] >= 0)
-    e_idx, row = e_idx[before], row[before]
-    L = np.zeros((len(persons), K))
-    np.add.at(L, (row, col_of[ex.ch[e_idx]]), np.log1p(-ex.q[e_idx]))
-    phi = truth_mod.shapley_normalised(L)
-    phi_all = np.zeros((len(persons), len(CHANNELS)))
-    for k, c in enumerate(shap_channels):
-        phi_all[:, CH[c]] = phi[:, k]
+def _concat_crm(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Join the CRM tables of all people groups (stage history re-sorted by time)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
+    out["lead_stage_history"] = out["lead_stage_history"].sort_values(
+        ["entered_at", "lead_id", "stage"], kind="stable", ignore_index=True
+    )
+    return out
+
+
+SHAP_CHANNELS = [c for c in CHANNELS if SPECS[c].q > 0]
+
+
+class _TruthAccumulator:
+    """Collects, group by group, what the truth files need: each conversion's exact Shapley
+    split, each paid channel's expected in-window tickets, realised tickets per day."""
+
+    def __init__(self, T: int) -> None:
+        self.T = T
+        self.phi: list[np.ndarray] = []
+        self.expected_in_window = np.zeros(len(PAID_CHANNELS))
+        self.fired_cd = np.zeros((len(CHANNELS), T))
+
+    def add(self, ex: jr.Exposures, conv: pd.DataFrame, ev: np.ndarray) -> None:
+        K = len(SHAP_CHANNELS)
+        col_of = np.full(len(CHANNELS), -1)
+        for k, c in enumerate(SHAP_CHANNELS):
+            col_of[CH[c]] = k
+        persons = conv["person"].to_numpy()
+        cts = conv["conv_ts"].to_numpy()
+        L = np.zeros((len(persons), K))
+        if len(persons):
+            order = np.argsort(persons)
+            ps = persons[order]
+            pos = np.minimum(np.searchsorted(ps, ex.person), len(ps) - 1)
+            e_idx = np.nonzero(ps[pos] == ex.person)[0]
+            row = order[pos[e_idx]]
+            before = (ex.ts[e_idx] < cts[row]) & (col_of[ex.ch[e_idx]] >= 0)
+            e_idx, row = e_idx[before], row[before]
+            np.add.at(L, (row, col_of[ex.ch[e_idx]]), np.log1p(-ex.q[e_idx]))
+        phi = truth_mod.shapley_normalised(L)
+        phi_all = np.zeros((len(persons), len(CHANNELS)))
+        for k, c in enumerate(SHAP_CHANNELS):
+            phi_all[:, CH[c]] = phi[:, k]
+        self.phi.append(phi_all)
+        np.add.at(self.fired_cd, (ex.ch[ex.fired], ex.day[ex.fired]), 1.0)
+        for pi, c in enumerate(PAID_CHANNELS):
+            m = ex.ch == CH[c]
+            rem = (self.T - 1 - ex.day[m]).astype(float)
+            self.expected_in_window[pi] += float(
+                (ex.q[m] * (1 - SPECS[c].delay_decay ** (rem + 1))).sum()
+            )
+
+    def tables(self, crm, plan, mu, days, scale) -> dict[str, pd.DataFrame]:
+        return _truth_tables(self, crm, plan, mu, days, scale)
+
+
+def _truth_tables(acc: _TruthAccumulator, crm, plan, mu, days, scale) -> dict[str, pd.DataFrame]:
+    """Channel shares, response curves, lead quality, per-conversion splits, daily spend."""
+    phi_all = np.vstack(acc.phi) if acc.phi else np.zeros((0, len(CHANNELS)))
+    fired_cd = acc.fired_cd
+    lt = crm["_lead_truth"]
+    lead_month = pd.DatetimeIndex(lt["created_at"]).strftime("%Y-%m").to_numpy()
     t0 = days[0]
 
     def month_of(secs):
         return (t0 + pd.to_timedelta(np.asarray(secs), unit="s")).strftime("%Y-%m").to_numpy()
 
-    lt = crm["_lead_truth"]
     ev = lt["expected_revenue"].to_numpy()
     om = crm["_opp_meta"]
     lead_rows = om["lead_row"].to_numpy()
     won = om["won"].to_numpy()
     shares = [
-        truth_mod.channel_shares_table(month_of(cts), "lead", phi_all, list(CHANNELS), ev),
+        truth_mod.channel_shares_table(lead_month, "lead", phi_all, list(CHANNELS), ev),
         truth_mod.channel_shares_table(
-            month_of(om["created_ts"]),
+            month_of(om["created_ts"].to_numpy()),
             "opportunity",
             phi_all[lead_rows],
             list(CHANNELS),
@@ -465,14 +557,10 @@ def _truth(ex, conv, crm, plan, mu, days, scale, mlist) -> dict[str, pd.DataFram
     # response curves
     curves = []
     daily = []
-    fired_cd = np.zeros((len(CHANNELS), T))
-    np.add.at(fired_cd, (ex.ch[ex.fired], ex.day[ex.fired]), 1.0)
     for pi, c in enumerate(PAID_CHANNELS):
         sp = SPECS[c]
         ci = CH[c]
-        m = ex.ch == ci
-        rem = (T - 1 - ex.day[m]).astype(float)
-        expected_in_window = float((ex.q[m] * (1 - sp.delay_decay ** (rem + 1))).sum())
+        expected_in_window = float(acc.expected_in_window[pi])
         credit = float(phi_all[:, ci].sum())
         rho = credit / expected_in_window if expected_in_window > 0 else 0.0
         value = float((phi_all[:, ci] * ev).sum() / credit) if credit > 0 else 0.0
@@ -556,7 +644,7 @@ def _truth(ex, conv, crm, plan, mu, days, scale, mlist) -> dict[str, pd.DataFram
     ]
     per_conv = pd.DataFrame(np.round(phi_all, 9), columns=[f"share_{c}" for c in CHANNELS])
     per_conv.insert(0, "lead_id", lt["lead_id"].to_numpy())
-    per_conv.insert(1, "month", month_of(cts))
+    per_conv.insert(1, "month", lead_month)
     return {
         "channel_shares.csv": channel_shares[
             [

@@ -208,6 +208,9 @@ def build_crm(
     end_ts: int,
     fx_eur: np.ndarray,
     to_datetime,
+    lead_offset: int = 0,
+    opp_offset: int = 0,
+    person_offset: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """Leads, lead_stage_history, opportunities, sales_feedback and the lead-quality truth."""
     m = len(conv)
@@ -215,7 +218,7 @@ def build_crm(
     cts = conv["conv_ts"].to_numpy()
     cause = conv["ex_row"].to_numpy()
     cause_ch = ex.ch[cause]
-    lead_id = np.array([f"L{i + 1:07d}" for i in range(m)], dtype=object)
+    lead_id = np.array([f"L{lead_offset + i + 1:07d}" for i in range(m)], dtype=object)
     eng = engagement_features(touches, person, cts)
     logit = true_sql_logit(firm, eng)
     p_sql = sigmoid(logit)
@@ -274,7 +277,7 @@ def build_crm(
     leads = pd.DataFrame(
         {
             "lead_id": lead_id,
-            "person_id": [f"P{p:09d}" for p in person],
+            "person_id": [f"P{p + person_offset:09d}" for p in person],
             "created_at": created_str,
             "lead_source": src,
             "campaign_id": np.where(has_camp, campaign_ids[np.maximum(camp, 0)], None),
@@ -319,7 +322,7 @@ def build_crm(
     amount = np.where(eur, amount_usd[oi] / fx_eur[fx_day], amount_usd[oi])
     opps = pd.DataFrame(
         {
-            "opportunity_id": [f"O{i + 1:07d}" for i in range(len(oi))],
+            "opportunity_id": [f"O{opp_offset + i + 1:07d}" for i in range(len(oi))],
             "lead_id": lead_id[oi],
             "created_at": to_datetime(opp_ts[oi]),
             "amount": np.round(amount, 2),

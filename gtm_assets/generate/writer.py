@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -28,9 +29,19 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, copy=False)
 
 
-def write_table(df: pd.DataFrame, path: Path, file_format: str) -> int:
-    """Write ``df`` to ``path``; returns the row count. Deterministic byte for byte."""
-    table = path.stem
+def write_table(
+    df: pd.DataFrame,
+    path: Path,
+    file_format: str,
+    *,
+    header: bool = True,
+    table: str | None = None,
+) -> int:
+    """Write ``df`` to ``path``; returns the row count. Deterministic byte for byte.
+
+    ``table`` (default: the file's stem) selects id formatting; ``header=False`` writes a
+    CSV part to be appended to another one (see :func:`join_parts`)."""
+    table = table or path.stem
     fmt = ID_FORMATS.get(table, {})
     data = _prepare(df)
     cols = []
@@ -51,7 +62,8 @@ def write_table(df: pd.DataFrame, path: Path, file_format: str) -> int:
         select = f"select {', '.join(cols)} from gen_df"  # noqa: S608 - column names are ours
         if file_format == "csv":
             opts = (
-                "format csv, header true, delimiter ',', quote '\"', escape '\"', "
+                f"format csv, header {'true' if header else 'false'}, delimiter ',', "
+                "quote '\"', escape '\"', "
                 "dateformat '%Y-%m-%d', timestampformat '%Y-%m-%dT%H:%M:%S'"
             )
         else:
@@ -60,3 +72,25 @@ def write_table(df: pd.DataFrame, path: Path, file_format: str) -> int:
     finally:
         con.close()
     return len(df)
+
+
+def join_parts(parts: list[Path], dest: Path, file_format: str) -> None:
+    """Concatenate part files in order: CSV byte-wise (only the first has a header),
+    Parquet through DuckDB with insertion order preserved."""
+    if file_format == "csv":
+        with dest.open("wb") as out:
+            for p in parts:
+                with p.open("rb") as src:
+                    shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+        return
+    con = duckdb.connect()
+    try:
+        con.execute("set threads = 2")
+        con.execute("set preserve_insertion_order = true")
+        files = ", ".join(_quote_path(p) for p in parts)
+        con.execute(
+            f"copy (select * from read_parquet([{files}])) to {_quote_path(dest)} "
+            "(format parquet, compression zstd)"
+        )
+    finally:
+        con.close()
