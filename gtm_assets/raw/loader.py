@@ -345,6 +345,8 @@ class _Loader:
         sources, problems = discover(self.raw_dir, list(TABLE_NAMES))
         self.sources = sources
         self.reject += problems
+        if not self.raw_dir.is_dir():
+            return
         ambiguous = {p.file.rpartition(".")[0].lower() for p in problems}
         for spec in TABLES:
             txt = self._temp("txt", spec.name)

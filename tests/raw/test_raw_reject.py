@@ -185,3 +185,9 @@ def test_rejected_load_leaves_previous_tables_intact(con, tmp_path):
 def test_bad_reporting_currency_setting(con, valid_dir):
     with pytest.raises(ValueError, match="3-letter"):
         load(con, valid_dir, currency="dollars")
+
+
+def test_missing_folder_is_one_clear_problem(con, tmp_path):
+    err = _reject(con, tmp_path / "nowhere")
+    assert _rules(err) == ["unreadable"]
+    assert "the raw folder does not exist" in str(err)
