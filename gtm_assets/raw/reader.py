@@ -243,10 +243,18 @@ def _stage_parquet(
             parts.append(f"cast(null as varchar) as {c}")
             continue
         pos = mapping[c] + 1
-        if types[mapping[c]].startswith("TIMESTAMP WITH TIME ZONE"):
-            expr = f"cast(timezone('UTC', #{pos}) as varchar)"
-        elif types[mapping[c]].startswith("TIMESTAMP"):
-            expr = f"strftime(#{pos}, '%Y-%m-%dT%H:%M:%S.%f')"
+        ptype = types[mapping[c]]
+        value = f"timezone('UTC', #{pos})" if ptype.startswith("TIMESTAMP WITH") else f"#{pos}"
+        if ptype.startswith("TIMESTAMP") and spec.column(c).kind in ("date", "month"):
+            # pandas writes dates as timestamps: midnight is the date, any other time is
+            # kept in full so the date check reports it.
+            expr = (
+                f"case when cast({value} as time) = time '00:00:00' "
+                f"then strftime({value}, '%Y-%m-%d') "
+                f"else strftime({value}, '%Y-%m-%dT%H:%M:%S') end"
+            )
+        elif ptype.startswith("TIMESTAMP"):
+            expr = f"strftime({value}, '%Y-%m-%dT%H:%M:%S.%f')"
         else:
             expr = f"cast(#{pos} as varchar)"
         parts.append(f"{expr} as {c}")

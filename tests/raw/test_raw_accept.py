@@ -241,3 +241,31 @@ def test_row_numbers_follow_the_file_on_many_rows(con, tmp_path):
     assert con.execute(
         "select _row_number, touchpoint_id from quarantine.touchpoints"
     ).fetchall() == [(bad_row, f"T{bad_row}")]
+
+
+def test_parquet_dates_written_as_timestamps(con, tmp_path):
+    """pandas writes date columns as timestamps: midnight means the date, other times are
+    quarantined as not-a-date."""
+    data = raw_tables(optional=False)
+    folder = write_raw(tmp_path / "raw", data)
+    header, rows = data["ad_spend"]
+    src = write_csv(tmp_path / "spend_src.csv", header, rows)
+    (folder / "ad_spend.csv").unlink()
+    pq = duckdb.connect()
+    pq.execute(
+        "create table s as select * replace (case when campaign_id = 'C2' and date = '2024-01-05' "
+        "then cast(date as timestamp) + interval 3 hour else cast(date as timestamp) end as date, "
+        "cast(spend as double) as spend) from read_csv($p, all_varchar=true, header=true)",
+        {"p": str(src)},
+    )
+    pq.execute(f"copy s to '{folder / 'ad_spend.parquet'}' (format parquet)")
+    pq.close()
+    report = load(con, folder, max_quarantine_share=0.1)
+    assert report.tables["ad_spend"].rows_loaded == 14
+    assert con.execute("select min(date), sum(spend) from raw.ad_spend").fetchall() == [
+        # 3 campaigns x sum over d=1..5 of (100 d + 0.5) = 4507.5, minus C2 on day 5 (500.5)
+        (date(2024, 1, 1), 4507.5 - 500.5)
+    ]
+    assert con.execute("select _rule, date from quarantine.ad_spend").fetchall() == [
+        ("type", "2024-01-05T03:00:00")
+    ]
