@@ -155,6 +155,17 @@ def _map_columns(
                     column=col.name,
                 )
             )
+    if problems and len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if sep in header[0]:
+                return mapping, [
+                    Problem(
+                        src.name,
+                        "unreadable",
+                        f"the header is one column separated by {name}; export the file "
+                        "with commas as separators (CSV UTF-8, comma-delimited)",
+                    )
+                ]
     return mapping, problems
 
 

@@ -191,3 +191,17 @@ def test_missing_folder_is_one_clear_problem(con, tmp_path):
     err = _reject(con, tmp_path / "nowhere")
     assert _rules(err) == ["unreadable"]
     assert "the raw folder does not exist" in str(err)
+
+
+def test_semicolon_separated_file_gets_a_hint(con, tmp_path):
+    data = raw_tables()
+    folder = write_raw(tmp_path / "raw", data)
+    header, rows = data["budget_plan"]
+    (folder / "budget_plan.csv").write_text(
+        "\n".join(";".join(r) for r in [header, *rows]) + "\n", encoding="utf-8"
+    )
+    err = _reject(con, folder)
+    assert [str(p) for p in err.problems] == [
+        "budget_plan.csv: the header is one column separated by semicolons; export the file "
+        "with commas as separators (CSV UTF-8, comma-delimited)"
+    ]
