@@ -137,6 +137,12 @@ def generate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "truth").mkdir(exist_ok=True)
+    other = "parquet" if file_format == "csv" else "csv"
+    for name in CONTRACT_TABLES:  # a table in both formats would be ambiguous input
+        twin = out_dir / f"{name}.{other}"
+        if twin.exists():
+            say(f"removing {twin.name}: replaced by {name}.{file_format}")
+            twin.unlink()
     first = pd.Timestamp(f"{mlist[0]}-01")
     last = pd.Period(mlist[-1], freq="M").end_time.normalize()
     days = pd.date_range(first, last, freq="D")

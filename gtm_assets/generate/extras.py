@@ -224,7 +224,7 @@ def experiments_tables(
     eid = 0
     for mi, (y, m) in enumerate(months):
         m0 = int(np.searchsorted(days, pd.Timestamp(year=y, month=m, day=1)))
-        n_exp = 3 if mi % 2 == 0 else 2
+        n_exp = 4 if mi == 0 else (3 if mi % 2 == 0 else 2)
         for j in range(n_exp):
             eid += 1
             kind = "no_effect"
@@ -232,7 +232,7 @@ def experiments_tables(
                 kind = "winner"
             elif eid == 2:
                 kind = "srm"
-            elif eid % 4 == 0:
+            elif eid == 3 or eid % 5 == 0:
                 kind = "three_arm"
             metric = "revenue" if eid % 3 == 0 else "conversion"
             start = min(m0 + int(rng.integers(0, 8)), T - 2)

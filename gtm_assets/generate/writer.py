@@ -56,6 +56,7 @@ def write_table(
             cols.append(ident)
     con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = true")
         con.register("gen_df", data)
@@ -85,6 +86,7 @@ def join_parts(parts: list[Path], dest: Path, file_format: str) -> None:
         return
     con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = true")
         files = ", ".join(_quote_path(p) for p in parts)

@@ -614,3 +614,11 @@ def test_people_groups_keep_ids_unique_and_files_whole(
     assert cs[cs.conversion_type == "lead"]["conversions"].iloc[0] == s.rows["leads"]
     again = generate(tmp_path / "h", months=1, end_month=END, scale=0.3, seed=5, file_format=fmt)
     assert _digest(tmp_path / "h") == _digest(tmp_path / "g") and again.rows == s.rows
+
+
+def test_regenerating_in_another_format_leaves_no_twin(tmp_path: Path) -> None:
+    generate(tmp_path, months=1, end_month=END, scale=0.1, seed=1)
+    assert (tmp_path / "touchpoints.csv").exists()
+    generate(tmp_path, months=1, end_month=END, scale=0.1, seed=1, file_format="parquet")
+    for t in CONTRACT_TABLES:
+        assert (tmp_path / f"{t}.parquet").exists() and not (tmp_path / f"{t}.csv").exists(), t
