@@ -231,7 +231,7 @@ def srm_gate_check(df: pd.DataFrame) -> dg.AssetCheckResult:
         passed=bool(leaking.empty),
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "srm_experiments": sorted(flagged["experiment_id"].unique().tolist()),
+            "srm_experiments": ", ".join(sorted(flagged["experiment_id"].unique())) or "none",
             "rows_with_a_decision_despite_srm": len(leaking),
         },
     )
@@ -282,8 +282,10 @@ def srm_warning(df: pd.DataFrame) -> dg.AssetCheckResult:
         passed=flagged.empty,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "srm_experiments": dg.MetadataValue.json(
-                {k: (None if pd.isna(v) else v) for k, v in details.items()}
+            "srm_experiments": ", ".join(
+                f"{k} (p = {v:.2g})" if not pd.isna(v) else f"{k} (planned split mismatch)"
+                for k, v in details.items()
             )
+            or "none"
         },
     )

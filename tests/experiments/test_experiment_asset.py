@@ -87,6 +87,8 @@ def test_asset_writes_the_months_slice_and_gates_srm(tmp_path):
     assert checks["statistics_valid"].passed
     assert not checks["no_sample_ratio_mismatch"].passed
     assert checks["no_sample_ratio_mismatch"].severity == dg.AssetCheckSeverity.WARN
+    text = checks["no_sample_ratio_mismatch"].metadata["srm_experiments"].value
+    assert text.startswith("srm (p = ") and "ok" not in text
     with duckdb.connect(resource.path, read_only=True) as con:
         out = con.execute(
             "select experiment_id, variant, units, verdict, month, srm_flag "
