@@ -62,7 +62,8 @@ _PREFIX = "_gtm_raw_"
 
 _NUMBER_RE = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _INTEGER_RE = r"^[+-]?[0-9]+([.]0*)?$"
-_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: A date; a midnight time after it (as spreadsheets export dates) is accepted too.
+_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]00:00(:00([.]0+)?)?)?$"
 _MONTH_RE = r"^[0-9]{4}-[0-9]{2}(-01)?$"
 _TS_RE = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?"
@@ -96,7 +97,7 @@ def _typed_expr(spec: Table, col: Column) -> str:
     if kind == "currency":
         return f"coalesce(upper({v}), $currency)"
     if kind == "date":
-        return f"case when regexp_full_match({v}, {_lit(_DATE_RE)}) then try_cast({v} as date) end"
+        return f"case when regexp_full_match({v}, {_lit(_DATE_RE)}) then try_cast(left({v}, 10) as date) end"
     if kind == "month":
         return (
             f"case when regexp_full_match({v}, {_lit(_MONTH_RE)}) "

@@ -99,6 +99,10 @@ def test_messy_but_valid_csv_is_accepted(con, tmp_path):
         newline="\r\n",
         bom=True,
     )
+    # fx_rates: dates with a midnight time, as spreadsheets export them.
+    set_cell(data, "fx_rates", 1, "date", "2023-12-31 00:00:00")
+    set_cell(data, "fx_rates", 2, "date", "2024-01-03T00:00")
+    write_csv(folder / "fx_rates.csv", *data["fx_rates"])
     # touchpoints: lower-case header with spaces around names, offsets -05 and +0530.
     th, trows = data["touchpoints"]
     set_cell(data, "touchpoints", 1, "ts", "2024-01-02T10:00:00-05")
@@ -139,6 +143,10 @@ def test_messy_but_valid_csv_is_accepted(con, tmp_path):
     ).fetchall()
     assert leads[0] == ("L1", datetime(2024, 1, 3, 12, 0), 120)
     assert leads[2][2] is None
+    assert con.execute("select date from raw.fx_rates order by date").fetchall() == [
+        (date(2023, 12, 31),),
+        (date(2024, 1, 3),),
+    ]
 
 
 def test_quoted_newlines_keep_data_row_numbers(con, tmp_path):

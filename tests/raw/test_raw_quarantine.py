@@ -17,6 +17,7 @@ CASES = [
     ("ad_spend", 4, "impressions", "1e3", "type", "impressions", "is not a whole number"),
     ("ad_spend", 4, "date", "2024-1-5", "type", "date", "is not a date (YYYY-MM-DD)"),
     ("ad_spend", 4, "date", "05/01/2024", "type", "date", "is not a date"),
+    ("content_daily", 2, "date", "2024-01-01 10:00:00", "type", "date", "is not a date"),
     ("touchpoints", 2, "ts", "2024-01-03 25:00:00", "type", "ts", "is not an ISO-8601 timestamp"),
     ("touchpoints", 2, "ts", "yesterday", "type", "ts", "is not an ISO-8601 timestamp"),
     ("touchpoints", 2, "touchpoint_id", "  ", "missing_key", "touchpoint_id", "key value is empty"),
