@@ -21,6 +21,10 @@ Method (the README repeats it for users):
 * **MQL threshold.** From the user's rule: ``target_precision`` (the lowest threshold whose
   validation SQL rate reaches the target) or ``sales_capacity`` (the threshold that would have
   produced about that many MQLs per month over the validation months).
+* **Calibration.** If the validation ECE exceeds both ``calibration_tolerance`` and the ECE a
+  perfectly calibrated score would show on as many leads by chance (``recalibration="auto"``),
+  a Platt map fitted on the validation months is applied to the production model. The
+  performance row then says so; its ECE is in-sample for the two Platt parameters.
 * **Score** = round(100 x probability); grades by score cut-offs.
 """
 
@@ -78,6 +82,8 @@ class ScoringSettings:
     grade_cutoffs: tuple[int, int, int] = (60, 40, 20)
     calibration_bins: int = 10
     psi_bins: int = 10
+    calibration_tolerance: float = 0.05
+    recalibration: str = "auto"
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,10 +330,13 @@ class LeadModel:
 
     spec: FeatureSpec
     params: np.ndarray
+    platt: tuple[float, float] | None = None
 
     def predict(self, leads: pd.DataFrame) -> np.ndarray:
         x = self.spec.matrix(leads)
         eta = self.params[0] + x @ self.params[1:]
+        if self.platt is not None:
+            eta = self.platt[0] + self.platt[1] * eta
         return 1.0 / (1.0 + np.exp(-eta))
 
     def factors(self) -> pd.DataFrame:
@@ -357,6 +366,21 @@ def fit_lead_model(train: pd.DataFrame, y: np.ndarray, settings: ScoringSettings
     model = sm.GLM(np.asarray(y, dtype=float), x, family=sm.families.Binomial())
     result = model.fit_regularized(alpha=alpha, L1_wt=0.0)
     return LeadModel(spec=spec, params=np.asarray(result.params, dtype=float))
+
+
+def fit_platt(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: logit(p_calibrated) = a + b x logit(p), fitted by maximum likelihood
+    (statsmodels GLM Binomial) on held-out leads."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    x = sm.add_constant(np.log(p / (1 - p)), has_constant="add")
+    res = sm.GLM(np.asarray(y, dtype=float), x, family=sm.families.Binomial()).fit()
+    return float(res.params[0]), float(res.params[1])
+
+
+def apply_platt(p: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    eta = platt[0] + platt[1] * np.log(p / (1 - p))
+    return 1.0 / (1.0 + np.exp(-eta))
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,12 +585,26 @@ def run_month(
             return empty
     # 1) out-of-time validation of a model fitted on the earlier months
     val_model = fit_lead_model(train, train["y"].to_numpy(), settings)
-    p_val = val_model.predict(val)
+    p_val_raw = val_model.predict(val)
     y_val = val["y"].to_numpy()
     n_val_months = settings.validation_months
+    # recalibrate only when needed: validation ECE beyond both the tolerance and the ECE a
+    # perfectly calibrated score would show on this many leads by chance
+    raw_ece = ece(y_val, p_val_raw, settings.calibration_bins)
+    noise = ece_noise_quantile(p_val_raw, settings.calibration_bins)
+    needed = raw_ece is not None and raw_ece > max(settings.calibration_tolerance, noise or 0.0)
+    if settings.recalibration not in ("auto", "platt", "none"):
+        raise ValueError(
+            f"recalibration must be auto, platt or none, not {settings.recalibration!r}"
+        )
+    platt = None
+    if settings.recalibration == "platt" or (settings.recalibration == "auto" and needed):
+        platt = fit_platt(y_val, p_val_raw)
+    p_val = apply_platt(p_val_raw, platt) if platt else p_val_raw
     threshold, rule_note = choose_threshold(y_val, p_val, n_val_months, settings)
-    # 2) production model on every mature lead of the window
+    # 2) production model on every mature lead of the window (+ the validation Platt map)
     model = fit_lead_model(window, window["y"].to_numpy(), settings)
+    model.platt = platt
     p_scored = model.predict(scored) if len(scored) else np.array([])
     score = np.round(100 * p_scored).astype(int)
     scores = pd.DataFrame(
@@ -604,7 +642,7 @@ def run_month(
         scores=scores,
         model=model,
         threshold=threshold,
-        validation=val.assign(p=p_val),
+        validation=val.assign(p=p_val, p_raw=p_val_raw),
     )
     p_ref = model.predict(window)
     result.performance = _performance_row(
@@ -652,6 +690,7 @@ def _performance_row(
 ) -> pd.DataFrame:
     y_val = val["y"].to_numpy() if len(val) else np.array([])
     fitted = p_val is not None
+    platt = result.model.platt if result.model is not None else None
     row = {
         "model_fitted": result.fitted,
         "note": result.reason,
@@ -666,6 +705,14 @@ def _performance_row(
         "brier": brier(y_val, p_val) if fitted else None,
         "ece": ece(y_val, p_val, settings.calibration_bins) if fitted else None,
         "ece_noise_95": (ece_noise_quantile(p_val, settings.calibration_bins) if fitted else None),
+        "recalibrated": platt is not None,
+        "ece_before_recalibration": (
+            ece(y_val, result.validation["p_raw"].to_numpy(), settings.calibration_bins)
+            if fitted and result.validation is not None
+            else None
+        ),
+        "platt_a": platt[0] if platt is not None else None,
+        "platt_b": platt[1] if platt is not None else None,
         "crm_mql_auc": auc(y_val, val["crm_mql"].to_numpy()) if len(val) else None,
         "mql_rule": settings.mql_rule,
         "probability_threshold": result.threshold,

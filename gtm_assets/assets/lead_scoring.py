@@ -86,12 +86,25 @@ class LeadScoringConfig(dg.Config):
             "training leads' scores exceeds this (0.1 = moderate shift, 0.25 = major)."
         ),
     )
+    recalibration: str = Field(
+        default="auto",
+        description=(
+            "'auto': Platt-scale on the validation months only when their calibration error "
+            "exceeds the tolerance and chance; 'platt': always; 'none': never."
+        ),
+    )
     mql_sql_window_days: int = Field(
         default=30,
         description="MQL -> SQL window for MQL quality; must equal the funnel's (checked).",
     )
 
     def settings(self) -> ls.ScoringSettings:
+        if self.mql_rule not in ls.MQL_RULES:
+            raise ValueError(f"mql_rule must be one of {ls.MQL_RULES}, not {self.mql_rule!r}")
+        if len(self.grade_cutoffs) != 3 or sorted(self.grade_cutoffs, reverse=True) != list(
+            self.grade_cutoffs
+        ):
+            raise ValueError("grade_cutoffs must be three descending scores, e.g. [60, 40, 20]")
         a, b, c = self.grade_cutoffs
         return ls.ScoringSettings(
             pre_days=self.pre_days,
@@ -107,6 +120,8 @@ class LeadScoringConfig(dg.Config):
             target_precision=self.target_precision,
             monthly_sales_capacity=self.monthly_sales_capacity,
             grade_cutoffs=(a, b, c),
+            calibration_tolerance=self.calibration_tolerance,
+            recalibration=self.recalibration,
         )
 
 
@@ -348,7 +363,14 @@ def lead_scores(
                     "tolerance": config.calibration_tolerance,
                     "ece_noise_95": None if noise is None else float(noise),
                     "allowed": allowed,
-                    "note": result.reason if not result.fitted else "",
+                    "note": result.reason
+                    if not result.fitted
+                    else (
+                        "recalibrated with Platt scaling on the validation months; ECE is "
+                        "in-sample for the Platt map"
+                        if perf.get("recalibrated")
+                        else ""
+                    ),
                 },
             ),
             dg.AssetCheckResult(

@@ -201,3 +201,16 @@ def test_feedback_and_source_comparison() -> None:
     assert cmp_.loc[("Google", "paid_search"), "share_of_source"] == pytest.approx(2 / 3)
     assert bool(cmp_.loc[("Google", "paid_search"), "is_dominant"])
     assert cmp_.loc[("Webinar", "none"), "leads"] == 1
+
+
+def test_platt_recovers_known_miscalibration() -> None:
+    rng = np.random.default_rng(11)
+    logit_true = rng.normal(-0.5, 1.5, 20000)
+    y = (rng.random(len(logit_true)) < 1 / (1 + np.exp(-logit_true))).astype(int)
+    # an over-confident, shifted score: logit_model = 1 + 2 x logit_true
+    p_model = 1 / (1 + np.exp(-(1 + 2 * logit_true)))
+    a, b = ls.fit_platt(y, p_model)
+    # logit_true = (logit_model - 1) / 2 -> a = -0.5, b = 0.5
+    assert a == pytest.approx(-0.5, abs=0.05) and b == pytest.approx(0.5, abs=0.03)
+    fixed = ls.apply_platt(p_model, (a, b))
+    assert ls.ece(y, fixed) < 0.02 < ls.ece(y, p_model)
