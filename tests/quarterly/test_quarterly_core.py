@@ -1,0 +1,363 @@
+"""Quarterly planning core: every rule against a hand-computed example."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gtm_assets.analytics import quarterly as core
+
+Q2 = date(2026, 4, 1)
+
+
+def test_quarter_label_and_months():
+    assert core.quarter_label(date(2026, 10, 1)) == "2026-Q4"
+    assert core.quarter_months(date(2026, 10, 1)) == [
+        date(2026, 10, 1),
+        date(2026, 11, 1),
+        date(2026, 12, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "verdict"),
+    [
+        (dict(spend=1000, roas=2.5, cpa=40, target_roas=2.0, target_cpa=50), "worked"),
+        (dict(spend=1000, roas=2.5, cpa=60, target_roas=2.0, target_cpa=50), "mixed"),
+        (dict(spend=1000, roas=0.9, cpa=10), "did not work"),
+        (dict(spend=1000, roas=1.5, target_roas=2.0), "did not work"),  # 75% of target
+        (dict(spend=1000, roas=1.7, target_roas=2.0), "mixed"),  # 85% of target
+        (dict(spend=1000, roas=1.2), "worked"),
+        (dict(spend=0, leads=40.0, revenue=1000.0), "unpaid"),
+    ],
+)
+def test_channel_verdict(row, verdict):
+    got, why = core.channel_verdict(row)
+    assert got == verdict and why
+
+
+def test_channel_verdict_reason_carries_numbers():
+    _, why = core.channel_verdict(
+        dict(
+            spend=12000,
+            roas=2.5,
+            cpa=40,
+            target_roas=2.0,
+            target_cpa=50,
+            prior_roas=2.0,
+            utilization=0.9,
+        )
+    )
+    assert why == (
+        "spend 12,000; ROAS 2.50 vs target 2.00; CPA 40 vs target 50; "
+        "ROAS up from 2.00 last quarter; 90% of its planned budget used"
+    )
+
+
+def _funnel() -> pd.DataFrame:
+    rows = []
+    for i, m in enumerate([date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]):
+        rows.append(
+            dict(
+                month=m,
+                from_stage="mql",
+                to_stage="sql",
+                entered=100,
+                converted=20,
+                flagged=i < 2,
+                baseline_rate=0.3,
+                shortfall_units=10.0,
+                downstream_customers_lost=1.0,
+            )
+        )
+        rows.append(
+            dict(
+                month=m,
+                from_stage="lead",
+                to_stage="mql",
+                entered=200,
+                converted=100,
+                flagged=i == 0,
+                baseline_rate=0.5,
+                shortfall_units=0.0,
+                downstream_customers_lost=0.0,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def test_persistent_bottleneck_needs_two_months():
+    b = core.persistent_bottlenecks(_funnel())
+    first = b.iloc[0]
+    assert (first["from_stage"], first["months_flagged"], bool(first["persistent"])) == (
+        "mql",
+        2,
+        True,
+    )
+    assert first["mean_rate"] == pytest.approx(60 / 300)
+    assert (
+        first["detail"] == "mql -> sql converted 20.0% vs baseline 30.0%; flagged in 2 of 3 months"
+    )
+    other = b[b["from_stage"] == "lead"].iloc[0]
+    assert not other["persistent"] and other["months_flagged"] == 1
+
+
+def _allocation() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "channel": ["paid_search", "paid_social", "display"],
+            "current_quarter_spend": [50000.0, 30000.0, 20000.0],
+            "historical_roi_spend": [65000.0, 15000.0, 10000.0],
+            "marginal_roi_spend": [55000.0, 21000.0, 14000.0],
+            "expected_revenue_historical_roi": [150000.0, 20000.0, 8000.0],
+            "expected_revenue_marginal_roi": [140000.0, 30000.0, 12000.0],
+        }
+    )
+
+
+def test_budget_table_adds_the_reserve_and_sums():
+    table, summary = core.budget_table(_allocation(), 100000.0)
+    reserve = table[table["channel"] == core.RESERVE_CHANNEL].iloc[0]
+    assert reserve["historical_roi_spend"] == pytest.approx(10000.0)
+    assert reserve["marginal_roi_spend"] == pytest.approx(10000.0)
+    assert summary["reserve_share"] == pytest.approx(0.10)
+    assert summary["expected_revenue_marginal_roi"] == pytest.approx(182000.0)
+    assert core.budget_sums(table, 100000.0) == []
+
+
+def test_budget_that_does_not_sum_fails():
+    table, _ = core.budget_table(_allocation(), 100000.0)
+    # historical column no longer adds up after an edit to one channel
+    broken = table.copy()
+    broken.loc[broken["channel"] == "display", "historical_roi_spend"] = 12000.0
+    problems = core.budget_sums(broken, 100000.0)
+    assert problems == ["historical_roi_spend sums to 102,000.00, not the budget 100,000.00"]
+    # a reserve outside 10-15%
+    big, _ = core.budget_table(_allocation(), 120000.0)
+    assert any("25.0% of the budget" in p for p in core.budget_sums(big, 120000.0))
+    negative = table.copy()
+    negative.loc[
+        negative["channel"] == "display", ["historical_roi_spend", "marginal_roi_spend"]
+    ] = [-5000.0, -5000.0]
+    negative.loc[
+        negative["channel"] == "paid_search", ["historical_roi_spend", "marginal_roi_spend"]
+    ] += 15000.0
+    assert any("negative for display" in p for p in core.budget_sums(negative, 100000.0))
+    assert core.budget_sums(table, 0.0)[0].startswith("no positive budget")
+
+
+def _channels() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "channel": ["paid_search", "paid_social", "display", "organic_search"],
+            "spend": [50000.0, 30000.0, 20000.0, 0.0],
+            "leads": [500.0, 150.0, 40.0, 300.0],
+            "revenue": [120000.0, 30000.0, 10000.0, 60000.0],
+            "pipeline": [400000.0, 90000.0, 20000.0, 150000.0],
+            "customers": [50.0, 10.0, 2.0, 30.0],
+        }
+    )
+
+
+def test_goals_from_plan_and_history():
+    table, _ = core.budget_table(_allocation(), 100000.0)
+    weights = {date(2026, 4, 1): 0.3, date(2026, 5, 1): 0.3, date(2026, 6, 1): 0.4}
+    goals, ms = core.derive_goals(table, _channels(), 0.5, Q2, weights)
+    g = goals.set_index(["scope_id", "metric"])["target_value"]
+    # paid_search: 55,000 planned at last quarter's CPA 100 -> 550 leads
+    assert g[("paid_search", "leads")] == pytest.approx(550.0)
+    assert g[("paid_search", "revenue")] == pytest.approx(140000.0)  # curve's expectation
+    assert g[("paid_search", "pipeline")] == pytest.approx(550 * 800.0)
+    assert g[("paid_search", "customers")] == pytest.approx(550 * 0.1)
+    assert g[("paid_search", "mqls")] == pytest.approx(275.0)
+    # organic search: no spend -> last quarter's volume
+    assert g[("organic_search", "leads")] == pytest.approx(300.0)
+    assert g[("organic_search", "revenue")] == pytest.approx(60000.0)
+    # totals: channel sums, spend plus the reserve
+    assert g[("total", "leads")] == pytest.approx(550 + 105 + 28 + 300)
+    assert g[("total", "spend")] == pytest.approx(100000.0)
+    assert set(goals["due_date"]) == {date(2026, 6, 30)}
+    assert core.goal_problems(goals) == []
+    total_leads = ms[(ms["scope"] == "total") & (ms["metric"] == "leads")].sort_values(
+        "milestone_month"
+    )
+    assert total_leads["cumulative_target"].tolist() == pytest.approx(
+        [983 * 0.3, 983 * 0.6, 983.0]
+    )
+    assert total_leads["due_date"].tolist() == [
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+    ]
+
+
+def test_goal_without_number_or_date_fails():
+    goals = pd.DataFrame(
+        [
+            dict(
+                scope="total",
+                scope_id="total",
+                metric="revenue",
+                target_value=1000.0,
+                due_date=date(2026, 6, 30),
+            ),
+            dict(
+                scope="total",
+                scope_id="total",
+                metric="mqls",
+                target_value=np.nan,
+                due_date=date(2026, 6, 30),
+            ),
+            dict(
+                scope="channel", scope_id="email", metric="leads", target_value=5.0, due_date=None
+            ),
+            dict(
+                scope="channel",
+                scope_id="email",
+                metric="",
+                target_value=5.0,
+                due_date=date(2026, 6, 30),
+            ),
+        ]
+    )
+    assert core.goal_problems(goals) == [
+        "total/mqls: no number (nan)",
+        "email/leads: no date",
+        "email/: no metric",
+    ]
+    assert core.goal_problems(pd.DataFrame()) == ["no goals"]
+
+
+def test_month_weights():
+    months = [date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)]
+    plan = pd.DataFrame({"month": months * 2, "planned_spend": [100.0, 100.0, 200.0] * 2})
+    assert list(core.month_weights(plan, months).values()) == pytest.approx([0.25, 0.25, 0.5])
+    assert list(core.month_weights(plan.iloc[:2], months).values()) == pytest.approx([1 / 3] * 3)
+
+
+def _history() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "campaign_type": ["launch", "launch", "flash", "seasonal", "brand"],
+            "channel": ["paid_search", "paid_search", "paid_social", "paid_social", "display"],
+            "duration_days": [30, 100, 10, 20, 40],
+            "start_date": [
+                date(2025, 1, 5),
+                date(2025, 2, 1),
+                date(2025, 3, 1),
+                date(2025, 5, 10),
+                date(2025, 1, 1),
+            ],
+            "in_anchor_quarter": [False, False, False, True, False],
+        }
+    )
+
+
+def test_typical_duration_is_clamped_median():
+    h = _history()
+    assert core.typical_duration("launch", h) == 56  # median 65 clamped to 8 weeks
+    assert core.typical_duration("flash", h) == 7  # 10 clamped to 7 days
+    assert core.typical_duration("brand", h) == 56  # 40 lifted to 8 weeks
+    assert core.typical_duration("event", h) == 2  # no history: default
+    assert core.typical_duration("always_on", h) == 0
+
+
+def test_calendar_spends_the_channel_budgets():
+    table, _ = core.budget_table(_allocation(), 100000.0)
+    mix = pd.DataFrame(
+        {
+            "channel": ["paid_search", "paid_search", "paid_social", "paid_social"],
+            "campaign_type": ["always_on", "launch", "flash", "seasonal"],
+            "spend": [30000.0, 20000.0, 10000.0, 20000.0],
+            "campaigns": [3, 2, 2, 1],
+        }
+    )
+    cal = core.campaign_calendar(table, mix, _history(), _channels(), Q2)
+    by_channel = cal.groupby("channel")["budget"].sum()
+    assert by_channel["paid_search"] == pytest.approx(55000.0)
+    assert by_channel["paid_social"] == pytest.approx(21000.0)
+    assert by_channel["display"] == pytest.approx(14000.0)  # no mix: one always-on slot
+    ao = cal[(cal["channel"] == "paid_search") & (cal["campaign_type"] == "always_on")]
+    assert len(ao) == 1 and ao["budget"].iloc[0] == pytest.approx(33000.0)
+    assert (ao["start_date"].iloc[0], ao["end_date"].iloc[0]) == (Q2, date(2026, 6, 30))
+    launches = cal[cal["campaign_type"] == "launch"].sort_values("start_date")
+    assert launches["duration_days"].tolist() == [56, 56]
+    assert launches["start_date"].tolist() == [Q2, date(2026, 5, 6)]  # 91 - 56 = 35 days apart
+    seasonal = cal[cal["campaign_type"] == "seasonal"]
+    assert seasonal["start_date"].tolist() == [date(2026, 5, 10)]  # last year's date
+    assert seasonal["duration_days"].tolist() == [20]
+    # expected revenue at the channel's planned ROAS (30,000 / 21,000)
+    assert seasonal["expected_revenue"].iloc[0] == pytest.approx(14000.0 * 30000 / 21000)
+
+
+def test_testing_roadmap_splits_the_reserve():
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": ["E1", "E1", "E2"],
+            "experiment_name": ["Form length", "Form length", "Subject"],
+            "verdict": ["keep running", "keep running", "ship"],
+            "verdict_reason": ["short of sample", "short of sample", "won"],
+            "required_units": [4000, 4000, 100],
+        }
+    )
+    curves = pd.DataFrame(
+        {
+            "channel": ["display", "paid_search"],
+            "usable": [False, True],
+            "reason": ["only 3 periods", None],
+        }
+    )
+    bottlenecks = core.persistent_bottlenecks(_funnel())
+    r = core.testing_roadmap(experiments, curves, bottlenecks, 9000.0, Q2, {"mql->sql": 1234.0})
+    assert r["kind"].tolist() == ["running_experiment", "response_curve", "bottleneck"]
+    assert r["budget"].tolist() == pytest.approx([0.0, 4500.0, 4500.0])
+    assert r["start_date"].tolist() == [Q2, Q2, date(2026, 4, 29)]
+    assert r.loc[r["kind"] == "bottleneck", "required_units"].iloc[0] == 1234.0
+
+
+def test_risks_from_the_data():
+    table, _ = core.budget_table(_allocation(), 100000.0)
+    curves = pd.DataFrame(
+        {
+            "channel": ["paid_search", "paid_social", "display"],
+            "usable": [True, True, False],
+            "reason": [None, None, "only 3 periods"],
+            "r2": [0.8, 0.2, np.nan],
+            "marginal_return_current": [1.5, 1.0, np.nan],
+            "marginal_return_ci_low": [1.2, 0.5, np.nan],
+            "marginal_return_ci_high": [1.8, 1.4, np.nan],
+        }
+    )
+    pacing = pd.DataFrame(
+        {
+            "month": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 1, 1)],
+            "channel": ["display", "display", "display", "paid_social"],
+            "status": ["over", "over", "on_track", "under"],
+            "pacing_ratio": [1.3, 1.25, 1.0, 0.7],
+        }
+    )
+    quality = pd.DataFrame(
+        {
+            "signal": ["unclassified_touchpoints", "spend_without_touchpoints", "quarantined_rows"],
+            "scope_id": ["touchpoints", "C9", "leads"],
+            "value": [800.0, 4200.0, 12.0],
+            "share": [0.08, 0.04, 0.01],
+        }
+    )
+    risks = core.plan_risks(curves, table, pacing, quality)
+    kinds = risks.groupby("kind")["scope_id"].apply(list).to_dict()
+    # paid_social: R^2 0.2 and budget -30% -> high; display: no curve, budget -30%
+    assert sorted(kinds["unstable_response_curve"]) == ["display", "paid_social"]
+    assert kinds["pacing"] == ["display"]  # two months off plan; paid_social only one
+    assert sorted(kinds["data_quality"]) == ["C9", "leads", "touchpoints"]
+    conc = risks[risks["kind"] == "concentration"].iloc[0]
+    assert conc["scope_id"] == "paid_search" and conc["value"] == pytest.approx(55 / 90)
+    assert conc["severity"] == "high"
+    assert risks["severity"].tolist()[0] == "high" and risks["rank"].tolist() == list(
+        range(1, len(risks) + 1)
+    )
+    low = quality.assign(share=[0.02, 0.04, 0.01])
+    assert "touchpoints" not in core.plan_risks(curves, table, pacing, low)["scope_id"].tolist()
