@@ -146,3 +146,52 @@ def test_ece_noise_quantile_matches_simulation() -> None:
     sim = np.random.default_rng(3)
     values = [ls.ece((sim.random(len(p)) < p).astype(int), p, 10) for _ in range(200)]
     assert q == pytest.approx(np.quantile(values, 0.95))
+
+
+REFERENCE_SQL = """
+with firsts as (
+    select
+        lead_id,
+        min(entered_at) filter (where stage in ('mql', 'sql', 'opportunity', 'customer')) as mql_at,
+        min(entered_at) filter (where stage in ('sql', 'opportunity', 'customer')) as sql_at
+    from staging.lead_stage_history
+    where entered_at < timestamp '2024-10-01'
+    group by lead_id
+),
+leads as (
+    select l.lead_id, l.industry, l.created_at, f.mql_at, f.sql_at
+    from staging.leads as l left join firsts as f using (lead_id)
+    where l.created_at < timestamp '2024-10-01'
+)
+select 'lead' as from_stage, industry,
+    count(*) as entered,
+    count(*) filter (where mql_at <= created_at + interval 30 day) as converted
+from leads
+where created_at >= timestamp '2024-08-01' and created_at < timestamp '2024-09-01'
+group by all
+union all
+select 'mql', industry,
+    count(*),
+    count(*) filter (where sql_at <= mql_at + interval 30 day)
+from leads
+where mql_at >= timestamp '2024-08-01' and mql_at < timestamp '2024-09-01'
+group by all
+"""
+
+
+def test_funnel_matches_independent_sql(full_run) -> None:
+    """funnel_stages (pandas/numpy) against a plain SQL recount of the September slice's
+    mature cohorts (August, 30-day windows) per industry."""
+    db, _ = full_run
+    con = duckdb.connect(str(db), read_only=True)
+    ref = con.execute(REFERENCE_SQL).df().sort_values(["from_stage", "industry"])
+    got = con.execute(
+        "select from_stage, segment as industry, entered, converted from marts.funnel_stages "
+        "where month = date '2024-09-01' and segment_type = 'industry' "
+        "and from_stage in ('lead', 'mql') and cohort_month = date '2024-08-01' "
+        "order by from_stage, industry"
+    ).df()
+    con.close()
+    assert len(got) == len(ref) > 4
+    np.testing.assert_array_equal(got["entered"].to_numpy(), ref["entered"].to_numpy())
+    np.testing.assert_array_equal(got["converted"].to_numpy(), ref["converted"].to_numpy())
