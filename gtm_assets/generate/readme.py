@@ -22,6 +22,9 @@ currency); timestamps are UTC; `month` is `YYYY-MM`. "Window" = the generated mo
    arrival day, activity is skewed (channels with a larger targeting exponent reach the
    most active people, who also work at larger companies). Email exposures reach people
    who had a non-email exposure in the previous 30 days (email goes to engaged people).
+   Large worlds are simulated in G independent groups of people (each with 1/G of the
+   exposure rates and of the people; G grows with scale x months so memory stays
+   bounded); the only difference is that email picks its engaged people within a group.
 4. **Conversion tickets.** Every exposure event e independently fires a *conversion
    ticket* with probability `q_e` (by channel; click-throughs 3-4x a pure view where a
    channel has both; `q` in `response_curves.csv` is the channel mean). Direct visits
