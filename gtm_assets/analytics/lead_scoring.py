@@ -720,8 +720,12 @@ def _performance_row(
         "mqls_scored": int(np.sum(p_scored >= result.threshold))
         if fitted and p_scored is not None
         else 0,
-        "psi_vs_training": psi(p_ref, p_scored, settings.psi_bins)
-        if fitted and p_scored is not None and len(p_scored)
+        # drift on leads with a complete post-creation window only: provisional scores of
+        # very young leads are low by construction and would look like drift
+        "psi_vs_training": psi(
+            p_ref, p_scored[result.scores["features_complete"].to_numpy()], settings.psi_bins
+        )
+        if fitted and p_scored is not None and result.scores["features_complete"].any()
         else None,
         "label_window_days": settings.label_window_days,
         "alpha": settings.alpha,
