@@ -184,9 +184,7 @@ def test_goals_from_plan_and_history():
     total_leads = ms[(ms["scope"] == "total") & (ms["metric"] == "leads")].sort_values(
         "milestone_month"
     )
-    assert total_leads["cumulative_target"].tolist() == pytest.approx(
-        [983 * 0.3, 983 * 0.6, 983.0]
-    )
+    assert total_leads["cumulative_target"].tolist() == pytest.approx([983 * 0.3, 983 * 0.6, 983.0])
     assert total_leads["due_date"].tolist() == [
         date(2026, 4, 30),
         date(2026, 5, 31),

@@ -1,0 +1,151 @@
+"""Quarterly planning assets on the hand-made warehouse of ``quarter_world.py``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+
+from gtm_assets.assets.executive import report_sections_in
+from gtm_assets.assets.quarterly import (
+    quarter_budget,
+    quarter_campaign_calendar,
+    quarter_goals,
+    quarter_review,
+    quarter_risks,
+    quarter_trends,
+    quarterly_plan,
+)
+from gtm_assets.resources import GtmSettings, WarehouseResource
+from tests.quarterly import quarter_world
+
+ASSETS = [
+    quarter_trends,
+    quarter_review,
+    quarter_budget,
+    quarter_goals,
+    quarter_campaign_calendar,
+    quarter_risks,
+    quarterly_plan,
+]
+Q1 = "2024-01-01"
+
+
+def _run(tmp_path, **world):
+    path = tmp_path / "wh.duckdb"
+    quarter_world.build(path, **world)
+    resources = {
+        "warehouse": WarehouseResource(
+            path=str(path), read_copy_path=str(tmp_path / "read.duckdb")
+        ),
+        "settings": GtmSettings(raw_dir=str(tmp_path), reports_dir=str(tmp_path / "reports")),
+    }
+    result = dg.materialize(
+        ASSETS,
+        partition_key=Q1,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return path, result, checks
+
+
+def _query(path, sql: str):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def complete(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("quarter"))
+
+
+def test_complete_quarter_passes_every_gate(complete):
+    _, result, checks = complete
+    assert result.success
+    for name in ("budget_sums", "goals_specific", "plan_complete", "calendar_within_budget"):
+        assert checks[name].passed, (name, checks[name].metadata)
+
+
+def test_review_verdicts_and_learnings(complete):
+    path, _, _ = complete
+    ch = _query(path, "select * from marts.quarter_channel_review where quarter = '2024-01-01'")
+    got = ch.set_index("channel")
+    assert got.loc["paid_search", "spend"] == pytest.approx(30000.0)
+    assert got.loc["paid_search", "roas"] == pytest.approx(3.0)
+    assert got.loc["paid_search", "verdict"] == "worked"
+    assert got.loc["display", "verdict"] == "did not work"
+    assert got.loc["organic_search", "verdict"] == "unpaid"
+    # budget plan for January only: 9,000 -> 30,000 / 9,000
+    assert got.loc["paid_search", "utilization"] == pytest.approx(30000 / 9000)
+    assert got.loc["paid_search", "first_touch_share"] == pytest.approx(0.6)
+    learn = _query(
+        path, "select * from marts.quarter_learnings where quarter = '2024-01-01' order by rank"
+    )
+    assert learn["learning"].iloc[0].startswith("paid_search returned 3.00 per dollar")
+    assert any("Persistent bottleneck: mql -> sql" in s for s in learn["learning"])
+
+
+def test_budget_goals_and_milestones(complete):
+    path, _, _ = complete
+    b = _query(path, "select * from marts.quarter_budget where quarter = '2024-01-01'")
+    assert b["historical_roi_spend"].sum() == pytest.approx(50000.0)
+    assert b["marginal_roi_spend"].sum() == pytest.approx(50000.0)
+    reserve = b[b["channel"] == "test_reserve"].iloc[0]
+    assert reserve["historical_roi_spend"] == pytest.approx(5000.0)
+    g = _query(path, "select * from marts.quarter_goals where quarter = '2024-01-01'")
+    total = g[g["scope"] == "total"].set_index("metric")["target_value"]
+    # paid_search 31,000 at CPA 100 -> 310 leads; display 14,000 at CPA 250 -> 56; organic 150
+    assert total["leads"] == pytest.approx(310 + 56 + 150)
+    assert total["revenue"] == pytest.approx(95000 + 9500 + 30000)
+    assert total["spend"] == pytest.approx(50000.0)
+    assert set(g["due_date"].astype(str)) == {"2024-06-30"}
+    ms = _query(
+        path,
+        "select * from marts.quarter_goal_milestones where quarter = '2024-01-01' "
+        "and scope = 'total' and metric = 'spend' order by milestone_month",
+    )
+    assert ms["cumulative_target"].tolist() == pytest.approx([16000.0, 32000.0, 50000.0])
+
+
+def test_plan_document(complete):
+    path, result, _ = complete
+    html = (path.parent / "reports" / "quarterly-plan-2024-Q2.html").read_text(encoding="utf-8")
+    sections = report_sections_in(html)
+    assert {
+        k: sections[k]
+        for k in ("summary", "review", "budget", "goals", "calendar", "testing", "risks")
+    } == dict.fromkeys(
+        ("summary", "review", "budget", "goals", "calendar", "testing", "risks"), "ok"
+    )
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    cal = _query(path, "select * from marts.quarter_campaign_calendar where quarter = '2024-01-01'")
+    assert cal.groupby("channel")["budget"].sum().to_dict() == pytest.approx(
+        {"paid_search": 31000.0, "display": 14000.0}
+    )
+    tests = _query(path, "select * from marts.quarter_testing_roadmap where quarter = '2024-01-01'")
+    assert tests["kind"].tolist() == ["bottleneck"] and tests["budget"].iloc[0] == pytest.approx(
+        5000.0
+    )
+
+
+def test_missing_month_fails_the_plan(tmp_path):
+    _, result, checks = _run(tmp_path, drop_month=date(2024, 3, 1))
+    gate = checks["plan_complete"]
+    assert not gate.passed
+    assert gate.metadata["missing_months"].value == "2024-03 (marts.executive_summary)"
+    assert not result.success  # blocking
+
+
+def test_budget_that_does_not_sum_blocks(tmp_path):
+    _, result, checks = _run(tmp_path, allocated_scale=0.8)
+    gate = checks["budget_sums"]
+    assert not gate.passed
+    assert "test reserve is 28.0% of the budget" in gate.metadata["problems"].value
+    assert not result.asset_materializations_for_node("quarter_goals")  # blocked
