@@ -41,6 +41,7 @@ def content_table(
     ctype = np.array(CONTENT_TYPES)[
         rng.choice(len(CONTENT_TYPES), n_items, p=[0.38, 0.1, 0.1, 0.1, 0.14, 0.1, 0.08])
     ]
+    ctype[: len(CONTENT_TYPES)] = CONTENT_TYPES  # every type at least once
     topic = np.array(TOPICS)[rng.integers(0, len(TOPICS), n_items)]
     ids = np.array([f"CT{i + 1:04d}" for i in range(n_items)])
     titles = [

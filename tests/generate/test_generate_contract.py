@@ -385,7 +385,10 @@ def test_ranges_and_vocabularies(con) -> None:
     for (t, c), allowed in vocab.items():
         got = {r[0] for r in q(con, f"select distinct {c} from {t}")}  # noqa: S608
         assert got <= allowed, (t, c, got - allowed)
-    # all six campaign types, all seven touch types used by journeys
+    assert {r[0] for r in q(con, "select distinct content_type from content")} == vocab[
+        ("content", "content_type")
+    ]
+    # all six campaign types, all eight touch types used by journeys
     assert {r[0] for r in q(con, "select distinct campaign_type from campaigns")} == vocab[
         ("campaigns", "campaign_type")
     ]
