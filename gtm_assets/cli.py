@@ -109,7 +109,7 @@ def _check_details(evaluation) -> str:
 def _root_message(error) -> str:
     message = (error.message or "").strip()
     cause = error.cause
-    while cause is not None and message.startswith("Error occurred while executing"):
+    while cause is not None and "Error occurred while executing" in message:
         message = (cause.message or "").strip()
         cause = cause.cause
     # Dagster prefixes user failures with the exception class name.

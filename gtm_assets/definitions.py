@@ -66,7 +66,6 @@ def build_definitions(
     monthly_review = dg.define_asset_job(
         "monthly_review",
         selection=dg.AssetSelection.assets(*monthly_keys),
-        partitions_def=monthly_partitions,
         executor_def=dg.in_process_executor,
         tags=WAREHOUSE_TAGS,
         description=(

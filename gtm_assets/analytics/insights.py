@@ -474,7 +474,12 @@ def experiment_actions(results: pd.DataFrame, values: UnitValues) -> list[dict]:
     if _empty(results):
         return []
     actions = []
-    for r in results[results.verdict.isin(["ship", "invalid: SRM"])].to_dict("records"):
+    candidates = results[results.verdict.isin(["ship", "invalid: SRM"])]
+    if "is_control" in candidates:
+        candidates = candidates[~candidates.is_control.fillna(False).astype(bool)]
+    ship = candidates[candidates.verdict == "ship"]
+    srm = candidates[candidates.verdict == "invalid: SRM"].drop_duplicates(subset=["experiment_id"])
+    for r in pd.concat([ship, srm]).to_dict("records"):
         name = r.get("experiment_name") or r["experiment_id"]
         if r["verdict"] == "ship":
             if r.get("primary_metric") == "revenue" and not _nan(r.get("revenue_lift_abs")):
@@ -488,7 +493,7 @@ def experiment_actions(results: pd.DataFrame, values: UnitValues) -> list[dict]:
                 lift = f"{r['lift_abs']:+.2%} conversion rate"
             text = (
                 f"Ship variant '{r['variant']}' of '{name}': {lift} "
-                f"(adjusted p = {r['p_value_adjusted']:.3f})."
+                f"(adjusted p = {r.get('decision_p_value_adjusted', r['p_value_adjusted']):.3f})."
             )
             owner = "Growth lead"
         else:
@@ -516,8 +521,9 @@ def content_actions(recommendations: pd.DataFrame, values: UnitValues) -> list[d
     if _empty(recommendations):
         return []
     actions = []
+    usable = recommendations[recommendations.expected_impact.fillna(0) > 0]
     for r in (
-        recommendations.sort_values("expected_impact", ascending=False)
+        usable.sort_values("expected_impact", ascending=False)
         .head(MAX_PER_SOURCE)
         .to_dict("records")
     ):

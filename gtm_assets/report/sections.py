@@ -649,7 +649,7 @@ def content_section(con, month: date, currency: str) -> Section:
         }
         section.tables.append(
             table_from_df(
-                kw.sort_values("position_change").head(8),
+                kw[kw.position_change > 0].sort_values("position_change", ascending=False).head(8),
                 "SEO gains (positions up)",
                 seo_cols,
                 currency,
@@ -657,7 +657,7 @@ def content_section(con, month: date, currency: str) -> Section:
         )
         section.tables.append(
             table_from_df(
-                kw.sort_values("position_change", ascending=False).head(8),
+                kw[kw.position_change < 0].sort_values("position_change").head(8),
                 "SEO losses (positions down)",
                 seo_cols,
                 currency,
@@ -690,13 +690,15 @@ def experiments_section(con, month: date, currency: str) -> Section:
         )
     if df.empty:
         return Section.skipped(
-            "experiments", title, "no experiment was supplied or ended this month."
+            "experiments",
+            title,
+            "no experiment ran this month (or the experiments export was not supplied).",
         )
     section = Section(key="experiments", title=title)
     section.tables.append(
         table_from_df(
             df,
-            "Results (lift vs control, 95% CI, Holm-adjusted p)",
+            "Results (lift vs control with Newcombe 95% CI; p of the decision test, Holm-adjusted)",
             {
                 "experiment_name": ("Experiment", "text"),
                 "variant": ("Variant", "text"),
@@ -705,7 +707,8 @@ def experiments_section(con, month: date, currency: str) -> Section:
                 "lift_abs": ("Lift", "percent"),
                 "ci_low": ("CI low", "percent"),
                 "ci_high": ("CI high", "percent"),
-                "p_value_adjusted": ("adj. p", "ratio"),
+                "decision_test": ("Test", "text"),
+                "decision_p_value_adjusted": ("adj. p (decision)", "ratio"),
                 "srm_flag": ("SRM", "text"),
                 "verdict": ("Verdict", "text"),
                 "verdict_reason": ("Why", "text"),

@@ -281,3 +281,50 @@ def test_threshold_action_reports_sql_gain_or_capacity():
 def test_missing_inputs_give_no_candidates():
     assert ins.build_actions(MONTH, "USD", summary()).empty
     assert list(ins.build_actions(MONTH, "USD", summary()).columns) == ins.ACTION_COLUMNS
+
+
+def test_srm_gives_one_action_per_experiment_not_per_row():
+    rows = [
+        dict(
+            experiment_id="E2",
+            experiment_name="Pricing",
+            variant=v,
+            is_control=v == "control",
+            primary_metric="conversion",
+            units=5_000,
+            lift_abs=0.0,
+            p_value_adjusted=0.5,
+            decision_p_value_adjusted=0.5,
+            srm_p_value=1e-6,
+            verdict="invalid: SRM",
+            verdict_reason="srm",
+        )
+        for v in ("control", "B", "C")
+    ]
+    actions = ins.experiment_actions(pd.DataFrame(rows), ins.UnitValues(None, None, None))
+    assert len(actions) == 1
+
+
+def test_content_recommendations_without_impact_are_skipped():
+    recs = pd.DataFrame(
+        [
+            dict(
+                rank=1,
+                kind="create",
+                recommendation="x",
+                expected_impact=float("nan"),
+                impact_metric="form_fills_per_month",
+            ),
+            dict(
+                rank=2,
+                kind="promote",
+                recommendation="y",
+                expected_impact=5.0,
+                impact_metric="form_fills_per_month",
+            ),
+        ]
+    )
+    actions = ins.content_actions(
+        recs, ins.UnitValues(per_lead=100.0, per_sql=None, per_customer=None)
+    )
+    assert [a["action"] for a in actions] == ["y"] and actions[0]["revenue_equivalent"] == 500.0

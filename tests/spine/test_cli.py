@@ -1,0 +1,99 @@
+"""CLI: argument handling and how run results become exit codes and readable messages."""
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from gtm_assets import cli
+
+
+def test_usage_errors_exit_64(capsys):
+    assert cli.main(["run"]) == cli.EXIT_USAGE
+    assert cli.main(["run", "--month", "2024-13"]) == cli.EXIT_USAGE
+    assert cli.main(["nonsense"]) == cli.EXIT_USAGE
+
+
+def test_month_outside_partitions_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GTM_RAW_DIR", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    code = cli.main(
+        [
+            "run",
+            "--month",
+            "2019-01",
+            "--raw-dir",
+            str(tmp_path),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ]
+    )
+    assert code == cli.EXIT_USAGE
+    assert "not runnable" in capsys.readouterr().err
+
+
+def test_month_range():
+    months = cli.month_range(date(2024, 11, 1), date(2025, 2, 1))
+    assert months == [date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]
+    assert cli.last_complete_month(date(2026, 1, 15)) == date(2025, 12, 1)
+
+
+@dg.asset(
+    check_specs=[
+        dg.AssetCheckSpec("gate", asset="gated", blocking=True),
+        dg.AssetCheckSpec("advice", asset="gated", blocking=False),
+    ]
+)
+def gated() -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(check_name="gate", passed=False, metadata={"rows_off": 3}),
+            dg.AssetCheckResult(
+                check_name="advice", passed=False, severity=dg.AssetCheckSeverity.WARN
+            ),
+        ]
+    )
+
+
+@dg.asset(deps=[gated])
+def downstream() -> None:
+    return None
+
+
+@dg.asset
+def rejected() -> None:
+    raise dg.Failure(
+        description="The raw exports in data/raw were rejected:\nad_spend.csv row 3, column spend: 'x' is not a number"
+    )
+
+
+@dg.asset
+def crashes() -> None:
+    raise RuntimeError("disk full")
+
+
+def test_blocking_check_failure_exits_3_and_stops_downstream():
+    result = dg.materialize([gated, downstream], raise_on_error=False)
+    outcome = cli.summarize_result(result, "2024-01", 1.0)
+    assert outcome.exit_code == cli.EXIT_CHECK_FAILED
+    assert any("gated / gate" in p and "rows_off=3" in p for p in outcome.problems)
+    assert any("gated / advice" in w for w in outcome.warnings)
+    assert not result.asset_materializations_for_node("downstream")
+
+
+def test_rejected_input_exits_2_with_the_loader_message():
+    outcome = cli.summarize_result(dg.materialize([rejected], raise_on_error=False), "2024-01", 1.0)
+    assert outcome.exit_code == cli.EXIT_REJECTED
+    assert outcome.problems[0].startswith("The raw exports in data/raw were rejected")
+    assert "ad_spend.csv row 3, column spend" in outcome.problems[0]
+
+
+def test_other_failures_exit_1():
+    outcome = cli.summarize_result(dg.materialize([crashes], raise_on_error=False), "2024-01", 1.0)
+    assert outcome.exit_code == cli.EXIT_FAILED
+    assert "disk full" in outcome.problems[0]
+
+
+@pytest.mark.parametrize("text", ["2024-02", "2030-12"])
+def test_parse_month(text):
+    assert cli._parse_month(text).strftime("%Y-%m") == text
