@@ -34,14 +34,19 @@ def write_sample(folder: Path) -> Path:
 def _resources(tmp_path: Path, raw: Path) -> dict:
     warehouse = tmp_path / "w.duckdb"
     return {
-        "warehouse": WarehouseResource(path=str(warehouse), read_copy_path=str(tmp_path / "w.read.duckdb")),
+        "warehouse": WarehouseResource(
+            path=str(warehouse), read_copy_path=str(tmp_path / "w.read.duckdb")
+        ),
         "settings": GtmSettings(raw_dir=str(raw), reports_dir=str(tmp_path / "reports")),
     }
 
 
 def _materialize(resources):
     return dg.materialize(
-        [raw_exports, staging_tables], resources=resources, partition_key="2024-02-01", raise_on_error=False
+        [raw_exports, staging_tables],
+        resources=resources,
+        partition_key="2024-02-01",
+        raise_on_error=False,
     )
 
 
@@ -90,5 +95,7 @@ def test_rejected_exports_change_nothing(tmp_path):
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     assert con.execute("select * from staging.ad_spend order by all").fetchall() == before
-    assert con.execute("select sum(spend) from raw.ad_spend").fetchall()[0][0] == pytest.approx(750.0)
+    assert con.execute("select sum(spend) from raw.ad_spend").fetchall()[0][0] == pytest.approx(
+        750.0
+    )
     con.close()
