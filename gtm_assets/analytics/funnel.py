@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -512,14 +513,12 @@ def funnel_bottlenecks(
     ``share_of_shortfall`` says which segments of a segment type carry the drop."""
     as_of = _ts(add_months(month_start, 1))
     target_rates = dict(target_rates or {})
-    per_transition: dict[str, pd.DataFrame] = {}
     overall_rate: dict[str, float] = {}
     rows: list[dict] = []
     for from_stage, to_stage in TRANSITIONS:
         name = transition_name(from_stage, to_stage)
         window = int(settings.windows[name])
         frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
-        per_transition[name] = frame
         cohort = mature_cohort_month(month_start, as_of, window)
         base_start = add_months(cohort, -settings.baseline_months)
         for seg_type, seg, u in segment_groups(frame):
@@ -633,7 +632,7 @@ class FunnelInputs:
     leads: pd.DataFrame
 
 
-def load_funnel_inputs(con, as_of: date | datetime) -> FunnelInputs:  # noqa: ANN001
+def load_funnel_inputs(con: duckdb.DuckDBPyConnection, as_of: date | datetime) -> FunnelInputs:
     """Read the staging tables (rows before ``as_of`` only) and build the stage entries."""
     from gtm_assets.sql_files import load_sql
 

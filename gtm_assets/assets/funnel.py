@@ -4,6 +4,7 @@
 from datetime import date
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from pydantic import Field
 
@@ -100,7 +101,9 @@ def definitions_frame(month: date, config: FunnelConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compute_funnel(con, month: date, config: FunnelConfig) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+def compute_funnel(
+    con: duckdb.DuckDBPyConnection, month: date, config: FunnelConfig
+) -> dict[str, pd.DataFrame]:
     """The month's funnel tables, using only rows before the month's end."""
     _, month_end = month_bounds(month.isoformat())
     inputs = fn.load_funnel_inputs(con, month_end)
