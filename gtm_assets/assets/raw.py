@@ -14,19 +14,11 @@ import pandas as pd
 
 from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
-from gtm_assets.partitions import monthly_partitions
+from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
 
-REQUIRED_TABLES = (
-    "campaigns",
-    "ad_spend",
-    "touchpoints",
-    "leads",
-    "lead_stage_history",
-    "opportunities",
-)
 STAGING_TABLES = (
     "campaigns",
     "ad_spend",
@@ -105,16 +97,13 @@ def _manifest(con):
     ),
     check_specs=[
         dg.AssetCheckSpec(
-            "required_tables_loaded",
+            "exports_cover_the_month",
             asset="raw_exports",
             blocking=True,
-            description="Every required table has rows after quarantine.",
-        ),
-        dg.AssetCheckSpec(
-            "quarantine_within_tolerance",
-            asset="raw_exports",
-            blocking=True,
-            description="No table has more than max_quarantine_share of its rows quarantined.",
+            description=(
+                "The exports hold ad spend or touchpoints in the month being run; a month "
+                "outside the data would produce empty, misleading analyses."
+            ),
         ),
         dg.AssetCheckSpec(
             "no_quarantined_rows",
@@ -154,11 +143,12 @@ def raw_exports(
             summary = report.markdown()
         manifest = _manifest(con)
         quarantine_by_rule = quarantine_counts(con)
+        start, end = month_bounds(context.partition_key)
+        coverage = con.execute(
+            load_sql("staging/month_coverage"), {"month_start": start, "month_end": end}
+        ).df()
 
-    required = manifest[manifest.table_name.isin(REQUIRED_TABLES)]
-    empty_required = required[required.rows_loaded.fillna(0) <= 0].table_name.tolist()
-    share = manifest.rows_quarantined / manifest.rows_read.where(manifest.rows_read > 0)
-    over = manifest[share.fillna(0) > settings.max_quarantine_share].table_name.tolist()
+    counts = dict(zip(coverage.table_name, coverage.rows_in_month, strict=True))
     quarantined = int(manifest.rows_quarantined.fillna(0).sum())
 
     return dg.MaterializeResult(
@@ -172,17 +162,9 @@ def raw_exports(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="required_tables_loaded",
-                passed=not empty_required,
-                metadata={"empty_required_tables": ", ".join(empty_required) or "none"},
-            ),
-            dg.AssetCheckResult(
-                check_name="quarantine_within_tolerance",
-                passed=not over,
-                metadata={
-                    "tables_over_tolerance": ", ".join(over) or "none",
-                    "max_quarantine_share": settings.max_quarantine_share,
-                },
+                check_name="exports_cover_the_month",
+                passed=counts.get("ad_spend", 0) + counts.get("touchpoints", 0) > 0,
+                metadata={f"{table}_rows_in_month": int(n) for table, n in counts.items()},
             ),
             dg.AssetCheckResult(
                 check_name="no_quarantined_rows",

@@ -59,7 +59,7 @@ def test_valid_exports_load_and_gates_pass(tmp_path):
     result = _materialize(resources)
     assert result.success
     checks = _checks(result)
-    assert checks["required_tables_loaded"] and checks["quarantine_within_tolerance"]
+    assert checks["exports_cover_the_month"]
     assert checks["row_counts_match_raw"] and checks["money_converted"]
     assert checks["channels_classified"] is False  # 1 of 5 sample touches is unclassifiable: warned
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
@@ -99,3 +99,13 @@ def test_rejected_exports_change_nothing(tmp_path):
         750.0
     )
     con.close()
+
+
+def test_a_month_outside_the_exports_is_blocked(tmp_path):
+    resources = _resources(tmp_path, write_sample(tmp_path / "raw"))
+    result = dg.materialize(
+        [raw_exports, staging_tables], resources=resources, partition_key="2025-06-01", raise_on_error=False
+    )
+    assert not result.success
+    assert _checks(result)["exports_cover_the_month"] is False
+    assert not result.asset_materializations_for_node("staging_tables")
