@@ -189,7 +189,7 @@ def visitor_entries(
     lead_times = leads.loc[pd.to_datetime(leads["created_at"]) < cut, ["person_id", "created_at"]]
     lead_times = lead_times.assign(created_at=pd.to_datetime(lead_times["created_at"]))
     first_lead = lead_times.groupby("person_id")["created_at"].min()
-    v["first_lead_at"] = v["person_id"].map(first_lead)
+    v["first_lead_at"] = _lookup(v["person_id"], first_lead)
     v = v.loc[v["first_lead_at"].isna() | (v["first_lead_at"] >= v["visitor_at"])]
     v["lead_at"] = v["first_lead_at"].astype("datetime64[us]")
     v["channel"] = v["channel"].astype(object).where(v["channel"].notna(), UNKNOWN).astype(str)

@@ -195,3 +195,19 @@ def test_funnel_matches_independent_sql(full_run) -> None:
     assert len(got) == len(ref) > 4
     np.testing.assert_array_equal(got["entered"].to_numpy(), ref["entered"].to_numpy())
     np.testing.assert_array_equal(got["converted"].to_numpy(), ref["converted"].to_numpy())
+
+
+def test_empty_staging_writes_empty_slices(world, tmp_path: Path) -> None:
+    """A month without any CRM rows (e.g. the first month of a new setup) runs cleanly:
+    zero-entered funnel rows, no model ('skipped' with the reason), gates pass."""
+    db = tmp_path / "empty.duckdb"
+    write_staging(db, {k: v.iloc[0:0] for k, v in world.items()})
+    result = _run(db, tmp_path, "2024-03-01")
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["funnel_counts_consistent"] and checks["mql_definition_consistent"]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select sum(entered) from marts.funnel_stages").fetchall() == [(0,)]
+    note = con.execute("select note from marts.lead_model_performance").fetchall()[0][0]
+    assert note.startswith("skipped: 0 mature training leads")
+    con.close()
