@@ -655,6 +655,29 @@ def launch_monitoring(
 # ---------------------------------------------------------------- launch_readout
 
 
+def experiments_summary(experiments: pd.DataFrame) -> str:
+    """One clause per experiment: each treatment arm's verdict and reason (control arms
+    carry no verdict of their own); 'no readout yet' before its first monthly readout."""
+    if experiments.empty:
+        return "no experiment on this campaign"
+    parts = []
+    for _, g in experiments.groupby("experiment_id", sort=True):
+        name = g["name"].iloc[0]
+        arms = g[g["is_control"].eq(False)] if "is_control" in g else g
+        if arms.empty or arms["verdict"].isna().all():
+            parts.append(f"{name}: no readout yet")
+            continue
+        parts.append(
+            f"{name}: "
+            + ", ".join(
+                f"{r.variant} {r.verdict}"
+                + (f" ({r.verdict_reason})" if isinstance(r.verdict_reason, str) else "")
+                for r in arms.itertuples()
+            )
+        )
+    return "; ".join(parts)
+
+
 @dg.asset(
     partitions_def=campaign_partitions,
     group_name=GROUP,
@@ -740,15 +763,7 @@ def launch_readout(
             },
         )
         t = result["totals"]
-        tests = (
-            "; ".join(
-                f"{r.name}: {r.verdict or 'no readout yet'}"
-                + (f" ({r.verdict_reason})" if isinstance(r.verdict_reason, str) else "")
-                for r in experiments.drop_duplicates("experiment_id").itertuples()
-            )
-            if not experiments.empty
-            else "no experiment on this campaign"
-        )
+        tests = experiments_summary(experiments)
         mql_rate = t["mqls"] / t["leads"] if t["leads"] > 0 else np.nan
         row = {
             "as_of": as_of,

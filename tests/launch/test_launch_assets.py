@@ -147,3 +147,22 @@ def test_weekly_monitoring_rows(world):
     assert [w[3] for w in weeks] == [14, 0, 0, 0]
     assert [w[4] for w in weeks] == pytest.approx([14.0, 0.0, 0.0, 0.0])
     assert [w[5] for w in weeks] == pytest.approx([700.0] * 4)
+
+
+def test_experiments_summary_reads_treatment_arms():
+    from gtm_assets.assets.launch import experiments_summary
+
+    df = pd.DataFrame(
+        {
+            "experiment_id": ["E1", "E1", "E2"],
+            "name": ["Form", "Form", "Subject line"],
+            "variant": ["control", "short", "control"],
+            "is_control": [True, False, True],
+            "verdict": [None, "ship", None],
+            "verdict_reason": [None, "lift 2.1 points, adjusted p = 0.01", None],
+        }
+    )
+    assert experiments_summary(df) == (
+        "Form: short ship (lift 2.1 points, adjusted p = 0.01); Subject line: no readout yet"
+    )
+    assert experiments_summary(pd.DataFrame()) == "no experiment on this campaign"
