@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chisquare
 
 from gtm_assets.generate.params import PAID_CHANNELS
 
@@ -248,10 +249,16 @@ def experiments_tables(
             lift = {"winner": 0.5, "srm": 0.0, "no_effect": 0.0, "three_arm": 0.0}[kind]
             rates = [base] + [base * (1 + lift)] * (len(variants) - 1)
             rev_mult = [1.0] * len(variants)
-            n = max(int(4000 * min(scale, 10.0)), 400)  # tests do not grow with the world
-            v = rng.choice(len(variants), n, p=shares)
-            if kind == "srm":  # a tracking bug loses 12% of treatment units
-                keep = ~((v == 1) & (rng.random(n) < 0.12))
+            n = int(4000 * min(max(scale, 1.0), 10.0))  # tests grow with the world from 1 to 10
+            # A healthy assignment: redraw the (rare) draws whose split alone would look like a
+            # sample-ratio mismatch (chi-square p < 0.01), so only the injected one is an SRM.
+            for _ in range(50):
+                v = rng.choice(len(variants), n, p=shares)
+                obs = np.bincount(v, minlength=len(variants))
+                if chisquare(obs, np.array(shares) * n).pvalue >= 0.01:
+                    break
+            if kind == "srm":  # a tracking bug loses 15% of treatment units
+                keep = ~((v == 1) & (rng.random(n) < 0.15))
                 v = v[keep]
             nn = len(v)
             latent = rng.normal(0, 1, nn)

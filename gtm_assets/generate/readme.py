@@ -140,8 +140,11 @@ window some post-window touches lie after the end and are not in touchpoints.csv
 of the ticket that converted the person.
 
 ### experiments.csv
-experiment_id, variant, kind (winner: +50% relative lift; srm: planned 50/50 but 12% of
+experiment_id, variant, kind (winner: +50% relative lift; srm: planned 50/50 but 15% of
 treatment units lost; no_effect; three_arm: three variants, no effect), true_conversion_rate,
 true_revenue_per_unit, planned_share, srm_injected. Unit conversion probabilities vary
 around the variant rate with a latent that also drives `pre_metric` (for CUPED).
+Assignment is random with the planned shares, redrawn when the split alone would fail a
+chi-square SRM test at p < 0.01, so the `srm` experiment is the only sample-ratio
+mismatch (its split fails any reasonable SRM test).
 """

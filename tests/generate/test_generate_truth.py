@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import chisquare
 
 from gtm_assets.generate import generate
 from gtm_assets.generate import journeys as jr
@@ -312,7 +313,15 @@ def test_experiments_truth(world: Path) -> None:
     assert "34/33/33" in set(exps["planned_split"]) and "50/50" in set(exps["planned_split"])
     srm = et.loc[et.kind == "srm", "experiment_id"].iloc[0]
     share = (units[units.experiment_id == srm].variant == "treatment").mean()
-    assert share < 0.48  # 12% of treatment units lost against a planned 50/50
+    assert share < 0.48  # 15% of treatment units lost against a planned 50/50
+    # every other experiment's split passes a chi-square SRM test; the injected one fails it
+    for eid, g in units.groupby("experiment_id"):
+        split = exps.set_index("experiment_id").loc[eid, "planned_split"]
+        shares = np.array([float(x) for x in split.split("/")]) / 100
+        names = et[et.experiment_id == eid]["variant"].tolist()
+        obs = g["variant"].value_counts().reindex(names).to_numpy()
+        p = chisquare(obs, shares / shares.sum() * obs.sum()).pvalue
+        assert (p < 1e-4) if eid == srm else (p >= 0.01), (eid, p)
     win = et.loc[et.kind == "winner", "experiment_id"].iloc[0]
     rates = units[units.experiment_id == win].groupby("variant")["converted"].mean()
     assert rates["treatment"] > rates["control"]
