@@ -311,10 +311,14 @@ def run_quarter(
 def run_launch(
     campaign_id: str,
     *,
+    as_of: str | None = None,
     instance: dg.DagsterInstance | None = None,
     defs: dg.Definitions | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Add the campaign's partition (if new) and run ``campaign_launch`` for it, in-process."""
+    """Add the campaign's partition (if new) and run ``campaign_launch`` for it, in-process.
+
+    ``as_of`` (YYYY-MM-DD) evaluates the launch at that day instead of the warehouse's
+    last day with ad spend."""
     instance = instance or _instance()
     if not instance.has_dynamic_partition(campaign_partitions.name, campaign_id):
         instance.add_dynamic_partitions(campaign_partitions.name, [campaign_id])
@@ -322,6 +326,16 @@ def run_launch(
         from gtm_assets.definitions import build_definitions
 
         defs = build_definitions()
+    run_config = (
+        {
+            "ops": {
+                name: {"config": {"as_of": as_of}}
+                for name in ("launch_plan", "launch_monitoring", "launch_readout")
+            }
+        }
+        if as_of
+        else None
+    )
     return defs.resolve_job_def("campaign_launch").execute_in_process(
-        partition_key=campaign_id, instance=instance, raise_on_error=False
+        partition_key=campaign_id, instance=instance, raise_on_error=False, run_config=run_config
     )

@@ -144,6 +144,7 @@ def review_section(con, quarter: date, currency: str) -> Section:
                 "leads": ("Leads", "count"),
                 "customers": ("Customers", "count"),
                 "revenue": ("Revenue", "money"),
+                "roi": ("ROI", "percent"),
                 "roas": ("ROAS", "ratio"),
                 "cpa": ("CPA", "money"),
                 "prior_roas": ("ROAS prior Q", "ratio"),

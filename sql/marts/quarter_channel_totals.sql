@@ -57,6 +57,7 @@ final as (
         c.customers,
         c.revenue,
         c.pipeline,
+        (c.revenue - c.spend) / nullif(c.spend, 0) as roi,
         c.revenue / nullif(c.spend, 0) as roas,
         c.spend / nullif(c.leads, 0) as cpa,
         c.spend / nullif(c.customers, 0) as cac,

@@ -166,3 +166,28 @@ def test_experiments_summary_reads_treatment_arms():
         "Form: short ship (lift 2.1 points, adjusted p = 0.01); Subject line: no readout yet"
     )
     assert experiments_summary(pd.DataFrame()) == "no experiment on this campaign"
+
+
+def test_run_launch_entry_point_adds_partition_and_honours_as_of(tmp_path):
+    from gtm_assets.assets import workflows
+
+    path = tmp_path / "wh.duckdb"
+    launch_world.build(path)
+    defs = dg.Definitions(
+        assets=ASSETS,
+        jobs=[workflows.campaign_launch],
+        resources={
+            "warehouse": WarehouseResource(
+                path=str(path), read_copy_path=str(tmp_path / "r.duckdb")
+            ),
+            "settings": GtmSettings(raw_dir=str(tmp_path), reports_dir=str(tmp_path)),
+        },
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = workflows.run_launch("GOOD", as_of="2024-03-20", instance=instance, defs=defs)
+    assert result.success
+    assert instance.has_dynamic_partition(campaign_partitions.name, "GOOD")
+    readout = _row(path, "marts.launch_readout", "GOOD")
+    # 17 days live: the decision is pending until day 28
+    assert readout["days_live"] == 17 and readout["decision"] == "pending"
+    assert "2024-04-01" in readout["reason"]

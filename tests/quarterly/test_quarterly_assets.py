@@ -149,3 +149,25 @@ def test_budget_that_does_not_sum_blocks(tmp_path):
     assert not gate.passed
     assert "test reserve is 28.0% of the budget" in gate.metadata["problems"].value
     assert not result.asset_materializations_for_node("quarter_goals")  # blocked
+
+
+def test_run_quarter_entry_point(tmp_path):
+    from gtm_assets.assets import workflows
+
+    path = tmp_path / "wh.duckdb"
+    quarter_world.build(path)
+    defs = dg.Definitions(
+        assets=ASSETS,
+        jobs=[workflows.quarterly_planning],
+        resources={
+            "warehouse": WarehouseResource(
+                path=str(path), read_copy_path=str(tmp_path / "r.duckdb")
+            ),
+            "settings": GtmSettings(raw_dir=str(tmp_path), reports_dir=str(tmp_path / "reports")),
+        },
+    )
+    result = workflows.run_quarter("2024-Q1", instance=dg.DagsterInstance.ephemeral(), defs=defs)
+    assert result.success
+    assert (tmp_path / "reports" / "quarterly-plan-2024-Q2.html").exists()
+    with pytest.raises(ValueError, match="not runnable"):
+        workflows.run_quarter("2099-Q1", defs=defs)
