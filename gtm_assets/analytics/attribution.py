@@ -6,7 +6,15 @@ Python loops):
 1. ``build_paths`` materialises the temp table ``_attr_path_touches`` from
    ``sql/intermediate/int_path_touches.sql``: one row per touch of every converting path
    (touches strictly before the conversion, within the lookback window) and of every
-   non-converting path (people touched this month, never converted by the month end).
+   non-converting path (people touched this month, never converted by the month end), and
+   ``_attr_model_touches`` (``int_path_model_touches.sql``): the same paths without the
+   conversion session (touches chained to the conversion by gaps <= 30 minutes: the direct
+   visit, branded search or email click the person came back through to fill the form),
+   which the data-driven models use. Rule-based models keep their textbook definitions
+   on the full paths.
+   Option ``anchor_on_lead``: opportunity and won paths are the path of the lead that
+   sourced them (lead-sourced pipeline), their null paths the lead risk set, and Shapley
+   takes v(S) from the month's lead paths.
 2. Rule-based models (first_touch, last_touch, linear, time_decay, position_based) are
    one SQL statement over the converting touches (``int_path_heuristic_credit.sql``).
 3. ``markov``: transition counts of the order-k chain are aggregated in SQL
@@ -41,6 +49,7 @@ DATA_DRIVEN_MODELS = ("markov", "shapley")
 MODELS = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
 CONVERSION_TYPES = ("lead", "opportunity", "won")
 PATH_TABLE = "_attr_path_touches"
+MODEL_TABLE = "_attr_model_touches"
 CREDIT_COLUMNS = [
     "model",
     "channel",
@@ -61,6 +70,8 @@ class AttributionParams:
     markov_order: int = 1
     touch_types: tuple[str, ...] | None = None  # None: every touch type (view-through too)
     include_unclassified: bool = True
+    session_minutes: float = 30.0  # conversion session left out of markov/shapley; 0 = keep
+    anchor_on_lead: bool = False  # opportunity/won paths = the sourcing lead's path
     models: tuple[str, ...] = field(default=MODELS)
 
     def __post_init__(self) -> None:
@@ -74,6 +85,8 @@ class AttributionParams:
             raise ValueError("position weights need first, last >= 0 and first + last <= 1")
         if self.first_weight + self.last_weight <= 0:
             raise ValueError("position weights: first + last must be > 0")
+        if self.session_minutes < 0:
+            raise ValueError("session_minutes must be >= 0")
         if not 1 <= self.markov_order <= 6:
             raise ValueError("markov_order must be between 1 and 6")
         unknown = set(self.models) - set(MODELS)
@@ -119,7 +132,13 @@ def build_paths(
             "lookback_days": params.lookback_days,
             "touch_types": list(params.touch_types) if params.touch_types else None,
             "include_unclassified": params.include_unclassified,
+            "session_minutes": float(params.session_minutes),
+            "anchor_on_lead": bool(params.anchor_on_lead),
         },
+    )
+    con.execute(
+        f"create or replace temp table {MODEL_TABLE} as "
+        + load_sql("intermediate/int_path_model_touches")
     )
     total = con.execute(
         "select count(*), coalesce(sum(coalesce(value, 0)), 0) from intermediate.conversions "
@@ -219,6 +238,7 @@ def path_touches_from_strings(
                 channel,
                 null::varchar as campaign_id,
                 'click' as touch_type,
+                false as in_conversion_session,
                 touch_index,
                 path_length
             from touches
@@ -227,6 +247,10 @@ def path_touches_from_strings(
         )
     finally:
         con.unregister("_attr_input_paths")
+    con.execute(
+        f"create or replace temp table {MODEL_TABLE} as "
+        + load_sql("intermediate/int_path_model_touches")
+    )
     totals = con.execute(
         f"select count(distinct path_id) filter (where converted), "
         f"coalesce(sum(value) filter (where converted and touch_index = 1), 0) from {PATH_TABLE}"
@@ -263,10 +287,11 @@ def channel_set_counts(con: duckdb.DuckDBPyConnection, channels: tuple[str, ...]
 
 
 def _touch_split(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Touches per channel and campaign, in converting paths and in all paths."""
+    """Touches per channel and campaign (as the data-driven models see the paths), in
+    converting paths and in all paths."""
     return con.execute(
         f"select channel, campaign_id, count(*) filter (where converted) as converting_touches, "
-        f"count(*) as all_touches from {PATH_TABLE} group by all"
+        f"count(*) as all_touches from {MODEL_TABLE} group by all"
     ).df()
 
 
@@ -309,13 +334,41 @@ def _split_by_touches(
     return out[CREDIT_COLUMNS]
 
 
+def channel_sets(counts: pd.DataFrame, channels: tuple[str, ...]) -> pd.DataFrame:
+    """``channel_set_counts`` with the masks decoded to sets of channel names (portable
+    between months and conversion types whose channel lists differ)."""
+    out = counts.copy()
+    out["channel_set"] = [
+        frozenset(c for i, c in enumerate(channels) if int(m) >> i & 1) for m in out["channel_mask"]
+    ]
+    return out
+
+
+def _encode(sets: pd.DataFrame, channels: tuple[str, ...]) -> pd.DataFrame:
+    """Re-encode ``channel_sets`` output as masks over ``channels``, dropping the sets with
+    a channel outside ``channels`` (no subset of the current channels contains them)."""
+    position = {c: i for i, c in enumerate(channels)}
+    keep = [s <= position.keys() for s in sets["channel_set"]]
+    out = sets.loc[keep].copy()
+    out["channel_mask"] = [sum(1 << position[c] for c in s) for s in out["channel_set"]]
+    return out.groupby("channel_mask", as_index=False)[["conversions", "nulls", "revenue"]].sum()
+
+
 def shapley_credit(
-    con: duckdb.DuckDBPyConnection, summary: PathSummary
+    con: duckdb.DuckDBPyConnection,
+    summary: PathSummary,
+    value_sets: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exact path-level Shapley credit per channel and campaign, plus per-set shares."""
+    """Exact path-level Shapley credit per channel and campaign, plus per-set shares.
+
+    v(S) comes from the current paths, or from ``value_sets`` (``channel_sets`` output of
+    other paths, e.g. the month's lead paths for lead-sourced opportunity credit).
+    """
     channels = summary.channels
     counts = channel_set_counts(con, channels)
-    shares = shapley_path_shares(counts, len(channels))
+    converting = counts.loc[counts["conversions"] > 0, "channel_mask"].to_numpy()
+    value_counts = counts if value_sets is None else _encode(value_sets, channels)
+    shares = shapley_path_shares(value_counts, len(channels), masks=converting)
     shares["channel"] = [channels[i] for i in shares["channel_index"]]
     shares["model"] = "shapley"
     con.register("_attr_mask_shares_df", shares[["model", "channel_mask", "channel", "share"]])
@@ -334,9 +387,15 @@ def shapley_credit(
 
 
 def attribute_paths(
-    con: duckdb.DuckDBPyConnection, summary: PathSummary, params: AttributionParams
+    con: duckdb.DuckDBPyConnection,
+    summary: PathSummary,
+    params: AttributionParams,
+    value_sets: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Run the selected models on ``_attr_path_touches``: credit per model/channel/campaign."""
+    """Run the selected models on ``_attr_path_touches``: credit per model/channel/campaign.
+
+    ``value_sets``: see :func:`shapley_credit`.
+    """
     parts: list[pd.DataFrame] = []
     if summary.conversions_with_touch == 0:
         return pd.DataFrame(columns=CREDIT_COLUMNS)
@@ -346,7 +405,7 @@ def attribute_paths(
     if "markov" in params.models:
         parts.append(markov_credit(con, summary, params)[0])
     if "shapley" in params.models:
-        parts.append(shapley_credit(con, summary)[0])
+        parts.append(shapley_credit(con, summary, value_sets)[0])
     credit = pd.concat(parts, ignore_index=True)
     credit["campaign_id"] = (
         credit["campaign_id"].astype(object).where(credit["campaign_id"].notna(), None)
@@ -457,10 +516,17 @@ def attribute_month(
     prior_start = date(
         month_start.year - (month_start.month == 1), (month_start.month - 2) % 12 + 1, 1
     )
+    lead_sets = None
+    if params.anchor_on_lead and "shapley" in params.models and set(conversion_types) - {"lead"}:
+        # lead-sourced deals: their Shapley split uses the lead game's v(S)
+        lead = build_paths(con, "lead", month_start, month_end, params)
+        lead_sets = channel_sets(channel_set_counts(con, lead.channels), lead.channels)
     for conversion_type in conversion_types:
         summary = build_paths(con, conversion_type, month_start, month_end, params)
         summaries.append(summary)
-        credit = attribute_paths(con, summary, params)
+        credit = attribute_paths(
+            con, summary, params, None if conversion_type == "lead" else lead_sets
+        )
         channel = to_channel_credit(credit)
         problems[conversion_type] = credit_problems(
             channel,
@@ -488,8 +554,8 @@ def attribute_month(
         build_paths(con, conversion_type, prior_start, month_start, params)
         stats = ins.with_prior(current, ins.path_stats(con))
         parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
-    con.execute(f"drop table if exists {PATH_TABLE}")
-    con.execute("drop table if exists _attr_mask_shares")
+    for table in (PATH_TABLE, MODEL_TABLE, "_attr_mask_shares"):
+        con.execute(f"drop table if exists {table}")
     channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
     campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))
     tables: dict[str, pd.DataFrame] = {}

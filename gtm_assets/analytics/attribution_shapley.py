@@ -91,16 +91,20 @@ def shapley_in_set(values: np.ndarray, mask: int) -> tuple[list[int], np.ndarray
     return players, phi
 
 
-def shapley_path_shares(counts: pd.DataFrame, n_players: int) -> pd.DataFrame:
+def shapley_path_shares(
+    counts: pd.DataFrame, n_players: int, masks: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per converting channel set: each member channel's Shapley value and credit share.
 
-    ``counts``: channel_mask, conversions, nulls (per exact channel set).
-    Returns channel_mask, channel_index, phi, share (shares of a set sum to 1).
+    ``counts``: channel_mask, conversions, nulls (per exact channel set), from which v(S)
+    is estimated. ``masks``: the channel sets to split (default: the converting sets of
+    ``counts``). Returns channel_mask, channel_index, phi, share (a set's shares sum to 1).
     """
     values = coalition_values(counts, n_players)
     rows: list[tuple[int, int, float, float]] = []
-    converting = counts.loc[counts["conversions"] > 0, "channel_mask"].to_numpy(dtype=np.int64)
-    for mask in np.unique(converting):
+    if masks is None:
+        masks = counts.loc[counts["conversions"] > 0, "channel_mask"].to_numpy(dtype=np.int64)
+    for mask in np.unique(np.asarray(masks, dtype=np.int64)):
         players, phi = shapley_in_set(values, int(mask))
         positive = np.clip(phi, 0.0, None)
         total = positive.sum()

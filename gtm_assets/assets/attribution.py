@@ -200,6 +200,23 @@ class AttributionConfig(dg.Config):
         default=True,
         description="Keep touches whose channel is 'unclassified' as a channel of their own.",
     )
+    session_minutes: float = Field(
+        default=30.0,
+        description=(
+            "markov and shapley leave out the conversion session: the touches chained to the "
+            "conversion by gaps of at most this many minutes (a direct visit, branded search "
+            "or email click right before the form fill records how the person came back to "
+            "convert, not what persuaded them). 0 keeps them. Rule-based models keep them."
+        ),
+    )
+    anchor_on_lead: bool = Field(
+        default=False,
+        description=(
+            "Lead-sourced credit for opportunities and won deals: their path is the path of "
+            "the lead that sourced them (touches before the lead's creation) and Shapley uses "
+            "the month's lead paths for v(S). Off: paths run up to the opportunity or win."
+        ),
+    )
     min_coverage: float = Field(
         default=0.5,
         description="Warn when fewer than this share of a month's conversions have any touch.",
@@ -218,6 +235,8 @@ class AttributionConfig(dg.Config):
             markov_order=self.markov_order,
             touch_types=tuple(self.touch_types) if self.touch_types else None,
             include_unclassified=self.include_unclassified,
+            session_minutes=self.session_minutes,
+            anchor_on_lead=self.anchor_on_lead,
         )
 
 
@@ -484,6 +503,8 @@ def attribution_credit(
             "lookback_days": params.lookback_days,
             "markov_order": params.markov_order,
             "touch_types": ", ".join(params.touch_types) if params.touch_types else "all",
+            "session_minutes": params.session_minutes,
+            "anchor_on_lead": params.anchor_on_lead,
         },
         check_results=[c for c in checks if c.asset_key == dg.AssetKey("channel_attribution")],
     )

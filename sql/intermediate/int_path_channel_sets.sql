@@ -1,4 +1,4 @@
--- Paths of the temp table _attr_path_touches grouped by the set of channels they touch,
+-- Paths of the temp table _attr_model_touches grouped by the set of channels they touch,
 -- as a bitmask over $channels (bit i = channel $channels[i + 1]): conversions, null
 -- paths and conversion value per channel set. Input of the Shapley model.
 with
@@ -9,7 +9,7 @@ paths as (
         any_value(converted) as converted,
         any_value(value) as value,
         bit_or((1::ubigint) << (list_position($channels, channel) - 1)::ubigint) as channel_mask
-    from _attr_path_touches
+    from _attr_model_touches
     group by path_id
 ),
 

@@ -7,7 +7,7 @@ with
 
 touches as (
     select path_id, value, channel, campaign_id
-    from _attr_path_touches
+    from _attr_model_touches
     where converted
 ),
 

@@ -1,5 +1,5 @@
 -- Transition counts of the order-$markov_order Markov chain over every path (converting
--- and non-converting) in the temp table _attr_path_touches, as ChannelAttribution builds
+-- and non-converting) in the temp table _attr_model_touches, as ChannelAttribution builds
 -- them: a state is the window of the last k channels (a path shorter than k is one state
 -- holding the whole path), consecutive repeats of the same state are collapsed, each path
 -- starts in '(start)' and ends in '(conversion)' or '(null)'. Every path counts once.
@@ -8,7 +8,7 @@ with
 
 touches as (
     select path_id, converted, value, channel, touch_index, path_length
-    from _attr_path_touches
+    from _attr_model_touches
 ),
 
 windows as (

@@ -9,7 +9,7 @@ import pytest
 
 def make_warehouse(touches: list[tuple], conversions: list[tuple]) -> duckdb.DuckDBPyConnection:
     """touches: (touchpoint_id, person_id, ts, touch_type, channel, campaign_id);
-    conversions: (conversion_id, conversion_type, person_id, converted_at, value)."""
+    conversions: (conversion_id, conversion_type, person_id, converted_at, value[, lead_id])."""
     con = duckdb.connect()
     con.execute("create schema staging")
     con.execute("create schema intermediate")
@@ -28,14 +28,21 @@ def make_warehouse(touches: list[tuple], conversions: list[tuple]) -> duckdb.Duc
         "null::varchar as content_id from t_df"
     )
     c = pd.DataFrame(
-        conversions,
-        columns=["conversion_id", "conversion_type", "person_id", "converted_at", "value"],
+        [tuple(row) + (None,) * (6 - len(row)) for row in conversions],
+        columns=[
+            "conversion_id",
+            "conversion_type",
+            "person_id",
+            "converted_at",
+            "value",
+            "lead_id",
+        ],
     )
     c["converted_at"] = pd.to_datetime(c["converted_at"])
     con.register("c_df", c)
     con.execute(
         "create table intermediate.conversions as select conversion_id, conversion_type, "
-        "person_id, null::varchar as lead_id, converted_at::timestamp as converted_at, "
+        "person_id, lead_id::varchar as lead_id, converted_at::timestamp as converted_at, "
         "date_trunc('month', converted_at)::date as month, value::double as value from c_df"
     )
     con.unregister("t_df")

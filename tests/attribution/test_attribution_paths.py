@@ -147,3 +147,66 @@ def test_credit_problems_flag_a_missing_model():
     assert at.credit_problems(rows, 1, 0.0, models=("linear", "markov")) == [
         "markov: no credit rows although there are conversions"
     ]
+
+
+def _session_warehouse():
+    from attribution_fixtures import make_warehouse
+
+    touches = [
+        ("a1", "pA", "2024-03-05 10:00", "click", "paid_search", "cmp_s"),
+        ("a2", "pA", "2024-03-10 09:50", "visit", "direct", None),
+        ("a3", "pA", "2024-03-15 10:00", "email_open", "email", "cmp_e"),
+        ("b1", "pB", "2024-03-02 09:00", "visit", "organic_search", None),
+        ("b2", "pB", "2024-03-02 09:20", "visit", "direct", None),
+    ]
+    conversions = [
+        ("lead:LA", "lead", "pA", "2024-03-10 10:00", 0.0, "LA"),
+        ("lead:LB", "lead", "pB", "2024-03-02 09:40", 0.0, "LB"),
+        ("opp:OA", "opportunity", "pA", "2024-03-20 10:00", 500.0, "LA"),
+    ]
+    return make_warehouse(touches, conversions)
+
+
+def test_conversion_session_is_left_out_of_data_driven_paths_only():
+    con = _session_warehouse()
+    params = at.AttributionParams(models=("linear", "markov", "shapley"))
+    summary = at.build_paths(con, "lead", *MARCH, params)
+    model_paths = con.execute(
+        "select path_id, string_agg(channel, '>' order by touch_index) "
+        "from _attr_model_touches where converted group by all order by 1"
+    ).fetchall()
+    # pA: the direct visit 10 minutes before the lead is its conversion session; pB: the
+    # whole path is one session (gaps of 20 minutes), so it is kept.
+    assert model_paths == [("c:lead:LA", "paid_search"), ("c:lead:LB", "organic_search>direct")]
+    credit = at.to_channel_credit(at.attribute_paths(con, summary, params))
+    got = credit.set_index(["model", "channel"])["attributed_conversions"]
+    assert got[("linear", "direct")] == pytest.approx(0.5 + 0.5)  # rule-based: full paths
+    assert got[("shapley", "paid_search")] == pytest.approx(1.0)
+    assert got[("shapley", "direct")] + got[("shapley", "organic_search")] == pytest.approx(1.0)
+    assert got.groupby("model").sum().to_numpy() == pytest.approx(2.0)
+    no_session = at.AttributionParams(models=("shapley",), session_minutes=0)
+    at.build_paths(con, "lead", *MARCH, no_session)
+    assert con.execute(
+        "select count(*) from _attr_model_touches where channel = 'direct' and converted"
+    ).fetchall() == [(2,)]
+
+
+def test_anchor_on_lead_uses_the_sourcing_lead_path():
+    con = _session_warehouse()
+    at.build_paths(con, "opportunity", *MARCH, at.AttributionParams())
+    assert _paths(con).set_index("path_id")["path"].to_dict()["c:opp:OA"] == (
+        "paid_search>direct>email"
+    )
+    anchored = at.AttributionParams(anchor_on_lead=True)
+    summary = at.build_paths(con, "opportunity", *MARCH, anchored)
+    paths = _paths(con).set_index("path_id")["path"].to_dict()
+    # the path ends at LA's creation; null paths come from the lead risk set (nobody here:
+    # pA and pB are leads), so the email after the lead is gone
+    assert paths == {"c:opp:OA": "paid_search>direct"}
+    assert summary.revenue_with_touch == pytest.approx(500.0)
+    result = at.attribute_month(con, *MARCH, anchored, insights=False)
+    opp = result.channel[result.channel["conversion_type"] == "opportunity"]
+    shapley = opp[opp["model"] == "shapley"].set_index("channel")["attributed_revenue"]
+    # lead game: v({paid_search}) = 1 (LA's path without its session), so the deal's
+    # Shapley split gives paid_search everything
+    assert shapley.to_dict() == pytest.approx({"paid_search": 500.0})
