@@ -119,8 +119,15 @@ def _root_message(error) -> str:
     return message
 
 
-def run_months(months: Sequence[date], *, verbose: bool = False, out=sys.stdout) -> int:
-    """Materialize the monthly review for each month in order; stop at the first failure."""
+def run_months(
+    months: Sequence[date],
+    *,
+    job_name: str = "monthly_review",
+    verbose: bool = False,
+    out=sys.stdout,
+) -> int:
+    """Materialize ``job_name`` (the monthly review or one of its modes) for each month in
+    order; stop at the first failure."""
     import dagster as dg
 
     from gtm_assets.definitions import build_definitions
@@ -141,13 +148,20 @@ def run_months(months: Sequence[date], *, verbose: bool = False, out=sys.stdout)
         return EXIT_USAGE
 
     defs = build_definitions()
-    job = defs.resolve_job_def("monthly_review")
+    monthly_jobs = sorted(j.name for j in defs.jobs if j.name.startswith("monthly_review"))
+    if job_name not in monthly_jobs:
+        print(
+            f"gtm: unknown job {job_name!r}; monthly jobs: {', '.join(monthly_jobs)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    job = defs.resolve_job_def(job_name)
     instance = (
         dg.DagsterInstance.get()
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
-    run_config = {} if verbose else {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    run_config = {} if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     worst = EXIT_OK
     for index, key in enumerate(keys, start=1):
         label = key[:7]
@@ -245,7 +259,7 @@ def cmd_generate(args) -> int:
 
 def cmd_run(args) -> int:
     _apply_locations(args.raw_dir, args.warehouse)
-    code = run_months([args.month], verbose=args.verbose)
+    code = run_months([args.month], job_name=args.job, verbose=args.verbose)
     if code == EXIT_OK:
         print_locations([args.month])
     return code
@@ -258,10 +272,50 @@ def cmd_backfill(args) -> int:
         return EXIT_USAGE
     months = month_range(args.from_month, args.to_month)
     started = time.perf_counter()
-    code = run_months(months, verbose=args.verbose)
+    code = run_months(months, job_name=args.job, verbose=args.verbose)
     print(f"Backfill of {len(months)} month(s) finished in {time.perf_counter() - started:.0f} s.")
     if code == EXIT_OK:
         print_locations(months)
+    return code
+
+
+def _run_other(label: str, runner, out=sys.stdout) -> int:
+    """Run a quarterly or launch job via ``runner()`` and report it like a month."""
+    started = time.perf_counter()
+    print(f"{label}: running ...", file=out, flush=True)
+    try:
+        result = runner()
+    except ValueError as exc:
+        print(f"gtm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    outcome = summarize_result(result, label, time.perf_counter() - started)
+    _print_outcome(outcome, out)
+    return outcome.exit_code
+
+
+def cmd_quarter(args) -> int:
+    from gtm_assets import paths
+    from gtm_assets.assets.workflows import run_quarter
+
+    _apply_locations(args.raw_dir, args.warehouse)
+    code = _run_other(args.quarter, lambda: run_quarter(args.quarter, quiet=not args.verbose))
+    if code == EXIT_OK:
+        print(
+            f"Plan:        {paths.reports_dir().resolve()}/quarterly-plan-*.html (the quarter after {args.quarter})"
+        )
+        print("Tables:      marts.quarter_*")
+    return code
+
+
+def cmd_launch(args) -> int:
+    from gtm_assets.assets.workflows import run_launch
+
+    _apply_locations(args.raw_dir, args.warehouse)
+    code = _run_other(
+        args.campaign, lambda: run_launch(args.campaign, as_of=args.as_of, quiet=not args.verbose)
+    )
+    if code == EXIT_OK:
+        print("Tables:      marts.launch_* (where campaign_id = the campaign)")
     return code
 
 
@@ -329,18 +383,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     locations.add_argument("--verbose", action="store_true", help="show Dagster's run logs")
 
-    run = sub.add_parser("run", parents=[locations], help="materialize every asset of one month")
+    job = argparse.ArgumentParser(add_help=False)
+    job.add_argument(
+        "--job",
+        default="monthly_review",
+        help="monthly job or mode, e.g. monthly_review_analysis_only (default monthly_review)",
+    )
+
+    run = sub.add_parser(
+        "run", parents=[locations, job], help="materialize every asset of one month"
+    )
     run.add_argument("--month", required=True, type=_parse_month, help="YYYY-MM")
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
-        "backfill", parents=[locations], help="run a range of months in order"
+        "backfill", parents=[locations, job], help="run a range of months in order"
     )
     backfill.add_argument(
         "--from", dest="from_month", required=True, type=_parse_month, help="YYYY-MM"
     )
     backfill.add_argument("--to", dest="to_month", required=True, type=_parse_month, help="YYYY-MM")
     backfill.set_defaults(func=cmd_backfill)
+
+    quarter = sub.add_parser(
+        "quarter", parents=[locations], help="quarterly planning for a closed quarter"
+    )
+    quarter.add_argument(
+        "--quarter", required=True, help="the quarter just closed, YYYY-QN (e.g. 2026-Q3)"
+    )
+    quarter.set_defaults(func=cmd_quarter)
+
+    launch = sub.add_parser(
+        "launch", parents=[locations], help="campaign launch planning and monitoring"
+    )
+    launch.add_argument("--campaign", required=True, help="campaign_id")
+    launch.add_argument(
+        "--as-of", default=None, help="evaluate as of YYYY-MM-DD (default: last day with spend)"
+    )
+    launch.set_defaults(func=cmd_launch)
 
     demo = sub.add_parser(
         "demo", parents=[locations], help="generate sample data and run all its months"

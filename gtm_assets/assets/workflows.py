@@ -288,8 +288,15 @@ def _instance() -> dg.DagsterInstance:
     )
 
 
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
 def run_quarter(
-    quarter: str, *, instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None
+    quarter: str,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    defs: dg.Definitions | None = None,
+    quiet: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Run ``quarterly_planning`` for one quarter (``YYYY-QN``), in-process."""
     key = quarter_partition_key(quarter)
@@ -304,7 +311,10 @@ def run_quarter(
 
         defs = build_definitions()
     return defs.resolve_job_def("quarterly_planning").execute_in_process(
-        partition_key=key, instance=instance or _instance(), raise_on_error=False
+        partition_key=key,
+        instance=instance or _instance(),
+        raise_on_error=False,
+        run_config=QUIET_LOGS if quiet else None,
     )
 
 
@@ -314,6 +324,7 @@ def run_launch(
     as_of: str | None = None,
     instance: dg.DagsterInstance | None = None,
     defs: dg.Definitions | None = None,
+    quiet: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Add the campaign's partition (if new) and run ``campaign_launch`` for it, in-process.
 
@@ -326,16 +337,15 @@ def run_launch(
         from gtm_assets.definitions import build_definitions
 
         defs = build_definitions()
-    run_config = (
-        {
-            "ops": {
-                name: {"config": {"as_of": as_of}}
-                for name in ("launch_plan", "launch_monitoring", "launch_readout")
-            }
+    run_config: dict = dict(QUIET_LOGS) if quiet else {}
+    if as_of:
+        run_config["ops"] = {
+            name: {"config": {"as_of": as_of}}
+            for name in ("launch_plan", "launch_monitoring", "launch_readout")
         }
-        if as_of
-        else None
-    )
     return defs.resolve_job_def("campaign_launch").execute_in_process(
-        partition_key=campaign_id, instance=instance, raise_on_error=False, run_config=run_config
+        partition_key=campaign_id,
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config or None,
     )

@@ -97,3 +97,17 @@ def test_other_failures_exit_1():
 @pytest.mark.parametrize("text", ["2024-02", "2030-12"])
 def test_parse_month(text):
     assert cli._parse_month(text).strftime("%Y-%m") == text
+
+
+def test_unknown_job_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setenv("GTM_RAW_DIR", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    assert cli.main(["run", "--month", "2024-03", "--job", "no_such_job"]) == cli.EXIT_USAGE
+    assert "monthly_review_analysis_only" in capsys.readouterr().err
+
+
+def test_bad_quarter_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setenv("GTM_RAW_DIR", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    assert cli.main(["quarter", "--quarter", "1999-Q1"]) == cli.EXIT_USAGE
+    assert "not runnable" in capsys.readouterr().err
