@@ -242,6 +242,7 @@ def generate(
         shutil.rmtree(parts_dir, ignore_errors=True)
     crm = _concat_crm(crm_parts)
     del crm_parts
+    _calibrate_campaign_targets(streams[6], camps, plan, tickets, crm)
     ad_spend = camp_mod.ad_spend_table(streams[7], plan, days, tickets)
 
     say("truth: channel shares and response curves")
@@ -465,6 +466,26 @@ def _actuals(plan, camps, days, crm, ad_spend, cms) -> pd.DataFrame:
             )
     out = pd.DataFrame(rows)
     return out[out["value"] > 0].reset_index(drop=True)
+
+
+def _calibrate_campaign_targets(rng, camps: pd.DataFrame, plan, tickets: np.ndarray, crm) -> None:
+    """Set campaign targets as a planner would: near each campaign's true economics (its
+    spend per truly caused lead, and the revenue those leads are expected to bring), missed
+    or beaten by up to about 25%, and left empty where the plan left them empty."""
+    caused = tickets.sum(axis=1)
+    spend_usd = plan.spend_usd.sum(axis=1)
+    spend_local = plan.spend_local.sum(axis=1)
+    lead_truth = crm["_lead_truth"]
+    value_per_lead = float(np.mean(lead_truth["expected_revenue"])) if len(lead_truth) else 0.0
+    factor_cpa = rng.uniform(0.8, 1.25, len(camps))
+    factor_roas = rng.uniform(0.8, 1.25, len(camps))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        true_cpa_local = np.where(caused > 0, spend_local / caused, np.nan)
+        true_roas = np.where(spend_usd > 0, caused * value_per_lead / spend_usd, np.nan)
+    cpa = camps["target_cpa"].to_numpy(dtype=float)
+    roas = camps["target_roas"].to_numpy(dtype=float)
+    camps["target_cpa"] = np.where(np.isnan(cpa), np.nan, np.round(true_cpa_local * factor_cpa, 2))
+    camps["target_roas"] = np.where(np.isnan(roas), np.nan, np.round(true_roas * factor_roas, 2))
 
 
 def _concat_crm(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
