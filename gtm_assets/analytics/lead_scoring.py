@@ -22,8 +22,9 @@ Method (the README repeats it for users):
   validation SQL rate reaches the target) or ``sales_capacity`` (the threshold that would have
   produced about that many MQLs per month over the validation months).
 * **Calibration.** If the validation ECE exceeds both ``calibration_tolerance`` and the ECE a
-  perfectly calibrated score would show on as many leads by chance (``recalibration="auto"``),
-  a Platt map fitted on the validation months is applied to the production model. The
+  perfectly calibrated score would show on as many leads by chance, and a likelihood-ratio
+  test rejects calibration at ``recalibration_p_value`` (``recalibration="auto"``), a Platt
+  map fitted on the validation months is applied to the production model. The
   performance row then says so; its ECE is in-sample for the two Platt parameters.
 * **Score** = round(100 x probability); grades by score cut-offs.
 """
@@ -71,7 +72,7 @@ class ScoringSettings:
     label_window_days: int = 60
     training_months: int = 12
     validation_months: int = 2
-    alpha: float = 1e-3
+    alpha: float = 0.01
     min_level_count: int = 20
     min_train_leads: int = 200
     min_positives: int = 20
@@ -83,7 +84,8 @@ class ScoringSettings:
     calibration_bins: int = 10
     psi_bins: int = 10
     calibration_tolerance: float = 0.05
-    recalibration: str = "auto"
+    recalibration: str = "none"
+    recalibration_p_value: float = 0.01
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +379,18 @@ def fit_platt(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return float(res.params[0]), float(res.params[1])
 
 
+def platt_lr_pvalue(y: np.ndarray, p: np.ndarray) -> float:
+    """Likelihood-ratio test of "the scores are calibrated" (logit(p_true) = logit(p), i.e.
+    Platt a = 0, b = 1) against a free Platt map: chi-square with 2 degrees of freedom."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    a, b = fit_platt(y, p)
+    q = apply_platt(p, (a, b))
+    ll_fixed = np.sum(y * np.log(p) + (1 - y) * np.log(1 - p))
+    ll_free = np.sum(y * np.log(q) + (1 - y) * np.log(1 - q))
+    return float(stats.chi2.sf(max(2 * (ll_free - ll_fixed), 0.0), df=2))
+
+
 def apply_platt(p: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
     eta = platt[0] + platt[1] * np.log(p / (1 - p))
@@ -589,10 +603,16 @@ def run_month(
     y_val = val["y"].to_numpy()
     n_val_months = settings.validation_months
     # recalibrate only when needed: validation ECE beyond both the tolerance and the ECE a
-    # perfectly calibrated score would show on this many leads by chance
+    # perfectly calibrated score would show on this many leads by chance, and a clear
+    # (likelihood-ratio) rejection of "calibrated": two months of validation leads are few,
+    # and a Platt map fitted to their noise makes later months worse, not better
     raw_ece = ece(y_val, p_val_raw, settings.calibration_bins)
     noise = ece_noise_quantile(p_val_raw, settings.calibration_bins)
-    needed = raw_ece is not None and raw_ece > max(settings.calibration_tolerance, noise or 0.0)
+    needed = (
+        raw_ece is not None
+        and raw_ece > max(settings.calibration_tolerance, noise or 0.0)
+        and platt_lr_pvalue(y_val, p_val_raw) < settings.recalibration_p_value
+    )
     if settings.recalibration not in ("auto", "platt", "none"):
         raise ValueError(
             f"recalibration must be auto, platt or none, not {settings.recalibration!r}"

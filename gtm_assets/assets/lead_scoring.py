@@ -43,7 +43,7 @@ class LeadScoringConfig(dg.Config):
         description="The latest months of mature leads held out for out-of-time validation.",
     )
     alpha: float = Field(
-        default=1e-3,
+        default=0.01,
         description="Ridge penalty on standardised features (statsmodels GLM fit_regularized).",
     )
     min_level_count: int = Field(
@@ -87,10 +87,13 @@ class LeadScoringConfig(dg.Config):
         ),
     )
     recalibration: str = Field(
-        default="auto",
+        default="none",
         description=(
-            "'auto': Platt-scale on the validation months only when their calibration error "
-            "exceeds the tolerance and chance; 'platt': always; 'none': never."
+            "'none' (default): the ridge logit's own probabilities, which were calibrated out "
+            "of time on generated data, whereas a Platt map fitted to two validation months "
+            "chased their noise; 'auto': Platt-scale when the validation calibration error "
+            "exceeds the tolerance and chance and a likelihood-ratio test rejects calibration "
+            "(p < 0.01); 'platt': always."
         ),
     )
     mql_sql_window_days: int = Field(

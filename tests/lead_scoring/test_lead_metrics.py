@@ -150,9 +150,14 @@ def test_model_recovers_known_logistic_out_of_sample() -> None:
     assert ls.auc(y_new, p) >= 0.98 * ls.auc(y_new, p_true)
     assert ls.auc(y_new, p) <= ls.auc(y_new, p_true) + 0.01
     assert ls.ece(y_new, p) < 0.03
-    factors = model.factors().set_index("feature")
-    assert factors.loc["seniority=vp", "coefficient_per_unit"] == pytest.approx(0.8, abs=0.2)
-    assert factors.loc["industry=c", "coefficient_per_unit"] < 0
+    # with a negligible penalty the estimator recovers the true effects (the default ridge
+    # penalty shrinks them on purpose, which helps out of time but biases coefficients)
+    loose = ls.fit_lead_model(df, y, ls.ScoringSettings(alpha=1e-5))
+    factors = loose.factors().set_index("feature")
+    vp = factors.loc["seniority=vp", "coefficient_per_unit"]
+    # (the size x seniority interaction columns absorb a little of the vp effect: abs=0.25)
+    assert vp == pytest.approx(0.8, abs=0.25)
+    assert factors.loc["industry=c", "coefficient_per_unit"] == pytest.approx(-0.6, abs=0.25)
 
 
 def test_ridge_penalty_shrinks() -> None:
