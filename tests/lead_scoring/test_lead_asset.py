@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_staging
+from lead_world import write_staging
 
 from gtm_assets.analytics import lead_scoring as ls
 from gtm_assets.assets.funnel import funnel_stages
