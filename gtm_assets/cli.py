@@ -125,6 +125,7 @@ def run_months(
     job_name: str = "monthly_review",
     verbose: bool = False,
     out=sys.stdout,
+    outcomes: list[MonthOutcome] | None = None,
 ) -> int:
     """Materialize ``job_name`` (the monthly review or one of its modes) for each month in
     order; stop at the first failure."""
@@ -178,6 +179,8 @@ def run_months(
         )
         outcome = summarize_result(result, label, time.perf_counter() - started)
         _print_outcome(outcome, out)
+        if outcomes is not None:
+            outcomes.append(outcome)
         worst = max(worst, outcome.exit_code)
         if outcome.exit_code != EXIT_OK:
             break
