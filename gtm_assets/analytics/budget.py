@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -64,6 +64,12 @@ class BudgetOptions:
     kkt_tolerance: float = 0.02
     interval_level: float = 0.9
     seed: int = 0
+    grain: str = "week"
+    n_bounds: tuple[float, float] = (0.3, 4.0)
+
+    @property
+    def grain_days(self) -> int:
+        return GRAIN_DAYS[self.grain]
 
     def validate(self) -> None:
         if self.objective not in METRICS:
@@ -79,19 +85,23 @@ class BudgetOptions:
 # ---------------------------------------------------------------- weekly series
 
 
-def lag_completeness(credit: pd.DataFrame, month_end: date, lookback_days: int) -> pd.DataFrame:
-    """Share of a touch week's eventual credit observed ``a`` days after the touch.
+GRAIN_DAYS = {"day": 1, "week": 7}
 
-    From ``credit`` rows (conversion_type, week_start, lag_week, conversion_credit,
-    value_credit) of weeks whose whole lookback is observed, the cumulative share of
-    credit by lag (in weeks) per conversion type and measure. Returns columns
+
+def lag_completeness(
+    credit: pd.DataFrame, month_end: date, lookback_days: int, grain_days: int = 7
+) -> pd.DataFrame:
+    """Share of a touch period's eventual credit observed ``a`` days after the touch.
+
+    From ``credit`` rows (conversion_type, period_start, lag_week, conversion_credit,
+    value_credit) of periods whose whole lookback is observed, the cumulative share of
+    credit by lag (in whole weeks) per conversion type and measure. Returns columns
     conversion_type, measure (conversions|revenue), lag_week, cdf (share with lag <
     (lag_week + 1) weeks).
     """
     c = credit.copy()
-    c["week_start"] = pd.to_datetime(c["week_start"]).dt.date
-    cutoff = pd.Timestamp(month_end) - pd.Timedelta(days=7 + lookback_days)
-    mature = c[pd.to_datetime(c["week_start"]) <= cutoff]
+    cutoff = pd.Timestamp(month_end) - pd.Timedelta(days=grain_days + lookback_days)
+    mature = c[pd.to_datetime(c["period_start"]) <= cutoff]
     rows = []
     max_lag = int(np.ceil(lookback_days / 7)) + 1
     for ctype, part in mature.groupby("conversion_type"):
@@ -104,7 +114,7 @@ def lag_completeness(credit: pd.DataFrame, month_end: date, lookback_days: int) 
     return pd.DataFrame(rows, columns=["conversion_type", "measure", "lag_week", "cdf"])
 
 
-def _completeness_of_week(cdf: pd.Series, followup_days: float) -> float:
+def _completeness_at(cdf: pd.Series, followup_days: float) -> float:
     """Interpolate the lag CDF (by whole weeks) at a follow-up in days."""
     if cdf.empty or cdf.isna().all():
         return np.nan
@@ -113,7 +123,7 @@ def _completeness_of_week(cdf: pd.Series, followup_days: float) -> float:
     return float(np.interp(followup_days, knots_x, knots_y, right=1.0))
 
 
-def weekly_points(
+def period_points(
     spend_daily: pd.DataFrame,
     credit: pd.DataFrame,
     model_credit: pd.DataFrame,
@@ -121,48 +131,58 @@ def weekly_points(
     month_end: date,
     lookback_days: int,
     min_completeness: float = 0.5,
+    grain: str = "week",
 ) -> pd.DataFrame:
-    """Weekly spend and attributed outcome per channel and metric (see module docstring).
+    """Spend and attributed outcome per channel, metric and period (day or Monday-start
+    week) inside ``[window_start, month_end)`` (see module docstring).
 
-    Returns: channel, metric, week_start, spend, outcome_observed, completeness, outcome
-    (observed / completeness), used_in_fit. Only channels with spend in the window and
-    only whole weeks (Monday start) inside ``[window_start, month_end)``.
+    Returns: channel, metric, grain, period_start, spend, outcome_observed, completeness,
+    outcome (observed / completeness), used_in_fit. Only channels with spend in the window
+    and only whole periods.
     """
     cols = [
         "channel",
         "metric",
-        "week_start",
+        "grain",
+        "period_start",
         "spend",
         "outcome_observed",
         "completeness",
         "outcome",
         "used_in_fit",
     ]
+    if grain not in GRAIN_DAYS:
+        raise ValueError(f"grain must be day or week, got {grain!r}")
+    gdays = GRAIN_DAYS[grain]
     if spend_daily.empty:
         return pd.DataFrame(columns=cols)
     sd = spend_daily.copy()
     sd["date"] = pd.to_datetime(sd["date"])
-    sd["week_start"] = (sd["date"] - pd.to_timedelta(sd["date"].dt.day_of_week, unit="D")).dt.date
-    first_week = pd.Timestamp(window_start)
-    first_week = (first_week + pd.Timedelta(days=(7 - first_week.weekday()) % 7)).date()
-    last_week = (pd.Timestamp(month_end) - pd.Timedelta(days=7)).date()
-    weeks = (
-        [d.date() for d in pd.date_range(first_week, last_week, freq="7D")]
-        if first_week <= last_week
-        else []
+    if grain == "week":
+        sd["period_start"] = (
+            sd["date"] - pd.to_timedelta(sd["date"].dt.day_of_week, unit="D")
+        ).dt.date
+        first = pd.Timestamp(window_start)
+        first = first + pd.Timedelta(days=(7 - first.weekday()) % 7)
+    else:
+        sd["period_start"] = sd["date"].dt.date
+        first = pd.Timestamp(window_start)
+    last = pd.Timestamp(month_end) - pd.Timedelta(days=gdays)
+    periods = (
+        [d.date() for d in pd.date_range(first, last, freq=f"{gdays}D")] if first <= last else []
     )
     channels = sorted(sd.loc[sd["spend"] > 0, "channel"].unique())
-    spend = sd.groupby(["channel", "week_start"])["spend"].sum()
+    spend = sd.groupby(["channel", "period_start"])["spend"].sum()
 
     c = credit.copy()
     if not c.empty:
-        c["week_start"] = pd.to_datetime(c["week_start"]).dt.date
+        c["period_start"] = pd.to_datetime(c["period_start"]).dt.date
         c["conversion_month"] = pd.to_datetime(c["conversion_month"]).dt.date
     m = model_credit.copy()
     if not m.empty:
         m["conversion_month"] = pd.to_datetime(m["conversion_month"]).dt.date
     cdfs = (
-        lag_completeness(c, month_end, lookback_days)
+        lag_completeness(c, month_end, lookback_days, gdays)
         if not c.empty
         else pd.DataFrame(columns=["conversion_type", "measure", "lag_week", "cdf"])
     )
@@ -174,25 +194,140 @@ def weekly_points(
         outcome = pd.Series(dtype=float)
         if not c.empty and not m.empty:
             part = c[c["conversion_type"] == ctype]
-            timing = part.groupby(["conversion_month", "channel", "week_start"])[timing_col].sum()
+            timing = part.groupby(["conversion_month", "channel", "period_start"])[timing_col].sum()
             timing = timing.reset_index()
             totals = timing.groupby(["conversion_month", "channel"])[timing_col].transform("sum")
             timing["share"] = timing[timing_col] / totals.replace(0, np.nan)
             mm = m[m["conversion_type"] == ctype][["conversion_month", "channel", model_col]]
             joined = timing.merge(mm, on=["conversion_month", "channel"], how="inner")
             joined["credit"] = joined["share"].fillna(0) * joined[model_col].fillna(0)
-            outcome = joined.groupby(["channel", "week_start"])["credit"].sum()
+            outcome = joined.groupby(["channel", "period_start"])["credit"].sum()
         sel = cdfs[(cdfs["conversion_type"] == ctype) & (cdfs["measure"] == metric)]
         cdf = sel.set_index("lag_week")["cdf"].sort_index()
-        for week in weeks:
-            followup = (pd.Timestamp(month_end) - pd.Timestamp(week)).days - 3.5
-            comp = _completeness_of_week(cdf, followup)
+        for period in periods:
+            followup = (pd.Timestamp(month_end) - pd.Timestamp(period)).days - gdays / 2
+            comp = _completeness_at(cdf, followup)
+            ok = bool(np.isfinite(comp) and comp >= min_completeness)
             for ch in channels:
-                obs = float(outcome.get((ch, week), 0.0))
-                s = float(spend.get((ch, week), 0.0))
-                ok = bool(np.isfinite(comp) and comp >= min_completeness)
-                rows.append((ch, metric, week, s, obs, comp, obs / comp if ok else np.nan, ok))
+                obs = float(outcome.get((ch, period), 0.0))
+                s = float(spend.get((ch, period), 0.0))
+                rows.append(
+                    (ch, metric, grain, period, s, obs, comp, obs / comp if ok else np.nan, ok)
+                )
     return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------- revenue per lead
+
+
+def won_completeness(won_lags: pd.DataFrame, horizon_days: int) -> Callable[[float], float]:
+    """Share of a lead's eventual won revenue that has closed ``a`` days after the lead.
+
+    Estimated from leads at least ``horizon_days`` old (their revenue within the horizon is
+    fully observed): cumulative won value by lag / won value with lag <= horizon. Revenue
+    later than the horizon is not counted anywhere. Returns F(a) (1 beyond the horizon);
+    without any old enough lead, F = 1 everywhere (no correction possible: say so).
+    """
+    old = won_lags[
+        (won_lags["lead_age_days"] >= horizon_days) & (won_lags["lag_days"] <= horizon_days)
+    ]
+    total = float(old["value"].sum()) if not old.empty else 0.0
+    if total <= 0:
+        return lambda a: 1.0
+    lags = old["lag_days"].to_numpy(dtype=float)
+    order = np.argsort(lags)
+    xs = lags[order]
+    cum = np.cumsum(old["value"].to_numpy(dtype=float)[order]) / total
+
+    def f(a: float) -> float:
+        if a >= horizon_days:
+            return 1.0
+        i = np.searchsorted(xs, a, side="right")
+        return float(cum[i - 1]) if i > 0 else 0.0
+
+    return f
+
+
+def lead_values(
+    lead_split: pd.DataFrame,
+    won_lags: pd.DataFrame,
+    horizon_days: int = 270,
+    min_completeness: float = 0.3,
+) -> pd.DataFrame:
+    """Each channel's expected eventual won revenue per (credited) lead.
+
+    ``lead_split``: lead_id, channel, credit (the lead's even split over its touches'
+    channels), age_days, won_value (revenue sourced so far). Young leads have not closed
+    yet: each lead's revenue so far is divided by F(age) (``won_completeness``), and leads
+    with F(age) below ``min_completeness`` are left out. value_per_lead =
+    sum(credit * won / F) / sum(credit) over the kept leads.
+    """
+    cols = ["channel", "credited_leads", "value_per_lead", "leads_used", "won_value_observed"]
+    if lead_split.empty:
+        return pd.DataFrame(columns=cols)
+    f = won_completeness(won_lags, horizon_days)
+    d = lead_split.copy()
+    ages = d["age_days"].to_numpy(dtype=float)
+    comp = {a: f(a) for a in np.unique(ages)}
+    d["completeness"] = [comp[a] for a in ages]
+    d = d[d["completeness"] >= min_completeness]
+    d["w_value"] = d["credit"] * d["won_value"] / d["completeness"]
+    d["w_obs"] = d["credit"] * d["won_value"]
+    g = d.groupby("channel").agg(
+        credited_leads=("credit", "sum"),
+        value=("w_value", "sum"),
+        leads_used=("lead_id", "nunique"),
+        won_value_observed=("w_obs", "sum"),
+    )
+    g["value_per_lead"] = g["value"] / g["credited_leads"].replace(0, np.nan)
+    return g.reset_index()[cols]
+
+
+def revenue_from_leads(
+    fits: Mapping[tuple[str, str], CurveFit], values: pd.DataFrame
+) -> dict[tuple[str, str], CurveFit]:
+    """Revenue curves as lead curves times the channel's revenue per lead: same K, n and
+    carryover, ``top`` (and its bootstrap draws) scaled by value_per_lead."""
+    v = (
+        dict(zip(values["channel"], values["value_per_lead"], strict=True))
+        if not values.empty
+        else {}
+    )
+    out = dict(fits)
+    for (channel, metric), f in fits.items():
+        if metric != "conversions":
+            continue
+        value = v.get(channel, np.nan)
+        usable = bool(f.usable and np.isfinite(value) and value > 0)
+        boot = f.boot.copy()
+        if boot.size:
+            boot[:, 0] = boot[:, 0] * (value if np.isfinite(value) else np.nan)
+        out[(channel, "revenue")] = replace(
+            f,
+            top=f.top * value if np.isfinite(value) else np.nan,
+            boot=boot,
+            usable=usable,
+            reason=f.reason
+            if not f.usable
+            else ("" if usable else "no revenue per lead for this channel"),
+        )
+    return out
+
+
+def revenue_points_from_leads(points: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Weekly revenue points consistent with ``revenue_from_leads``: the lead points times
+    the channel's revenue per lead (replacing the direct won-revenue points)."""
+    v = (
+        dict(zip(values["channel"], values["value_per_lead"], strict=True))
+        if not values.empty
+        else {}
+    )
+    conv = points[points["metric"] == "conversions"].copy()
+    factor = conv["channel"].map(v).astype(float)
+    conv["metric"] = "revenue"
+    conv["outcome_observed"] = conv["outcome_observed"] * factor
+    conv["outcome"] = conv["outcome"] * factor
+    return pd.concat([points[points["metric"] == "conversions"], conv], ignore_index=True)
 
 
 # ---------------------------------------------------------------- curves
@@ -206,7 +341,7 @@ def fit_curves(points: pd.DataFrame, options: BudgetOptions) -> dict[tuple[str, 
     """
     fits: dict[tuple[str, str], CurveFit] = {}
     for (channel, metric), part in points.groupby(["channel", "metric"], sort=True):
-        part = part.sort_values("week_start")
+        part = part.sort_values("period_start")
         y = np.where(
             part["used_in_fit"].to_numpy(dtype=bool), part["outcome"].to_numpy(float), np.nan
         )
@@ -216,10 +351,16 @@ def fit_curves(points: pd.DataFrame, options: BudgetOptions) -> dict[tuple[str, 
 
 def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptions) -> CurveFit:
     """Adstock fit on a series whose outcome may be NaN in places: the carryover runs over
-    all weeks, the fit uses weeks with an outcome."""
+    all periods, the fit uses periods with an outcome.
+
+    The decay is chosen by AIC, ``m log(SSE / m) + 2 [decay > 0]``: a carryover must
+    improve the fit by more than chance to be adopted (outcomes are already placed at
+    their touch date, so most of the delay between spend and conversion is gone)."""
     keep = np.isfinite(outcome)
+    m = int(keep.sum())
     best: CurveFit | None = None
     best_decay = 0.0
+    best_aic = np.inf
     for decay in DECAY_GRID if options.adstock else (0.0,):
         x = adstock(spend, decay)
         fit = fit_hill(
@@ -229,11 +370,13 @@ def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptio
             n_boot=0,
             min_points=options.min_points,
             min_r2=options.min_r2,
+            n_bounds=options.n_bounds,
         )
         if not np.isfinite(fit.r2):
             return fit
-        if best is None or fit.r2 > best.r2 + 1e-12:
-            best, best_decay = fit, decay
+        aic = m * np.log(max(1.0 - fit.r2, 1e-12)) + (2.0 if decay > 0 else 0.0)
+        if aic < best_aic - 1e-9:
+            best, best_decay, best_aic = fit, decay, aic
     assert best is not None
     x = adstock(spend, best_decay)
     final = fit_hill(
@@ -244,6 +387,7 @@ def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptio
         seed=options.seed,
         min_points=options.min_points,
         min_r2=options.min_r2,
+        n_bounds=options.n_bounds,
     )
     final.adstock_decay = best_decay
     # the observed range is of actual spend, not of adstocked spend
@@ -255,13 +399,14 @@ def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptio
 
 def curves_table(
     fits: Mapping[tuple[str, str], CurveFit],
-    current_weekly: Mapping[str, float],
+    current_per_period: Mapping[str, float],
+    grain: str = "week",
 ) -> pd.DataFrame:
     """One row per channel x metric: parameters, bootstrap SEs, goodness of fit, observed
     spend range, average and marginal return at current spend (with interval), and flags."""
     rows = []
     for (channel, metric), f in sorted(fits.items()):
-        cur = float(current_weekly.get(channel, 0.0))
+        cur = float(current_per_period.get(channel, 0.0))
         resp = float(f.response(cur)[()]) if f.usable else np.nan
         marg = float(f.marginal(cur)[()]) if f.usable and cur > 0 else np.nan
         m_lo, m_hi = f.marginal_interval(cur) if f.usable and cur > 0 else (np.nan, np.nan)
@@ -270,7 +415,7 @@ def curves_table(
             {
                 "channel": channel,
                 "metric": metric,
-                "grain": "week",
+                "grain": grain,
                 "top": f.top,
                 "k": f.k,
                 "n": f.n,
@@ -284,7 +429,7 @@ def curves_table(
                 "n_boot": int(f.boot.shape[0]),
                 "spend_min_observed": f.spend_min,
                 "spend_max_observed": f.spend_max,
-                "current_weekly_spend": cur,
+                "current_period_spend": cur,
                 "expected_outcome_current": resp,
                 "average_return_current": resp / cur if cur > 0 and f.usable else np.nan,
                 "marginal_return_current": marg,
@@ -337,7 +482,7 @@ def reallocate(
     Reference spend: a user-pinned channel keeps its current spend; every other channel
     keeps its current share of what remains (so the bounds are feasible whatever the
     budget). Bounds: reference * (1 -/+ ``bound_pct``); the upper bound is also capped at
-    ``(1 + extrapolation_limit)`` times the largest weekly spend the curve was fitted on
+    ``(1 + extrapolation_limit)`` times the largest per-period spend the curve was fitted on
     (never below the reference): the optimizer refuses to extrapolate far. A channel
     without a usable curve is held at its reference (``pinned`` with the reason) and its
     expected outcome uses its historical average return. A channel only in the plan (no
@@ -345,7 +490,7 @@ def reallocate(
     """
     options.validate()
     metric = options.objective
-    periods = days_next_month / 7.0
+    periods = days_next_month / options.grain_days
     notes: list[str] = []
     channels = sorted(set(current_spend) | set(planned_next))
     current = np.array([float(current_spend.get(c, 0.0)) for c in channels])
@@ -577,7 +722,7 @@ def quarterly_allocation(
         fits, quarter_spend, planned_quarter or {}, average_return, days_next_quarter, opts
     )
     t = re.table
-    periods = days_next_quarter / 7.0
+    periods = days_next_quarter / options.grain_days
     hist = historical_roi_allocation(
         [average_return.get(c, np.nan) for c in t["channel"]],
         t["lower_bound"].to_numpy(),
@@ -689,8 +834,9 @@ def plot_response_curve(
     channel: str,
     metric: str,
     points: pd.DataFrame | None,
-    current_weekly: float,
-    recommended_weekly: float | None,
+    current_per_period: float,
+    recommended_per_period: float | None,
+    grain: str = "week",
 ) -> bytes:
     """PNG of a channel's fitted weekly curve with its bootstrap band, the weeks it was
     fitted on, the observed spend range, and current / recommended weekly spend marked."""
@@ -705,7 +851,7 @@ def plot_response_curve(
             max(
                 [
                     v
-                    for v in (fit.spend_max, current_weekly, recommended_weekly or 0)
+                    for v in (fit.spend_max, current_per_period, recommended_per_period or 0)
                     if np.isfinite(v)
                 ]
                 or [1.0]
@@ -724,11 +870,11 @@ def plot_response_curve(
             ax.axvspan(
                 fit.spend_min, fit.spend_max, color="grey", alpha=0.08, label="observed spend"
             )
-        ax.axvline(current_weekly, color="k", linestyle="--", label="current")
-        if recommended_weekly is not None:
-            ax.axvline(recommended_weekly, color="C2", linestyle="-", label="recommended")
-        ax.set_xlabel("weekly spend")
-        ax.set_ylabel(f"weekly attributed {metric}")
+        ax.axvline(current_per_period, color="k", linestyle="--", label="current")
+        if recommended_per_period is not None:
+            ax.axvline(recommended_per_period, color="C2", linestyle="-", label="recommended")
+        ax.set_xlabel(f"spend per {grain}")
+        ax.set_ylabel(f"attributed {metric} per {grain}")
         status = "" if fit.usable else f" (not used: {fit.reason})"
         ax.set_title(f"{channel}{status}", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
@@ -799,7 +945,8 @@ def channel_plots(
     their weekly equivalent (monthly spend * 7 / days of the month planned)."""
     fits = fits_from_tables(curves, boot)
     out = {}
-    per_week = 7.0 / days_next_month
+    grain = str(curves["grain"].iloc[0]) if "grain" in curves.columns and len(curves) else "week"
+    per_period = GRAIN_DAYS[grain] / days_next_month
     realloc = reallocation.set_index("channel") if not reallocation.empty else None
     for (channel, m), fit in sorted(fits.items()):
         if m != metric:
@@ -807,10 +954,36 @@ def channel_plots(
         pts = points[(points["channel"] == channel) & (points["metric"] == metric)]
         cur = rec = None
         if realloc is not None and channel in realloc.index:
-            cur = float(realloc.at[channel, "current_spend"]) * per_week
-            rec = float(realloc.at[channel, "recommended_spend"]) * per_week
+            cur = float(realloc.at[channel, "current_spend"]) * per_period
+            rec = float(realloc.at[channel, "recommended_spend"]) * per_period
         if cur is None:
             cur_row = curves[(curves["channel"] == channel) & (curves["metric"] == metric)]
-            cur = float(cur_row["current_weekly_spend"].iloc[0]) if not cur_row.empty else 0.0
-        out[channel] = plot_response_curve(fit, channel, metric, pts, cur, rec)
+            cur = float(cur_row["current_period_spend"].iloc[0]) if not cur_row.empty else 0.0
+        out[channel] = plot_response_curve(fit, channel, metric, pts, cur, rec, grain)
+    return out
+
+
+def evaluate_against_truth(
+    reallocation: pd.DataFrame,
+    true_fn: Callable[[str, np.ndarray], np.ndarray],
+    days: int,
+) -> dict:
+    """Uplift capture of one month's recommendation on the true curves.
+
+    ``true_fn(channel, spend_per_day)`` is the true expected outcome per day (the
+    generator's ``true_response``); a month of ``days`` days with spend S spread evenly
+    yields ``days * f(S / days)``. The baseline is the reference spend (the current mix at
+    the same allocatable budget), the bounds and budget those of the recommendation.
+    """
+    t = reallocation.sort_values("channel")
+    curves = [FunctionCurve(lambda s, c=c: true_fn(c, s), float(days)) for c in t["channel"]]
+    out = uplift_capture(
+        curves,
+        t["reference_spend"].to_numpy(float),
+        t["recommended_spend"].to_numpy(float),
+        t["lower_bound"].to_numpy(float),
+        t["upper_bound"].to_numpy(float),
+        float(t["recommended_spend"].sum()),
+    )
+    out["channels"] = list(t["channel"])
     return out

@@ -126,13 +126,21 @@ def _k_grid(x: np.ndarray) -> np.ndarray:
 
 
 def _fit_fixed_decay(
-    x: np.ndarray, y: np.ndarray, start: tuple[float, float, float] | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    start: tuple[float, float, float] | None = None,
+    n_bounds: tuple[float, float] = N_BOUNDS,
 ) -> tuple[float, float, float, float]:
-    """Least-squares Hill fit on already-adstocked spend. Returns (top, K, n, sse)."""
+    """Least-squares Hill fit on already-adstocked spend. Returns (top, K, n, sse).
+
+    ``n_bounds`` with equal ends fixes the exponent (a two-parameter fit)."""
     k_grid = _k_grid(x)
+    n_lo, n_hi = n_bounds
+    fixed_n = n_hi - n_lo < 1e-9
     if start is None:
-        best = (np.inf, 0.0, float(k_grid[0]), 1.0)
-        for n in N_GRID:
+        n_grid = (n_lo,) if fixed_n else tuple(n for n in N_GRID if n_lo <= n <= n_hi) or (n_lo,)
+        best = (np.inf, 0.0, float(k_grid[0]), n_grid[0])
+        for n in n_grid:
             for k in k_grid:
                 h = hill(x, 1.0, k, n)
                 top = _top_closed_form(h, y)
@@ -147,23 +155,30 @@ def _fit_fixed_decay(
     top_hi = y_scale * 1e4
     top0 = min(max(top0, y_scale * 1e-6), top_hi * 0.99)
     k0 = min(max(k0, k_lo * 1.0001), k_hi * 0.9999)
-    n0 = min(max(n0, N_BOUNDS[0] + 1e-6), N_BOUNDS[1] - 1e-6)
+    if fixed_n:
+        n0 = n_lo
 
-    def resid(p: np.ndarray) -> np.ndarray:
-        return (hill(x, np.exp(p[0]), np.exp(p[1]), p[2]) - y) / y_scale
+        def resid(p: np.ndarray) -> np.ndarray:
+            return (hill(x, np.exp(p[0]), np.exp(p[1]), n_lo) - y) / y_scale
 
-    result = least_squares(
-        resid,
-        x0=[np.log(top0), np.log(k0), n0],
-        bounds=(
-            [np.log(y_scale * 1e-6), np.log(k_lo), N_BOUNDS[0]],
-            [np.log(top_hi), np.log(k_hi), N_BOUNDS[1]],
-        ),
-        method="trf",
-        x_scale=[1.0, 1.0, 0.5],
-        max_nfev=400,
-    )
-    top, k, n = float(np.exp(result.x[0])), float(np.exp(result.x[1])), float(result.x[2])
+        x0 = [np.log(top0), np.log(k0)]
+        bounds = ([np.log(y_scale * 1e-6), np.log(k_lo)], [np.log(top_hi), np.log(k_hi)])
+        x_scale = [1.0, 1.0]
+    else:
+        n0 = min(max(n0, n_lo + 1e-6), n_hi - 1e-6)
+
+        def resid(p: np.ndarray) -> np.ndarray:
+            return (hill(x, np.exp(p[0]), np.exp(p[1]), p[2]) - y) / y_scale
+
+        x0 = [np.log(top0), np.log(k0), n0]
+        bounds = (
+            [np.log(y_scale * 1e-6), np.log(k_lo), n_lo],
+            [np.log(top_hi), np.log(k_hi), n_hi],
+        )
+        x_scale = [1.0, 1.0, 0.5]
+    result = least_squares(resid, x0=x0, bounds=bounds, method="trf", x_scale=x_scale, max_nfev=400)
+    top, k = float(np.exp(result.x[0])), float(np.exp(result.x[1]))
+    n = n_lo if fixed_n else float(result.x[2])
     sse = float(np.sum((hill(x, top, k, n) - y) ** 2))
     if start is None:
         # keep the grid optimum if the local search somehow made things worse
@@ -183,6 +198,7 @@ def fit_hill(
     seed: int = 0,
     min_points: int = 8,
     min_r2: float = 0.1,
+    n_bounds: tuple[float, float] = N_BOUNDS,
 ) -> CurveFit:
     """Fit a Hill curve (with optional adstock) to a spend/outcome series in time order.
 
@@ -215,7 +231,7 @@ def fit_hill(
     best: tuple[float, float, float, float, float] | None = None
     for decay in decays:
         x = adstock(s, decay)
-        top, k, n, sse = _fit_fixed_decay(x, y)
+        top, k, n, sse = _fit_fixed_decay(x, y, n_bounds=n_bounds)
         if best is None or sse < best[4] - 1e-12 * max(best[4], 1.0):
             best = (decay, top, k, n, sse)
     assert best is not None
@@ -233,7 +249,7 @@ def fit_hill(
             idx = rng.integers(0, n_points, n_points)
             if np.unique(x[idx]).size < 3:
                 continue
-            bt, bk, bn, _ = _fit_fixed_decay(x[idx], y[idx], start=(top, k, n))
+            bt, bk, bn, _ = _fit_fixed_decay(x[idx], y[idx], start=(top, k, n), n_bounds=n_bounds)
             draws.append((bt, bk, bn))
         if draws:
             boot = np.asarray(draws, dtype=float)

@@ -46,6 +46,26 @@ class CurveConfig(dg.Config):
             "estimated completeness; weeks below this completeness are not fitted."
         ),
     )
+    revenue_method: str = Field(
+        default="lead_value",
+        description=(
+            "lead_value: revenue curve = lead curve x the channel's eventual won revenue per "
+            "lead (leads' own deals, young leads corrected for deals still to close); "
+            "attributed_revenue: fit the model's won-revenue credit by touch week directly "
+            "(noisy: deals close weeks to months after the touches that caused them)."
+        ),
+    )
+    value_horizon_days: int = Field(
+        default=270, description="Leads this old are taken to have closed all their deals."
+    )
+    min_value_completeness: float = Field(
+        default=0.3,
+        description="Leads whose expected share of closed revenue is below this are not used.",
+    )
+    grain: str = Field(
+        default="week",
+        description="Time grain of the fitted points: day or week (Monday-start weeks).",
+    )
     n_boot: int = Field(default=100, description="Bootstrap refits for the uncertainty bands.")
     seed: int = Field(default=0, description="Seed of the bootstrap.")
 
@@ -128,6 +148,7 @@ def _options(
             min_completeness=curve.min_completeness,
             n_boot=curve.n_boot,
             seed=curve.seed,
+            grain=curve.grain,
         )
     if realloc is not None:
         kw.update(
@@ -194,19 +215,125 @@ def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return core.fits_from_tables(curves, boot), curves, boot
 
 
-def _write(con, table: str, df: pd.DataFrame, month: date, empty_schema: dict[str, str]) -> int:
-    """Write a month's slice; an empty result still replaces the slice (typed columns)."""
+# Columns that may be all NULL in a month (or hold dates) get an explicit type, so the first
+# month written fixes the right column type and later months append cleanly.
+TYPES: dict[str, dict[str, str]] = {
+    "marts.budget_response_curves": {
+        "channel": "VARCHAR",
+        "metric": "VARCHAR",
+        "reason": "VARCHAR",
+        "window_start": "DATE",
+    },
+    "marts.budget_curve_points": {
+        "channel": "VARCHAR",
+        "metric": "VARCHAR",
+        "period_start": "DATE",
+        "grain": "VARCHAR",
+        "outcome": "DOUBLE",
+    },
+    "marts.budget_curve_bootstrap": {
+        "channel": "VARCHAR",
+        "metric": "VARCHAR",
+        "draw": "INTEGER",
+        "top": "DOUBLE",
+        "k": "DOUBLE",
+        "n": "DOUBLE",
+    },
+    "marts.budget_reallocation": {
+        "channel": "VARCHAR",
+        "at_bound": "VARCHAR",
+        "pinned_reason": "VARCHAR",
+        "marginal_roas_current": "DOUBLE",
+        "marginal_roas_recommended": "DOUBLE",
+        "average_roas_current": "DOUBLE",
+        "change_pct": "DOUBLE",
+    },
+    "marts.budget_pacing_schedule": {
+        "schedule_month": "DATE",
+        "grain": "VARCHAR",
+        "period_start": "DATE",
+        "channel": "VARCHAR",
+    },
+    "marts.budget_pacing": {
+        "level": "VARCHAR",
+        "channel": "VARCHAR",
+        "campaign_id": "VARCHAR",
+        "as_of_date": "DATE",
+        "planned_spend": "DOUBLE",
+        "plan_source": "VARCHAR",
+        "plan_to_date": "DOUBLE",
+        "pacing_ratio": "DOUBLE",
+        "status": "VARCHAR",
+        "run_out_date": "DATE",
+        "lifetime_spend": "DOUBLE",
+        "lifetime_budget": "DOUBLE",
+        "lifetime_budget_run_out_date": "DATE",
+    },
+    "marts.budget_waste": {
+        "kind": "VARCHAR",
+        "scope": "VARCHAR",
+        "scope_id": "VARCHAR",
+        "name": "VARCHAR",
+        "channel": "VARCHAR",
+        "spend": "DOUBLE",
+        "metric": "VARCHAR",
+        "value": "DOUBLE",
+        "threshold": "DOUBLE",
+        "wasted_spend": "DOUBLE",
+        "detail": "VARCHAR",
+    },
+    "marts.budget_triggers": {
+        "rule": "VARCHAR",
+        "scope": "VARCHAR",
+        "scope_id": "VARCHAR",
+        "channel": "VARCHAR",
+        "metric": "VARCHAR",
+        "value": "DOUBLE",
+        "threshold": "DOUBLE",
+        "fired": "BOOLEAN",
+        "action": "VARCHAR",
+    },
+    "marts.budget_quarterly_allocation": {
+        "quarter_start": "DATE",
+        "channel": "VARCHAR",
+        "pinned_reason": "VARCHAR",
+        "average_roas_history": "DOUBLE",
+        "marginal_roas_current": "DOUBLE",
+        "marginal_roas_marginal_roi": "DOUBLE",
+    },
+}
+
+
+def _grain_of(curves: pd.DataFrame) -> str:
+    """The grain the month's curves were fitted at (week when there are none)."""
+    if curves.empty or "grain" not in curves.columns:
+        return "week"
+    return str(curves["grain"].iloc[0])
+
+
+def _write(con, table: str, df: pd.DataFrame, month: date) -> int:
+    """Write a month's slice with explicit types for nullable columns; an empty result
+    still replaces the slice (the table is created with its typed columns if new)."""
+    types = TYPES[table]
     if df.empty:
         if not wh.table_exists(con, table):
-            cols = ", ".join(
-                f"{wh.ident(c)} {t}" for c, t in {"month": "DATE", **empty_schema}.items()
-            )
+            cols = ", ".join(f"{wh.ident(c)} {t}" for c, t in {"month": "DATE", **types}.items())
             con.execute(f"create table {wh.ident(table)} ({cols})")
         con.execute(f"delete from {wh.ident(table)} where month = $m", {"m": month})
         return 0
     out = df.copy()
     out.insert(0, "month", month)
-    return wh.replace_month(con, table, out, month)
+    casts = [
+        f"cast({wh.ident(c)} as {t}) as {wh.ident(c)}" for c, t in types.items() if c in out.columns
+    ]
+    con.register("_budget_out", out)
+    try:
+        select = (
+            "select * " + (f"replace ({', '.join(casts)}) " if casts else "") + "from _budget_out"
+        )
+        return wh.replace_month(con, table, select, month)
+    finally:
+        con.unregister("_budget_out")
 
 
 # ---------------------------------------------------------------------------- curves
@@ -219,8 +346,8 @@ def _write(con, table: str, df: pd.DataFrame, month: date, empty_schema: dict[st
     kinds={"duckdb", "python"},
     deps=["staging_tables", "campaign_attribution"],
     description=(
-        "How each paid channel's attributed revenue and leads respond to its weekly spend: a "
-        "saturating (Hill) curve fitted on the last 12 months of weeks, with carryover, "
+        "How each paid channel's attributed revenue and leads respond to its spend: a "
+        "saturating (Hill) curve fitted on the last 12 months of weeks (or days), with carryover, "
         "goodness of fit, bootstrap uncertainty, average and marginal ROAS at current spend "
         "and the spend range it was observed on (tables budget_response_curves, "
         "budget_curve_points, budget_curve_bootstrap)."
@@ -248,14 +375,14 @@ def budget_response_curves(
         credit = wh.query_df(
             con,
             load_sql("marts/budget_touch_credit"),
-            {**params, "lookback_days": settings.lookback_days},
+            {**params, "lookback_days": settings.lookback_days, "grain": config.grain},
         )
         model = wh.query_df(
             con,
             load_sql("marts/budget_model_credit"),
             {**params, "model": settings.attribution_model},
         )
-        points = core.weekly_points(
+        points = core.period_points(
             spend,
             credit,
             model,
@@ -263,32 +390,49 @@ def budget_response_curves(
             month_end,
             settings.lookback_days,
             config.min_completeness,
+            config.grain,
         )
-        fits = core.fit_curves(points, options)
+        values = pd.DataFrame()
+        if config.revenue_method == "lead_value":
+            fits = core.fit_curves(points[points["metric"] == "conversions"], options)
+            split = wh.query_df(
+                con,
+                load_sql("marts/budget_lead_value"),
+                {**params, "lookback_days": settings.lookback_days},
+            )
+            lags = wh.query_df(con, load_sql("marts/budget_won_lags"), {"month_end": month_end})
+            values = core.lead_values(
+                split, lags, config.value_horizon_days, config.min_value_completeness
+            )
+            fits = core.revenue_from_leads(fits, values)
+            points = core.revenue_points_from_leads(points, values)
+        elif config.revenue_method == "attributed_revenue":
+            fits = core.fit_curves(points, options)
+        else:
+            raise ValueError(
+                f"revenue_method must be lead_value or attributed_revenue, got {config.revenue_method!r}"
+            )
         in_month = spend[pd.to_datetime(spend["date"]).dt.date >= month]
         days = (month_end - month).days
-        current_weekly = {
-            str(c): float(v) * 7 / days
+        current_per_period = {
+            str(c): float(v) * options.grain_days / days
             for c, v in in_month.groupby("channel")["spend"].sum().items()
         }
-        table = core.curves_table(fits, current_weekly)
+        table = core.curves_table(fits, current_per_period, config.grain)
         table["attribution_model"] = settings.attribution_model
+        table["revenue_method"] = config.revenue_method
+        if not values.empty:
+            table = table.merge(
+                values[["channel", "value_per_lead", "credited_leads"]], on="channel", how="left"
+            )
         table["window_start"] = window_start
-        n = _write(con, "marts.budget_response_curves", table, month, {"channel": "VARCHAR"})
-        _write(con, "marts.budget_curve_points", points, month, {"channel": "VARCHAR"})
+        n = _write(con, "marts.budget_response_curves", table, month)
+        _write(con, "marts.budget_curve_points", points, month)
         _write(
             con,
             "marts.budget_curve_bootstrap",
             core.boot_table(fits),
             month,
-            {
-                "channel": "VARCHAR",
-                "metric": "VARCHAR",
-                "draw": "INTEGER",
-                "top": "DOUBLE",
-                "k": "DOUBLE",
-                "n": "DOUBLE",
-            },
         )
         schema = table_schema(con, "marts.budget_response_curves") if n else None
 
@@ -301,7 +445,7 @@ def budget_response_curves(
                 "r2",
                 "n_points",
                 "adstock_decay",
-                "current_weekly_spend",
+                "current_period_spend",
                 "average_return_current",
                 "marginal_return_current",
                 "far_from_saturation",
@@ -401,6 +545,7 @@ def budget_reallocation(
     days_next = (next_end - month_end).days
     with warehouse.connect() as con:
         fits, curves, boot = _load_fits(con, month)
+        options.grain = _grain_of(curves)
         current = _month_spend(con, month, month_end)
         plan = _plan(con, month_end, next_end)
         planned_next = {
@@ -420,7 +565,7 @@ def budget_reallocation(
             result = core.reallocate(fits, current, planned_next, avg, days_next, options)
             notes += result.notes
         table = result.table if result is not None else pd.DataFrame()
-        n = _write(con, "marts.budget_reallocation", table, month, {"channel": "VARCHAR"})
+        n = _write(con, "marts.budget_reallocation", table, month)
         schedule = pd.DataFrame()
         if result is not None:
             daily = wh.query_df(
@@ -432,7 +577,7 @@ def budget_reallocation(
             amounts = table.set_index("channel")["recommended_spend"]
             schedule = pace.pacing_schedule(amounts, month_end, next_end, profile)
             schedule.insert(0, "schedule_month", month_end)
-        _write(con, "marts.budget_pacing_schedule", schedule, month, {"channel": "VARCHAR"})
+        _write(con, "marts.budget_pacing_schedule", schedule, month)
         points = (
             wh.query_df(
                 con, "select * from marts.budget_curve_points where month = $m", {"m": month}
@@ -588,7 +733,7 @@ def budget_pacing(
             run_rate_days=config.run_rate_days,
             tolerance=config.tolerance,
         )
-        n = _write(con, "marts.budget_pacing", out, month, {"channel": "VARCHAR"})
+        n = _write(con, "marts.budget_pacing", out, month)
     channels = out[out["level"] == "channel"] if not out.empty else out
     off = channels[channels["status"].isin(["over", "under"])] if not channels.empty else channels
     return dg.MaterializeResult(
@@ -661,7 +806,7 @@ def budget_waste(
     month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
         perf = wh.query_df(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
-        fits, _, _ = _load_fits(con, month)
+        fits, curves, _ = _load_fits(con, month)
         current = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(
             perf,
@@ -669,13 +814,15 @@ def budget_waste(
             min_clicks=settings.min_clicks_for_ranking,
             cpa_tolerance=config.cpa_tolerance,
         )
-        sat = core.saturation_waste(fits, current, (month_end - month).days / 7.0)
+        sat = core.saturation_waste(
+            fits, current, (month_end - month).days / core.GRAIN_DAYS[_grain_of(curves)]
+        )
         out = (
             pd.concat([d for d in (camp, sat) if not d.empty], ignore_index=True)
             if not (camp.empty and sat.empty)
             else camp
         )
-        n = _write(con, "marts.budget_waste", out, month, {"kind": "VARCHAR"})
+        n = _write(con, "marts.budget_waste", out, month)
     total_spend = sum(current.values())
     wasted = float(out["wasted_spend"].sum()) if not out.empty else 0.0
     return dg.MaterializeResult(
@@ -749,7 +896,7 @@ def budget_triggers(
             headroom_marginal_roas=config.headroom_marginal_roas,
             min_spend=settings.min_spend_for_ranking,
         )
-        n = _write(con, "marts.budget_triggers", out, month, {"rule": "VARCHAR"})
+        n = _write(con, "marts.budget_triggers", out, month)
     fired = out[out["fired"]] if not out.empty else out
     return dg.MaterializeResult(
         metadata={
@@ -794,7 +941,8 @@ def budget_quarterly_allocation(
     next_q = add_months(q_start, 3)
     next_q_end = add_months(next_q, 3)
     with warehouse.connect() as con:
-        fits, _, _ = _load_fits(con, month)
+        fits, curves, _ = _load_fits(con, month)
+        options.grain = _grain_of(curves)
         spend3 = _month_spend(con, add_months(month, -2), month_end)
         plan = _plan(con, next_q, next_q_end)
         planned = None
@@ -813,7 +961,7 @@ def budget_quarterly_allocation(
             out["is_quarter_end"] = month == add_months(q_start, 2)
         else:
             out, summary = pd.DataFrame(), {}
-        n = _write(con, "marts.budget_quarterly_allocation", out, month, {"channel": "VARCHAR"})
+        n = _write(con, "marts.budget_quarterly_allocation", out, month)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": n,

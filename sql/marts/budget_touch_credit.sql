@@ -1,10 +1,11 @@
 -- Credit of each paid-channel touch week, per conversion month, before reconciliation.
 -- Each conversion (lead or won) in the trailing window spreads one unit of credit (and
 -- its value) evenly over its touches in the lookback window; the result is summed per
--- conversion type, conversion month, channel, touch week and lag in whole weeks.
+-- conversion type, conversion month, channel, touch period and lag in whole weeks.
 -- Python rescales each (conversion month, channel) to the configured attribution model's
 -- total from marts.campaign_attribution, so only the *timing* comes from here.
--- params: $window_start (DATE), $month_end (DATE), $lookback_days (INTEGER)
+-- params: $window_start (DATE), $month_end (DATE), $lookback_days (INTEGER),
+-- $grain ('day' or 'week': the touch period, weeks start on Monday)
 with
 
 conversions as (
@@ -50,7 +51,7 @@ final as (
         conversion_type,
         conversion_month,
         channel,
-        cast(date_trunc('week', ts) as date) as week_start,
+        cast(date_trunc($grain, ts) as date) as period_start,
         cast(floor(lag_days / 7) as integer) as lag_week,
         sum(weight) as conversion_credit,
         sum(weight * value) as value_credit

@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pytest
-from budget_world import PAID_SHARE, TRUE, build_world
+from budget_world import MEAN_VALUE, PAID_SHARE, TRUE, WON_RATE, build_world
 
 from gtm_assets.analytics.response_curves import hill
 from gtm_assets.assets import budget as b
@@ -153,3 +153,21 @@ def test_without_budget_plan_the_budget_is_current_spend(tmp_path):
     con.close()
     assert rec == pytest.approx(0.9 * spend)
     assert sources == [("campaign_planned_budget",)]
+
+
+def test_revenue_curves_are_lead_curves_times_revenue_per_lead(ran):
+    path, _ = ran
+    con = duckdb.connect(path, read_only=True)
+    curves = con.execute(
+        "select * from marts.budget_response_curves where month = date '2024-12-01'"
+    ).df()
+    con.close()
+    rev = curves[curves["metric"] == "revenue"].set_index("channel")
+    conv = curves[curves["metric"] == "conversions"].set_index("channel")
+    for channel in TRUE:
+        # 30% of leads win a deal worth 1000 on average -> about 300 per lead
+        assert rev.loc[channel, "value_per_lead"] == pytest.approx(WON_RATE * MEAN_VALUE, rel=0.2)
+        assert rev.loc[channel, "top"] == pytest.approx(
+            conv.loc[channel, "top"] * rev.loc[channel, "value_per_lead"]
+        )
+        assert rev.loc[channel, "k"] == pytest.approx(conv.loc[channel, "k"])

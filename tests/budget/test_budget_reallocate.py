@@ -10,10 +10,10 @@ from gtm_assets.analytics.budget import (
     channel_plots,
     curves_table,
     fits_from_tables,
+    period_points,
     reallocate,
     saturation_waste,
     uplift_capture,
-    weekly_points,
 )
 from gtm_assets.analytics.response_curves import CurveFit, hill
 
@@ -126,7 +126,7 @@ def test_saturation_waste_hand_computed():
     assert w.iloc[0]["wasted_spend"] == pytest.approx(expected, rel=1e-6)
 
 
-def test_weekly_points_rescale_to_model_and_correct_completeness():
+def test_period_points_rescale_to_model_and_correct_completeness():
     # one channel, two weeks of spend; credit timing: conversions in June credit week 1 (70%)
     # and week 2 (30%); the model gives 100 leads to the channel in June.
     spend = pd.DataFrame(
@@ -142,7 +142,7 @@ def test_weekly_points_rescale_to_model_and_correct_completeness():
             "conversion_type": ["lead", "lead"],
             "conversion_month": [pd.Timestamp("2024-06-01")] * 2,
             "channel": ["c", "c"],
-            "week_start": [pd.Timestamp("2024-06-03"), pd.Timestamp("2024-06-10")],
+            "period_start": [pd.Timestamp("2024-06-03"), pd.Timestamp("2024-06-10")],
             "lag_week": [0, 0],
             "conversion_credit": [7.0, 3.0],
             "value_credit": [0.0, 0.0],
@@ -159,8 +159,8 @@ def test_weekly_points_rescale_to_model_and_correct_completeness():
     )
     from datetime import date
 
-    pts = weekly_points(spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 7, 0.0)
-    conv = pts[pts["metric"] == "conversions"].set_index("week_start")
+    pts = period_points(spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 7, 0.0)
+    conv = pts[pts["metric"] == "conversions"].set_index("period_start")
     assert conv.loc[date(2024, 6, 3), "outcome_observed"] == pytest.approx(70.0)
     assert conv.loc[date(2024, 6, 10), "outcome_observed"] == pytest.approx(30.0)
     assert conv.loc[date(2024, 6, 3), "spend"] == pytest.approx(70.0)
@@ -187,3 +187,95 @@ def test_tables_round_trip_and_plots_are_png():
     pngs = channel_plots(table, boot, pts, r.table, "revenue", DAYS)
     assert set(pngs) == {"search", "social", "display"}
     assert all(p[:8] == b"\x89PNG\r\n\x1a\n" and len(p) > 5_000 for p in pngs.values())
+
+
+def test_lead_values_correct_young_leads_for_deals_still_to_close():
+    from gtm_assets.analytics.budget import lead_values, revenue_from_leads, won_completeness
+
+    # leads >= 100 days old: won 100 after 10 days and 300 after 50 days -> F(10)=.25, F(50)=1
+    lags = pd.DataFrame(
+        {"lag_days": [10, 50, 5], "lead_age_days": [150, 120, 20], "value": [100.0, 300.0, 999.0]}
+    )
+    f = won_completeness(lags, horizon_days=100)
+    assert [f(5), f(10), f(30), f(50), f(500)] == pytest.approx([0.0, 0.25, 0.25, 1.0, 1.0])
+    split = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L2", "L3"],
+            "channel": ["A", "A", "B", "B"],
+            "credit": [1.0, 0.5, 0.5, 1.0],
+            "age_days": [200, 30, 30, 5],
+            "won_value": [600.0, 100.0, 100.0, 0.0],
+        }
+    )
+    v = lead_values(split, lags, horizon_days=100, min_completeness=0.2).set_index("channel")
+    # L2's 100 so far is a quarter of what it will bring: 400; L3 (F = 0) is left out
+    assert v.loc["A", "value_per_lead"] == pytest.approx((600 + 0.5 * 400) / 1.5)
+    assert v.loc["B", "value_per_lead"] == pytest.approx(400.0)
+    assert v.loc["B", "credited_leads"] == pytest.approx(0.5)
+    fits = {("A", "conversions"): _fit(10.0, 500.0, 1.2)}
+    rev = revenue_from_leads(fits, v.reset_index())[("A", "revenue")]
+    assert rev.top == pytest.approx(10.0 * (600 + 0.5 * 400) / 1.5)
+    assert (rev.k, rev.n) == (500.0, 1.2)
+    assert rev.boot[:, 0] == pytest.approx(fits[("A", "conversions")].boot[:, 0] * rev.top / 10.0)
+
+
+def test_recent_periods_are_scaled_by_their_completeness():
+    from datetime import date
+
+    # lookback 14 days: weeks up to June 10 are mature; their credit arrives 75% in the
+    # touch week and 25% a week later -> CDF knots (0, 0), (7, .75), (14, 1)
+    spend = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-06-03", periods=28, freq="D"),
+            "campaign_id": "a",
+            "channel": "c",
+            "spend": 1.0,
+        }
+    )
+    credit = pd.DataFrame(
+        {
+            "conversion_type": "lead",
+            "conversion_month": pd.Timestamp("2024-06-01"),
+            "channel": "c",
+            "period_start": pd.to_datetime(
+                ["2024-06-03", "2024-06-03", "2024-06-17", "2024-06-24"]
+            ),
+            "lag_week": [0, 1, 0, 0],
+            "conversion_credit": [6.0, 2.0, 7.0, 3.0],
+            "value_credit": 0.0,
+        }
+    )
+    model = pd.DataFrame(
+        {
+            "conversion_month": [pd.Timestamp("2024-06-01")],
+            "conversion_type": ["lead"],
+            "channel": ["c"],
+            "model_conversions": [18.0],
+            "model_revenue": [0.0],
+        }
+    )
+    pts = period_points(spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 14, 0.5)
+    conv = pts[pts["metric"] == "conversions"].set_index("period_start")
+    # follow-up of the last week (June 24-30) is 3.5 days: .75 * 3.5 / 7
+    assert conv.loc[date(2024, 6, 24), "completeness"] == pytest.approx(0.375)
+    assert not conv.loc[date(2024, 6, 24), "used_in_fit"]
+    assert conv.loc[date(2024, 6, 17), "completeness"] == pytest.approx(0.875)
+    # model total 18 = timing 18 -> credit unchanged; June 17: 7 / .875
+    assert conv.loc[date(2024, 6, 17), "outcome"] == pytest.approx(8.0)
+    assert conv.loc[date(2024, 6, 3), "outcome"] == pytest.approx(8.0)
+    days = period_points(
+        spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 14, 0.5, grain="day"
+    )
+    assert len(days[days["metric"] == "conversions"]) == 30
+    assert days["spend"].sum() == pytest.approx(2 * 28.0)
+
+
+def test_fixed_exponent_fit():
+    from gtm_assets.analytics.response_curves import fit_hill
+
+    rng = np.random.default_rng(1)
+    s = rng.uniform(500, 8_000, 60)
+    y = hill(s, 900.0, 3_000.0, 1.0) * (1 + rng.normal(0, 0.02, 60))
+    fit = fit_hill(s, y, fit_adstock=False, n_boot=5, n_bounds=(1.0, 1.0))
+    assert fit.n == 1.0 and (fit.boot[:, 2] == 1.0).all()
+    assert fit.k == pytest.approx(3_000.0, rel=0.05)
