@@ -48,8 +48,9 @@ HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "positi
 DATA_DRIVEN_MODELS = ("markov", "shapley")
 MODELS = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
 CONVERSION_TYPES = ("lead", "opportunity", "won")
+PATHS_TABLE = "_attr_paths"
 PATH_TABLE = "_attr_path_touches"
-MODEL_TABLE = "_attr_model_touches"
+MODEL_TABLE = "_attr_model_touches"  # a view: null paths + _attr_model_converting
 CREDIT_COLUMNS = [
     "model",
     "channel",
@@ -122,24 +123,31 @@ def build_paths(
 
     Reads ``staging.touchpoints`` and ``intermediate.conversions``.
     """
+    shared = {
+        "month_start": month_start,
+        "month_end": month_end,
+        "lookback_days": params.lookback_days,
+        "touch_types": list(params.touch_types) if params.touch_types else None,
+        "include_unclassified": params.include_unclassified,
+    }
+    con.execute(
+        f"create or replace temp table {PATHS_TABLE} as " + load_sql("intermediate/int_paths"),
+        {**shared, "conversion_type": conversion_type, "anchor_on_lead": params.anchor_on_lead},
+    )
+    window_start = con.execute(f"select min(path_start) from {PATHS_TABLE}").fetchall()[0][0]
     con.execute(
         f"create or replace temp table {PATH_TABLE} as "
         + load_sql("intermediate/int_path_touches"),
         {
-            "conversion_type": conversion_type,
-            "month_start": month_start,
             "month_end": month_end,
-            "lookback_days": params.lookback_days,
-            "touch_types": list(params.touch_types) if params.touch_types else None,
+            "touch_types": shared["touch_types"],
             "include_unclassified": params.include_unclassified,
+            "window_start": window_start or month_start,
+            "lookback_days": params.lookback_days,
             "session_minutes": float(params.session_minutes),
-            "anchor_on_lead": bool(params.anchor_on_lead),
         },
     )
-    con.execute(
-        f"create or replace temp table {MODEL_TABLE} as "
-        + load_sql("intermediate/int_path_model_touches")
-    )
+    _model_view(con)
     total = con.execute(
         "select count(*), coalesce(sum(coalesce(value, 0)), 0) from intermediate.conversions "
         "where conversion_type = $t and converted_at >= $s::timestamp "
@@ -149,17 +157,28 @@ def build_paths(
     return _summarise(con, conversion_type, int(total[0]), float(total[1]))
 
 
+def _model_view(con: duckdb.DuckDBPyConnection) -> None:
+    """``_attr_model_touches``: the paths as markov and shapley see them."""
+    con.execute(
+        "create or replace temp table _attr_model_converting as "
+        + load_sql("intermediate/int_path_model_touches")
+    )
+    con.execute(
+        f"create or replace temp view {MODEL_TABLE} as "
+        f"select * from {PATH_TABLE} where not converted "
+        "union all by name select * from _attr_model_converting"
+    )
+
+
 def _summarise(
     con: duckdb.DuckDBPyConnection, conversion_type: str, conversions: int, revenue: float
 ) -> PathSummary:
     row = con.execute(
-        f"select count(distinct path_id) filter (where converted), "
-        f"count(distinct path_id) filter (where not converted) from {PATH_TABLE}"
+        f"select count(*) filter (where converted), count(*) filter (where not converted), "
+        f"coalesce(sum(value) filter (where converted), 0) "
+        f"from {PATH_TABLE} where touch_index = 1"
     ).fetchall()[0]
-    rev = con.execute(
-        f"select coalesce(sum(value), 0) from (select any_value(value) as value "
-        f"from {PATH_TABLE} where converted group by path_id)"
-    ).fetchall()[0][0]
+    rev = row[2]
     channels = tuple(
         r[0]
         for r in con.execute(
@@ -200,7 +219,7 @@ def path_touches_from_strings(
     try:
         con.execute(
             f"""
-            create or replace temp table {PATH_TABLE} as
+            create or replace temp table {PATHS_TABLE} as
             with
             input as (
                 select
@@ -213,47 +232,60 @@ def path_touches_from_strings(
             ),
             expanded as (
                 select
-                    'c:' || path_no || ':' || i as path_id, true as converted,
+                    path_no || ':' || i as path_key, true as converted,
                     value / conversions as value, channels
                 from input, range(conversions) as r(i)
                 where conversions > 0
                 union all
-                select 'n:' || path_no || ':' || i, false, 0.0, channels
+                select path_no || ':' || i, false, 0.0, channels
                 from input, range(nulls) as r(i)
                 where nulls > 0
-            ),
-            touches as (
-                select
-                    path_id, converted, value,
-                    timestamp '2000-01-01' + to_days(len(channels) + 1) as path_end,
-                    unnest(channels) as channel,
-                    unnest(range(1, len(channels) + 1)) as touch_index,
-                    len(channels) as path_length
-                from expanded
             )
             select
-                path_id, converted, value, path_end,
-                path_id || ':' || touch_index as touchpoint_id,
-                timestamp '2000-01-01' + to_days(touch_index::integer) as ts,
-                channel,
-                null::varchar as campaign_id,
-                'click' as touch_type,
-                false as in_conversion_session,
-                touch_index,
-                path_length
-            from touches
+                case when converted then -1 else 1 end
+                    * row_number() over (partition by converted order by path_key) as path_id,
+                path_key,
+                path_key as person_id,
+                converted,
+                value,
+                timestamp '2000-01-01' as path_start,
+                timestamp '2000-01-01' + to_days(len(channels) + 1) as path_end,
+                channels
+            from expanded
             """,
             {"sep": sep},
         )
+        con.execute(
+            f"""
+            create or replace temp table {PATH_TABLE} as
+            with touches as (
+                select
+                    path_id, converted, value, path_end,
+                    unnest(channels) as channel,
+                    unnest(range(1, len(channels) + 1)) as touch_index,
+                    len(channels) as path_length,
+                    unnest([null::varchar] || channels[1:-2]) as previous_channel
+                from {PATHS_TABLE}
+            )
+            select
+                path_id, converted, value, path_end,
+                timestamp '2000-01-01' + to_days(touch_index::integer) as ts,
+                channel,
+                null::varchar as campaign_id,
+                false as in_conversion_session,
+                touch_index,
+                path_length,
+                previous_channel
+            from touches
+            """
+        )
+        con.execute(f"alter table {PATHS_TABLE} drop column channels")
     finally:
         con.unregister("_attr_input_paths")
-    con.execute(
-        f"create or replace temp table {MODEL_TABLE} as "
-        + load_sql("intermediate/int_path_model_touches")
-    )
+    _model_view(con)
     totals = con.execute(
-        f"select count(distinct path_id) filter (where converted), "
-        f"coalesce(sum(value) filter (where converted and touch_index = 1), 0) from {PATH_TABLE}"
+        f"select count(*) filter (where converted), coalesce(sum(value) filter (where converted), 0) "
+        f"from {PATH_TABLE} where touch_index = 1"
     ).fetchall()[0]
     return _summarise(con, conversion_type, int(totals[0]), float(totals[1]))
 
@@ -272,6 +304,8 @@ def heuristic_credit(con: duckdb.DuckDBPyConnection, params: AttributionParams) 
 
 def path_transitions(con: duckdb.DuckDBPyConnection, order: int) -> pd.DataFrame:
     """Transition counts (from_state, to_state, transitions, conversion_value) of order k."""
+    if order == 1:
+        return con.execute(load_sql("intermediate/int_path_transitions_first_order")).df()
     return con.execute(
         load_sql("intermediate/int_path_transitions"), {"markov_order": int(order)}
     ).df()
@@ -554,7 +588,8 @@ def attribute_month(
         build_paths(con, conversion_type, prior_start, month_start, params)
         stats = ins.with_prior(current, ins.path_stats(con))
         parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
-    for table in (PATH_TABLE, MODEL_TABLE, "_attr_mask_shares"):
+    con.execute(f"drop view if exists {MODEL_TABLE}")
+    for table in (PATHS_TABLE, PATH_TABLE, "_attr_model_converting", "_attr_mask_shares"):
         con.execute(f"drop table if exists {table}")
     channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
     campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))

@@ -1,7 +1,8 @@
--- The touches the data-driven models (markov, shapley) see: every path of the temp table
--- _attr_path_touches without its conversion-session touches (see int_path_touches.sql),
--- unless the conversion session is all the path has (then it stays, so that every
--- conversion with a touch keeps its credit). touch_index and path_length are recomputed.
+-- The converting paths as the data-driven models (markov, shapley) see them: without their
+-- conversion-session touches (see int_path_touches.sql), unless the conversion session is
+-- all the path has (then it stays, so that every conversion with a touch keeps its
+-- credit). touch_index, path_length and previous_channel are recomputed. Null paths have
+-- no conversion session; the view _attr_model_touches adds them unchanged.
 with
 
 flagged as (
@@ -10,20 +11,26 @@ flagged as (
         count(*) filter (where not in_conversion_session)
             over (partition by path_id) as touches_outside_session
     from _attr_path_touches
+    where converted
 ),
 
 kept as (
-    select * exclude (touch_index, path_length, touches_outside_session)
+    select
+        * exclude (touch_index, path_length, previous_channel, touches_outside_session),
+        touch_index as full_path_index
     from flagged
     where not in_conversion_session or touches_outside_session = 0
 ),
 
 final as (
     select
-        *,
-        row_number() over (partition by path_id order by ts, touchpoint_id) as touch_index,
-        count(*) over (partition by path_id) as path_length
+        * exclude (full_path_index),
+        row_number() over w as touch_index,
+        count(*) over (w rows between unbounded preceding and unbounded following)
+            as path_length,
+        lag(channel) over w as previous_channel
     from kept
+    window w as (partition by path_id order by full_path_index)
 )
 
 select * from final

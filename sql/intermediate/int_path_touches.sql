@@ -1,160 +1,125 @@
--- One row per touch of every attribution path of one conversion type in one month.
---
--- Converting paths: for each conversion of $conversion_type with converted_at in
--- [$month_start, $month_end), the person's touches strictly before converted_at and no
--- older than $lookback_days days (ts >= converted_at - lookback). Touches after the
--- conversion never count.
--- Non-converting paths: people with at least one touch in [$month_start, $month_end)
--- who have no conversion of this type at any time before $month_end (still at risk at
--- the month end); their path is their touches in [$month_end - lookback, $month_end).
--- Touch filters: $touch_types (NULL = every type) and $include_unclassified.
--- $anchor_on_lead (opportunity and won only): "lead-sourced" paths. The path of a deal is
--- the path of the lead that sourced it (touches before the lead's creation, same lookback)
--- and the non-converting paths are those of the lead risk set; what happens between lead
--- and deal (nurture, sales) is left to sales. Off by default: paths end at the conversion.
--- Order inside a path: ts, then touchpoint_id (deterministic).
+-- One row per touch of every path in the temp table _attr_paths (int_paths.sql): the
+-- person's counted touches in [path_start, path_end). Touch filters: $touch_types (NULL =
+-- every type, impressions included) and $include_unclassified. $window_start is the
+-- earliest path_start (lets the scan skip older data).
+-- Order inside a path: ts, then touchpoint_id for converting paths; ts, then channel for
+-- null paths (cheaper to sort, and just as deterministic for everything null paths feed:
+-- touches tied on both only differ in campaign, which null paths never order by).
+-- touch_index 1..path_length; previous_channel: the channel of the touch before (NULL first).
 -- in_conversion_session: the touch belongs to the session that ends in the conversion
 -- (the chain of touches with gaps of at most $session_minutes minutes, the last of them at
--- most $session_minutes before the conversion, web analytics' 30-minute session rule).
+-- most $session_minutes before the conversion: web analytics' 30-minute session rule).
 -- Such a session records how the person came back to convert (a direct visit, a branded
 -- search, a click on a nurture email), not what persuaded them; the data-driven models
 -- leave it out. Null paths have no conversion session. $session_minutes = 0 disables it.
+-- Each path family is sorted once: all its windows share one partition and order.
 with
 
-anchored as (
-    select $anchor_on_lead and $conversion_type <> 'lead' as on_lead
-),
-
-lead_created as (
-    select lead_id, min(converted_at) as lead_at
-    from intermediate.conversions
-    where conversion_type = 'lead'
-    group by lead_id
-),
-
-conversions as (
-    select
-        c.conversion_id,
-        c.person_id,
-        case
-            when (select on_lead from anchored) then coalesce(l.lead_at, c.converted_at)
-            else c.converted_at
-        end as converted_at,
-        coalesce(c.value, 0)::double as value
-    from intermediate.conversions as c
-    left join lead_created as l on l.lead_id = c.lead_id
-    where c.conversion_type = $conversion_type
-        and c.converted_at >= $month_start::timestamp
-        and c.converted_at < $month_end::timestamp
-),
-
-risk_type as (
-    select case when (select on_lead from anchored) then 'lead' else $conversion_type end
-        as conversion_type
-),
-
 touches as (
-    select
-        touchpoint_id,
-        person_id,
-        ts,
-        channel,
-        campaign_id,
-        touch_type
+    select person_id, ts, touchpoint_id, channel, campaign_id
     from staging.touchpoints
-    where ts >= least(
-            $month_start::timestamp, (select min(converted_at) from conversions)
-        ) - to_days($lookback_days::integer)
+    where ts >= $window_start::timestamp
         and ts < $month_end::timestamp
         and channel is not null
         and ($touch_types is null or list_contains($touch_types, touch_type))
         and ($include_unclassified or channel <> 'unclassified')
 ),
 
-converting_touches as (
+converting_joined as (
     select
-        'c:' || c.conversion_id as path_id,
-        true as converted,
-        c.value,
-        c.converted_at as path_end,
-        t.touchpoint_id,
+        p.path_id,
+        p.value,
+        p.path_end,
         t.ts,
-        t.channel,
-        t.campaign_id,
-        t.touch_type
-    from conversions as c
-    inner join touches as t
-        on t.person_id = c.person_id
-        and t.ts < c.converted_at
-        and t.ts >= c.converted_at - to_days($lookback_days::integer)
-),
-
-ever_converted as (
-    select distinct person_id
-    from intermediate.conversions
-    where conversion_type = (select conversion_type from risk_type)
-        and converted_at < $month_end::timestamp
-),
-
-at_risk as (
-    select distinct t.person_id
-    from touches as t
-    anti join ever_converted as e on e.person_id = t.person_id
-    where t.ts >= $month_start::timestamp
-),
-
-null_touches as (
-    select
-        'n:' || t.person_id as path_id,
-        false as converted,
-        0.0::double as value,
-        $month_end::timestamp as path_end,
         t.touchpoint_id,
-        t.ts,
         t.channel,
-        t.campaign_id,
-        t.touch_type
+        t.campaign_id
     from touches as t
-    semi join at_risk as r on r.person_id = t.person_id
+    inner join _attr_paths as p
+        on p.person_id = t.person_id
+        and t.ts >= p.path_start
+        and t.ts < p.path_end
+    where p.converted
+),
+
+-- every null path has the same window [$month_end - lookback, $month_end)
+null_joined as (
+    select p.path_id, t.ts, t.channel, t.campaign_id
+    from touches as t
+    inner join (select path_id, person_id from _attr_paths where not converted) as p
+        on p.person_id = t.person_id
     where t.ts >= $month_end::timestamp - to_days($lookback_days::integer)
 ),
 
-all_touches as (
-    select * from converting_touches
-    union all
-    select * from null_touches
+null_ordered as (
+    select
+        path_id,
+        ts,
+        channel,
+        campaign_id,
+        row_number() over w as touch_index,
+        count(*) over (w rows between unbounded preceding and unbounded following)
+            as path_length,
+        lag(channel) over w as previous_channel
+    from null_joined
+    window w as (partition by path_id order by ts, channel)
 ),
 
-sessions as (
+converting_ordered as (
     select
-        *,
-        sum(case when gap_minutes is null or gap_minutes > $session_minutes then 1 else 0 end)
-            over (partition by path_id order by ts desc, touchpoint_id desc
-                  rows between unbounded preceding and current row) as session_from_end
+        path_id,
+        value,
+        path_end,
+        ts,
+        channel,
+        campaign_id,
+        row_number() over w as touch_index,
+        count(*) over (w rows between unbounded preceding and unbounded following)
+            as path_length,
+        lag(channel) over w as previous_channel,
+        epoch(lead(ts, 1, path_end) over w - ts) / 60.0 as gap_minutes
+    from converting_joined
+    window w as (partition by path_id order by ts, touchpoint_id)
+),
+
+converting_sessions as (
+    select
+        path_id,
+        true as converted,
+        value,
+        path_end,
+        ts,
+        channel,
+        campaign_id,
+        $session_minutes > 0 and touch_index > coalesce(last_break, 0) as in_conversion_session,
+        touch_index,
+        path_length,
+        previous_channel
     from (
         select
             *,
-            epoch(lead(ts, 1, path_end) over (partition by path_id order by ts, touchpoint_id) - ts)
-                / 60.0 as gap_minutes
-        from all_touches
+            max(case when gap_minutes > $session_minutes then touch_index end)
+                over (partition by path_id) as last_break
+        from converting_ordered
     )
 ),
 
 final as (
+    select * from converting_sessions
+    union all
     select
         path_id,
-        converted,
-        value,
-        path_end,
-        touchpoint_id,
+        false as converted,
+        0.0::double as value,
+        $month_end::timestamp as path_end,
         ts,
         channel,
         campaign_id,
-        touch_type,
-        converted and session_from_end = 0 and $session_minutes > 0 as in_conversion_session,
-        row_number() over (partition by path_id order by ts, touchpoint_id) as touch_index,
-        count(*) over (partition by path_id) as path_length
-    from sessions
+        false as in_conversion_session,
+        touch_index,
+        path_length,
+        previous_channel
+    from null_ordered
 )
 
 select * from final

@@ -15,8 +15,10 @@ MARCH = (date(2024, 3, 1), date(2024, 4, 1))
 
 def _paths(con) -> pd.DataFrame:
     return con.execute(
-        "select path_id, converted, string_agg(channel, '>' order by touch_index) as path "
-        "from _attr_path_touches group by all order by path_id"
+        "select case when t.converted then 'c:' else 'n:' end || p.path_key as path_id, "
+        "t.converted, string_agg(t.channel, '>' order by t.touch_index) as path "
+        "from _attr_path_touches as t join _attr_paths as p using (path_id) "
+        "group by all order by path_id"
     ).df()
 
 
@@ -172,8 +174,9 @@ def test_conversion_session_is_left_out_of_data_driven_paths_only():
     params = at.AttributionParams(models=("linear", "markov", "shapley"))
     summary = at.build_paths(con, "lead", *MARCH, params)
     model_paths = con.execute(
-        "select path_id, string_agg(channel, '>' order by touch_index) "
-        "from _attr_model_touches where converted group by all order by 1"
+        "select 'c:' || p.path_key, string_agg(t.channel, '>' order by t.touch_index) "
+        "from _attr_model_touches as t join _attr_paths as p using (path_id) "
+        "where t.converted group by all order by 1"
     ).fetchall()
     # pA: the direct visit 10 minutes before the lead is its conversion session; pB: the
     # whole path is one session (gaps of 20 minutes), so it is kept.

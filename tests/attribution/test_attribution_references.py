@@ -215,6 +215,20 @@ def test_markov_matches_channelattribution_within_simulation_noise(source, order
     assert float((shares - ref_share).abs().sum()) / 2 < 0.01  # TV distance of shares
 
 
+def test_first_order_shortcut_equals_the_general_transition_query():
+    from gtm_assets.sql_files import load_sql
+
+    paths = _random_paths(9)
+    con, _summary, _credit = _ours(paths, ("linear",))
+    fast = at.path_transitions(con, 1)
+    general = con.execute(load_sql("intermediate/int_path_transitions"), {"markov_order": 1}).df()
+    key = ["from_state", "to_state"]
+    fast = fast.sort_values(key, ignore_index=True)
+    general = general.sort_values(key, ignore_index=True)
+    assert len(fast) > 30
+    pd.testing.assert_frame_equal(fast, general)
+
+
 def test_markov_higher_order_is_deterministic_and_sums():
     paths = _random_paths(5)
     _con, summary, credit_a = _ours(paths, ("markov",), order=3)
