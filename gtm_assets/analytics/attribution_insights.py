@@ -122,5 +122,17 @@ def disagreement_headlines(comparison: pd.DataFrame, disagreement: pd.DataFrame)
                 f"; the most different pair is {w['model_a']} vs {w['model_b']} "
                 f"(they split {w['tv_distance']:.0%} of the credit differently)"
             )
+        if {"share_shapley", "share_last_touch"} <= set(group.columns):
+            shift = (
+                group.set_index("channel")["share_shapley"]
+                - group.set_index("channel")["share_last_touch"]
+            )
+            moved = float(shift.clip(lower=0).sum())
+            if moved > 0:
+                text += (
+                    f". Against last touch, Shapley moves {moved:.0%} of the credit, most "
+                    f"from {shift.idxmin()} ({shift.min():+.0%}) to {shift.idxmax()} "
+                    f"({shift.max():+.0%})"
+                )
         lines.append(text + ".")
     return lines

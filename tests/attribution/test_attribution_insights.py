@@ -88,4 +88,10 @@ def test_model_comparison_and_disagreement(month):
     assert won.loc["email", "share_markov"] == pytest.approx(0.25)
     assert dis.loc[("won", "linear", "markov"), "tv_distance"] == pytest.approx(1 / 12)
     headlines = ins.disagreement_headlines(cmp, month.insights["model_disagreement"])
-    assert any(h.startswith("won: models disagree most on") for h in headlines)
+    won_line = next(h for h in headlines if h.startswith("won: models disagree most on"))
+    # shapley splits w1 50/50 (v({email, paid_search}) = 1/2, singletons 0); last touch
+    # gives paid_search everything
+    assert won_line.endswith(
+        "Against last touch, Shapley moves 50% of the credit, most from paid_search (-50%) "
+        "to email (+50%)."
+    )
