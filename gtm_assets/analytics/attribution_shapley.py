@@ -20,6 +20,15 @@ is fine for the ~12 channel groups), vectorised with numpy.
 
 Unlike the "simplified" Shapley (an equal split over the path's unique channels, which is
 just linear over unique channels), v(S) uses the non-converting paths through the rates.
+
+The paths are those of ``_attr_model_touches``: without the conversion session (touches
+chained to the conversion by gaps of at most 30 minutes), which would otherwise look like
+a perfect predictor (only converters have it) although it records how the person came
+back to convert. With ``anchor_on_lead``, deals take v(S) from the month's lead paths
+(``shapley_path_shares(lead_counts, ..., masks=deal_masks)``).
+On the sample generator (whose truth is an exact Shapley split of a noisy-OR conversion
+process) this estimator lands within 0.05-0.10 total-variation distance of the true
+monthly lead shares (benchmarks/attribution_recovery.py).
 """
 
 from __future__ import annotations

@@ -121,3 +121,25 @@ def test_rerun_replaces_the_slice_and_low_coverage_warns(warehouse_file, tmp_pat
     ).fetchall()[0][0]
     assert rows == 1  # clicks only: l1's paid_search; one slice, not two
     con.close()
+
+
+def test_month_without_conversions_writes_empty_slices(warehouse_file, tmp_path):
+    resources = {
+        "warehouse": WarehouseResource(
+            path=str(warehouse_file), read_copy_path=str(tmp_path / "r.duckdb")
+        ),
+        "settings": GtmSettings(raw_dir=str(tmp_path), reports_dir=str(tmp_path)),
+    }
+    result = dg.materialize(
+        [asset_module.attribution_credit], resources=resources, partition_key="2024-05-01"
+    )
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    assert con.execute("select count(*) from marts.channel_attribution").fetchall() == [(0,)]
+    assert con.execute(
+        "select count(*) from marts.attribution_transitions where month = '2024-05-01'"
+    ).fetchall() == [(0,)]
+    con.close()
