@@ -253,16 +253,33 @@ def lead_values(
     won_lags: pd.DataFrame,
     horizon_days: int = 270,
     min_completeness: float = 0.3,
+    shrink: bool = True,
+    channels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Each channel's expected eventual won revenue per (credited) lead.
 
     ``lead_split``: lead_id, channel, credit (the lead's even split over its touches'
     channels), age_days, won_value (revenue sourced so far). Young leads have not closed
     yet: each lead's revenue so far is divided by F(age) (``won_completeness``), and leads
-    with F(age) below ``min_completeness`` are left out. value_per_lead =
-    sum(credit * won / F) / sum(credit) over the kept leads.
+    with F(age) below ``min_completeness`` are left out. ``value_raw`` =
+    sum(credit * won / F) / sum(credit) over the kept leads, with its sampling variance
+    ``value_se**2 = sum(credit^2 (x - value_raw)^2) / sum(credit)^2``.
+
+    Won deals are rare and their amounts skewed, so a channel's raw value is noisy. With
+    ``shrink`` the values are shrunk towards the credit-weighted mean of ``channels``
+    (default: all) by James-Stein / empirical Bayes: ``tau^2`` = between-channel variance
+    beyond sampling noise, ``value_per_lead = mean + tau^2 / (tau^2 + se^2) * (raw - mean)``.
     """
-    cols = ["channel", "credited_leads", "value_per_lead", "leads_used", "won_value_observed"]
+    cols = [
+        "channel",
+        "credited_leads",
+        "value_per_lead",
+        "value_raw",
+        "value_se",
+        "shrinkage",
+        "leads_used",
+        "won_value_observed",
+    ]
     if lead_split.empty:
         return pd.DataFrame(columns=cols)
     f = won_completeness(won_lags, horizon_days)
@@ -270,8 +287,9 @@ def lead_values(
     ages = d["age_days"].to_numpy(dtype=float)
     comp = {a: f(a) for a in np.unique(ages)}
     d["completeness"] = [comp[a] for a in ages]
-    d = d[d["completeness"] >= min_completeness]
-    d["w_value"] = d["credit"] * d["won_value"] / d["completeness"]
+    d = d[d["completeness"] >= min_completeness].copy()
+    d["x"] = d["won_value"] / d["completeness"]
+    d["w_value"] = d["credit"] * d["x"]
     d["w_obs"] = d["credit"] * d["won_value"]
     g = d.groupby("channel").agg(
         credited_leads=("credit", "sum"),
@@ -279,7 +297,22 @@ def lead_values(
         leads_used=("lead_id", "nunique"),
         won_value_observed=("w_obs", "sum"),
     )
-    g["value_per_lead"] = g["value"] / g["credited_leads"].replace(0, np.nan)
+    g["value_raw"] = g["value"] / g["credited_leads"].replace(0, np.nan)
+    d["dev2"] = (d["credit"] * (d["x"] - d["channel"].map(g["value_raw"]))) ** 2
+    g["value_se"] = np.sqrt(d.groupby("channel")["dev2"].sum()) / g["credited_leads"]
+    g["value_per_lead"] = g["value_raw"]
+    g["shrinkage"] = 0.0
+    pool = g if channels is None else g[g.index.isin(list(channels))]
+    pool = pool[np.isfinite(pool["value_raw"]) & (pool["credited_leads"] > 0)]
+    if shrink and len(pool) >= 3:
+        w = pool["credited_leads"]
+        mean = float((w * pool["value_raw"]).sum() / w.sum())
+        spread = float(np.mean((pool["value_raw"] - mean) ** 2))
+        tau2 = max(spread - float(np.mean(pool["value_se"] ** 2)), 0.0)
+        se2 = g["value_se"] ** 2
+        keep = tau2 / (tau2 + se2) if tau2 > 0 else se2 * 0.0
+        g["value_per_lead"] = mean + keep * (g["value_raw"] - mean)
+        g["shrinkage"] = 1.0 - keep
     return g.reset_index()[cols]
 
 

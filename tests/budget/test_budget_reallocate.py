@@ -207,7 +207,8 @@ def test_lead_values_correct_young_leads_for_deals_still_to_close():
             "won_value": [600.0, 100.0, 100.0, 0.0],
         }
     )
-    v = lead_values(split, lags, horizon_days=100, min_completeness=0.2).set_index("channel")
+    v = lead_values(split, lags, horizon_days=100, min_completeness=0.2, shrink=False)
+    v = v.set_index("channel")
     # L2's 100 so far is a quarter of what it will bring: 400; L3 (F = 0) is left out
     assert v.loc["A", "value_per_lead"] == pytest.approx((600 + 0.5 * 400) / 1.5)
     assert v.loc["B", "value_per_lead"] == pytest.approx(400.0)
@@ -279,3 +280,28 @@ def test_fixed_exponent_fit():
     fit = fit_hill(s, y, fit_adstock=False, n_boot=5, n_bounds=(1.0, 1.0))
     assert fit.n == 1.0 and (fit.boot[:, 2] == 1.0).all()
     assert fit.k == pytest.approx(3_000.0, rel=0.05)
+
+
+def _values_world(c_values):
+    rows = []
+    for ch, vals in (("A", [0, 0, 300, 300]), ("B", [0, 600]), ("C", c_values)):
+        rows += [(f"{ch}{i}", ch, 1.0, 400, float(x)) for i, x in enumerate(vals)]
+    return pd.DataFrame(rows, columns=["lead_id", "channel", "credit", "age_days", "won_value"])
+
+
+def test_lead_value_shrinkage_hand_computed():
+    from gtm_assets.analytics.budget import lead_values
+
+    no_lags = pd.DataFrame(columns=["lag_days", "lead_age_days", "value"])
+    # raw values 150 (se 75), 300 (se 212.13), 60 (se 0); weighted mean 144; the spread
+    # between channels (10476) is below the sampling noise (16875): all shrink to 144
+    v = lead_values(_values_world([60] * 4), no_lags, 100, 0.3).set_index("channel")
+    assert v["value_raw"].tolist() == pytest.approx([150.0, 300.0, 60.0])
+    assert v["value_se"].tolist() == pytest.approx([75.0, np.sqrt(180_000) / 2, 0.0])
+    assert v["value_per_lead"].tolist() == pytest.approx([144.0] * 3)
+    # C at 1000: mean 520, tau^2 = 138566.67 - 16875 = 121691.67
+    v = lead_values(_values_world([1000] * 4), no_lags, 100, 0.3).set_index("channel")
+    tau2 = ((150 - 520) ** 2 + (300 - 520) ** 2 + (1000 - 520) ** 2) / 3 - 16875
+    assert v.loc["A", "value_per_lead"] == pytest.approx(520 + tau2 / (tau2 + 75**2) * (150 - 520))
+    assert v.loc["C", "value_per_lead"] == pytest.approx(1000.0)
+    assert v.loc["B", "shrinkage"] > v.loc["A", "shrinkage"] > v.loc["C", "shrinkage"] == 0.0
