@@ -1,24 +1,38 @@
-"""The budget optimizer's core: weekly channel series, curve fits, the reallocation, waste
-from saturation, the quarterly plan, plots and the evaluation against a known truth.
+"""The budget optimizer's core: channel series, curve fits, the reallocation, waste from
+saturation, the quarterly plan, plots and the evaluation against a known truth.
 
-Data choice (documented for reviewers): response curves are fitted on *weekly* points
-per channel over a trailing window (default 12 months). A week's outcome is the credit
-that the configured attribution model gives the channel, placed in the week of the
-touches that earned it:
+Data choice (documented for reviewers). Response curves are fitted per paid channel on
+*weekly* points (``grain="day"`` possible) over a trailing window (default 12 months).
 
-1. ``sql/marts/budget_touch_credit.sql`` spreads every lead / won deal in the window
+Leads (metric ``conversions``): a week's outcome is the lead credit that the configured
+attribution model gives the channel, placed in the week of the touches that earned it:
+
+1. ``sql/marts/budget_touch_credit.sql`` spreads every lead (and won deal) of the window
    evenly over its touches in the lookback window (timing only);
 2. for each conversion month and channel, that timing is rescaled to the model's total
    in ``marts.campaign_attribution`` (so totals reconcile exactly with attribution);
 3. recent weeks have not had their full lookback yet (a touch this week can still earn
-   credit from next month's deals): each week's outcome is divided by its *completeness*,
-   the share of credit that arrives within the week's observed follow-up, estimated from
-   weeks old enough to be complete (chain-ladder style); weeks below
+   credit from next month's conversions): each week's outcome is divided by its
+   *completeness*, the share of credit that arrives within the week's observed follow-up,
+   estimated from weeks old enough to be complete (chain-ladder style); weeks below
    ``min_completeness`` are left out of the fit.
 
 Placing outcomes at touch time rather than conversion time aligns spend with what it
-bought: won revenue arrives weeks to months after the spend that caused it, so regressing
-a month's closed revenue on the same month's spend would mostly measure noise.
+bought.
+
+Revenue (default ``revenue_method="lead_value"``): the lead curve times the channel's
+eventual won revenue per lead. Won deals close weeks to months after the lead (and the
+attribution lookback before a *close* mostly sees post-lead nurture touches), so fitting
+won-revenue credit on spend directly is mostly noise. Revenue per lead comes from the
+leads' own deals (``sql/marts/budget_lead_value.sql``: each lead's even split over its
+touch channels), young leads scaled up by the share of revenue that closes by their age
+(``won_completeness``), and shrunk towards the paid channels' mean by empirical Bayes.
+``revenue_method="attributed_revenue"`` fits the won-revenue credit directly instead.
+
+What limits accuracy: the curves measure *attributed* outcomes, so they inherit the
+attribution model's bias. On generated data with known causal curves (see the README)
+Shapley credit recovers the channels' true response well; linear credit over-credits
+channels that touch already-engaged people and leads the optimizer astray.
 """
 
 from __future__ import annotations
@@ -65,7 +79,7 @@ class BudgetOptions:
     interval_level: float = 0.9
     seed: int = 0
     grain: str = "week"
-    n_bounds: tuple[float, float] = (0.3, 4.0)
+    n_bounds: tuple[float, float] = (1.0, 1.0)
 
     @property
     def grain_days(self) -> int:

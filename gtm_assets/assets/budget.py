@@ -81,9 +81,17 @@ class CurveConfig(dg.Config):
             "sampling noise (empirical Bayes): won deals are rare and skewed."
         ),
     )
-    hill_n_min: float = Field(default=0.5, description="Smallest Hill exponent allowed.")
+    hill_n_min: float = Field(
+        default=1.0,
+        description=(
+            "Smallest Hill exponent allowed. Default 1 = hill_n_max: the exponent is fixed "
+            "(a concave Michaelis-Menten curve), because a year of weekly points rarely "
+            "identifies it and a free exponent made worse budget decisions on generated "
+            "data (README). Set e.g. 0.5-3 to fit it."
+        ),
+    )
     hill_n_max: float = Field(
-        default=3.0,
+        default=1.0,
         description="Largest Hill exponent allowed (equal to hill_n_min fixes the exponent).",
     )
     n_boot: int = Field(default=100, description="Bootstrap refits for the uncertainty bands.")
@@ -202,8 +210,13 @@ def _plan(con, start: date, end: date) -> pd.DataFrame:
 
 
 def _average_return(
-    con, window_start: date, month_end: date, model: str, metric: str
+    con, window_start: date, month_end: date, metric: str, curves: pd.DataFrame, model: str
 ) -> dict[str, float]:
+    """Each channel's historical average return over the window (outcome per unit of
+    spend), measured the way its curve is: attributed leads per spend, and for revenue
+    either leads x the curve's revenue per lead (``lead_value``) or the model's won-revenue
+    credit (``attributed_revenue``). Used for the historical-ROI rule and for channels
+    without a usable curve."""
     credit = wh.query_df(
         con,
         load_sql("marts/budget_model_credit"),
@@ -218,10 +231,30 @@ def _average_return(
         .groupby("channel")["spend"]
         .sum()
     )
-    ctype = "won" if metric == "revenue" else "lead"
-    col = "model_revenue" if metric == "revenue" else "model_conversions"
-    got = credit[credit["conversion_type"] == ctype].groupby("channel")[col].sum()
-    return {str(c): float(got.get(c, 0.0)) / float(s) for c, s in spend.items() if s > 0}
+    leads = (
+        credit[credit["conversion_type"] == "lead"].groupby("channel")["model_conversions"].sum()
+    )
+    won = credit[credit["conversion_type"] == "won"].groupby("channel")["model_revenue"].sum()
+    value = {}
+    if not curves.empty and "value_per_lead" in curves.columns:
+        rev = curves[curves["metric"] == "revenue"]
+        value = {
+            str(c): float(v)
+            for c, v in zip(rev["channel"], rev["value_per_lead"], strict=True)
+            if pd.notna(v)
+        }
+    out = {}
+    for c, s in spend.items():
+        if s <= 0:
+            continue
+        if metric == "conversions":
+            out[str(c)] = float(leads.get(c, 0.0)) / float(s)
+        elif value:
+            if str(c) in value:
+                out[str(c)] = float(leads.get(c, 0.0)) * value[str(c)] / float(s)
+        else:
+            out[str(c)] = float(won.get(c, 0.0)) / float(s)
+    return out
 
 
 def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
@@ -601,7 +634,7 @@ def budget_reallocation(
             str(r.channel): float(r.planned_spend) for r in plan.itertuples(index=False)
         }
         avg = _average_return(
-            con, window_start, month_end, _model_of(curves, settings), options.objective
+            con, window_start, month_end, options.objective, curves, _model_of(curves, settings)
         )
         notes = []
         if not optional_table_present(con, "budget_plan"):
@@ -1000,7 +1033,7 @@ def budget_quarterly_allocation(
                 str(c): float(v) for c, v in plan.groupby("channel")["planned_spend"].sum().items()
             }
         avg = _average_return(
-            con, window_start, month_end, _model_of(curves, settings), options.objective
+            con, window_start, month_end, options.objective, curves, _model_of(curves, settings)
         )
         if spend3 or planned:
             out, summary = core.quarterly_allocation(

@@ -42,7 +42,9 @@ def _run(path, key="2024-12-01", run_config=None):
 
 @pytest.fixture(scope="module")
 def ran(world_path):
-    result = _run(world_path)
+    # free Hill exponent, so the fit can be checked against the world's true curves
+    free = {"ops": {"budget_response_curves": {"config": {"hill_n_min": 0.5, "hill_n_max": 3.0}}}}
+    result = _run(world_path, run_config=free)
     assert result.success
     return world_path, result
 
@@ -147,12 +149,14 @@ def test_without_budget_plan_the_budget_is_current_spend(tmp_path):
     rec = con.execute("select sum(recommended_spend) from marts.budget_reallocation").fetchall()[0][
         0
     ]
+    exponents = con.execute("select distinct n from marts.budget_response_curves").fetchall()
     sources = con.execute(
         "select distinct plan_source from marts.budget_pacing where level = 'channel'"
     ).fetchall()
     con.close()
     assert rec == pytest.approx(0.9 * spend)
     assert sources == [("campaign_planned_budget",)]
+    assert exponents == [(1.0,)]  # the default fixes the Hill exponent at 1
 
 
 def test_revenue_curves_are_lead_curves_times_revenue_per_lead(ran):
