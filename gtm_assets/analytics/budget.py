@@ -508,6 +508,7 @@ class Reallocation:
     kkt_gap: float
     multiplier: float
     total_current: float
+    total_reference: float
     total_recommended: float
     total_recommended_ci: tuple[float, float]
     total_current_ci: tuple[float, float]
@@ -663,6 +664,9 @@ def reallocate(
                 else np.nan,
                 "expected_revenue_current": value(i, current[i]),
                 "expected_revenue_recommended": value(i, rec[i]),
+                # the current mix at the allocatable budget: recommended - reference is the
+                # gain from reallocating alone (current - reference is what the reserve costs)
+                "expected_revenue_reference": value(i, reference[i]),
                 "expected_revenue_current_ci_low": float(np.quantile(draws_cur[i], alpha)),
                 "expected_revenue_current_ci_high": float(np.quantile(draws_cur[i], 1 - alpha)),
                 "expected_revenue_recommended_ci_low": float(np.quantile(draws_rec[i], alpha)),
@@ -687,6 +691,7 @@ def reallocate(
         kkt_gap=kkt.max_rel_gap,
         multiplier=kkt.multiplier,
         total_current=float(table["expected_revenue_current"].sum()),
+        total_reference=float(table["expected_revenue_reference"].sum()),
         total_recommended=float(table["expected_revenue_recommended"].sum()),
         total_current_ci=(
             float(np.quantile(tot_cur, alpha)),

@@ -573,12 +573,7 @@ def budget_response_curves(
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=[
-        "staging_tables",
-        "campaign_attribution",
-        "campaign_performance",
-        "budget_response_curves",
-    ],
+    deps=["staging_tables", "campaign_attribution", "budget_response_curves"],
     description=(
         "Next month's recommended spend per channel: maximises expected revenue on the fitted "
         "curves within +-30% of each channel's current share, holding back a 10% test reserve, "
@@ -694,6 +689,7 @@ def budget_reallocation(
                 "budget_source": result.budget_source,
                 "test_reserve": result.reserve,
                 "expected_current": result.total_current,
+                "expected_current_mix_at_budget": result.total_reference,
                 "expected_recommended": result.total_recommended,
                 "expected_recommended_interval": f"{result.total_recommended_ci[0]:,.0f} - {result.total_recommended_ci[1]:,.0f}",
                 "marginal_roas_at_optimum": float(result.multiplier)
