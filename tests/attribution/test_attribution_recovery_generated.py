@@ -9,10 +9,12 @@ import contextlib
 import io
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from gtm_assets.analytics import attribution as at
+from gtm_assets.analytics.attribution_markov import markov_removal_effects
 from gtm_assets.analytics.attribution_recovery import read_truth, tv_distance
 
 ca = pytest.importorskip("ChannelAttribution")
@@ -65,3 +67,59 @@ def test_data_driven_model_recovers_the_true_lead_shares(world, month):
     best = min(tv["markov"], tv["shapley"])
     assert best <= 0.5 * tv_peer, (tv, tv_peer)
     assert best < min(tv[m] for m in at.HEURISTIC_MODELS) - 0.1, tv
+
+
+@pytest.mark.slow
+def test_channelattribution_agrees_on_generated_paths(world):
+    """On generated paths: CA's heuristics equal ours exactly, CA's simulated markov equals
+    our exact chain within simulation noise (both on the paths the markov model sees)."""
+    con, _truth = world
+    month = MONTHS[0]
+    params = at.AttributionParams(models=("first_touch", "last_touch", "linear", "markov"))
+    summary = at.build_paths(con, "lead", month, date(2024, 4, 1), params)
+    credit = at.to_channel_credit(at.attribute_paths(con, summary, params))
+    full = con.execute(
+        "with p as (select path_id, any_value(converted) as converted, "
+        "string_agg(channel, ' > ' order by touch_index) as path "
+        "from _attr_path_touches group by path_id) "
+        "select path, count(*) filter (where converted) as conv, "
+        "count(*) filter (where not converted) as nulls from p group by path"
+    ).df()
+    with contextlib.redirect_stdout(io.StringIO()):
+        heur = ca.heuristic_models(full[full["conv"] > 0], "path", "conv", flg_pro=False)
+    heur = heur.set_index("channel_name")
+    for model, column in [
+        ("first_touch", "first_touch"),
+        ("last_touch", "last_touch"),
+        ("linear", "linear_touch"),
+    ]:
+        ours = credit[credit["model"] == model].set_index("channel")["attributed_conversions"]
+        assert ours.reindex(heur.index).to_numpy() == pytest.approx(
+            heur[column].to_numpy(), abs=1e-9
+        )
+    cleaned = con.execute(
+        "with p as (select path_id, any_value(converted) as converted, "
+        "string_agg(channel, ' > ' order by touch_index) as path "
+        "from _attr_model_touches group by path_id) "
+        "select path, count(*) filter (where converted) as conv, "
+        "count(*) filter (where not converted) as nulls from p group by path"
+    ).df()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = ca.markov_model(
+            cleaned,
+            "path",
+            "conv",
+            var_null="nulls",
+            nsim_start=1e6,
+            max_step=1000,
+            out_more=True,
+            verbose=False,
+            flg_pro=False,
+        )
+    ref_re = ref["removal_effects"].set_index("channel_name")["removal_effect"]
+    effects = markov_removal_effects(at.path_transitions(con, 1)).set_index("channel")
+    n_conv = effects.attrs["p_conversion"] * 1e6 / 10
+    for channel, value in ref_re.items():
+        ours = effects.loc[channel, "removal_effect"]
+        se = np.sqrt(max(ours * (1 - ours), 1e-4) / n_conv)
+        assert abs(ours - value) < 5 * se + 1e-3, (channel, ours, value)
