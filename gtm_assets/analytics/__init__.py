@@ -1,0 +1,1 @@
+"""Pure computational cores (DataFrame or SQL in, DataFrame out). Never imports dagster."""
