@@ -168,6 +168,11 @@ def _sql_type(name: str) -> str:
     return name
 
 
+def _is_null_type(dtype: str) -> bool:
+    """DuckDB types an all-NULL column as ``"NULL"``; such a column cannot hold values."""
+    return dtype.strip('"').upper() == "NULL"
+
+
 def replace_slice(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -206,8 +211,16 @@ def replace_slice(
         if table_exists(con, table):
             existing = table_columns(con, table)
             for column, dtype in slice_types.items():
+                column_sql = ident(column)
                 if column not in existing:
-                    con.execute(f"alter table {table} add column {ident(column)} {dtype}")
+                    con.execute(f"alter table {table} add column {column_sql} {dtype}")
+                elif _is_null_type(existing[column]) and not _is_null_type(dtype):
+                    # An earlier slice had only NULLs here; give the column the real type.
+                    con.execute(f"alter table {table} alter column {column_sql} type {dtype}")
+                elif _is_null_type(dtype) and not _is_null_type(existing[column]):
+                    con.execute(
+                        f"alter table _gtm_slice alter column {column_sql} type {existing[column]}"
+                    )
             con.execute(f"delete from {table} where {where}", key_params)
             con.execute(f"insert into {table} by name select * from _gtm_slice")
         else:

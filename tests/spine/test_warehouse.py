@@ -135,3 +135,32 @@ def test_read_copy_is_published_atomically(tmp_path):
     fresh = duckdb.connect(str(target), read_only=True)
     assert fresh.execute("select count(*) from marts.t").fetchall() == [(2,)]
     fresh.close()
+
+
+def test_all_null_columns_take_their_type_later(con):
+    wh.replace_month(
+        con, "marts.n", "select $m::date as month, null as reason, null as score", JAN, {"m": JAN}
+    )
+    wh.replace_month(
+        con,
+        "marts.n",
+        "select $m::date as month, 'pinned' as reason, 1.5 as score",
+        FEB,
+        {"m": FEB},
+    )
+    types = wh.table_columns(con, "marts.n")
+    assert types["reason"] == "VARCHAR" and types["score"] == "DECIMAL(2,1)"
+    assert con.execute(
+        "select reason, score from marts.n where month = $m", {"m": FEB}
+    ).fetchall() == [("pinned", 1.5)]
+    wh.replace_month(
+        con, "marts.n", "select $m::date as month, null as reason, null as score", FEB, {"m": FEB}
+    )
+    assert con.execute("select count(*) from marts.n").fetchall() == [(2,)]
+
+
+def test_existing_null_typed_column_is_repaired(con):
+    con.execute("create table marts.old as select date '2024-01-01' as month, null as reason")
+    assert wh.table_columns(con, "marts.old")["reason"].strip('"') == "NULL"
+    wh.replace_month(con, "marts.old", "select $m::date as month, 'x' as reason", FEB, {"m": FEB})
+    assert wh.table_columns(con, "marts.old")["reason"] == "VARCHAR"
