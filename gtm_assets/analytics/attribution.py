@@ -49,7 +49,9 @@ DATA_DRIVEN_MODELS = ("markov", "shapley")
 MODELS = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
 CONVERSION_TYPES = ("lead", "opportunity", "won")
 PATHS_TABLE = "_attr_paths"
-PATH_TABLE = "_attr_path_touches"
+PATH_TABLE = "_attr_path_touches"  # a view over the two tables below
+CONVERTING_TABLE = "_attr_converting_touches"
+NULL_TABLE = "_attr_null_touches"
 MODEL_TABLE = "_attr_model_touches"  # a view: null paths + _attr_model_converting
 CREDIT_COLUMNS = [
     "model",
@@ -135,18 +137,26 @@ def build_paths(
         {**shared, "conversion_type": conversion_type, "anchor_on_lead": params.anchor_on_lead},
     )
     window_start = con.execute(f"select min(path_start) from {PATHS_TABLE}").fetchall()[0][0]
+    filters = {
+        "month_end": month_end,
+        "touch_types": shared["touch_types"],
+        "include_unclassified": params.include_unclassified,
+    }
     con.execute(
-        f"create or replace temp table {PATH_TABLE} as "
+        f"create or replace temp table {CONVERTING_TABLE} as "
         + load_sql("intermediate/int_path_touches"),
         {
-            "month_end": month_end,
-            "touch_types": shared["touch_types"],
-            "include_unclassified": params.include_unclassified,
+            **filters,
             "window_start": window_start or month_start,
-            "lookback_days": params.lookback_days,
             "session_minutes": float(params.session_minutes),
         },
     )
+    con.execute(
+        f"create or replace temp table {NULL_TABLE} as "
+        + load_sql("intermediate/int_path_null_touches"),
+        {**filters, "lookback_days": params.lookback_days},
+    )
+    _touch_view(con)
     _model_view(con)
     total = con.execute(
         "select count(*), coalesce(sum(coalesce(value, 0)), 0) from intermediate.conversions "
@@ -155,6 +165,20 @@ def build_paths(
         {"t": conversion_type, "s": month_start, "e": month_end},
     ).fetchall()[0]
     return _summarise(con, conversion_type, int(total[0]), float(total[1]))
+
+
+def _touch_view(con: duckdb.DuckDBPyConnection) -> None:
+    """``_attr_path_touches``: converting and null touches in one shape (null rows carry
+    no timestamps, value 0 and no conversion session)."""
+    con.execute(
+        f"create or replace temp view {PATH_TABLE} as "
+        f"select * from {CONVERTING_TABLE} "
+        "union all "
+        "select path_id, false as converted, 0.0::double as value, "
+        "null::timestamp as path_end, null::timestamp as ts, channel, campaign_id, "
+        "false as in_conversion_session, touch_index, path_length, previous_channel "
+        f"from {NULL_TABLE}"
+    )
 
 
 def _model_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -257,7 +281,7 @@ def path_touches_from_strings(
         )
         con.execute(
             f"""
-            create or replace temp table {PATH_TABLE} as
+            create or replace temp table {CONVERTING_TABLE} as
             with touches as (
                 select
                     path_id, converted, value, path_end,
@@ -266,6 +290,7 @@ def path_touches_from_strings(
                     len(channels) as path_length,
                     unnest([null::varchar] || channels[1:-2]) as previous_channel
                 from {PATHS_TABLE}
+                where converted
             )
             select
                 path_id, converted, value, path_end,
@@ -273,12 +298,27 @@ def path_touches_from_strings(
                 channel,
                 null::varchar as campaign_id,
                 false as in_conversion_session,
-                touch_index,
-                path_length,
+                touch_index::integer as touch_index,
+                path_length::integer as path_length,
                 previous_channel
             from touches
             """
         )
+        con.execute(
+            f"""
+            create or replace temp table {NULL_TABLE} as
+            select
+                path_id,
+                unnest(channels) as channel,
+                null::varchar as campaign_id,
+                unnest(range(1, len(channels) + 1))::integer as touch_index,
+                len(channels)::integer as path_length,
+                unnest([null::varchar] || channels[1:-2]) as previous_channel
+            from {PATHS_TABLE}
+            where not converted
+            """
+        )
+        _touch_view(con)
         con.execute(f"alter table {PATHS_TABLE} drop column channels")
     finally:
         con.unregister("_attr_input_paths")
@@ -588,8 +628,15 @@ def attribute_month(
         build_paths(con, conversion_type, prior_start, month_start, params)
         stats = ins.with_prior(current, ins.path_stats(con))
         parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
-    con.execute(f"drop view if exists {MODEL_TABLE}")
-    for table in (PATHS_TABLE, PATH_TABLE, "_attr_model_converting", "_attr_mask_shares"):
+    for view in (MODEL_TABLE, PATH_TABLE):
+        con.execute(f"drop view if exists {view}")
+    for table in (
+        PATHS_TABLE,
+        CONVERTING_TABLE,
+        NULL_TABLE,
+        "_attr_model_converting",
+        "_attr_mask_shares",
+    ):
         con.execute(f"drop table if exists {table}")
     channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
     campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))

@@ -1,18 +1,17 @@
--- One row per touch of every path in the temp table _attr_paths (int_paths.sql): the
--- person's counted touches in [path_start, path_end). Touch filters: $touch_types (NULL =
--- every type, impressions included) and $include_unclassified. $window_start is the
--- earliest path_start (lets the scan skip older data).
--- Order inside a path: ts, then touchpoint_id for converting paths; ts, then channel for
--- null paths (cheaper to sort, and just as deterministic for everything null paths feed:
--- touches tied on both only differ in campaign, which null paths never order by).
--- touch_index 1..path_length; previous_channel: the channel of the touch before (NULL first).
+-- Touches of the converting paths in the temp table _attr_paths (int_paths.sql): the
+-- person's counted touches in [path_start, path_end), one row each. Touch filters:
+-- $touch_types (NULL = every type, impressions included) and $include_unclassified.
+-- $window_start is the earliest path_start (lets the scan skip older data).
+-- Order inside a path: ts, then touchpoint_id; touch_index 1..path_length;
+-- previous_channel: the channel of the touch before (NULL for the first).
 -- in_conversion_session: the touch belongs to the session that ends in the conversion
 -- (the chain of touches with gaps of at most $session_minutes minutes, the last of them at
 -- most $session_minutes before the conversion: web analytics' 30-minute session rule).
 -- Such a session records how the person came back to convert (a direct visit, a branded
 -- search, a click on a nurture email), not what persuaded them; the data-driven models
--- leave it out. Null paths have no conversion session. $session_minutes = 0 disables it.
--- Each path family is sorted once: all its windows share one partition and order.
+-- leave it out. $session_minutes = 0 disables it.
+-- The null paths' touches are in int_path_null_touches.sql; the temp view
+-- _attr_path_touches puts both together.
 with
 
 touches as (
@@ -25,7 +24,7 @@ touches as (
         and ($include_unclassified or channel <> 'unclassified')
 ),
 
-converting_joined as (
+joined as (
     select
         p.path_id,
         p.value,
@@ -35,37 +34,13 @@ converting_joined as (
         t.channel,
         t.campaign_id
     from touches as t
-    inner join _attr_paths as p
+    inner join (select * from _attr_paths where converted) as p
         on p.person_id = t.person_id
         and t.ts >= p.path_start
         and t.ts < p.path_end
-    where p.converted
 ),
 
--- every null path has the same window [$month_end - lookback, $month_end)
-null_joined as (
-    select p.path_id, t.ts, t.channel, t.campaign_id
-    from touches as t
-    inner join (select path_id, person_id from _attr_paths where not converted) as p
-        on p.person_id = t.person_id
-    where t.ts >= $month_end::timestamp - to_days($lookback_days::integer)
-),
-
-null_ordered as (
-    select
-        path_id,
-        ts,
-        channel,
-        campaign_id,
-        row_number() over w as touch_index,
-        count(*) over (w rows between unbounded preceding and unbounded following)
-            as path_length,
-        lag(channel) over w as previous_channel
-    from null_joined
-    window w as (partition by path_id order by ts, channel)
-),
-
-converting_ordered as (
+ordered as (
     select
         path_id,
         value,
@@ -78,11 +53,19 @@ converting_ordered as (
             as path_length,
         lag(channel) over w as previous_channel,
         epoch(lead(ts, 1, path_end) over w - ts) / 60.0 as gap_minutes
-    from converting_joined
+    from joined
     window w as (partition by path_id order by ts, touchpoint_id)
 ),
 
-converting_sessions as (
+sessions as (
+    select
+        *,
+        max(case when gap_minutes > $session_minutes then touch_index end)
+            over (partition by path_id) as last_break
+    from ordered
+),
+
+final as (
     select
         path_id,
         true as converted,
@@ -92,34 +75,10 @@ converting_sessions as (
         channel,
         campaign_id,
         $session_minutes > 0 and touch_index > coalesce(last_break, 0) as in_conversion_session,
-        touch_index,
-        path_length,
+        touch_index::integer as touch_index,
+        path_length::integer as path_length,
         previous_channel
-    from (
-        select
-            *,
-            max(case when gap_minutes > $session_minutes then touch_index end)
-                over (partition by path_id) as last_break
-        from converting_ordered
-    )
-),
-
-final as (
-    select * from converting_sessions
-    union all
-    select
-        path_id,
-        false as converted,
-        0.0::double as value,
-        $month_end::timestamp as path_end,
-        ts,
-        channel,
-        campaign_id,
-        false as in_conversion_session,
-        touch_index,
-        path_length,
-        previous_channel
-    from null_ordered
+    from sessions
 )
 
 select * from final
