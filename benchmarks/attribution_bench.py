@@ -214,7 +214,12 @@ def generated_world(con: duckdb.DuckDBPyConnection, touchpoints: int, workdir: P
 
 
 def run(
-    touchpoints: int, threads: int | None, peer: bool, source: str, workdir: Path
+    touchpoints: int,
+    threads: int | None,
+    peer: bool,
+    source: str,
+    workdir: Path,
+    memory_limit: int | None = None,
 ) -> list[dict]:
     from gtm_assets import warehouse as wh
 
@@ -223,6 +228,8 @@ def run(
     with wh.connect(workdir / f"bench_{source}_{touchpoints}.duckdb") as con:
         if threads:
             con.execute(f"set threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"set memory_limit = '{int(memory_limit)}MB'")
         if source == "synthetic":
             stage(results, "world (not part of the totals)", build_world, con, touchpoints)
         else:
@@ -282,7 +289,9 @@ def _measure(con: duckdb.DuckDBPyConnection, peer: bool) -> list[dict]:
         s = at.build_paths(con, "lead", *MONTH, params)
         return at.markov_credit(con, s, params)
 
+    at.drop_paths(con)
     stage(results, "OURS: exact markov, touchpoints -> credit", ours_markov_end_to_end)
+    at.drop_paths(con)
     if peer:
         stage(results, "PEER: string_agg paths + CA markov_model", peer_route, con)
     for row in results:
@@ -297,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--touchpoints", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default all)")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument(
+        "--memory-limit-mb",
+        type=int,
+        default=None,
+        help="DuckDB memory_limit for the run (default: DuckDB's, 80%% of RAM)",
+    )
     parser.add_argument(
         "--source",
         choices=["synthetic", "generator"],
@@ -316,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gtm_bench_", dir=args.workdir) as tmp:
         for n in args.touchpoints:
-            rows.extend(run(n, args.threads, not args.no_peer, args.source, Path(tmp)))
+            rows.extend(
+                run(n, args.threads, not args.no_peer, args.source, Path(tmp), args.memory_limit_mb)
+            )
     import pandas as pd
 
     out = Path(args.out)

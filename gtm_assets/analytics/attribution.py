@@ -650,6 +650,20 @@ def attribute_month(
     return MonthAttribution(channel, campaign, summaries, problems, tables)
 
 
+def drop_paths(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables and views the path building left on ``con``."""
+    for view in (MODEL_TABLE, PATH_TABLE):
+        con.execute(f"drop view if exists {view}")
+    for table in (
+        PATHS_TABLE,
+        CONVERTING_TABLE,
+        NULL_TABLE,
+        "_attr_model_converting",
+        "_attr_mask_shares",
+    ):
+        con.execute(f"drop table if exists {table}")
+
+
 def _typed_channel(frame: pd.DataFrame) -> pd.DataFrame:
     columns = {
         "month": "object",
