@@ -3,23 +3,28 @@
 Pipeline for one month and one conversion type (all set-based in DuckDB, no per-person
 Python loops):
 
-1. ``build_paths`` materialises the temp table ``_attr_path_touches`` from
-   ``sql/intermediate/int_path_touches.sql``: one row per touch of every converting path
-   (touches strictly before the conversion, within the lookback window) and of every
-   non-converting path (people touched this month, never converted by the month end), and
-   ``_attr_model_touches`` (``int_path_model_touches.sql``): the same paths without the
-   conversion session (touches chained to the conversion by gaps <= 30 minutes: the direct
-   visit, branded search or email click the person came back through to fill the form),
-   which the data-driven models use. Rule-based models keep their textbook definitions
-   on the full paths.
+1. ``build_paths`` builds, as temp tables on the connection:
+   ``_attr_paths`` (``sql/intermediate/int_paths.sql``): one row per path with its window.
+   Converting path: a conversion of the type in the month; its touches are those strictly
+   before the conversion and within the lookback (90 days). Null (non-converting) path: a
+   person with a counted touch in the month and no conversion of the type by the month
+   end; touches in the lookback window ending at the month end.
+   ``_attr_path_touches``: a view over the converting touches (``int_path_touches.sql``)
+   and the (narrow) null touches (``int_path_null_touches.sql``), one row per touch.
+   ``_attr_model_touches``: the same paths without the conversion session (touches chained
+   to the conversion by gaps <= 30 minutes: the direct visit, branded search or email
+   click the person came back through to fill the form), which the data-driven models use
+   (``int_path_model_touches.sql``). Rule-based models keep their textbook definitions on
+   the full paths.
    Option ``anchor_on_lead``: opportunity and won paths are the path of the lead that
    sourced them (lead-sourced pipeline), their null paths the lead risk set, and Shapley
    takes v(S) from the month's lead paths.
 2. Rule-based models (first_touch, last_touch, linear, time_decay, position_based) are
    one SQL statement over the converting touches (``int_path_heuristic_credit.sql``).
 3. ``markov``: transition counts of the order-k chain are aggregated in SQL
-   (``int_path_transitions.sql``), then the absorbing chain is solved exactly with linear
-   algebra (:mod:`gtm_assets.analytics.attribution_markov`).
+   (``int_path_transitions_first_order.sql``, ``int_path_transitions.sql`` for k > 1),
+   then the absorbing chain is solved exactly with linear algebra
+   (:mod:`gtm_assets.analytics.attribution_markov`).
 4. ``shapley``: paths are aggregated by channel set (a bitmask) in SQL and exact Shapley
    values are computed on the channel-set game
    (:mod:`gtm_assets.analytics.attribution_shapley`).
@@ -121,7 +126,8 @@ def build_paths(
     month_end: date,
     params: AttributionParams,
 ) -> PathSummary:
-    """Materialise ``_attr_path_touches`` for one conversion type and month; summarise it.
+    """Build the paths of one conversion type and month on ``con`` (temp tables and views
+    named in the module docstring); summarise them.
 
     Reads ``staging.touchpoints`` and ``intermediate.conversions``.
     """
