@@ -125,11 +125,14 @@ def build_paths(
     month_start: date,
     month_end: date,
     params: AttributionParams,
+    include_null_touches: bool = True,
 ) -> PathSummary:
     """Build the paths of one conversion type and month on ``con`` (temp tables and views
     named in the module docstring); summarise them.
 
-    Reads ``staging.touchpoints`` and ``intermediate.conversions``.
+    Reads ``staging.touchpoints`` and ``intermediate.conversions``. Without
+    ``include_null_touches`` the null paths get no touches (enough for statistics of the
+    converting paths, and much cheaper: null paths hold most touches).
     """
     shared = {
         "month_start": month_start,
@@ -159,7 +162,8 @@ def build_paths(
     )
     con.execute(
         f"create or replace temp table {NULL_TABLE} as "
-        + load_sql("intermediate/int_path_null_touches"),
+        + load_sql("intermediate/int_path_null_touches")
+        + ("" if include_null_touches else " limit 0"),
         {**filters, "lookback_days": params.lookback_days},
     )
     _touch_view(con)
@@ -631,7 +635,9 @@ def attribute_month(
             _stamp(ins.transition_matrix(con), month_start, conversion_type)
         )
         current = ins.path_stats(con)
-        build_paths(con, conversion_type, prior_start, month_start, params)
+        build_paths(
+            con, conversion_type, prior_start, month_start, params, include_null_touches=False
+        )
         stats = ins.with_prior(current, ins.path_stats(con))
         parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
     for view in (MODEL_TABLE, PATH_TABLE):

@@ -147,7 +147,8 @@ INSIGHT_DESCRIPTIONS = {
     ),
     "transitions": (
         "Which channels feed which: how often a journey moves from one channel to the next, "
-        "to a conversion or to no conversion, and the probability of each move."
+        "to a conversion or to no conversion, and the probability of each move (the chain "
+        "the Markov model uses: repeats collapsed, conversion session left out)."
     ),
     "model_comparison": (
         "Every model's share of credit per channel side by side, the gap between the most "
