@@ -14,7 +14,7 @@ from pydantic import Field
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import attribution as at
 from gtm_assets.analytics import attribution_insights as ins
-from gtm_assets.assets.common import markdown_table
+from gtm_assets.assets.common import markdown_table, table_schema
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 
@@ -482,6 +482,10 @@ def attribution_credit(
             name: write_month(con, table, result.insights[name], schema, month)
             for name, (table, schema) in INSIGHT_TABLES.items()
         }
+        schemas = {
+            table: table_schema(con, table)
+            for table in [CHANNEL_TABLE, CAMPAIGN_TABLE, *(t for t, _ in INSIGHT_TABLES.values())]
+        }
     checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
     summary = pd.DataFrame(
         [
@@ -499,6 +503,7 @@ def attribution_credit(
         asset_key="channel_attribution",
         metadata={
             "dagster/row_count": channel_rows,
+            "dagster/column_schema": schemas[CHANNEL_TABLE],
             "paths": dg.MetadataValue.md(markdown_table(summary, floatfmt=",.3f")),
             "preview": dg.MetadataValue.md(_preview(result.channel, settings.attribution_model)),
             "lookback_days": params.lookback_days,
@@ -513,6 +518,7 @@ def attribution_credit(
         asset_key="campaign_attribution",
         metadata={
             "dagster/row_count": campaign_rows,
+            "dagster/column_schema": schemas[CAMPAIGN_TABLE],
             "preview": dg.MetadataValue.md(
                 markdown_table(
                     result.campaign[
@@ -532,6 +538,7 @@ def attribution_credit(
         frame = result.insights[name]
         metadata = {
             "dagster/row_count": insight_rows[name],
+            "dagster/column_schema": schemas[table],
             "table": table,
             "preview": dg.MetadataValue.md(markdown_table(frame.drop(columns=["month"]))),
         }
