@@ -1,0 +1,79 @@
+"""Issue 5's correctness criterion on `gtm generate` data (slow: about 3-4 minutes).
+
+Generates 12 months at scale 5, loads them, runs attribution, campaign performance and the
+budget assets month by month (curves on Shapley credit), and evaluates every month's
+recommendation on the generator's true response curves: the share of the truly
+achievable revenue uplift it captures (same bounds and budget). Measured (README): at
+least 0.9 in 8 of the 10 months that have curves, median 0.99; the misses are the first
+months with only 3-4 months of history. With linear credit, or at scale 1, the criterion
+is not met (see the README for the numbers and why).
+"""
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from gtm_assets.analytics.budget import evaluate_against_truth
+from gtm_assets.assets import attribution, budget, campaign_roi, raw
+from gtm_assets.generate import generate
+from gtm_assets.generate.truth import true_response
+from gtm_assets.partitions import add_months
+from gtm_assets.resources import GtmSettings, WarehouseResource
+
+pytestmark = pytest.mark.slow
+GATES = {
+    "allocation_sums_to_budget",
+    "within_bounds",
+    "reserve_within_range",
+    "marginal_roas_equalised",
+}
+
+MONTHS = [
+    f"{y}-{m:02d}-01" for y, m in [(2025, 11), (2025, 12)] + [(2026, i) for i in range(1, 11)]
+]
+
+
+def test_recommendation_captures_the_achievable_uplift(tmp_path):
+    raw_dir = tmp_path / "raw"
+    generate(raw_dir, months=12, end_month="2026-10", scale=5, seed=42)
+    path = str(tmp_path / "w.duckdb")
+    resources = {
+        "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
+        "settings": GtmSettings(raw_dir=str(raw_dir), reports_dir=str(tmp_path / "reports")),
+    }
+    upstream = [
+        raw.raw_exports,
+        raw.staging_tables,
+        attribution.attribution_credit,
+        campaign_roi.campaign_performance,
+    ]
+    mine = [budget.budget_response_curves, budget.budget_reallocation]
+    config = {
+        "ops": {
+            "budget_response_curves": {"config": {"attribution_model": "shapley", "n_boot": 20}}
+        }
+    }
+    for key in MONTHS:
+        assert dg.materialize(upstream, resources=resources, partition_key=key).success
+        result = dg.materialize(mine, resources=resources, partition_key=key, run_config=config)
+        gates = [e for e in result.get_asset_check_evaluations() if e.check_name in GATES]
+        assert len(gates) == 4 and all(e.passed for e in gates), key
+
+    truth = pd.read_csv(raw_dir / "truth" / "response_curves.csv")
+    con = duckdb.connect(path, read_only=True)
+    realloc = con.execute("select * from marts.budget_reallocation order by month, channel").df()
+    con.close()
+    captures = []
+    for month, part in realloc.groupby("month"):
+        nxt = add_months(pd.Timestamp(month).date(), 1)
+        days = (add_months(nxt, 1) - nxt).days
+        ev = evaluate_against_truth(part, lambda c, s: true_response(c, s, "revenue", truth), days)
+        if np.isfinite(ev["capture"]):
+            captures.append(ev["capture"])
+    captures = np.array(captures)
+    assert len(captures) >= 10
+    assert np.median(captures) >= 0.9
+    assert (captures >= 0.9).sum() >= 7
+    assert captures.min() > 0.5
