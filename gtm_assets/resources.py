@@ -55,7 +55,7 @@ class GtmSettings(dg.ConfigurableResource):
     reports_dir: str = Field(description="Folder for HTML reports (GTM_REPORTS_DIR).")
     currency: str = Field(default="USD", description="Reporting currency, ISO 4217 (GTM_CURRENCY).")
     attribution_model: str = Field(
-        default="linear",
+        default="shapley",
         description=(
             "Model whose credit feeds attributed revenue, ROI and ROAS in campaign "
             "performance and the budget optimizer (GTM_ATTRIBUTION_MODEL). One of: "
@@ -90,7 +90,7 @@ class GtmSettings(dg.ConfigurableResource):
             "raw_dir": str(raw_dir or paths.raw_dir()),
             "reports_dir": str(paths.reports_dir()),
             "currency": (os.environ.get("GTM_CURRENCY") or "USD").upper(),
-            "attribution_model": os.environ.get("GTM_ATTRIBUTION_MODEL") or "linear",
+            "attribution_model": os.environ.get("GTM_ATTRIBUTION_MODEL") or "shapley",
             "channel_rules_path": os.environ.get("GTM_CHANNEL_RULES") or None,
         }
         if kwargs["attribution_model"] not in ATTRIBUTION_MODELS:

@@ -100,6 +100,18 @@ def _empty(df: pd.DataFrame | None) -> bool:
     return df is None or df.empty
 
 
+def reallocation_uplift(reallocation: pd.DataFrame) -> float:
+    """Expected revenue gained by the recommended mix over the current mix at the same
+    (allocatable) budget. ``expected_revenue_reference`` is that current mix; older slices
+    without it fall back to the current spend's expected revenue."""
+    baseline = (
+        reallocation.expected_revenue_reference
+        if "expected_revenue_reference" in reallocation
+        else reallocation.expected_revenue_current
+    )
+    return float(reallocation.expected_revenue_recommended.sum() - baseline.sum())
+
+
 def money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
@@ -239,10 +251,7 @@ def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
 def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
     if _empty(reallocation):
         return None
-    uplift = float(
-        reallocation.expected_revenue_recommended.sum()
-        - reallocation.expected_revenue_current.sum()
-    )
+    uplift = reallocation_uplift(reallocation)
     change = reallocation.recommended_spend - reallocation.current_spend
     if uplift <= 0 or change.abs().max() < 1:
         return None
@@ -318,10 +327,7 @@ def build_insights(
 def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]:
     if _empty(reallocation):
         return []
-    uplift = float(
-        reallocation.expected_revenue_recommended.sum()
-        - reallocation.expected_revenue_current.sum()
-    )
+    uplift = reallocation_uplift(reallocation)
     change = (reallocation.recommended_spend - reallocation.current_spend).round(0)
     if uplift <= 0 or change.abs().max() < 1:
         return []
@@ -349,7 +355,7 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
             impact_metric="revenue",
             revenue_equivalent=uplift,
             source="budget_reallocation",
-            evidence=f"uplift = Σ expected_revenue_recommended − Σ expected_revenue_current = {uplift:,.2f}",
+            evidence=f"uplift = Σ expected_revenue_recommended − Σ expected_revenue_reference = {uplift:,.2f}",
         )
     ]
 

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from gtm_assets import warehouse as wh
+from gtm_assets.analytics.insights import reallocation_uplift
 from gtm_assets.partitions import add_months
 from gtm_assets.report import charts
 from gtm_assets.report.model import Chart, Kpi, Section, Table, fmt, table_from_df
@@ -512,13 +513,11 @@ def budget_section(con, month: date, currency: str) -> Section:
             "budget", title, "the budget optimizer was not built for this month."
         )
     section = Section(key="budget", title=title)
-    uplift = float(
-        realloc.expected_revenue_recommended.sum() - realloc.expected_revenue_current.sum()
-    )
+    uplift = reallocation_uplift(realloc)
     section.paragraphs.append(
         f"Recommended spend totals {fmt(realloc.recommended_spend.sum(), 'money', currency)} against "
         f"{fmt(realloc.current_spend.sum(), 'money', currency)} current; expected revenue changes by "
-        f"{fmt(uplift, 'money', currency)}."
+        f"{fmt(uplift, 'money', currency)} against the current mix at the same budget."
     )
     section.tables.append(
         table_from_df(

@@ -328,3 +328,10 @@ def test_content_recommendations_without_impact_are_skipped():
         recs, ins.UnitValues(per_lead=100.0, per_sql=None, per_customer=None)
     )
     assert [a["action"] for a in actions] == ["y"] and actions[0]["revenue_equivalent"] == 500.0
+
+
+def test_uplift_is_measured_against_the_current_mix_at_the_same_budget():
+    realloc = reallocation().assign(expected_revenue_reference=[55_000.0, 140_000.0])
+    # recommended 57,500 + 190,000 against the reference mix 55,000 + 140,000
+    assert ins.reallocation_uplift(realloc) == pytest.approx(52_500.0)
+    assert ins.reallocation_uplift(reallocation()) == pytest.approx(37_500.0)
