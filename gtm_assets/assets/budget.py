@@ -26,6 +26,30 @@ from gtm_assets.sql_files import load_sql
 GROUP = "budget"
 
 
+def _round_significant(values: np.ndarray, digits: int = 12) -> np.ndarray:
+    """Round to ``digits`` significant digits (NaN and 0 unchanged)."""
+    out = values.copy()
+    finite = np.isfinite(values) & (values != 0)
+    magnitude = np.floor(np.log10(np.abs(values[finite])))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    out[finite] = np.round(values[finite] * scale) / scale
+    return out
+
+
+def _stable_query(con, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """``query_df`` made reproducible: DuckDB's parallel aggregation sums floats in a
+    varying order, and the curve fits and bootstrap amplify those last-bit differences.
+    Floats are rounded to 12 significant digits and rows put in a fixed order, so re-running a month
+    gives identical tables."""
+    df = wh.query_df(con, sql, params)
+    for column in df.columns:
+        if pd.api.types.is_float_dtype(df[column]):
+            df[column] = _round_significant(df[column].to_numpy(dtype=float))
+    if len(df) > 1:
+        df = df.sort_values(list(df.columns), kind="mergesort").reset_index(drop=True)
+    return df
+
+
 class CurveConfig(dg.Config):
     """How the channels' response curves are fitted."""
 
@@ -193,7 +217,7 @@ def _options(
 
 
 def _month_spend(con, start: date, end: date) -> dict[str, float]:
-    df = wh.query_df(
+    df = _stable_query(
         con, load_sql("marts/budget_daily_spend"), {"window_start": start, "month_end": end}
     )
     return {str(k): float(v) for k, v in df.groupby("channel")["spend"].sum().items() if v > 0}
@@ -202,7 +226,7 @@ def _month_spend(con, start: date, end: date) -> dict[str, float]:
 def _plan(con, start: date, end: date) -> pd.DataFrame:
     if not optional_table_present(con, "budget_plan"):
         return pd.DataFrame(columns=["month", "channel", "planned_spend"])
-    df = wh.query_df(
+    df = _stable_query(
         con, load_sql("marts/budget_plan_months"), {"from_month": start, "to_month": end}
     )
     df["month"] = pd.to_datetime(df["month"]).dt.date
@@ -217,13 +241,13 @@ def _average_return(
     either leads x the curve's revenue per lead (``lead_value``) or the model's won-revenue
     credit (``attributed_revenue``). Used for the historical-ROI rule and for channels
     without a usable curve."""
-    credit = wh.query_df(
+    credit = _stable_query(
         con,
         load_sql("marts/budget_model_credit"),
         {"window_start": window_start, "month_end": month_end, "model": model},
     )
     spend = (
-        wh.query_df(
+        _stable_query(
             con,
             load_sql("marts/budget_daily_spend"),
             {"window_start": window_start, "month_end": month_end},
@@ -260,10 +284,10 @@ def _average_return(
 def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     if not wh.table_exists(con, "marts.budget_response_curves"):
         return {}, pd.DataFrame(), pd.DataFrame()
-    curves = wh.query_df(
+    curves = _stable_query(
         con, "select * from marts.budget_response_curves where month = $m", {"m": month}
     )
-    boot = wh.query_df(
+    boot = _stable_query(
         con, "select * from marts.budget_curve_bootstrap where month = $m", {"m": month}
     )
     return core.fits_from_tables(curves, boot), curves, boot
@@ -437,13 +461,13 @@ def budget_response_curves(
     month, month_end, window_start = _window(context.partition_key, config.trailing_months)
     params = {"window_start": window_start, "month_end": month_end}
     with warehouse.connect() as con:
-        spend = wh.query_df(con, load_sql("marts/budget_daily_spend"), params)
-        credit = wh.query_df(
+        spend = _stable_query(con, load_sql("marts/budget_daily_spend"), params)
+        credit = _stable_query(
             con,
             load_sql("marts/budget_touch_credit"),
             {**params, "lookback_days": settings.lookback_days, "grain": config.grain},
         )
-        model = wh.query_df(
+        model = _stable_query(
             con,
             load_sql("marts/budget_model_credit"),
             {**params, "model": model_name},
@@ -461,12 +485,12 @@ def budget_response_curves(
         values = pd.DataFrame()
         if config.revenue_method == "lead_value":
             fits = core.fit_curves(points[points["metric"] == "conversions"], options)
-            split = wh.query_df(
+            split = _stable_query(
                 con,
                 load_sql("marts/budget_lead_value"),
                 {**params, "lookback_days": settings.lookback_days},
             )
-            lags = wh.query_df(con, load_sql("marts/budget_won_lags"), {"month_end": month_end})
+            lags = _stable_query(con, load_sql("marts/budget_won_lags"), {"month_end": month_end})
             values = core.lead_values(
                 split,
                 lags,
@@ -645,7 +669,7 @@ def budget_reallocation(
         n = _write(con, "marts.budget_reallocation", table, month)
         schedule = pd.DataFrame()
         if result is not None:
-            daily = wh.query_df(
+            daily = _stable_query(
                 con,
                 load_sql("marts/budget_daily_spend"),
                 {"window_start": add_months(month, -2), "month_end": month_end},
@@ -656,7 +680,7 @@ def budget_reallocation(
             schedule.insert(0, "schedule_month", month_end)
         _write(con, "marts.budget_pacing_schedule", schedule, month)
         points = (
-            wh.query_df(
+            _stable_query(
                 con, "select * from marts.budget_curve_points where month = $m", {"m": month}
             )
             if wh.table_exists(con, "marts.budget_curve_points")
@@ -794,12 +818,12 @@ def budget_pacing(
 ) -> dg.MaterializeResult:
     month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        daily = wh.query_df(
+        daily = _stable_query(
             con,
             load_sql("marts/budget_daily_spend"),
             {"window_start": date(1900, 1, 1), "month_end": month_end},
         )
-        campaigns = wh.query_df(con, load_sql("marts/budget_campaigns"))
+        campaigns = _stable_query(con, load_sql("marts/budget_campaigns"))
         plan_present = optional_table_present(con, "budget_plan")
         plan = _plan(con, month, month_end)
         out = pace.pacing(
@@ -883,7 +907,7 @@ def budget_waste(
 ) -> dg.MaterializeResult:
     month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = wh.query_df(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        perf = _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
         fits, curves, _ = _load_fits(con, month)
         current = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(
@@ -949,9 +973,9 @@ def budget_triggers(
 ) -> dg.MaterializeResult:
     month, _ = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = wh.query_df(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        perf = _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
         pacing_rows = (
-            wh.query_df(con, "select * from marts.budget_pacing where month = $m", {"m": month})
+            _stable_query(con, "select * from marts.budget_pacing where month = $m", {"m": month})
             if wh.table_exists(con, "marts.budget_pacing")
             else pd.DataFrame(columns=["level", "pacing_ratio"])
         )

@@ -118,9 +118,10 @@ final as (
         (pageviews - prior_pageviews) / nullif(prior_pageviews, 0) as pageviews_change_pct,
         (organic_sessions - prior_organic_sessions) / nullif(prior_organic_sessions, 0)
             as organic_sessions_change_pct,
-        rank() over (order by engaged_hours desc) as engagement_rank,
-        rank() over (order by leads_linear desc, assisted_leads desc) as assisted_leads_rank,
-        rank() over (order by revenue_linear desc) as assisted_revenue_rank
+        -- ranks on rounded values: float sums differ in the last bits from run to run
+        rank() over (order by round(engaged_hours, 9) desc) as engagement_rank,
+        rank() over (order by round(leads_linear, 9) desc, assisted_leads desc) as assisted_leads_rank,
+        rank() over (order by round(revenue_linear, 6) desc) as assisted_revenue_rank
     from joined
 )
 
