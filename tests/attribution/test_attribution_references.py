@@ -209,10 +209,22 @@ def test_markov_matches_channelattribution_within_simulation_noise(source, order
         ours = effects.loc[channel, "removal_effect"]
         se = np.sqrt(max(ours * (1 - ours), 1e-4) / n_conv)
         assert abs(ours - re_ref) < 5 * se + 1e-3, (channel, ours, re_ref)
+    # revenue: CA draws each simulated conversion's value from the values observed leaving
+    # its last state; ours is the exact expectation of the same thing
+    ref_rv = ref["removal_effects"].set_index("channel_name")["removal_effects_conversion_value"]
+    gap = (effects["removal_effect_value"] - ref_rv.reindex(effects.index)).abs()
+    assert gap.max() < 0.012, gap
     shares = credit.set_index("channel")["share"]
     ref_credit = ref["result"].set_index("channel_name")["total_conversions"]
     ref_share = ref_credit / ref_credit.sum()
     assert float((shares - ref_share).abs().sum()) / 2 < 0.01  # TV distance of shares
+
+
+def test_value_removal_effects_differ_from_conversion_ones_on_data_csv():
+    """So the revenue comparison above can tell the two definitions apart."""
+    con, _summary, _credit = _ours(_data_csv(), ("markov",))
+    effects = markov_removal_effects(at.path_transitions(con, 1))
+    assert (effects["removal_effect"] - effects["removal_effect_value"]).abs().max() > 0.03
 
 
 def test_first_order_shortcut_equals_the_general_transition_query():
