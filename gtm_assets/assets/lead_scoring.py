@@ -294,7 +294,8 @@ def lead_scores(
             written["marts.lead_scores"] = wh.replace_table(
                 con, "marts.lead_scores", load_sql("marts/lead_scores")
             )
-        # sales feedback, with each lead's latest score where it has one
+        # sales feedback, with each lead's latest score as of this month (not of later
+        # months: re-running a month must give the same slice)
         feedback_note = "skipped: sales_feedback not supplied"
         feedback = pd.DataFrame()
         if _feedback_present(con):
@@ -303,8 +304,12 @@ def lead_scores(
                 {"month_start": month, "month_end": month_end},
             ).df()
             known = None
-            if wh.table_exists(con, "marts.lead_scores"):
-                known = con.execute("select lead_id, score from marts.lead_scores").df()
+            if wh.table_exists(con, "marts.lead_score_history"):
+                known = con.execute(
+                    "select lead_id, score from marts.lead_score_history where month <= $month "
+                    "qualify row_number() over (partition by lead_id order by month desc) = 1",
+                    {"month": month},
+                ).df()
             feedback = ls.feedback_summary(fb, known)
             feedback_note = f"{len(fb)} verdicts"
         written["marts.lead_sales_feedback"] = _write(
