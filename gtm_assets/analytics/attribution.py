@@ -650,8 +650,8 @@ def attribute_month(
         "_attr_mask_shares",
     ):
         con.execute(f"drop table if exists {table}")
-    channel = _typed_channel(pd.concat(channel_parts, ignore_index=True))
-    campaign = _typed_campaign(pd.concat(campaign_parts, ignore_index=True))
+    channel = round_floats(_typed_channel(pd.concat(channel_parts, ignore_index=True)))
+    campaign = round_floats(_typed_campaign(pd.concat(campaign_parts, ignore_index=True)))
     tables: dict[str, pd.DataFrame] = {}
     if insights:
         tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
@@ -659,7 +659,25 @@ def attribute_month(
         tables["model_disagreement"] = ins.model_disagreement(channel)
         for key in ("model_comparison", "model_disagreement"):
             tables[key].insert(0, "month", month_start)
+        tables = {key: round_floats(frame) for key, frame in tables.items()}
     return MonthAttribution(channel, campaign, summaries, problems, tables)
+
+
+def round_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
+    """Float columns rounded to ``digits`` significant digits.
+
+    DuckDB sums in parallel, so the last bits of a float sum can differ between runs;
+    rounding makes re-running a month reproduce its slice exactly.
+    """
+    out = frame.copy()
+    pattern = f"{{:.{int(digits)}g}}"
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            out[column] = [
+                float(pattern.format(v)) if np.isfinite(v) else v
+                for v in out[column].to_numpy(dtype=float)
+            ]
+    return out
 
 
 def drop_paths(con: duckdb.DuckDBPyConnection) -> None:

@@ -213,3 +213,14 @@ def test_anchor_on_lead_uses_the_sourcing_lead_path():
     # lead game: v({paid_search}) = 1 (LA's path without its session), so the deal's
     # Shapley split gives paid_search everything
     assert shapley.to_dict() == pytest.approx({"paid_search": 500.0})
+
+
+def test_round_floats_keeps_twelve_significant_digits():
+    frame = pd.DataFrame({"x": [1 / 3, 2 / 3 * 1e6, 0.0, float("nan")], "k": ["a"] * 4})
+    out = at.round_floats(frame)
+    assert out["x"].iloc[0] == 0.333333333333
+    assert out["x"].iloc[1] == 666666.666667
+    assert out["x"].iloc[2] == 0.0 and pd.isna(out["x"].iloc[3])
+    assert list(out["k"]) == ["a"] * 4
+    # two sums that differ in the last bits (parallel summation) round to the same value
+    assert at.round_floats(pd.DataFrame({"x": [0.1 + 0.2]}))["x"].iloc[0] == 0.3
