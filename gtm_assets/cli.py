@@ -239,7 +239,9 @@ def print_locations(months: Sequence[date], out=sys.stdout) -> None:
                 file=out,
             )
     print(
-        f'Query:       duckdb {read_copy} -c "select * from marts.campaign_performance limit 5"',
+        "Query:       .venv/bin/python -c \"import duckdb; "
+        f"print(duckdb.connect('{read_copy}', read_only=True)"
+        ".sql('select * from marts.campaign_performance limit 5'))\"",
         file=out,
     )
 
