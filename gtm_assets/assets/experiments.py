@@ -74,23 +74,6 @@ def missing_optional_inputs(con: duckdb.DuckDBPyConnection, tables: tuple[str, .
     return [t for t in tables if t not in present]
 
 
-def typed_select(source: str, schema: dict[str, str]) -> str:
-    """``select cast(col as type) as col, ... from source`` for a fixed, validated schema."""
-    columns = ",\n    ".join(
-        f"cast({wh.ident(c)} as {_type(t)}) as {wh.ident(c)}" for c, t in schema.items()
-    )
-    return f"select\n    {columns}\nfrom {wh.ident(source)}"  # noqa: S608 (identifiers validated)
-
-
-_TYPES = {"date", "varchar", "double", "bigint", "boolean", "integer"}
-
-
-def _type(name: str) -> str:
-    if name not in _TYPES:
-        raise ValueError(f"unsupported column type {name!r}")
-    return name
-
-
 def write_frame(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -99,11 +82,7 @@ def write_frame(
     month,
 ) -> int:
     """Write ``df`` as the month's slice of ``table`` with the declared column types."""
-    con.register("_gtm_frame", df[list(schema)])
-    try:
-        return wh.replace_month(con, table, typed_select("_gtm_frame", schema), month)
-    finally:
-        con.unregister("_gtm_frame")
+    return wh.replace_month(con, table, df[list(schema)], month, schema=schema)
 
 
 def _fmt(value, pattern: str) -> str:

@@ -16,28 +16,17 @@ from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
+from gtm_assets.raw.schema import TABLE_NAMES
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
 
-STAGING_TABLES = (
+# Every contract table but fx_rates (applied inside the money columns); campaigns first,
+# because staging.touchpoints maps utm_campaign through staging.campaigns.
+STAGING_TABLES: tuple[str, ...] = (
     "campaigns",
-    "ad_spend",
-    "touchpoints",
-    "leads",
-    "lead_stage_history",
-    "opportunities",
-    "sales_feedback",
-    "content",
-    "content_daily",
-    "seo_rankings",
-    "targets",
-    "budget_plan",
-    "experiments",
-    "experiment_units",
+    *(t for t in TABLE_NAMES if t not in ("campaigns", "fx_rates")),
 )
 INTERMEDIATE_TABLES = ("conversions",)
-# Staging tables that must keep exactly the raw row count (no join fan-out, no drops).
-ROW_PRESERVING = STAGING_TABLES
 
 
 def _fingerprint(settings: GtmSettings) -> str:

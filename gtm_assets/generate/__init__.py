@@ -34,42 +34,13 @@ from gtm_assets.generate.params import (
 )
 from gtm_assets.generate.readme import TRUTH_README
 from gtm_assets.generate.writer import join_parts, write_table
+from gtm_assets.raw.schema import TABLE_BY_NAME, TABLE_NAMES
 
-CONTRACT_TABLES: tuple[str, ...] = (
-    "campaigns",
-    "ad_spend",
-    "touchpoints",
-    "leads",
-    "lead_stage_history",
-    "opportunities",
-    "sales_feedback",
-    "content",
-    "content_daily",
-    "seo_rankings",
-    "targets",
-    "budget_plan",
-    "experiments",
-    "experiment_units",
-    "fx_rates",
-)
+CONTRACT_TABLES: tuple[str, ...] = TABLE_NAMES
 DAY = jr.DAY
 CHUNK_TOUCHES = 4_000_000  # simulate people in groups of about this many touchpoints
 TOUCHES_PER_EXPOSURE = 1.6  # rough, only used to size the groups
-CAMPAIGN_COLUMNS = (
-    "campaign_id",
-    "campaign_name",
-    "channel",
-    "campaign_type",
-    "start_date",
-    "end_date",
-    "planned_budget",
-    "currency",
-    "utm_campaign",
-    "target_cpa",
-    "target_roas",
-    "target_ctr",
-    "target_cvr",
-)
+CAMPAIGN_COLUMNS: tuple[str, ...] = tuple(TABLE_BY_NAME["campaigns"].column_names)
 
 
 @dataclass
