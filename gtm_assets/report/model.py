@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any
 
 import pandas as pd
@@ -70,6 +71,12 @@ def fmt(value: Any, kind: str = "number", currency: str = "USD") -> str:
     if _missing(value):
         return "–"
     if kind == "text":
+        if isinstance(value, datetime | pd.Timestamp):
+            return (
+                value.strftime("%Y-%m-%d")
+                if value.time() == time(0)
+                else value.strftime("%Y-%m-%d %H:%M")
+            )
         return str(value)
     number = float(value)
     if not math.isfinite(number):
