@@ -239,7 +239,7 @@ def print_locations(months: Sequence[date], out=sys.stdout) -> None:
                 file=out,
             )
     print(
-        "Query:       .venv/bin/python -c \"import duckdb; "
+        'Query:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{read_copy}', read_only=True)"
         ".sql('select * from marts.campaign_performance limit 5'))\"",
         file=out,

@@ -107,7 +107,9 @@ def test_reserve_outside_range_fails_the_gate(world_path, tmp_path):
         [b.budget_response_curves, b.budget_reallocation],
         resources={
             "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
-            "settings": GtmSettings(raw_dir="unused", reports_dir="unused", attribution_model="linear"),
+            "settings": GtmSettings(
+                raw_dir="unused", reports_dir="unused", attribution_model="linear"
+            ),
         },
         partition_key="2024-12-01",
         run_config={
@@ -132,7 +134,9 @@ def test_without_budget_plan_the_budget_is_current_spend(tmp_path):
         [b.budget_response_curves, b.budget_reallocation, b.budget_pacing],
         resources={
             "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
-            "settings": GtmSettings(raw_dir="unused", reports_dir="unused", attribution_model="linear"),
+            "settings": GtmSettings(
+                raw_dir="unused", reports_dir="unused", attribution_model="linear"
+            ),
         },
         partition_key="2024-12-01",
         run_config={"ops": {"budget_response_curves": {"config": {"n_boot": 0}}}},

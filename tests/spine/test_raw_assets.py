@@ -104,7 +104,10 @@ def test_rejected_exports_change_nothing(tmp_path):
 def test_a_month_outside_the_exports_is_blocked(tmp_path):
     resources = _resources(tmp_path, write_sample(tmp_path / "raw"))
     result = dg.materialize(
-        [raw_exports, staging_tables], resources=resources, partition_key="2025-06-01", raise_on_error=False
+        [raw_exports, staging_tables],
+        resources=resources,
+        partition_key="2025-06-01",
+        raise_on_error=False,
     )
     assert not result.success
     assert _checks(result)["exports_cover_the_month"] is False
