@@ -241,23 +241,13 @@ class AttributionConfig(dg.Config):
         )
 
 
-def typed_select(source: str, schema: dict[str, str]) -> str:
-    """``select cast(col as type) as col, ...`` for a fixed schema (identifiers validated)."""
-    columns = ", ".join(f"cast({wh.ident(c)} as {t}) as {wh.ident(c)}" for c, t in schema.items())
-    return f"select {columns} from {wh.ident(source)}"  # noqa: S608
-
-
 def write_month(
     con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, schema: dict, month
 ) -> int:
     """Write ``frame`` as ``table``'s slice of ``month`` with declared column types."""
     frame = frame[list(schema)].copy()
     frame["month"] = pd.to_datetime(pd.Series([month] * len(frame), dtype="object"))
-    con.register("_attr_frame", frame)
-    try:
-        return wh.replace_month(con, table, typed_select("_attr_frame", schema), month)
-    finally:
-        con.unregister("_attr_frame")
+    return wh.replace_month(con, table, frame, month, schema=schema)
 
 
 def _check_results(
