@@ -53,7 +53,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-CAMPAIGN_TYPES = ("launch", "seasonal", "always_on", "flash", "event", "brand")
+from gtm_assets.raw.schema import CAMPAIGN_TYPES
+
 TARGET_METRICS = ("ctr", "cvr", "cpa", "roas")
 LOWER_IS_BETTER = {"cpa"}
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")

@@ -42,18 +42,9 @@ import statsmodels.api as sm
 from scipy import stats
 
 from gtm_assets.analytics.funnel import FunnelInputs, add_months, load_funnel_inputs
+from gtm_assets.raw.schema import TOUCH_TYPES
 from gtm_assets.sql_files import load_sql
 
-TOUCH_TYPES: tuple[str, ...] = (
-    "impression",
-    "click",
-    "visit",
-    "email_open",
-    "email_click",
-    "form_fill",
-    "event_attend",
-    "content_view",
-)
 PHASES: tuple[str, ...] = ("pre", "post")
 FIT_CATEGORICALS: tuple[str, ...] = ("industry", "company_size_band", "seniority", "country")
 CATEGORICALS: tuple[str, ...] = (*FIT_CATEGORICALS, "channel")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gtm_assets.raw.schema import SENIORITIES, TOUCH_TYPES  # noqa: F401 (re-exported)
+
 CHANNELS: tuple[str, ...] = (
     "paid_search",
     "paid_social",
@@ -28,16 +30,6 @@ CHANNELS: tuple[str, ...] = (
 PAID_CHANNELS: tuple[str, ...] = CHANNELS[:7]
 CH = {c: i for i, c in enumerate(CHANNELS)}
 
-TOUCH_TYPES: tuple[str, ...] = (
-    "impression",
-    "click",
-    "visit",
-    "email_open",
-    "email_click",
-    "form_fill",
-    "event_attend",
-    "content_view",
-)
 TT = {t: i for i, t in enumerate(TOUCH_TYPES)}
 
 
@@ -320,7 +312,6 @@ COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "FR", "CA", "NL", "AU", "ES", "S
 COUNTRY_WEIGHTS = (0.40, 0.12, 0.10, 0.07, 0.07, 0.05, 0.05, 0.05, 0.04, 0.05)
 COUNTRY_EFFECT = (0.1, 0.05, 0.05, -0.05, 0.05, 0.0, 0.0, -0.15, 0.0, -0.35)
 EUR_COUNTRIES = ("DE", "FR", "NL", "ES")
-SENIORITIES: tuple[str, ...] = ("ic", "manager", "director", "vp", "cxo")
 SENIORITY_WEIGHTS = (0.38, 0.30, 0.17, 0.09, 0.06)
 SENIORITY_EFFECT = (-0.7, 0.0, 0.55, 0.75, 0.35)
 
