@@ -92,23 +92,22 @@ class CurveFit:
         self, spend: np.ndarray | float, level: float = 0.9
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise bootstrap percentile interval of the response (NaN without draws)."""
-        s = np.atleast_1d(np.asarray(spend, dtype=float))
-        if self.boot.shape[0] < 2:
-            nan = np.full(s.shape, np.nan)
-            return nan, nan
-        draws = np.stack([hill(s, t, k, n) for t, k, n in self.boot])
-        alpha = (1.0 - level) / 2.0
-        return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1.0 - alpha, axis=0)
+        return self._boot_interval(hill, spend, level)
 
     def marginal_interval(
         self, spend: np.ndarray | float, level: float = 0.9
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise bootstrap percentile interval of the marginal response."""
+        return self._boot_interval(hill_marginal, spend, level)
+
+    def _boot_interval(
+        self, curve, spend: np.ndarray | float, level: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         s = np.atleast_1d(np.asarray(spend, dtype=float))
         if self.boot.shape[0] < 2:
             nan = np.full(s.shape, np.nan)
             return nan, nan
-        draws = np.stack([hill_marginal(s, t, k, n) for t, k, n in self.boot])
+        draws = np.stack([curve(s, t, k, n) for t, k, n in self.boot])
         alpha = (1.0 - level) / 2.0
         return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1.0 - alpha, axis=0)
 
