@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts")
@@ -280,6 +281,23 @@ def publish_read_copy(con: duckdb.DuckDBPyConnection, warehouse: Path, target: P
     shutil.copyfile(warehouse, tmp)
     os.replace(tmp, target)
     return target
+
+
+def round_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
+    """Float columns rounded to ``digits`` significant digits.
+
+    DuckDB sums in parallel, so the last bits of a float sum can differ between runs;
+    rounding makes re-running a month reproduce its slice exactly.
+    """
+    out = frame.copy()
+    pattern = f"{{:.{int(digits)}g}}"
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            out[column] = [
+                float(pattern.format(v)) if np.isfinite(v) else v
+                for v in out[column].to_numpy(dtype=float)
+            ]
+    return out
 
 
 def query_df(

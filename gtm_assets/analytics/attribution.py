@@ -48,6 +48,7 @@ import pandas as pd
 from gtm_assets.analytics.attribution_markov import markov_attribution
 from gtm_assets.analytics.attribution_shapley import shapley_path_shares
 from gtm_assets.sql_files import load_sql
+from gtm_assets.warehouse import round_floats
 
 HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 DATA_DRIVEN_MODELS = ("markov", "shapley")
@@ -640,16 +641,7 @@ def attribute_month(
         )
         stats = ins.with_prior(current, ins.path_stats(con))
         parts["path_stats"].append(_stamp(stats, month_start, conversion_type))
-    for view in (MODEL_TABLE, PATH_TABLE):
-        con.execute(f"drop view if exists {view}")
-    for table in (
-        PATHS_TABLE,
-        CONVERTING_TABLE,
-        NULL_TABLE,
-        "_attr_model_converting",
-        "_attr_mask_shares",
-    ):
-        con.execute(f"drop table if exists {table}")
+    drop_paths(con)
     channel = round_floats(_typed_channel(pd.concat(channel_parts, ignore_index=True)))
     campaign = round_floats(_typed_campaign(pd.concat(campaign_parts, ignore_index=True)))
     tables: dict[str, pd.DataFrame] = {}
@@ -661,23 +653,6 @@ def attribute_month(
             tables[key].insert(0, "month", month_start)
         tables = {key: round_floats(frame) for key, frame in tables.items()}
     return MonthAttribution(channel, campaign, summaries, problems, tables)
-
-
-def round_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
-    """Float columns rounded to ``digits`` significant digits.
-
-    DuckDB sums in parallel, so the last bits of a float sum can differ between runs;
-    rounding makes re-running a month reproduce its slice exactly.
-    """
-    out = frame.copy()
-    pattern = f"{{:.{int(digits)}g}}"
-    for column in out.columns:
-        if pd.api.types.is_float_dtype(out[column]):
-            out[column] = [
-                float(pattern.format(v)) if np.isfinite(v) else v
-                for v in out[column].to_numpy(dtype=float)
-            ]
-    return out
 
 
 def drop_paths(con: duckdb.DuckDBPyConnection) -> None:

@@ -26,25 +26,12 @@ from gtm_assets.sql_files import load_sql
 GROUP = "budget"
 
 
-def _round_significant(values: np.ndarray, digits: int = 12) -> np.ndarray:
-    """Round to ``digits`` significant digits (NaN and 0 unchanged)."""
-    out = values.copy()
-    finite = np.isfinite(values) & (values != 0)
-    magnitude = np.floor(np.log10(np.abs(values[finite])))
-    scale = 10.0 ** (digits - 1 - magnitude)
-    out[finite] = np.round(values[finite] * scale) / scale
-    return out
-
-
 def _stable_query(con, sql: str, params: dict | None = None) -> pd.DataFrame:
     """``query_df`` made reproducible: DuckDB's parallel aggregation sums floats in a
     varying order, and the curve fits and bootstrap amplify those last-bit differences.
     Floats are rounded to 12 significant digits and rows put in a fixed order, so re-running a month
     gives identical tables."""
-    df = wh.query_df(con, sql, params)
-    for column in df.columns:
-        if pd.api.types.is_float_dtype(df[column]):
-            df[column] = _round_significant(df[column].to_numpy(dtype=float))
+    df = wh.round_floats(wh.query_df(con, sql, params))
     if len(df) > 1:
         df = df.sort_values(list(df.columns), kind="mergesort").reset_index(drop=True)
     return df
