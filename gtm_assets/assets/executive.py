@@ -11,14 +11,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics.insights import build_actions, build_insights
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, month_label, month_params
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
-from gtm_assets.report.sections import build_monthly_sections
+from gtm_assets.report.sections import build_monthly_sections, month_rows
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
 
@@ -85,15 +84,6 @@ INSIGHT_INPUTS = (
     "experiment_results",
     "content_recommendations",
 )
-
-
-def _month_slice(con, name: str, month: date) -> pd.DataFrame | None:
-    table = f"marts.{name}"
-    if not wh.table_exists(con, table):
-        return None
-    return wh.query_df(
-        con, f"select * from {wh.ident(table)} where month = $month", {"month": month}
-    )
 
 
 INSIGHTS_SCHEMA = {
@@ -245,7 +235,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
     ) -> dg.MaterializeResult:
         month = month_params(context.partition_key)["month_start"]
         with warehouse.connect() as con:
-            inputs = {name: _month_slice(con, name, month) for name in INSIGHT_INPUTS}
+            inputs = {name: month_rows(con, f"marts.{name}", month) for name in INSIGHT_INPUTS}
             insights = build_insights(
                 month,
                 settings.currency,
