@@ -144,7 +144,12 @@ def build_paths(
     }
     con.execute(
         f"create or replace temp table {PATHS_TABLE} as " + load_sql("intermediate/int_paths"),
-        {**shared, "conversion_type": conversion_type, "anchor_on_lead": params.anchor_on_lead},
+        {
+            **shared,
+            "conversion_type": conversion_type,
+            "anchor_on_lead": params.anchor_on_lead,
+            "with_null_paths": include_null_touches,
+        },
     )
     window_start = con.execute(f"select min(path_start) from {PATHS_TABLE}").fetchall()[0][0]
     filters = {

@@ -11,7 +11,8 @@
 -- risk set; what happens between lead and deal (nurture, sales) is left to sales. Off by
 -- default: paths end at the conversion.
 -- path_id: negative for converting paths (path_key = conversion_id), positive for null
--- paths (path_key = person_id); deterministic.
+-- paths (path_key = person_id); deterministic. $with_null_paths = false leaves the null
+-- paths out (for statistics of the converting paths only).
 with
 
 anchored as (
@@ -53,7 +54,8 @@ ever_converted as (
 touched_in_month as (
     select distinct person_id
     from staging.touchpoints
-    where ts >= $month_start::timestamp
+    where $with_null_paths
+        and ts >= $month_start::timestamp
         and ts < $month_end::timestamp
         and channel is not null
         and ($touch_types is null or list_contains($touch_types, touch_type))
