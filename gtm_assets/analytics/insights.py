@@ -441,7 +441,15 @@ def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[di
     return actions
 
 
+def _at_least(value: object, reference: object) -> bool:
+    if pd.isna(reference):
+        return True
+    return not pd.isna(value) and float(value) >= float(reference)
+
+
 def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[dict]:
+    """Switch the MQL rule to the recommended score threshold, when its SQL rate (precision)
+    is at least the CRM rule's and it changes SQLs or MQL volume."""
     if _empty(recommendations) or "is_recommended" not in recommendations:
         return []
     rec = recommendations[recommendations.is_recommended.fillna(False).astype(bool)]
@@ -449,10 +457,14 @@ def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[
     if rec.empty or current.empty:
         return []
     r, c = rec.iloc[0], current.iloc[0]
+    if r["rule"] == c["rule"]:
+        return []  # the CRM's rule does at least as well as any score threshold
     d_sql = float(r["sqls_per_month"] - c["sqls_per_month"])
     d_mql = float(r["mqls_per_month"] - c["mqls_per_month"])
     if abs(d_sql) < 0.5 and abs(d_mql) < 1:
         return []
+    if not _at_least(r["precision"], c["precision"]):
+        return []  # a lower SQL rate than today's rule is shown in the table, not pushed
     text = (
         f"Change the MQL rule from the CRM's stage to '{r['rule']}': {r['mqls_per_month']:.0f} MQLs a month "
         f"(vs {c['mqls_per_month']:.0f}) at {r['precision']:.0%} SQL precision (vs {c['precision']:.0%}), "

@@ -453,7 +453,11 @@ def threshold_table(
 ) -> pd.DataFrame:
     """Expected monthly MQL volume, SQL yield, precision and recall at each threshold, on the
     validation leads, with the change against the CRM's own MQL rule on the same leads and
-    against last month's threshold: the expected effect of switching."""
+    against last month's threshold: the expected effect of switching.
+
+    ``is_recommended`` marks the score threshold from the MQL rule, unless the CRM's own
+    rule dominates it on the same leads (at least as many SQLs at no lower precision): a
+    score that does worse than the current process is not recommended over it."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     months = max(months, 1)
@@ -479,12 +483,27 @@ def threshold_table(
     out = pd.DataFrame(rows)
     out["is_recommended"] = out.get("is_recommended", pd.Series(False, index=out.index))
     out["is_recommended"] = out["is_recommended"].fillna(False).astype(bool)
+    crm = out["rule"] == "crm mql stage"
+    if crm.any() and out["is_recommended"].any():
+        if _dominates(out[crm].iloc[0], out[out["is_recommended"]].iloc[0]):
+            out["is_recommended"] = crm
     for ref_label, suffix in (("crm mql stage", "crm"), ("last month: ", "last_month")):
         ref = out[out["rule"].str.startswith(ref_label)]
         for col in ("mqls_per_month", "sqls_per_month"):
             base = float(ref[col].iloc[0]) if len(ref) else np.nan
             out[f"{col}_change_vs_{suffix}"] = out[col] - base
     return out
+
+
+def _dominates(rule: pd.Series, other: pd.Series) -> bool:
+    """``rule`` finds at least as many SQLs as ``other`` at no lower precision."""
+    if pd.isna(rule["precision"]):
+        return False
+    other_precision = 0.0 if pd.isna(other["precision"]) else float(other["precision"])
+    return (
+        float(rule["sqls_per_month"]) >= float(other["sqls_per_month"])
+        and float(rule["precision"]) >= other_precision
+    )
 
 
 def _rule_row(

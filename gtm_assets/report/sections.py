@@ -455,6 +455,13 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
             Kpi("MQLs by score", fmt(p.get("mqls_scored"), "count")),
         ]
         section.paragraphs.append(f"MQL rule: {p.get('mql_rule')}.")
+        auc, crm_auc = p.get("auc"), p.get("crm_mql_auc")
+        if pd.notna(auc) and pd.notna(crm_auc) and float(auc) < float(crm_auc):
+            section.paragraphs.append(
+                f"The score ranks the validation leads worse than the CRM's MQL rule (AUC "
+                f"{float(auc):.2f} vs {float(crm_auc):.2f}): keep the CRM rule, and read the "
+                "score as information only this month."
+            )
     else:
         section.paragraphs.append(f"No model this month: {p.get('note')}")
     for table, heading, columns in (

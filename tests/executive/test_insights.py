@@ -335,3 +335,17 @@ def test_uplift_is_measured_against_the_current_mix_at_the_same_budget():
     # recommended 57,500 + 190,000 against the reference mix 55,000 + 140,000
     assert ins.reallocation_uplift(realloc) == pytest.approx(52_500.0)
     assert ins.reallocation_uplift(reallocation()) == pytest.approx(37_500.0)
+
+
+def test_threshold_action_never_pushes_a_rule_with_a_lower_sql_rate():
+    """A score rule that makes more MQLs at a lower SQL rate than the CRM's rule (a weak
+    model) is not turned into an action; neither is the CRM rule itself."""
+    recs = pd.DataFrame(
+        [
+            dict(rule="crm mql stage", mqls_per_month=16.0, sqls_per_month=10.5, precision=0.656),
+            dict(rule="score >= 10", mqls_per_month=32.5, sqls_per_month=9.5, precision=0.292),
+        ]
+    )
+    values = ins.UnitValues(None, per_sql=2_000.0, per_customer=None)
+    assert ins.threshold_action(recs.assign(is_recommended=[False, True]), values) == []
+    assert ins.threshold_action(recs.assign(is_recommended=[True, False]), values) == []

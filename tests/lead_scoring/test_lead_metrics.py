@@ -219,3 +219,17 @@ def test_platt_recovers_known_miscalibration() -> None:
     assert a == pytest.approx(-0.5, abs=0.05) and b == pytest.approx(0.5, abs=0.03)
     fixed = ls.apply_platt(p_model, (a, b))
     assert ls.ece(y, fixed) < 0.02 < ls.ece(y, p_model)
+
+
+def test_crm_rule_keeps_the_recommendation_when_it_dominates_the_score():
+    # validation leads: the CRM rule marks exactly the 4 SQLs; the score is noise
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], dtype=float)
+    crm = y.astype(bool)
+    p = np.array([0.9, 0.1, 0.2, 0.1, 0.8, 0.7, 0.9, 0.6, 0.1, 0.2])
+    table = ls.threshold_table(y, p, 1, [0.5], crm_mql=crm, recommended=0.5)
+    chosen = table[table.is_recommended]
+    assert list(chosen.rule) == ["crm mql stage"]
+    # a score more precise than a looser CRM rule keeps the recommendation
+    loose_crm = crm | (np.arange(10) >= 8)
+    table = ls.threshold_table(y, y * 0.9, 1, [0.5], crm_mql=loose_crm, recommended=0.5)
+    assert list(table[table.is_recommended].rule) == ["recommended: score >= 50"]

@@ -2,12 +2,14 @@
 
 from datetime import UTC, date, datetime
 
+import duckdb
 import pytest
 
 from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import month_params
 from gtm_assets.assets.executive import report_deadline, report_sections_in
 from gtm_assets.assets.raw import build_staging
+from gtm_assets.report import sections
 from gtm_assets.report.model import fmt
 from gtm_assets.report.render import render_html, render_markdown
 from gtm_assets.report.sections import build_monthly_sections
@@ -105,3 +107,21 @@ def test_report_deadline_business_days(month, deadline):
 )
 def test_formatting(value, kind, expected):
     assert fmt(value, kind, "USD") == expected
+
+
+@pytest.mark.parametrize(("auc", "warned"), [(0.46, True), (0.95, False)])
+def test_lead_section_says_when_the_score_loses_to_the_crm_rule(auc, warned):
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.lead_model_performance as select date '2025-08-01' as month, "
+        "true as model_fitted, $auc::double as auc, 0.90::double as crm_mql_auc, "
+        "0.2::double as brier, 0.05::double as ece, 99 as n_scored, 30 as mqls_scored, "
+        "'target_precision' as mql_rule",
+        {"auc": auc},
+    )
+    section = sections.lead_quality_section(con, date(2025, 8, 1), "USD")
+    text = " ".join(section.paragraphs)
+    assert ("keep the CRM rule" in text) is warned
+    if warned:
+        assert "AUC 0.46 vs 0.90" in text
