@@ -284,9 +284,14 @@ def attribution_insight(comparison: pd.DataFrame) -> dict | None:
     text = (
         f"Attribution models disagree most on {row['channel']}: from {row['min_share']:.0%} of leads "
         f"({row['least_generous_model'].replace('_', ' ')}) to {row['max_share']:.0%} "
-        f"({row['most_generous_model'].replace('_', ' ')}); data-driven models put it at "
-        f"{row['share_markov']:.0%} (Markov) and {row['share_shapley']:.0%} (Shapley)."
+        f"({row['most_generous_model'].replace('_', ' ')})"
     )
+    if {row["least_generous_model"], row["most_generous_model"]} != {"markov", "shapley"}:
+        text += (
+            f"; data-driven models put it at {row['share_markov']:.0%} (Markov) and "
+            f"{row['share_shapley']:.0%} (Shapley)"
+        )
+    text += "."
     return dict(
         kind="attribution",
         insight=text,

@@ -349,3 +349,43 @@ def test_threshold_action_never_pushes_a_rule_with_a_lower_sql_rate():
     values = ins.UnitValues(None, per_sql=2_000.0, per_customer=None)
     assert ins.threshold_action(recs.assign(is_recommended=[False, True]), values) == []
     assert ins.threshold_action(recs.assign(is_recommended=[True, False]), values) == []
+
+
+def _comparison(least: str, most: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            dict(
+                conversion_type="lead",
+                channel="paid_search",
+                min_share=0.26,
+                max_share=0.69,
+                spread=0.43,
+                least_generous_model=least,
+                most_generous_model=most,
+                share_markov=0.26 if least == "markov" else 0.40,
+                share_shapley=0.69 if most == "shapley" else 0.50,
+            ),
+            dict(
+                conversion_type="lead",
+                channel="email",
+                min_share=0.10,
+                max_share=0.12,
+                spread=0.02,
+                least_generous_model="first_touch",
+                most_generous_model="linear",
+                share_markov=0.11,
+                share_shapley=0.11,
+            ),
+        ]
+    )
+
+
+def test_attribution_insight_names_the_widest_disagreement_once():
+    both = ins.attribution_insight(_comparison("markov", "shapley"))["insight"]
+    assert both == (
+        "Attribution models disagree most on paid_search: from 26% of leads (markov) to 69% "
+        "(shapley)."
+    )
+    rule_based = ins.attribution_insight(_comparison("last_touch", "first_touch"))["insight"]
+    assert rule_based.endswith("data-driven models put it at 40% (Markov) and 50% (Shapley).")
+    assert ins.attribution_insight(_comparison("markov", "shapley").iloc[[1]]) is None
