@@ -300,14 +300,16 @@ def _run_other(label: str, runner, out=sys.stdout) -> int:
 
 def cmd_quarter(args) -> int:
     from gtm_assets import paths
-    from gtm_assets.assets.workflows import run_quarter
+    from gtm_assets.analytics.quarterly import add_months
+    from gtm_assets.assets.quarterly import plan_path
+    from gtm_assets.assets.workflows import quarter_partition_key, run_quarter
 
     _apply_locations(args.raw_dir, args.warehouse)
     code = _run_other(args.quarter, lambda: run_quarter(args.quarter, quiet=not args.verbose))
     if code == EXIT_OK:
-        print(
-            f"Plan:        {paths.reports_dir().resolve()}/quarterly-plan-*.html (the quarter after {args.quarter})"
-        )
+        closed = date.fromisoformat(quarter_partition_key(args.quarter))
+        plan = plan_path(paths.reports_dir().resolve(), add_months(closed, 3))
+        print(f"Plan:        {plan} (for the quarter after {args.quarter})")
         print("Tables:      marts.quarter_*")
     return code
 

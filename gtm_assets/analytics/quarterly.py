@@ -670,6 +670,20 @@ def _spread(start: date, q_days: int, duration: int, n: int) -> list[date]:
     return [start + timedelta(days=round(i * room / (n - 1))) for i in range(n)]
 
 
+ROADMAP_COLUMNS = [
+    "rank",
+    "test",
+    "kind",
+    "scope_id",
+    "reason",
+    "required_units",
+    "new",
+    "budget",
+    "start_date",
+    "end_date",
+]
+
+
 def testing_roadmap(
     experiments: pd.DataFrame,
     curves: pd.DataFrame,
@@ -727,7 +741,7 @@ def testing_roadmap(
         rows, columns=["test", "kind", "scope_id", "reason", "required_units", "new"]
     )
     if out.empty:
-        return out
+        return pd.DataFrame(columns=ROADMAP_COLUMNS)
     n_new = int(out["new"].sum())
     out["budget"] = [reserve / n_new if n and n_new else 0.0 for n in out["new"]]
     starts, k = [], 0

@@ -634,7 +634,14 @@ def quarter_campaign_calendar(
             "marts.quarter_testing_roadmap",
             roadmap,
             {"quarter": q},
-            types={"required_units": "DOUBLE", "new": "BOOLEAN"},
+            types={
+                "rank": "BIGINT",
+                "required_units": "DOUBLE",
+                "new": "BOOLEAN",
+                "budget": "DOUBLE",
+                "start_date": "DATE",
+                "end_date": "DATE",
+            },
         )
     planned = (
         budget[~budget["is_reserve"]].assign(

@@ -33,9 +33,14 @@ ASSETS = [
 Q1 = "2024-01-01"
 
 
-def _run(tmp_path, **world):
+def _run(tmp_path, emptied: tuple[str, ...] = (), **world):
     path = tmp_path / "wh.duckdb"
     quarter_world.build(path, **world)
+    if emptied:
+        con = duckdb.connect(str(path))
+        for table in emptied:
+            con.execute(f"delete from {table}")
+        con.close()
     resources = {
         "warehouse": WarehouseResource(
             path=str(path), read_copy_path=str(tmp_path / "read.duckdb")
@@ -171,3 +176,28 @@ def test_run_quarter_entry_point(tmp_path):
     assert (tmp_path / "reports" / "quarterly-plan-2024-Q2.html").exists()
     with pytest.raises(ValueError, match="not runnable"):
         workflows.run_quarter("2099-Q1", defs=defs)
+
+
+def test_quarter_with_nothing_to_test_keeps_a_typed_empty_roadmap(tmp_path):
+    """No experiment, curve or bottleneck calls for a test (this world has no experiments
+    or curves; its bottlenecks are removed): the roadmap slice is empty but typed, and the
+    plan says the reserve stays unassigned."""
+    path, result, _ = _run(tmp_path, emptied=("marts.funnel_bottlenecks",))
+    assert result.success
+    columns = _query(path, "describe marts.quarter_testing_roadmap")
+    assert {"rank", "budget", "start_date"} <= set(columns["column_name"])
+    html = (tmp_path / "reports" / "quarterly-plan-2024-Q2.html").read_text(encoding="utf-8")
+    assert "the reserve stays unassigned" in html
+
+
+def test_gtm_quarter_prints_the_plan_it_wrote(tmp_path, monkeypatch, capsys):
+    from gtm_assets import cli
+
+    quarter_world.build(tmp_path / "wh.duckdb")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+    monkeypatch.setenv("GTM_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("GTM_RAW_DIR", str(tmp_path))
+    assert cli.main(["quarter", "--quarter", "2024-Q1"]) == cli.EXIT_OK
+    plan = tmp_path.resolve() / "reports" / "quarterly-plan-2024-Q2.html"
+    assert plan.exists()
+    assert f"Plan:        {plan} (for the quarter after 2024-Q1)" in capsys.readouterr().out

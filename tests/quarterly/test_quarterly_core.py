@@ -314,6 +314,15 @@ def test_testing_roadmap_splits_the_reserve():
     assert r["budget"].tolist() == pytest.approx([0.0, 4500.0, 4500.0])
     assert r["start_date"].tolist() == [Q2, Q2, date(2026, 4, 29)]
     assert r.loc[r["kind"] == "bottleneck", "required_units"].iloc[0] == 1234.0
+    assert list(r.columns) == core.ROADMAP_COLUMNS
+
+
+def test_empty_testing_roadmap_keeps_its_columns():
+    """Nothing calls for a test: the roadmap is empty but has every column (the report
+    orders it by rank)."""
+    empty = pd.DataFrame()
+    r = core.testing_roadmap(empty, empty, empty, 9000.0, Q2)
+    assert r.empty and list(r.columns) == core.ROADMAP_COLUMNS
 
 
 def test_risks_from_the_data():
