@@ -65,12 +65,15 @@ _INTEGER_RE = r"^[+-]?[0-9]+([.]0*)?$"
 #: A date; a midnight time after it (as spreadsheets export dates) is accepted too.
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]00:00(:00([.]0+)?)?)?$"
 _MONTH_RE = r"^[0-9]{4}-[0-9]{2}(-01)?$"
+# A timestamp: a date, optionally a time, and after a time optionally an offset. A date
+# alone is midnight UTC (content published_at and the like are often exported as dates).
 _TS_RE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?"
-    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
 )
-_TS_OFFSET_RE = r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_TIME_PART_RE = r"[T ][0-9]{2}:"
+_TS_OFFSET_RE = (
+    r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+)
 _SPLIT_RE = r"^\s*[0-9]+([.][0-9]+)?(\s*/\s*[0-9]+([.][0-9]+)?)+\s*$"
 
 
@@ -107,9 +110,7 @@ def _typed_expr(spec: Table, col: Column) -> str:
         return (
             f"case when not regexp_full_match({v}, {_lit(_TS_RE)}) then null "
             f"when regexp_matches({v}, {_lit(_TS_OFFSET_RE)}) "
-            f"and regexp_matches({v}, {_lit(_TIME_PART_RE)}) "
             f"then timezone('UTC', try_cast({v} as timestamptz)) "
-            f"when regexp_matches({v}, {_lit(_TS_OFFSET_RE)}) then null "
             f"else try_cast({v} as timestamp) end"
         )
     if kind == "integer":
@@ -134,7 +135,7 @@ def _typed_expr(spec: Table, col: Column) -> str:
 _TYPE_WORDS = {
     "date": "is not a date (YYYY-MM-DD)",
     "month": "is not a month (YYYY-MM)",
-    "timestamp": "is not an ISO-8601 timestamp (YYYY-MM-DDTHH:MM:SS[+HH:MM])",
+    "timestamp": "is not an ISO-8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z or +HH:MM])",
     "integer": "is not a whole number",
     "number": "is not a number (use . as decimal separator, no thousands separator)",
     "money": "is not a number (use . as decimal separator, no thousands separator)",

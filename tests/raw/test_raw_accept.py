@@ -77,6 +77,19 @@ def test_timestamps_with_offsets_are_converted_to_utc(con, valid_dir):
     assert got["T4"] == datetime(2024, 1, 4, 6, 0)  # +02:00 -> 06:00 UTC
 
 
+def test_date_only_timestamps_are_midnight_utc(con, tmp_path):
+    """A CMS or CRM often exports a timestamp column as a date: 2024-01-03 is ISO-8601 and
+    means midnight UTC (its "-03" is the day, not an offset)."""
+    data = raw_tables()
+    set_cell(data, "touchpoints", 2, "ts", "2024-01-03")
+    set_cell(data, "touchpoints", 3, "ts", "2024-01-02T09:30-03")
+    report = load(con, write_raw(tmp_path / "raw", data))
+    assert report.rows_quarantined == 0
+    got = dict(con.execute("select touchpoint_id, ts from raw.touchpoints").fetchall())
+    assert got["T2"] == datetime(2024, 1, 3, 0, 0)
+    assert got["T3"] == datetime(2024, 1, 2, 12, 30)
+
+
 def test_messy_but_valid_csv_is_accepted(con, tmp_path):
     data = raw_tables(optional=False)
     folder = write_raw(tmp_path / "raw", data)

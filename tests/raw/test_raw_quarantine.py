@@ -20,6 +20,7 @@ CASES = [
     ("content_daily", 2, "date", "2024-01-01 10:00:00", "type", "date", "is not a date"),
     ("touchpoints", 2, "ts", "2024-01-03 25:00:00", "type", "ts", "is not an ISO-8601 timestamp"),
     ("touchpoints", 2, "ts", "yesterday", "type", "ts", "is not an ISO-8601 timestamp"),
+    ("touchpoints", 2, "ts", "2024-01-03+02:00", "type", "ts", "is not an ISO-8601 timestamp"),
     ("touchpoints", 2, "touchpoint_id", "  ", "missing_key", "touchpoint_id", "key value is empty"),
     ("ad_spend", 4, "campaign_id", "", "missing_key", "campaign_id", "key value is empty"),
     ("touchpoints", 2, "person_id", "", "missing_value", "person_id", "value is empty"),
@@ -180,7 +181,11 @@ def test_duplicates_keep_the_first_valid_occurrence(con, tmp_path):
     assert con.execute(
         "select _row_number, _rule, _detail from quarantine.leads order by 1"
     ).fetchall() == [
-        (1, "type", '"not a time" is not an ISO-8601 timestamp (YYYY-MM-DDTHH:MM:SS[+HH:MM])'),
+        (
+            1,
+            "type",
+            '"not a time" is not an ISO-8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z or +HH:MM])',
+        ),
         (5, "duplicate_key", "duplicate of row 3 (key lead_id)"),
     ]
     assert con.execute("select count(*) from raw.leads where lead_id = 'L2'").fetchall() == [(1,)]
