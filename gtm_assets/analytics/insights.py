@@ -248,19 +248,33 @@ def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
     )
 
 
+def _optimised_moves(reallocation: pd.DataFrame) -> pd.DataFrame:
+    """The optimiser's own moves: channels it allocated (not pinned, e.g. held at plan for
+    lack of history), with the change against the reference mix at the same budget
+    (``reference_spend``; the current spend in older slices without it)."""
+    rows = reallocation
+    if "pinned" in rows:
+        rows = rows[~rows["pinned"].fillna(False).astype(bool)]
+    base = rows["reference_spend"] if "reference_spend" in rows else rows["current_spend"]
+    return rows.assign(change=rows["recommended_spend"] - base)
+
+
 def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
     if _empty(reallocation):
         return None
     uplift = reallocation_uplift(reallocation)
-    change = reallocation.recommended_spend - reallocation.current_spend
-    if uplift <= 0 or change.abs().max() < 1:
+    moves = _optimised_moves(reallocation)
+    moves = moves[pd.to_numeric(moves["marginal_roas_current"], errors="coerce").notna()]
+    if uplift <= 0 or moves.empty or moves["change"].abs().max() < 1:
         return None
-    up = reallocation.loc[change.idxmax()]
-    down = reallocation.loc[change.idxmin()]
+    up = moves.loc[moves["change"].idxmax()]
+    down = moves.loc[moves["change"].idxmin()]
+    if up["change"] < 1 or down["change"] > -1:
+        return None
     text = (
         f"The budget optimizer expects {money(uplift, currency)} more revenue from the same budget by "
-        f"moving {money(float(up['recommended_spend'] - up['current_spend']), currency)} into {up['channel']} "
-        f"and {money(float(down['current_spend'] - down['recommended_spend']), currency)} out of {down['channel']}, "
+        f"moving {money(float(up['change']), currency)} into {up['channel']} "
+        f"and {money(float(-down['change']), currency)} out of {down['channel']}, "
         f"where marginal ROAS is {down['marginal_roas_current']:.2f} against {up['marginal_roas_current']:.2f}."
     )
     return dict(
@@ -333,10 +347,10 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
     if _empty(reallocation):
         return []
     uplift = reallocation_uplift(reallocation)
-    change = (reallocation.recommended_spend - reallocation.current_spend).round(0)
-    if uplift <= 0 or change.abs().max() < 1:
+    moves = _optimised_moves(reallocation)
+    moves = moves.assign(change=moves["change"].round(0)).sort_values("change")
+    if uplift <= 0 or moves.empty or moves["change"].abs().max() < 1:
         return []
-    moves = reallocation.assign(change=change).sort_values("change")
     cuts = [
         f"{r.channel} {money(-r.change, currency)}" for r in moves.itertuples() if r.change <= -1
     ][:2]
@@ -347,10 +361,11 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
     ][:2]
     text = (
         "Reallocate next month's budget as recommended: add to "
-        + ", ".join(adds)
+        + (", ".join(adds) or "no channel")
         + "; take from "
-        + ", ".join(cuts)
-        + f" (expected +{money(uplift, currency)} revenue, within the ±bounds and test reserve)."
+        + (", ".join(cuts) or "no channel")
+        + " against the current mix at the same budget (expected "
+        + f"+{money(uplift, currency)} revenue, within the ±bounds and test reserve)."
     )
     return [
         dict(

@@ -389,3 +389,52 @@ def test_attribution_insight_names_the_widest_disagreement_once():
     rule_based = ins.attribution_insight(_comparison("last_touch", "first_touch"))["insight"]
     assert rule_based.endswith("data-driven models put it at 40% (Markov) and 50% (Shapley).")
     assert ins.attribution_insight(_comparison("markov", "shapley").iloc[[1]]) is None
+
+
+def test_budget_story_uses_the_optimisers_moves_not_pinned_plan_channels():
+    """A channel held at its planned amount for lack of history (pinned, no curve) is not
+    'money moved' by the optimiser; moves are read against the reference mix at the same
+    budget (after the test reserve), not against this month's spend."""
+    realloc = pd.DataFrame(
+        [
+            dict(
+                channel="display",
+                current_spend=4500.0,
+                reference_spend=3700.0,
+                recommended_spend=4800.0,
+                marginal_roas_current=0.94,
+                pinned=False,
+                expected_revenue_current=4400.0,
+                expected_revenue_reference=4000.0,
+                expected_revenue_recommended=4700.0,
+            ),
+            dict(
+                channel="paid_social",
+                current_spend=5800.0,
+                reference_spend=4800.0,
+                recommended_spend=3300.0,
+                marginal_roas_current=0.27,
+                pinned=False,
+                expected_revenue_current=2500.0,
+                expected_revenue_reference=2300.0,
+                expected_revenue_recommended=1800.0,
+            ),
+            dict(
+                channel="video",
+                current_spend=0.0,
+                reference_spend=1000.0,
+                recommended_spend=1000.0,
+                marginal_roas_current=float("nan"),
+                pinned=True,
+                expected_revenue_current=0.0,
+                expected_revenue_reference=0.0,
+                expected_revenue_recommended=0.0,
+            ),
+        ]
+    )
+    text = ins.budget_insight(realloc, "USD")["insight"]
+    assert "moving USD 1,100 into display and USD 1,500 out of paid_social" in text
+    assert "0.27 against 0.94" in text and "nan" not in text and "video" not in text
+    action = ins.reallocation_action(realloc, "USD")[0]["action"]
+    assert "add to display USD 1,100; take from paid_social USD 1,500" in action
+    assert "video" not in action
