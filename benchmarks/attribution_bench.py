@@ -285,12 +285,22 @@ def _measure(con: duckdb.DuckDBPyConnection, peer: bool) -> list[dict]:
     stage(results, "shapley (exact)", at.shapley_credit, con, summary)
     stage(results, "all seven models (attribute_paths)", at.attribute_paths, con, summary, params)
 
-    def ours_markov_end_to_end():
+    def markov_via_all_paths():
         s = at.build_paths(con, "lead", *MONTH, params)
         return at.markov_credit(con, s, params)
 
     at.drop_paths(con)
-    stage(results, "OURS: exact markov, touchpoints -> credit", ours_markov_end_to_end)
+    stage(results, "exact markov via every path (build + credit)", markov_via_all_paths)
+    at.drop_paths(con)
+    stage(
+        results,
+        "OURS: exact markov (markov_month), touchpoints -> credit",
+        at.markov_month,
+        con,
+        "lead",
+        *MONTH,
+        at.AttributionParams(models=("markov",)),
+    )
     at.drop_paths(con)
     if peer:
         stage(results, "PEER: string_agg paths + CA markov_model", peer_route, con)

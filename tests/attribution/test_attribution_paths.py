@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
-from attribution_fixtures import small_warehouse  # noqa: F401 (fixture)
+from attribution_fixtures import make_warehouse, small_warehouse  # noqa: F401 (fixture)
 
 from gtm_assets.analytics import attribution as at
 
@@ -224,3 +225,67 @@ def test_round_floats_keeps_twelve_significant_digits():
     assert list(out["k"]) == ["a"] * 4
     # two sums that differ in the last bits (parallel summation) round to the same value
     assert at.round_floats(pd.DataFrame({"x": [0.1 + 0.2]}))["x"].iloc[0] == 0.3
+
+
+def _random_warehouse(seed: int):
+    """400 people, 3,000 touches over January-March 2024 on a 6-hour clock (many ties in
+    ts, some across channels), 100 leads from late February to March."""
+    rng = np.random.default_rng(seed)
+    channels = ["display", "email", "paid_search", "paid_social", "organic_search", "direct"]
+    start = pd.Timestamp("2024-01-05")
+    touches = [
+        (
+            f"t{i}",
+            f"person-{rng.integers(400)}",
+            start + pd.Timedelta(hours=6 * int(rng.integers(0, 86 * 4))),
+            "click",
+            channels[rng.integers(len(channels))],
+            f"cmp{rng.integers(3)}",
+        )
+        for i in range(3000)
+    ]
+    conversions = [
+        (
+            f"lead:{p}",
+            "lead",
+            f"person-{p}",
+            pd.Timestamp("2024-02-20") + pd.Timedelta(hours=int(rng.integers(0, 40 * 24))),
+            float(rng.integers(0, 500)),
+        )
+        for p in rng.choice(400, size=100, replace=False)
+    ]
+    return make_warehouse(touches, conversions)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_markov_only_route_equals_the_full_path_route(seed):
+    """markov_month counts the null paths' transitions straight from the touches; the
+    credit, removal effects and summary equal building every path first."""
+    con = _random_warehouse(seed)
+    params = at.AttributionParams(models=("markov",))
+    campaign, channel, summary = at.markov_month(con, "lead", *MARCH, params)
+    # the shortcut ran: no null-path touch was materialised
+    assert con.execute("select count(*) from _attr_null_touches").fetchall() == [(0,)]
+    at.drop_paths(con)
+    full_summary = at.build_paths(con, "lead", *MARCH, params)
+    full_campaign, full_channel = at.markov_credit(con, full_summary, params)
+    assert summary == full_summary
+    assert summary.null_paths > 100
+    pd.testing.assert_frame_equal(channel, full_channel, rtol=1e-12)
+
+    def ordered(frame):
+        return frame.sort_values(["channel", "campaign_id"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordered(campaign), ordered(full_campaign), rtol=1e-12)
+
+
+def test_markov_only_route_falls_back_where_it_cannot_shortcut(small_warehouse):  # noqa: F811
+    """Order 2 takes the full route (same result as building every path)."""
+    params = at.AttributionParams(models=("markov",), markov_order=2)
+    _, channel, summary = at.markov_month(small_warehouse, "lead", *MARCH, params)
+    assert small_warehouse.execute("select count(*) from _attr_null_touches").fetchall()[0][0] > 0
+    full_summary = at.build_paths(small_warehouse, "lead", *MARCH, params)
+    pd.testing.assert_frame_equal(
+        channel, at.markov_credit(small_warehouse, full_summary, params)[1]
+    )
+    assert summary == full_summary
