@@ -7,8 +7,9 @@
 -- of type $risk_type before $month_end; touches in [$month_end - lookback, $month_end),
 -- ordered by ts, then channel. Same touch filters as int_path_touches.sql.
 -- Everything sorted or partitioned is a fixed-width integer: a person is the pair of two
--- independent 64-bit hashes of person_id (two people merge only if both collide: about
--- 2^-128 per pair), and ts and channel are packed into one order key. Channel codes are
+-- independent 64-bit hashes, of person_id and of person_id || '|' (hash(x, k) would not
+-- do: it is a function of hash(x)); two people merge only if both collide, about 2^-128
+-- per pair. ts and channel are packed into one order key. Channel codes are
 -- positions in the sorted list of every channel in the table (at most 63; the contract
 -- has 11 groups and 'unclassified'), so a code sorts like its name; 0 is (start) and -1
 -- is (null).
@@ -23,7 +24,7 @@ channel_list as (
 touches as (
     select
         hash(t.person_id) as person_key,
-        hash(t.person_id, 'person_check') as person_check,
+        hash(t.person_id || '|') as person_check,
         (epoch_us(t.ts) - epoch_us($month_end::timestamp - to_days($lookback_days::integer)))
             * 64 + list_position((select channels from channel_list), t.channel) as order_key
     from staging.touchpoints as t
@@ -37,7 +38,7 @@ touches as (
 converted as (
     select distinct
         hash(person_id) as person_key,
-        hash(person_id, 'person_check') as person_check
+        hash(person_id || '|') as person_check
     from intermediate.conversions
     where conversion_type = $risk_type
         and converted_at < $month_end::timestamp
