@@ -330,6 +330,111 @@ def lead_values(
     return g.reset_index()[cols]
 
 
+def _eb_prior_variance(est: np.ndarray, se2: np.ndarray, mean: float) -> float:
+    """Between-channel variance ``tau^2`` of true values around ``mean`` beyond sampling
+    noise: the fixed point of the weighted moment equation
+    ``sum w_c ((est_c - mean)^2 - se2_c) / sum w_c = tau^2`` with ``w_c = 1 / (tau^2 + se2_c)``
+    (Paule-Mandel style), started from the unweighted moment estimate; 0 when the spread is
+    within the noise."""
+    dev2 = (est - mean) ** 2
+    tau2 = max(float(np.mean(dev2 - se2)), 0.0)
+    for _ in range(100):
+        w = 1.0 / np.maximum(tau2 + se2, 1e-12 * max(float(np.max(dev2)), 1.0))
+        new = max(float(np.sum(w * (dev2 - se2)) / np.sum(w)), 0.0)
+        if abs(new - tau2) <= 1e-10 * max(tau2, 1.0):
+            return new
+        tau2 = new
+    return tau2
+
+
+def lead_values_regression(
+    lead_split: pd.DataFrame,
+    won_lags: pd.DataFrame,
+    horizon_days: int = 270,
+    min_completeness: float = 0.3,
+    shrink: bool = True,
+    channels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Each channel's expected eventual won revenue per lead, by regression on the leads'
+    channel mix (same input and output columns as :func:`lead_values`).
+
+    A lead touched by several channels mixes their values, so the credit-weighted mean of
+    :func:`lead_values` pulls every channel towards the overall mean (a lead sourced by an
+    expensive-deal channel that also got nurture email lends email half its deal). The
+    regression un-mixes it: each kept lead's maturity-corrected revenue ``x_i = won_i /
+    F(age_i)`` is modelled as ``sum_c credit_ic * beta_c`` (its even split over its touch
+    channels times the channels' values), solved by least squares; ``value_raw`` is
+    ``beta``, ``value_se`` its standard error ``sqrt(diag(sigma^2 (X'X)^-1))``.
+
+    With ``shrink`` the coefficients get a normal prior around the mean revenue per lead
+    ``mu`` with variance ``tau^2`` estimated from ``channels`` (default all) by empirical
+    Bayes (:func:`_eb_prior_variance`), i.e. ridge regression towards ``mu`` with penalty
+    ``sigma^2 / tau^2``; ``tau^2 = 0`` gives every channel ``mu``. Values are clipped at 0.
+    ``shrinkage`` = 1 - (value - mu) / (value_raw - mu), the share pulled towards the mean.
+    """
+    cols = [
+        "channel",
+        "credited_leads",
+        "value_per_lead",
+        "value_raw",
+        "value_se",
+        "shrinkage",
+        "leads_used",
+        "won_value_observed",
+    ]
+    if lead_split.empty:
+        return pd.DataFrame(columns=cols)
+    f = won_completeness(won_lags, horizon_days)
+    d = lead_split.copy()
+    ages = d["age_days"].to_numpy(dtype=float)
+    comp = {a: f(a) for a in np.unique(ages)}
+    d["completeness"] = [comp[a] for a in ages]
+    d = d[d["completeness"] >= min_completeness].copy()
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d["w_obs"] = d["credit"] * d["won_value"]
+    g = d.groupby("channel").agg(
+        credited_leads=("credit", "sum"),
+        leads_used=("lead_id", "nunique"),
+        won_value_observed=("w_obs", "sum"),
+    )
+    leads = d.groupby("lead_id", sort=True).agg(
+        won=("won_value", "first"), completeness=("completeness", "first")
+    )
+    y = (leads["won"] / leads["completeness"]).to_numpy(dtype=float)
+    design = d.pivot_table(
+        index="lead_id", columns="channel", values="credit", aggfunc="sum", fill_value=0.0
+    ).reindex(index=leads.index, columns=g.index, fill_value=0.0)
+    x = design.to_numpy(dtype=float)
+    m, p = x.shape
+    xtx = x.T @ x
+    xty = x.T @ y
+    raw = np.linalg.lstsq(x, y, rcond=None)[0]
+    sigma2 = float(np.sum((y - x @ raw) ** 2)) / max(m - p, 1)
+    se2 = sigma2 * np.diag(np.linalg.pinv(xtx))
+    mu = float(y.mean())
+    value = raw.copy()
+    shrinkage = np.zeros(p)
+    names = list(g.index)
+    pool = [i for i, c in enumerate(names) if channels is None or c in set(channels)]
+    if shrink and len(pool) >= 3:
+        idx = np.array(pool)
+        tau2 = _eb_prior_variance(raw[idx], se2[idx], mu)
+        if tau2 > 0:
+            value = np.linalg.solve(xtx + sigma2 / tau2 * np.eye(p), xty + sigma2 / tau2 * mu)
+        else:
+            value = np.full(p, mu)
+        gap = raw - mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shrinkage = np.where(np.abs(gap) > 0, 1.0 - (value - mu) / gap, 0.0)
+        shrinkage = np.clip(shrinkage, 0.0, 1.0)
+    g["value_raw"] = raw
+    g["value_se"] = np.sqrt(se2)
+    g["value_per_lead"] = np.maximum(value, 0.0)
+    g["shrinkage"] = shrinkage
+    return g.reset_index()[cols]
+
+
 def revenue_from_leads(
     fits: Mapping[tuple[str, str], CurveFit], values: pd.DataFrame
 ) -> dict[tuple[str, str], CurveFit]:

@@ -85,6 +85,16 @@ class CurveConfig(dg.Config):
         default="week",
         description="Time grain of the fitted points: day or week (Monday-start weeks).",
     )
+    value_method: str = Field(
+        default="regression",
+        description=(
+            "How a channel's revenue per lead is estimated from the leads' own deals. "
+            "regression: least squares of each lead's revenue on its channel mix (un-mixes "
+            "leads touched by several channels), shrunk towards the mean by empirical Bayes; "
+            "average: the credit-weighted mean revenue of the channel's leads (pulls every "
+            "channel towards the overall mean)."
+        ),
+    )
     shrink_value_per_lead: bool = Field(
         default=True,
         description=(
@@ -478,7 +488,16 @@ def budget_response_curves(
                 {**params, "lookback_days": settings.lookback_days},
             )
             lags = _stable_query(con, load_sql("marts/budget_won_lags"), {"month_end": month_end})
-            values = core.lead_values(
+            if config.value_method not in ("regression", "average"):
+                raise ValueError(
+                    f"value_method must be regression or average, got {config.value_method!r}"
+                )
+            estimate = (
+                core.lead_values_regression
+                if config.value_method == "regression"
+                else core.lead_values
+            )
+            values = estimate(
                 split,
                 lags,
                 config.value_horizon_days,
