@@ -475,8 +475,15 @@ def derive_goals(
                 f"planned spend x last quarter's ROAS {_div(h.get('revenue'), spend_hist):.2f}"
             )
         else:
-            revenue = float(h.get("revenue", 0.0) or 0.0) if not h.empty else 0.0
-            basis_rev = "last quarter's attributed revenue"
+            past = float(h.get("revenue", np.nan)) if not h.empty else np.nan
+            revenue, basis_rev = (
+                (past, "last quarter's attributed revenue")
+                if _finite(past)
+                else (
+                    0.0,
+                    "no attributed revenue last quarter (new channel): revisit after month 1",
+                )
+            )
         per_lead_pipe = _div(h.get("pipeline"), leads_hist) if not h.empty else np.nan
         per_lead_cust = _div(h.get("customers"), leads_hist) if not h.empty else np.nan
         values = {

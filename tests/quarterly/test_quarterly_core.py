@@ -192,6 +192,51 @@ def test_goals_from_plan_and_history():
     ]
 
 
+def test_new_planned_channel_gets_numeric_goals():
+    """A channel planned for the first time (no history, no curve: attributed revenue and
+    leads unknown) gets goals of 0 with the reason, not NaN, so the plan is not blocked."""
+    allocation = pd.concat(
+        [
+            _allocation(),
+            pd.DataFrame(
+                {
+                    "channel": ["video"],
+                    "current_quarter_spend": [0.0],
+                    "historical_roi_spend": [3000.0],
+                    "marginal_roi_spend": [3000.0],
+                    "expected_revenue_historical_roi": [np.nan],
+                    "expected_revenue_marginal_roi": [np.nan],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    table, _ = core.budget_table(allocation, 103000.0)
+    history = pd.concat(
+        [
+            _channels(),
+            pd.DataFrame(
+                {
+                    "channel": ["video"],
+                    "spend": [0.0],
+                    "leads": [np.nan],
+                    "revenue": [np.nan],
+                    "pipeline": [np.nan],
+                    "customers": [np.nan],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    weights = {date(2026, 4, 1): 0.3, date(2026, 5, 1): 0.3, date(2026, 6, 1): 0.4}
+    goals, _ = core.derive_goals(table, history, 0.5, Q2, weights)
+    video = goals[goals["scope_id"] == "video"].set_index("metric")
+    assert video.loc["spend", "target_value"] == pytest.approx(3000.0)
+    assert video.loc["revenue", "target_value"] == 0.0
+    assert "new channel" in video.loc["revenue", "basis"]
+    assert core.goal_problems(goals) == []
+
+
 def test_goal_without_number_or_date_fails():
     goals = pd.DataFrame(
         [
