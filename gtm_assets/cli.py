@@ -310,11 +310,12 @@ def cmd_quarter(args) -> int:
         closed = date.fromisoformat(quarter_partition_key(args.quarter))
         plan = plan_path(paths.reports_dir().resolve(), add_months(closed, 3))
         print(f"Plan:        {plan} (for the quarter after {args.quarter})")
-        print("Tables:      marts.quarter_*")
+        print(f"Tables:      marts.quarter_* in {paths.read_copy_path().resolve()}")
     return code
 
 
 def cmd_launch(args) -> int:
+    from gtm_assets import paths
     from gtm_assets.assets.workflows import run_launch
 
     _apply_locations(args.raw_dir, args.warehouse)
@@ -322,7 +323,10 @@ def cmd_launch(args) -> int:
         args.campaign, lambda: run_launch(args.campaign, as_of=args.as_of, quiet=not args.verbose)
     )
     if code == EXIT_OK:
-        print("Tables:      marts.launch_* (where campaign_id = the campaign)")
+        print(
+            f"Tables:      marts.launch_* (where campaign_id = {args.campaign!r}) in "
+            f"{paths.read_copy_path().resolve()}"
+        )
     return code
 
 

@@ -70,3 +70,18 @@ def optional_table_present(con: duckdb.DuckDBPyConnection, table_name: str) -> b
 
 def month_label(value: date) -> str:
     return value.strftime("%Y-%m")
+
+
+def publish_read_copy_result(warehouse: Any) -> dg.MaterializeResult:
+    """Publish the analysts' read-only copy of the warehouse (``WarehouseResource``) and
+    describe it for the Dagster UI."""
+    from pathlib import Path
+
+    with warehouse.connect() as con:
+        target = Path(warehouse.publish_read_copy(con))
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target.resolve())),
+            "size_mb": round(target.stat().st_size / 1e6, 1),
+        }
+    )

@@ -14,7 +14,13 @@ import dagster as dg
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics.insights import build_actions, build_insights
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, month_label, month_params
+from gtm_assets.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_table,
+    month_label,
+    month_params,
+    publish_read_copy_result,
+)
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
 from gtm_assets.report.sections import build_monthly_sections, month_rows
@@ -415,13 +421,6 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         ),
     )
     def analyst_read_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
-            target = warehouse.publish_read_copy(con)
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(Path(target).resolve())),
-                "size_mb": round(Path(target).stat().st_size / 1e6, 1),
-            }
-        )
+        return publish_read_copy_result(warehouse)
 
     return [executive_summary, action_items, monthly_report, analyst_read_copy]

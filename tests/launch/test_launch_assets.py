@@ -9,7 +9,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from gtm_assets.assets.launch import launch_monitoring, launch_plan, launch_readout
+from gtm_assets.assets.launch import (
+    launch_monitoring,
+    launch_plan,
+    launch_read_copy,
+    launch_readout,
+)
 from gtm_assets.partitions import campaign_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from tests.launch import launch_world
@@ -174,7 +179,7 @@ def test_run_launch_entry_point_adds_partition_and_honours_as_of(tmp_path):
     path = tmp_path / "wh.duckdb"
     launch_world.build(path)
     defs = dg.Definitions(
-        assets=ASSETS,
+        assets=[*ASSETS, launch_read_copy],
         jobs=[workflows.campaign_launch],
         resources={
             "warehouse": WarehouseResource(
@@ -191,3 +196,5 @@ def test_run_launch_entry_point_adds_partition_and_honours_as_of(tmp_path):
     # 17 days live: the decision is pending until day 28
     assert readout["days_live"] == 17 and readout["decision"] == "pending"
     assert "2024-04-01" in readout["reason"]
+    # the analysts' read copy is republished with the launch tables
+    assert _row(tmp_path / "r.duckdb", "marts.launch_readout", "GOOD")["decision"] == "pending"

@@ -201,3 +201,6 @@ def test_gtm_quarter_prints_the_plan_it_wrote(tmp_path, monkeypatch, capsys):
     plan = tmp_path.resolve() / "reports" / "quarterly-plan-2024-Q2.html"
     assert plan.exists()
     assert f"Plan:        {plan} (for the quarter after 2024-Q1)" in capsys.readouterr().out
+    # the analysts' read copy is republished with the quarter's tables
+    goals = _query(tmp_path / "wh.read.duckdb", "select count(*) as n from marts.quarter_goals")
+    assert goals["n"].iloc[0] > 0
