@@ -26,7 +26,9 @@ attribution lookback before a *close* mostly sees post-lead nurture touches), so
 won-revenue credit on spend directly is mostly noise. Revenue per lead comes from the
 leads' own deals (``sql/marts/budget_lead_value.sql``: each lead's even split over its
 touch channels), young leads scaled up by the share of revenue that closes by their age
-(``won_completeness``), and shrunk towards the paid channels' mean by empirical Bayes.
+(``won_completeness``): by default a regression of each lead's revenue on its channel mix
+(``lead_values_regression``), else the credit-weighted mean (``lead_values``), either
+shrunk towards the mean by empirical Bayes.
 ``revenue_method="attributed_revenue"`` fits the won-revenue credit directly instead.
 
 What limits accuracy: the curves measure *attributed* outcomes, so they inherit the

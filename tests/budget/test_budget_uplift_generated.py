@@ -1,12 +1,14 @@
-"""Issue 5's correctness criterion on `gtm generate` data (slow: about 3-4 minutes).
+"""Issue 5's correctness criterion on `gtm generate` data (slow: about 4 minutes).
 
-Generates 12 months at scale 5, loads them, runs attribution, campaign performance and the
-budget assets month by month (curves on Shapley credit), and evaluates every month's
-recommendation on the generator's true response curves: the share of the truly
-achievable revenue uplift it captures (same bounds and budget). Measured (README): at
-least 0.9 in 8 of the 10 months that have curves, median 0.99; the misses are the first
-months with only 3-4 months of history. With linear credit, or at scale 1, the criterion
-is not met (see the README for the numbers and why).
+Generates 12 months (seed 42) at scale 5 and at the default scale 1, loads them, runs
+attribution, campaign performance and the budget assets month by month (curves on Shapley
+credit), and evaluates every month's recommendation on the generator's true response
+curves: the share of the truly achievable revenue uplift it captures (same bounds and
+budget). Measured (README): scale 5, at least 0.9 in 9 of the 10 months that have curves,
+median 1.00, worst 0.82; scale 1, 6 of 10, median 0.92, worst -0.29 (the first months
+have 2-4 months of weekly points). The thresholds below are those measurements with a
+little room; the method before the regression revenue per lead fails both (scale 1:
+median 0.27).
 """
 
 import dagster as dg
@@ -35,9 +37,10 @@ MONTHS = [
 ]
 
 
-def test_recommendation_captures_the_achievable_uplift(tmp_path):
+def monthly_captures(tmp_path, scale: int, seed: int) -> np.ndarray:
+    """Capture of every month's recommendation that has curves, in month order."""
     raw_dir = tmp_path / "raw"
-    generate(raw_dir, months=12, end_month="2026-10", scale=5, seed=42)
+    generate(raw_dir, months=12, end_month="2026-10", scale=scale, seed=seed)
     path = str(tmp_path / "w.duckdb")
     resources = {
         "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
@@ -72,8 +75,22 @@ def test_recommendation_captures_the_achievable_uplift(tmp_path):
         ev = evaluate_against_truth(part, lambda c, s: true_response(c, s, "revenue", truth), days)
         if np.isfinite(ev["capture"]):
             captures.append(ev["capture"])
-    captures = np.array(captures)
+    print(f"scale {scale} seed {seed} captures:", np.round(captures, 3))
+    return np.array(captures)
+
+
+def test_recommendation_captures_the_achievable_uplift_at_scale_5(tmp_path):
+    captures = monthly_captures(tmp_path, scale=5, seed=42)
     assert len(captures) >= 10
-    assert np.median(captures) >= 0.9
-    assert (captures >= 0.9).sum() >= 7
-    assert captures.min() > 0.5
+    assert np.median(captures) >= 0.95
+    assert (captures >= 0.9).sum() >= 8
+    assert captures.min() > 0.7
+
+
+def test_recommendation_at_the_default_scale(tmp_path):
+    captures = monthly_captures(tmp_path, scale=1, seed=42)
+    assert len(captures) >= 10
+    assert np.median(captures) >= 0.85
+    assert (captures >= 0.9).sum() >= 5
+    # the months with six or more months of history
+    assert np.median(captures[4:]) >= 0.9
