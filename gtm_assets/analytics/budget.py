@@ -154,7 +154,8 @@ def period_points(
 
     Returns: channel, metric, grain, period_start, spend, outcome_observed, completeness,
     outcome (observed / completeness), used_in_fit. Only channels with spend in the window
-    and only whole periods.
+    and only whole periods from the first day of the spend export on (earlier weeks are
+    unknown, not zero: counting them would inflate the fit's points and R²).
     """
     cols = [
         "channel",
@@ -174,15 +175,15 @@ def period_points(
         return pd.DataFrame(columns=cols)
     sd = spend_daily.copy()
     sd["date"] = pd.to_datetime(sd["date"])
+    # periods before the spend export begins hold no information (not zero spend)
+    first = max(pd.Timestamp(window_start), sd["date"].min())
     if grain == "week":
         sd["period_start"] = (
             sd["date"] - pd.to_timedelta(sd["date"].dt.day_of_week, unit="D")
         ).dt.date
-        first = pd.Timestamp(window_start)
         first = first + pd.Timedelta(days=(7 - first.weekday()) % 7)
     else:
         sd["period_start"] = sd["date"].dt.date
-        first = pd.Timestamp(window_start)
     last = pd.Timestamp(month_end) - pd.Timedelta(days=gdays)
     periods = (
         [d.date() for d in pd.date_range(first, last, freq=f"{gdays}D")] if first <= last else []

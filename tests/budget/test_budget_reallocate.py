@@ -166,6 +166,10 @@ def test_period_points_rescale_to_model_and_correct_completeness():
     assert conv.loc[date(2024, 6, 3), "spend"] == pytest.approx(70.0)
     # every lag is < 1 week and weeks are >= 7 days old at month end: complete
     assert conv["completeness"].iloc[:2].tolist() == pytest.approx([1.0, 1.0])
+    # a window reaching back before the export began starts at its first whole week
+    early = period_points(spend, credit, model, date(2023, 7, 1), date(2024, 7, 1), 7, 0.0)
+    weeks = sorted(set(early["period_start"]))
+    assert weeks[0] == date(2024, 6, 3) and len(weeks) == 4
 
 
 def test_tables_round_trip_and_plots_are_png():
@@ -267,7 +271,8 @@ def test_recent_periods_are_scaled_by_their_completeness():
     days = period_points(
         spend, credit, model, date(2024, 6, 1), date(2024, 7, 1), 14, 0.5, grain="day"
     )
-    assert len(days[days["metric"] == "conversions"]) == 30
+    # June 3-30: the spend export begins on June 3, so June 1-2 are unknown, not zero
+    assert len(days[days["metric"] == "conversions"]) == 28
     assert days["spend"].sum() == pytest.approx(2 * 28.0)
 
 
