@@ -396,10 +396,17 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         elif r.get("kind") == "no_conversions":
             why = f"it spent {money(r['spend'], currency)} without a conversion"
             verb = "Pause or fix"
+        elif r.get("kind") == "past_saturation":
+            why = r.get("detail") or (
+                f"the last dollar returns {r.get('value'):.2f} against {r.get('threshold'):.2f}"
+            )
+            verb = "If the total budget can shrink, trim"
         else:
             why = f"{r.get('metric')} is {r.get('value'):.2f} against {r.get('threshold'):.2f} ({r.get('kind')})"
             verb = "Review"
         text = f"{verb} '{name}' ({r.get('channel')}): {why}; {money(r['wasted_spend'], currency)} of spend is at stake."
+        if r.get("kind") == "past_saturation":
+            text += " Within a fixed budget, the reallocation decides where money goes."
         actions.append(
             dict(
                 action=text,

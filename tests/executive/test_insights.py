@@ -438,3 +438,32 @@ def test_budget_story_uses_the_optimisers_moves_not_pinned_plan_channels():
     action = ins.reallocation_action(realloc, "USD")[0]["action"]
     assert "add to display USD 1,100; take from paid_social USD 1,500" in action
     assert "video" not in action
+
+
+def test_saturation_waste_action_does_not_contradict_the_reallocation():
+    """A channel past saturation (marginal ROAS < 1) can still be where a fixed budget does
+    best; the action says to trim it only if the total budget can shrink."""
+    waste = pd.DataFrame(
+        [
+            dict(
+                kind="past_saturation",
+                scope="channel",
+                scope_id="paid_search",
+                name="paid_search",
+                channel="paid_search",
+                spend=9315.4,
+                metric="marginal_roas",
+                value=0.60,
+                threshold=1.0,
+                wasted_spend=902.64,
+                detail="average ROAS 1.28 looks fine but the last dollar returns 0.60",
+            )
+        ]
+    )
+    action = ins.waste_actions(waste, "USD")[0]
+    assert action["action"] == (
+        "If the total budget can shrink, trim 'paid_search' (paid_search): average ROAS 1.28 "
+        "looks fine but the last dollar returns 0.60; USD 903 of spend is at stake. Within a "
+        "fixed budget, the reallocation decides where money goes."
+    )
+    assert action["expected_impact"] == pytest.approx(902.64)
