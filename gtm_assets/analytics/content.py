@@ -10,7 +10,8 @@ this site's own observed rates, never from assumed industry constants:
 - ``site_form_fill_rate`` = all content form fills / all content unique visitors;
 - ``top10_capture_rate`` = organic clicks / search volume over the keywords where a page
   ranks in the top ``top_position`` (the share of a keyword's searches a good ranking
-  captures on this site).
+  captures on this site); in a month where no keyword ranks there, the same rate over the
+  previous months' keyword rows (``seo_history``), else undefined.
 
 Kinds of recommendation (at most one per piece of content, best first):
 
@@ -117,20 +118,31 @@ def _num(frame: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(frame[col], errors="coerce").astype(float)
 
 
+def _top_capture(seo: pd.DataFrame | None, cfg: ContentConfig) -> float:
+    """Organic clicks / search volume over keyword rows ranking in the top positions."""
+    if seo is None or not len(seo):
+        return math.nan
+    kw = seo[(seo["level"] == "keyword") & seo["position"].notna()]
+    top = kw[_num(kw, "position") <= cfg.top_position]
+    volume = _num(top, "search_volume").sum()
+    return _num(top, "clicks").sum() / volume if volume > 0 else math.nan
+
+
 def site_rates(
-    performance: pd.DataFrame, seo: pd.DataFrame | None, cfg: ContentConfig
+    performance: pd.DataFrame,
+    seo: pd.DataFrame | None,
+    cfg: ContentConfig,
+    seo_history: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """The site's own form-fill rate and top-10 capture rate (NaN when undefined)."""
+    """The site's own form-fill rate and top-10 capture rate (NaN when undefined); the
+    capture rate falls back to ``seo_history`` (earlier months' SEO rows) when no keyword
+    ranks in the top positions this month."""
     visitors = _num(performance, "unique_visitors").sum() if len(performance) else 0.0
     fills = _num(performance, "form_fills").sum() if len(performance) else 0.0
     rate = fills / visitors if visitors > 0 else math.nan
-    capture = math.nan
-    if seo is not None and len(seo):
-        kw = seo[(seo["level"] == "keyword") & seo["position"].notna()]
-        top = kw[_num(kw, "position") <= cfg.top_position]
-        volume = _num(top, "search_volume").sum()
-        if volume > 0:
-            capture = _num(top, "clicks").sum() / volume
+    capture = _top_capture(seo, cfg)
+    if not _finite(capture):
+        capture = _top_capture(seo_history, cfg)
     return {"site_form_fill_rate": rate, "top10_capture_rate": capture}
 
 
@@ -163,6 +175,7 @@ def content_gaps(
     seo: pd.DataFrame | None,
     month: date,
     cfg: ContentConfig | None = None,
+    seo_history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per topic with coverage vs demand and conversions (columns ``GAP_SCHEMA``)."""
     cfg = cfg or ContentConfig()
@@ -202,7 +215,7 @@ def content_gaps(
         total = df[col].sum()
         return df[col] / total if total > 0 else pd.Series(np.nan, index=df.index)
 
-    rates = site_rates(perf, seo, cfg)
+    rates = site_rates(perf, seo, cfg, seo_history)
     df["content_share"] = share("content_items")
     df["demand_share"] = share("search_demand") if has_seo else np.nan
     df["demand_top10_share"] = np.where(

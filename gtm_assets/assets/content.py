@@ -217,6 +217,16 @@ def _month_df(con: duckdb.DuckDBPyConnection, table: str, month: date) -> pd.Dat
     ).df()
 
 
+def _seo_history(con: duckdb.DuckDBPyConnection, month: date, months: int = 12) -> pd.DataFrame:
+    """The SEO change rows of the ``months`` months before ``month`` (for the site's top-10
+    capture rate when no keyword ranks there this month)."""
+    return con.execute(
+        f"select * from {wh.ident(f'marts.{SEO}')} "  # noqa: S608
+        "where month >= $start and month < $month",
+        {"start": add_months(month, -months), "month": month},
+    ).df()
+
+
 def _write_sql(
     con: duckdb.DuckDBPyConnection, table: str, name: str, month: date, params: dict
 ) -> int:
@@ -309,7 +319,8 @@ def content_analysis(
             gaps = empty_frame(GAP_SCHEMA)
             recs = empty_frame(RECOMMENDATION_SCHEMA)
         else:
-            gaps = content_gaps(performance, seo_input, month, cfg)
+            history = None if missing_seo else _seo_history(con, month)
+            gaps = content_gaps(performance, seo_input, month, cfg, history)
             recs = content_recommendations(performance, seo_input, gaps, month, cfg)
         gaps["month"] = month
         recs["month"] = month

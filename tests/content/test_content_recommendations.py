@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,6 +68,26 @@ def test_site_rates_by_hand():
     assert rates["site_form_fill_rate"] == pytest.approx(100 / 10000)
     # top-10 keywords: crm software (1000 searches, 100 clicks), cheap pricing (2000, 200)
     assert rates["top10_capture_rate"] == pytest.approx(300 / 3000)
+
+
+def test_capture_rate_falls_back_to_earlier_months_when_nothing_ranks_top_10():
+    """No keyword in the top 10 this month: the site's capture rate comes from the earlier
+    months' keyword rows, so a gap still gets its expected form fills."""
+    month = seo_keywords(
+        [("crm software", "c0", 14.0, 1000, 8), ("pricing plans", "p1", 25.0, 200000, 1)]
+    )
+    history = seo_keywords(
+        [("crm software", "c0", 4.0, 1000, 80), ("crm tool", "c1", 9.0, 1000, 20)]
+    )
+    assert np.isnan(site_rates(PERF, month, ContentConfig())["top10_capture_rate"])
+    rates = site_rates(PERF, month, ContentConfig(), seo_history=history)
+    assert rates["top10_capture_rate"] == pytest.approx(100 / 2000)
+    gaps = content_gaps(PERF, month, MONTH, seo_history=history).set_index("topic")
+    # pricing: 200000 uncaptured searches x 5% capture x 1% form-fill rate = 100
+    assert gaps.loc["pricing", "expected_form_fills"] == pytest.approx(100.0)
+    # without the history only the conversion gap's fills per piece are left (10)
+    alone = content_gaps(PERF, month, MONTH).set_index("topic")
+    assert alone.loc["pricing", "expected_form_fills"] == pytest.approx(10.0)
 
 
 def test_gaps_by_hand():
