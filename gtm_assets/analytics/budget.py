@@ -265,6 +265,31 @@ def won_completeness(won_lags: pd.DataFrame, horizon_days: int) -> Callable[[flo
     return f
 
 
+LEAD_VALUE_COLUMNS = [
+    "channel",
+    "credited_leads",
+    "value_per_lead",
+    "value_raw",
+    "value_se",
+    "shrinkage",
+    "leads_used",
+    "won_value_observed",
+]
+
+
+def _mature_leads(
+    lead_split: pd.DataFrame, won_lags: pd.DataFrame, horizon_days: int, min_completeness: float
+) -> pd.DataFrame:
+    """``lead_split`` with each lead's won-revenue completeness F(age) (``won_completeness``),
+    keeping the leads with F(age) >= ``min_completeness``."""
+    f = won_completeness(won_lags, horizon_days)
+    d = lead_split.copy()
+    ages = d["age_days"].to_numpy(dtype=float)
+    comp = {a: f(a) for a in np.unique(ages)}
+    d["completeness"] = [comp[a] for a in ages]
+    return d[d["completeness"] >= min_completeness].copy()
+
+
 def lead_values(
     lead_split: pd.DataFrame,
     won_lags: pd.DataFrame,
@@ -287,24 +312,10 @@ def lead_values(
     (default: all) by James-Stein / empirical Bayes: ``tau^2`` = between-channel variance
     beyond sampling noise, ``value_per_lead = mean + tau^2 / (tau^2 + se^2) * (raw - mean)``.
     """
-    cols = [
-        "channel",
-        "credited_leads",
-        "value_per_lead",
-        "value_raw",
-        "value_se",
-        "shrinkage",
-        "leads_used",
-        "won_value_observed",
-    ]
+    cols = LEAD_VALUE_COLUMNS
     if lead_split.empty:
         return pd.DataFrame(columns=cols)
-    f = won_completeness(won_lags, horizon_days)
-    d = lead_split.copy()
-    ages = d["age_days"].to_numpy(dtype=float)
-    comp = {a: f(a) for a in np.unique(ages)}
-    d["completeness"] = [comp[a] for a in ages]
-    d = d[d["completeness"] >= min_completeness].copy()
+    d = _mature_leads(lead_split, won_lags, horizon_days, min_completeness)
     d["x"] = d["won_value"] / d["completeness"]
     d["w_value"] = d["credit"] * d["x"]
     d["w_obs"] = d["credit"] * d["won_value"]
@@ -375,24 +386,10 @@ def lead_values_regression(
     ``sigma^2 / tau^2``; ``tau^2 = 0`` gives every channel ``mu``. Values are clipped at 0.
     ``shrinkage`` = 1 - (value - mu) / (value_raw - mu), the share pulled towards the mean.
     """
-    cols = [
-        "channel",
-        "credited_leads",
-        "value_per_lead",
-        "value_raw",
-        "value_se",
-        "shrinkage",
-        "leads_used",
-        "won_value_observed",
-    ]
+    cols = LEAD_VALUE_COLUMNS
     if lead_split.empty:
         return pd.DataFrame(columns=cols)
-    f = won_completeness(won_lags, horizon_days)
-    d = lead_split.copy()
-    ages = d["age_days"].to_numpy(dtype=float)
-    comp = {a: f(a) for a in np.unique(ages)}
-    d["completeness"] = [comp[a] for a in ages]
-    d = d[d["completeness"] >= min_completeness].copy()
+    d = _mature_leads(lead_split, won_lags, horizon_days, min_completeness)
     if d.empty:
         return pd.DataFrame(columns=cols)
     d["w_obs"] = d["credit"] * d["won_value"]
