@@ -97,10 +97,21 @@ def summarize_result(result, month: str, seconds: float) -> MonthOutcome:
     return outcome
 
 
+def _one_line(text: str) -> str:
+    """A check's metadata value on one line: a markdown table becomes "a: b, c: d"."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 2 and all(line.startswith("|") for line in lines):
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+        return ", ".join(": ".join(cell for cell in row if cell) for row in rows)
+    return " ".join(lines)
+
+
 def _check_details(evaluation) -> str:
     shown = []
     for key, value in (evaluation.metadata or {}).items():
         text = getattr(value, "value", value)
+        if isinstance(text, str):
+            text = _one_line(text)
         if isinstance(text, (int, float, str)) and len(str(text)) < 120:
             shown.append(f"{key}={text}")
     return f" ({'; '.join(shown[:4])})" if shown else ""

@@ -111,3 +111,10 @@ def test_bad_quarter_is_a_usage_error(capsys, monkeypatch):
     monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
     assert cli.main(["quarter", "--quarter", "1999-Q1"]) == cli.EXIT_USAGE
     assert "not runnable" in capsys.readouterr().err
+
+
+def test_check_metadata_is_printed_on_one_line():
+    table = "| channel | reason |\n|---|---|\n| email | poor fit (R^2 -0.01 < 0.1) |\n| video | no spend |"
+    assert cli._one_line(table) == "email: poor fit (R^2 -0.01 < 0.1), video: no spend"
+    assert cli._one_line("first line\n  second line ") == "first line second line"
+    assert cli._one_line("plain") == "plain"
