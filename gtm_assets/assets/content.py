@@ -218,12 +218,11 @@ def _month_df(con: duckdb.DuckDBPyConnection, table: str, month: date) -> pd.Dat
 
 
 def _seo_history(con: duckdb.DuckDBPyConnection, month: date, months: int = 12) -> pd.DataFrame:
-    """The SEO change rows of the ``months`` months before ``month`` (for the site's top-10
-    capture rate when no keyword ranks there this month)."""
+    """Keyword rows of the ``months`` months before ``month`` from the SEO export (for the
+    site's top-10 capture rate when no keyword ranks there this month)."""
     return con.execute(
-        f"select * from {wh.ident(f'marts.{SEO}')} "  # noqa: S608
-        "where month >= $start and month < $month",
-        {"start": add_months(month, -months), "month": month},
+        load_sql("marts/content_seo_history"),
+        {"history_start": add_months(month, -months), "month_start": month},
     ).df()
 
 

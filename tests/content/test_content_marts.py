@@ -277,3 +277,37 @@ def test_skipped_when_optional_tables_are_absent(tmp_path):
     with duckdb.connect(resource.path, read_only=True) as con:
         cols = [r[0] for r in con.execute("describe marts.content_performance").fetchall()]
     assert "engagement_rank" in cols and "month" in cols
+
+
+def test_seo_history_rows_come_from_the_export_by_hand():
+    """content_seo_history.sql: one keyword row per month before the analysed one, with the
+    month's impressions-weighted position, mean volume and summed clicks."""
+    from gtm_assets.sql_files import load_sql
+
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    _create(
+        con,
+        "staging.seo_rankings",
+        [
+            (date(2025, 1, 5), "kw", "A", 4.0, 1000.0, 300, 30),
+            (date(2025, 1, 20), "kw", "A", 8.0, 1200.0, 100, 10),
+            (date(2025, 2, 5), "kw", "A", 12.0, 900.0, 0, 0),
+            (date(2025, 3, 5), "kw", "A", 2.0, 900.0, 500, 90),  # the analysed month: left out
+            (date(2024, 1, 5), "kw", "A", 1.0, 900.0, 500, 90),  # older than 12 months
+        ],
+        "date date, keyword varchar, content_id varchar, position double, "
+        "search_volume double, impressions bigint, clicks bigint",
+    )
+    rows = con.execute(
+        load_sql("marts/content_seo_history") + " order by month",
+        {"history_start": date(2024, 3, 1), "month_start": date(2025, 3, 1)},
+    ).fetchall()
+    assert [(r[3].date() if hasattr(r[3], "date") else r[3]) for r in rows] == [
+        date(2025, 1, 1),
+        date(2025, 2, 1),
+    ]
+    january, february = rows
+    assert january[4] == pytest.approx((4 * 300 + 8 * 100) / 400)  # weighted by impressions
+    assert january[5] == pytest.approx(1100.0) and january[6] == 40
+    assert february[4] == pytest.approx(12.0)  # no impressions: plain mean
