@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -75,8 +76,6 @@ def month_label(value: date) -> str:
 def publish_read_copy_result(warehouse: Any) -> dg.MaterializeResult:
     """Publish the analysts' read-only copy of the warehouse (``WarehouseResource``) and
     describe it for the Dagster UI."""
-    from pathlib import Path
-
     with warehouse.connect() as con:
         target = Path(warehouse.publish_read_copy(con))
     return dg.MaterializeResult(
