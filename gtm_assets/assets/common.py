@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,22 @@ def month_params(partition_key: str, **extra: Any) -> dict[str, Any]:
     return params
 
 
-def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = ",.2f") -> str:
-    """A compact markdown table for Dagster metadata (no extra dependency)."""
+def markdown_table(
+    df: pd.DataFrame,
+    max_rows: int = 20,
+    floatfmt: str = ",.2f",
+    columns: Sequence[str] | None = None,
+) -> str:
+    """A compact markdown table for Dagster metadata (no extra dependency); ``columns``
+    picks and orders the columns shown."""
     if df.empty:
         return "_no rows_"
-    shown = df.head(max_rows)
+    shown = df.head(max_rows) if columns is None else df.loc[:, list(columns)].head(max_rows)
 
     def fmt(value: Any) -> str:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
+        if value is None or (
+            pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value)
+        ):
             return ""
         if isinstance(value, float):
             return format(value, floatfmt)

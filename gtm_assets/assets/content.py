@@ -26,6 +26,7 @@ from gtm_assets.analytics.content import (
     content_recommendations,
     empty_frame,
 )
+from gtm_assets.assets.common import markdown_table
 from gtm_assets.assets.experiments import missing_optional_inputs, write_frame
 from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
@@ -191,25 +192,6 @@ def _skipped(missing: list[str]) -> str:
     return f"skipped: {', '.join(missing)} not supplied"
 
 
-def _md(df: pd.DataFrame, columns: list[str], limit: int = 10) -> str:
-    """A small markdown table (escaped pipes) for the Dagster UI."""
-    if df.empty:
-        return "_no rows_"
-    shown = df[columns].head(limit)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in shown.itertuples(index=False):
-        cells = []
-        for v in row:
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                cells.append("")
-            elif isinstance(v, float):
-                cells.append(f"{v:,.2f}")
-            else:
-                cells.append(str(v).replace("|", "\\|").replace("\n", " "))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def _month_df(con: duckdb.DuckDBPyConnection, table: str, month: date) -> pd.DataFrame:
     return con.execute(
         f"select * from {wh.ident(table)} where month = $month",  # noqa: S608
@@ -331,9 +313,10 @@ def content_analysis(
         metadata={
             "dagster/row_count": n_attr,
             "preview": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     attribution.sort_values("linear_conversions", ascending=False),
-                    [
+                    10,
+                    columns=[
                         "content_id",
                         "conversion_type",
                         "assisted_conversions",
@@ -364,15 +347,24 @@ def content_analysis(
             "dagster/row_count": n_perf,
             **catalog_meta,
             "top_by_engagement": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     top_engagement,
-                    ["title", "content_type", "topic", "engaged_hours", "pageviews", "form_fills"],
+                    10,
+                    columns=[
+                        "title",
+                        "content_type",
+                        "topic",
+                        "engaged_hours",
+                        "pageviews",
+                        "form_fills",
+                    ],
                 )
             ),
             "top_by_assisted_leads": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     top_assisted,
-                    [
+                    10,
+                    columns=[
                         "title",
                         "content_type",
                         "topic",
@@ -393,9 +385,10 @@ def content_analysis(
             "dagster/row_count": n_seo,
             **seo_meta,
             "biggest_page_losses": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     movers,
-                    [
+                    10,
+                    columns=[
                         "title",
                         "position",
                         "prior_position",
@@ -407,9 +400,10 @@ def content_analysis(
                 )
             ),
             "biggest_page_gains": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     movers.iloc[::-1],
-                    [
+                    10,
+                    columns=[
                         "title",
                         "position",
                         "prior_position",
@@ -429,9 +423,10 @@ def content_analysis(
             "dagster/row_count": n_seg,
             **catalog_meta,
             "preview": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     segments,
-                    [
+                    20,
+                    columns=[
                         "segment_type",
                         "segment",
                         "content_items",
@@ -440,7 +435,6 @@ def content_analysis(
                         "leads_linear",
                         "leads_share",
                     ],
-                    limit=20,
                 )
             ),
         },
@@ -455,9 +449,10 @@ def content_analysis(
             **gap_meta,
             "gaps": int(gaps["is_gap"].fillna(False).astype(bool).sum()) if len(gaps) else 0,
             "preview": dg.MetadataValue.md(
-                _md(
+                markdown_table(
                     gaps,
-                    [
+                    10,
+                    columns=[
                         "topic",
                         "content_share",
                         "demand_share",
