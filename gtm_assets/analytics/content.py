@@ -296,6 +296,22 @@ def _name(row: pd.Series) -> str:
     return f"'{title}' ({cid})" if isinstance(title, str) and title else f"content {cid}"
 
 
+def _rate_recommendation(kind: str, page: pd.Series, impact: float, text: str) -> dict:
+    """A ``convert`` or ``promote`` recommendation: evidence is the page's form-fill rate."""
+    return {
+        "kind": kind,
+        "content_id": page["content_id"],
+        "title": page.get("title"),
+        "topic": page.get("topic"),
+        "keyword": None,
+        "expected_impact": impact,
+        "evidence_metric": "form_fill_rate",
+        "evidence_value": page["form_fill_rate"],
+        "source": "content_performance",
+        "recommendation": text,
+    }
+
+
 def content_recommendations(
     performance: pd.DataFrame,
     seo: pd.DataFrame | None,
@@ -412,45 +428,29 @@ def content_recommendations(
             if c["unique_visitors"] >= level and rate < cfg.low_rate_factor * site_rate:
                 impact = c["unique_visitors"] * (site_rate - rate)
                 recs.append(
-                    {
-                        "kind": "convert",
-                        "content_id": c["content_id"],
-                        "title": c.get("title"),
-                        "topic": c.get("topic"),
-                        "keyword": None,
-                        "expected_impact": impact,
-                        "evidence_metric": "form_fill_rate",
-                        "evidence_value": rate,
-                        "source": "content_performance",
-                        "recommendation": (
-                            f"Add or fix the call to action on {_name(c)}: "
-                            f"{c['unique_visitors']:,.0f} visitors but a {rate:.2%} form-fill "
-                            f"rate vs {site_rate:.2%} across content. At the content average it "
-                            f"would bring about {impact:,.1f} more form fills a month."
-                        ),
-                    }
+                    _rate_recommendation(
+                        "convert",
+                        c,
+                        impact,
+                        f"Add or fix the call to action on {_name(c)}: "
+                        f"{c['unique_visitors']:,.0f} visitors but a {rate:.2%} form-fill "
+                        f"rate vs {site_rate:.2%} across content. At the content average it "
+                        f"would bring about {impact:,.1f} more form fills a month.",
+                    )
                 )
             elif c["unique_visitors"] < level and rate >= cfg.high_rate_factor * site_rate:
                 impact = (level - c["unique_visitors"]) * rate
                 recs.append(
-                    {
-                        "kind": "promote",
-                        "content_id": c["content_id"],
-                        "title": c.get("title"),
-                        "topic": c.get("topic"),
-                        "keyword": None,
-                        "expected_impact": impact,
-                        "evidence_metric": "form_fill_rate",
-                        "evidence_value": rate,
-                        "source": "content_performance",
-                        "recommendation": (
-                            f"Promote {_name(c)}: it converts {rate:.2%} of its visitors "
-                            f"({rate / site_rate:.1f}x the {site_rate:.2%} content average) but "
-                            f"had only {c['unique_visitors']:,.0f} visitors. Bringing it to "
-                            f"{level:,.0f} visitors (the top-quartile level) would add about "
-                            f"{impact:,.1f} form fills a month."
-                        ),
-                    }
+                    _rate_recommendation(
+                        "promote",
+                        c,
+                        impact,
+                        f"Promote {_name(c)}: it converts {rate:.2%} of its visitors "
+                        f"({rate / site_rate:.1f}x the {site_rate:.2%} content average) but "
+                        f"had only {c['unique_visitors']:,.0f} visitors. Bringing it to "
+                        f"{level:,.0f} visitors (the top-quartile level) would add about "
+                        f"{impact:,.1f} form fills a month.",
+                    )
                 )
 
     if not recs:
