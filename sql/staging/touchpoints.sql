@@ -2,6 +2,9 @@
 -- Channel: the touch's own channel column when filled; else the first matching utm rule
 -- (raw.channel_rules, matched on distinct source/medium pairs); else the channel of the
 -- campaign its utm_campaign names; else 'unclassified' (counted and reported, not guessed).
+-- A touch the rules call direct but whose utm_campaign names a known campaign takes the
+-- campaign's channel: a typed-in visit carries no campaign tag (QR codes, offline lists and
+-- event check-ins often fill utm_campaign alone).
 with
 
 touchpoints as (
@@ -47,12 +50,10 @@ final as (
         t.utm_source,
         t.utm_medium,
         t.utm_campaign,
-        coalesce(t.explicit_channel, cp.channel, c.channel, 'unclassified') as channel,
+        coalesce(t.explicit_channel, rule_or_campaign.channel, 'unclassified') as channel,
         case
             when t.explicit_channel is not null then 'explicit'
-            when cp.channel is not null then 'rule'
-            when c.channel is not null then 'campaign'
-            else 'unclassified'
+            else coalesce(rule_or_campaign.source, 'unclassified')
         end as channel_source,
         c.campaign_id,
         nullif(trim(t.content_id), '') as content_id
@@ -62,6 +63,19 @@ final as (
         and cp.medium_key = t.medium_key
     left join campaigns as c
         on c.utm_campaign_key = t.utm_campaign_key
+    cross join lateral (
+        select
+            case
+                when c.channel is not null and (cp.channel is null or cp.channel = 'direct')
+                    then c.channel
+                else cp.channel
+            end as channel,
+            case
+                when c.channel is not null and (cp.channel is null or cp.channel = 'direct')
+                    then 'campaign'
+                when cp.channel is not null then 'rule'
+            end as source
+    ) as rule_or_campaign
 )
 
 select * from final

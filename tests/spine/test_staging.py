@@ -100,3 +100,30 @@ def test_staging_keeps_raw_row_counts(con):
 
     rows = con.execute(load_sql("staging/row_count_reconciliation")).fetchall()
     assert all(raw == staged for _, raw, staged in rows)
+
+
+def test_campaign_tag_overrides_the_direct_rule(raw_con):
+    """A touch with no source and no medium is direct by the rules, unless its utm_campaign
+    names a known campaign: then it takes the campaign's channel (a typed-in visit carries
+    no campaign tag)."""
+    load_sample(raw_con)
+    raw_con.execute(
+        "insert into raw.touchpoints (touchpoint_id, person_id, ts, touch_type, utm_campaign) "
+        "values ('t6', 'p2', timestamp '2024-02-06 09:00', 'visit', 'Paris_Event'), "
+        "('t7', 'p2', timestamp '2024-02-06 10:00', 'visit', 'not-a-campaign')"
+    )
+    build_staging(raw_con, "USD")
+    rows = dict(
+        (tid, (channel, source, campaign))
+        for tid, channel, source, campaign in raw_con.execute(
+            "select touchpoint_id, channel, channel_source, campaign_id from staging.touchpoints"
+        ).fetchall()
+    )
+    event_channel = raw_con.execute(
+        "select channel from staging.campaigns where utm_campaign_key = 'paris_event'"
+    ).fetchone()[0]
+    assert event_channel != "direct"
+    assert rows["t6"] == (event_channel, "campaign", rows["t6"][2])
+    assert rows["t6"][2] is not None
+    assert rows["t7"] == ("direct", "rule", None)
+    assert rows["t3"] == ("direct", "rule", None)
