@@ -112,8 +112,9 @@ def _check_details(evaluation) -> str:
         text = getattr(value, "value", value)
         if isinstance(text, str):
             text = _one_line(text)
-        if isinstance(text, (int, float, str)) and len(str(text)) < 120:
-            shown.append(f"{key}={text}")
+        if isinstance(text, (int, float, str)):
+            text = str(text)
+            shown.append(f"{key}={text if len(text) <= 240 else text[:239] + '…'}")
     return f" ({'; '.join(shown[:4])})" if shown else ""
 
 

@@ -105,9 +105,13 @@ def missing_months_text(present: pd.DataFrame) -> str:
     empty = present[present["rows"] == 0]
     if empty.empty:
         return ""
+    tables_per_month = present.groupby("month")["table_name"].nunique()
     parts = []
     for month, g in empty.groupby("month"):
-        parts.append(f"{pd.Timestamp(month):%Y-%m} ({', '.join(g['table_name'])})")
+        tables = (
+            "no monthly review" if len(g) == tables_per_month[month] else ", ".join(g["table_name"])
+        )
+        parts.append(f"{pd.Timestamp(month):%Y-%m} ({tables})")
     return "; ".join(parts)
 
 
@@ -840,7 +844,7 @@ def quarterly_plan(
     missing_sections = [k for k in REQUIRED_SECTIONS if found.get(k) != "ok"]
     problems = []
     if missing_months:
-        problems.append(f"months not materialized: {missing_months}")
+        problems.append(f"months not materialized (run their monthly review): {missing_months}")
     if missing_sections:
         problems.append(f"plan sections missing or skipped: {', '.join(missing_sections)}")
     return dg.MaterializeResult(

@@ -262,10 +262,10 @@ def trends_section(con, quarter: date, currency: str) -> Section:
         )
     funnel = df[df["area"] == "funnel"]
     chart = []
-    if not funnel.empty:
-        f = funnel.pivot_table(
-            index="month", columns="metric", values="value", aggfunc="first"
-        ).sort_index()
+    f = funnel.pivot_table(
+        index="month", columns="metric", values="value", aggfunc="first"
+    ).sort_index()
+    if len(f.columns):  # all-missing rates leave no column to draw
         x = [pd.Timestamp(m).strftime("%Y-%m") for m in f.index]
         chart.append(
             _chart(

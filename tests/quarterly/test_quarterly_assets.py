@@ -204,3 +204,19 @@ def test_gtm_quarter_prints_the_plan_it_wrote(tmp_path, monkeypatch, capsys):
     # the analysts' read copy is republished with the quarter's tables
     goals = _query(tmp_path / "wh.read.duckdb", "select count(*) as n from marts.quarter_goals")
     assert goals["n"].iloc[0] > 0
+
+
+def test_missing_months_text_names_tables_or_the_whole_review():
+    import pandas as pd
+
+    from gtm_assets.assets.quarterly import missing_months_text
+
+    present = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2024-01-01"] * 2 + ["2024-02-01"] * 2 + ["2024-03-01"] * 2),
+            "table_name": ["marts.a", "marts.b"] * 3,
+            "rows": [0, 0, 5, 0, 5, 5],
+        }
+    )
+    assert missing_months_text(present) == "2024-01 (no monthly review); 2024-02 (marts.b)"
+    assert missing_months_text(present.assign(rows=1)) == ""
