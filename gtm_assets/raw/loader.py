@@ -87,16 +87,22 @@ def _v(col: str) -> str:
     return f"nullif(trim({col}, {_WS}), '')"
 
 
+def _category(v: str) -> str:
+    """A category value as matched: lower case, runs of spaces, hyphens and underscores as
+    one underscore ('Paid Search', 'paid-search' and 'PAID_SEARCH' are paid_search)."""
+    return f"regexp_replace(lower({v}), '[\\s_-]+', '_', 'g')"
+
+
 def _typed_expr(spec: Table, col: Column) -> str:
     c, v = col.name, f"v__{col.name}"
     if (spec.name, c) == ("targets", "scope_id"):
         # A channel target's scope_id is a channel group (matched like every channel).
-        return f"case when lower(v__scope) = 'channel' then lower({v}) else {v} end"
+        return f"case when lower(v__scope) = 'channel' then {_category(v)} else {v} end"
     kind = col.kind
     if kind == "text":
         return c
     if kind == "enum":
-        return f"lower({v})"
+        return _category(v)
     if kind == "currency":
         return f"coalesce(upper({v}), $currency)"
     if kind == "date":

@@ -90,6 +90,27 @@ def test_date_only_timestamps_are_midnight_utc(con, tmp_path):
     assert got["T3"] == datetime(2024, 1, 2, 12, 30)
 
 
+def test_category_values_match_across_spaces_hyphens_and_case(con, tmp_path):
+    """'Paid Search', 'always-on' and 'Closed Won' are the categories paid_search,
+    always_on and closed_won; a value that is still not a category is quarantined."""
+    data = raw_tables()
+    set_cell(data, "campaigns", 1, "channel", " Paid Search ")
+    set_cell(data, "campaigns", 1, "campaign_type", "Always-On")
+    set_cell(data, "opportunities", 1, "stage", "Closed  Won")
+    set_cell(data, "opportunities", 2, "stage", "closed-won-ish")
+    report = load(con, write_raw(tmp_path / "raw", data), max_quarantine_share=0.5)
+    assert con.execute(
+        "select channel, campaign_type from raw.campaigns where campaign_id = 'C1'"
+    ).fetchall() == [("paid_search", "always_on")]
+    assert con.execute(
+        "select stage from raw.opportunities where opportunity_id = 'O1'"
+    ).fetchall() == [("closed_won",)]
+    assert report.tables["opportunities"].rows_quarantined == 1
+    assert con.execute(
+        "select _row_number, _rule, _column, stage from quarantine.opportunities"
+    ).fetchall() == [(2, "enum", "stage", "closed-won-ish")]
+
+
 def test_messy_but_valid_csv_is_accepted(con, tmp_path):
     data = raw_tables(optional=False)
     folder = write_raw(tmp_path / "raw", data)
