@@ -40,7 +40,9 @@ Definitions (each stated once, here)
 - **Week-4 decision** (at 28 days live): pause when tracking is broken, or the weakest of
   CPA / projected ROAS is below ``pause_below`` of target, or spend reached two target
   CPAs without a lead; scale when every targeted metric meets target and MQL volume and
-  quality are within tolerance; otherwise optimize, naming the weakest stage.
+  quality are within tolerance; otherwise optimize, naming the weakest stage. Targets
+  taken from a cross-channel benchmark (scope ``all``: fewer than ``min_peers`` earlier
+  campaigns of the channel) are shown but do not pause or scale a campaign.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import pandas as pd
 from gtm_assets.raw.schema import CAMPAIGN_TYPES
 
 TARGET_METRICS = ("ctr", "cvr", "cpa", "roas")
+CROSS_CHANNEL_SCOPE = "all"  # the benchmark of every campaign, whatever its channel
 LOWER_IS_BETTER = {"cpa"}
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
@@ -161,13 +164,20 @@ def peer_benchmark(
             (others["channel"] == channel) & (others["campaign_type"] == campaign_type),
         ),
         ("channel", others["channel"] == channel),
-        ("all", pd.Series(True, index=others.index)),
+        (CROSS_CHANNEL_SCOPE, pd.Series(True, index=others.index)),
     ):
         peers = others[mask]
         n = int(peers["campaign_id"].nunique())
-        if n >= min_peers or (scope == "all" and n > 0):
+        if n >= min_peers or (scope == CROSS_CHANNEL_SCOPE and n > 0):
             return Benchmark(scope, n, _pooled(peers))
     return Benchmark("none", 0, {m: float("nan") for m in (*TARGET_METRICS, "revenue_per_lead")})
+
+
+def cross_channel_targets(plan: Mapping[str, object]) -> list[str]:
+    """The metrics whose target comes from the every-campaign benchmark (fewer than
+    ``min_peers`` earlier campaigns of the channel), from a ``launch_plan`` row."""
+    source = f"benchmark ({CROSS_CHANNEL_SCOPE})"
+    return [m for m in TARGET_METRICS if plan.get(f"target_{m}_source") == source]
 
 
 def resolve_targets(brief: Mapping[str, object], benchmark: Benchmark) -> pd.DataFrame:
@@ -620,8 +630,13 @@ def week4_decision(
     decision_day: int = 28,
     tolerance: float = 0.2,
     pause_below: float = 0.6,
+    indicative: Iterable[str] = (),
 ) -> tuple[str, str]:
-    """scale / pause / optimize at week 4 (``pending`` before), with the reason in numbers."""
+    """scale / pause / optimize at week 4 (``pending`` before), with the reason in numbers.
+
+    ``indicative``: metrics whose target is only a cross-channel benchmark (too few earlier
+    campaigns of this channel): a search CPA says little about a social or event campaign,
+    so they are reported but neither pause nor scale the campaign."""
     if days_live < decision_day:
         return "pending", (
             f"{days_live} days live; the scale/pause/optimize decision is due on "
@@ -655,13 +670,21 @@ def week4_decision(
             f"({100 * row.attainment:.0f}% of target)"
         )
 
-    key = perf[perf["metric"].isin(["cpa", "roas"])]
+    decisive = perf[~perf["metric"].isin(set(indicative))]
+    if decisive.empty:
+        weakest = perf.loc[perf["attainment"].idxmin()]
+        return "optimize", (
+            f"{describe(weakest)}, but every target is a cross-channel benchmark (too few "
+            "earlier campaigns in this channel), too different to pause or scale on: set the "
+            "campaign's own target_cpa / target_roas for a decision"
+        )
+    key = decisive[decisive["metric"].isin(["cpa", "roas"])]
     if not key.empty and key["attainment"].min() < pause_below:
         worst = key.loc[key["attainment"].idxmin()]
         return "pause", f"{describe(worst)}, below the {100 * pause_below:.0f}% pause line"
     mql_ok = mql is None or mql.passed
-    if (perf["attainment"] >= 1 - 1e-12).all() and mql_ok:
-        text = "; ".join(describe(r) for r in perf.itertuples())
+    if (decisive["attainment"] >= 1 - 1e-12).all() and mql_ok:
+        text = "; ".join(describe(r) for r in decisive.itertuples())
         extra = f"; {mql.detail}" if mql is not None else ""
         return "scale", f"every targeted metric meets target: {text}{extra}"
     weakest = perf.loc[perf["attainment"].idxmin()]

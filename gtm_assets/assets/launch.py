@@ -740,6 +740,7 @@ def launch_readout(
             decision_day=config.decision_day,
             tolerance=config.tolerance,
             pause_below=config.pause_below,
+            indicative=core.cross_channel_targets(plan),
         )
         experiments = (
             wh.query_df(

@@ -234,3 +234,28 @@ def test_week4_decision():
     no_leads = dict(spend=150.0, leads=0.0, touches=9.0)
     d, why = core.week4_decision(28, START, True, _perf(ctr=1.0), ok_mql, no_leads, 50.0)
     assert d == "pause" and "without a single credited lead" in why
+
+
+def test_cross_channel_targets_neither_pause_nor_scale():
+    """A benchmark pooled over other channels (the channel has too few earlier campaigns)
+    is shown, but a paid-search CPA does not pause a LinkedIn launch; the campaign's own
+    target still does."""
+    ok_mql = core.MqlExpectation(10, 12, 1.2, np.nan, np.nan, np.nan, True, "fine")
+    perf = _perf(cpa=0.3, roas=0.2, ctr=1.0)
+    d, why = core.week4_decision(
+        28, START, True, perf, ok_mql, TOTALS, 50.0, indicative=["cpa", "roas", "ctr"]
+    )
+    assert d == "optimize" and "cross-channel benchmark" in why and why.startswith("ROAS")
+    d, why = core.week4_decision(28, START, True, perf, ok_mql, TOTALS, 50.0, indicative=["cpa"])
+    assert d == "pause" and why.startswith("ROAS")  # the campaign's own ROAS target
+    d, _ = core.week4_decision(
+        28, START, True, _perf(cpa=0.3, ctr=1.0), ok_mql, TOTALS, 50.0, indicative=["cpa"]
+    )
+    assert d == "scale"  # the one decisive target (CTR) is met
+    plan = {
+        "target_cpa_source": "benchmark (all)",
+        "target_roas_source": "brief",
+        "target_ctr_source": "benchmark (channel)",
+        "target_cvr_source": None,
+    }
+    assert core.cross_channel_targets(plan) == ["cpa"]
