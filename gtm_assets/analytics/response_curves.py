@@ -224,7 +224,10 @@ def fit_hill(
             spend_min=float(positive.min()) if positive.size else np.nan,
             spend_max=float(positive.max()) if positive.size else np.nan,
             usable=False,
-            reason=f"only {positive.size} periods with spend (< {min_points})",
+            reason=(
+                f"only {positive.size} periods with spend and a measured outcome "
+                f"(need {min_points})"
+            ),
         )
     decays = tuple(decay_grid) if fit_adstock else (0.0,)
     best: tuple[float, float, float, float, float] | None = None
