@@ -197,9 +197,14 @@ def channel_mover_insight(channels: pd.DataFrame, currency: str) -> dict | None:
     spend_note = ""
     if not _nan(row.get("spend_change_pct")):
         spend_note = f", while its spend changed {pct(row['spend_change_pct'])}"
+    now = float(row["attributed_revenue"]) if not _nan(row["attributed_revenue"]) else 0.0
+    before = float(row["prior_attributed_revenue"])
+    if before == 0 or now == 0:  # "grew by X to X" says nothing the from/to pair does not
+        change = f"went from {money(before, currency)} to {money(now, currency)}"
+    else:
+        change = f"{direction} by {money(abs(row['delta']), currency)} to {money(now, currency)}"
     text = (
-        f"{row['channel']} attributed revenue {direction} by {money(abs(row['delta']), currency)} "
-        f"to {money(row['attributed_revenue'] or 0, currency)}{spend_note} "
+        f"{row['channel']} attributed revenue {change}{spend_note} "
         f"({row['attribution_model'].replace('_', ' ')} attribution)."
     )
     return dict(

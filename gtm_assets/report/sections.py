@@ -526,6 +526,17 @@ def budget_section(con, month: date, currency: str) -> Section:
         f"{fmt(realloc.current_spend.sum(), 'money', currency)} current; expected revenue changes by "
         f"{fmt(uplift, 'money', currency)} against the current mix at the same budget."
     )
+    movable = realloc[realloc.upper_bound > realloc.lower_bound + 1e-9]
+    if len(movable) < 2:
+        held = ", ".join(
+            f"{r.channel} ({r.pinned_reason})"
+            for r in realloc.itertuples()
+            if r.channel not in set(movable.channel) and r.pinned_reason
+        )
+        section.paragraphs.append(
+            f"Only {len(movable)} channel could move this month, so no money can shift between "
+            f"channels; held: {held or 'every other channel'}."
+        )
     section.tables.append(
         table_from_df(
             realloc,

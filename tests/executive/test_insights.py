@@ -467,3 +467,25 @@ def test_saturation_waste_action_does_not_contradict_the_reallocation():
         "fixed budget, the reallocation decides where money goes."
     )
     assert action["expected_impact"] == pytest.approx(902.64)
+
+
+def test_channel_mover_states_from_and_to_when_one_side_is_zero():
+    channels = pd.DataFrame(
+        {
+            "level": "channel",
+            "channel": ["organic_search", "email"],
+            "attributed_revenue": [93_463.0, 11_936.0],
+            "prior_attributed_revenue": [0.0, 71_354.0],
+            "spend_change_pct": [None, None],
+            "attribution_model": "shapley",
+        }
+    )
+    mover = ins.channel_mover_insight(channels, "USD")
+    assert mover["insight"] == (
+        "organic_search attributed revenue went from USD 0 to USD 93,463 (shapley attribution)."
+    )
+    assert mover["value"] == pytest.approx(93_463.0)
+    mover = ins.channel_mover_insight(channels.iloc[[1]], "USD")
+    assert mover["insight"].startswith(
+        "email attributed revenue dropped by USD 59,418 to USD 11,936"
+    )

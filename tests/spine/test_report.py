@@ -125,3 +125,36 @@ def test_lead_section_says_when_the_score_loses_to_the_crm_rule(auc, warned):
     assert ("keep the CRM rule" in text) is warned
     if warned:
         assert "AUC 0.46 vs 0.90" in text
+
+
+@pytest.mark.parametrize(("movable", "said"), [(1, True), (2, False)])
+def test_budget_section_says_when_no_money_can_move(movable, said):
+    import pandas as pd
+
+    held = "no usable response curve: poor fit"
+    realloc = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-08-01"),
+            "channel": ["paid_search", "paid_social", "video"],
+            "current_spend": [100.0, 100.0, 0.0],
+            "lower_bound": [70.0, 70.0 if movable == 2 else 130.0, 50.0],
+            "upper_bound": [130.0, 130.0, 50.0],
+            "pinned_reason": [None, None if movable == 2 else held, "no spend history"],
+        }
+    ).assign(
+        recommended_spend=lambda d: d.lower_bound,
+        marginal_roas_current=float("nan"),
+        marginal_roas_recommended=float("nan"),
+        expected_revenue_current=1.0,
+        expected_revenue_recommended=1.0,
+        expected_revenue_reference=1.0,
+    )
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("realloc", realloc)
+    con.execute("create table marts.budget_reallocation as select * from realloc")
+    section = sections.budget_section(con, date(2025, 8, 1), "USD")
+    text = " ".join(section.paragraphs)
+    assert ("no money can shift between channels" in text) is said
+    if said:
+        assert f"paid_social ({held}), video (no spend history)" in text
