@@ -1,5 +1,6 @@
 -- Touchpoint-derived first channel of each lead created in [$since, $as_of): the channel of
--- the person's earliest touch at or before the lead's creation (NULL when there is none).
+-- the person's earliest touch strictly before the lead's creation, as in attribution (NULL
+-- when there is none).
 with
 
 leads as (
@@ -19,7 +20,7 @@ final as (
     from leads as l
     inner join touches as t
         on t.person_id = l.person_id
-        and t.ts <= l.created_at
+        and t.ts < l.created_at
     group by l.lead_id
 )
 

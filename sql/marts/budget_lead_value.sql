@@ -35,7 +35,7 @@ split as (
     from leads as l
     inner join touches as t
         on t.person_id = l.person_id
-       and t.ts <= l.converted_at
+       and t.ts < l.converted_at
        and t.ts >= l.converted_at - to_days(cast($lookback_days as integer))
     group by l.lead_id, t.channel
 ),

@@ -42,7 +42,7 @@ credited as (
     from conversions as c
     inner join touches as t
         on t.person_id = c.person_id
-       and t.ts <= c.converted_at
+       and t.ts < c.converted_at
        and t.ts >= c.converted_at - to_days(cast($lookback_days as integer))
 ),
 

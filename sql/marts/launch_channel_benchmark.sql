@@ -16,7 +16,7 @@ lead_touches as (
     from leads as l
     inner join staging.touchpoints as t
         on t.person_id = l.person_id
-        and t.ts <= l.created_at
+        and t.ts < l.created_at
         and t.ts >= l.created_at - to_days($lookback_days::integer)
 ),
 
