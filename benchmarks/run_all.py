@@ -29,9 +29,11 @@ def main(argv=None) -> int:
         ["--months", "3", "--scale", "1"] if args.quick else ["--months", "12", "--scale", "1"]
     )
     touchpoints = ["1000000"] if args.quick else ["1000000", "10000000"]
+    volumes = ["0.5"] if args.quick else ["1", "0.5"]
     codes = [
         run([str(HERE / "pipeline_bench.py"), *pipeline]),
         run([str(HERE / "attribution_bench.py"), "--touchpoints", *touchpoints]),
+        run([str(HERE / "budget_foreign_world.py"), "--volume", *volumes]),
     ]
     return max(codes)
 
