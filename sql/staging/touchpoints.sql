@@ -40,42 +40,45 @@ campaigns as (
     select campaign_id, utm_campaign_key, channel from staging.campaigns
 ),
 
-final as (
+matched as (
     select
-        t.touchpoint_id,
-        t.person_id,
-        t.ts,
-        date_trunc('month', t.ts)::date as month,
-        lower(trim(t.touch_type)) as touch_type,
-        t.utm_source,
-        t.utm_medium,
-        t.utm_campaign,
-        coalesce(t.explicit_channel, rule_or_campaign.channel, 'unclassified') as channel,
-        case
-            when t.explicit_channel is not null then 'explicit'
-            else coalesce(rule_or_campaign.source, 'unclassified')
-        end as channel_source,
+        t.*,
+        cp.channel as rule_channel,
+        c.channel as campaign_channel,
         c.campaign_id,
-        nullif(trim(t.content_id), '') as content_id
+        c.channel is not null and coalesce(cp.channel, 'direct') = 'direct' as campaign_wins
     from touchpoints as t
     left join classified_pairs as cp
         on cp.source_key = t.source_key
         and cp.medium_key = t.medium_key
     left join campaigns as c
         on c.utm_campaign_key = t.utm_campaign_key
-    cross join lateral (
-        select
-            case
-                when c.channel is not null and (cp.channel is null or cp.channel = 'direct')
-                    then c.channel
-                else cp.channel
-            end as channel,
-            case
-                when c.channel is not null and (cp.channel is null or cp.channel = 'direct')
-                    then 'campaign'
-                when cp.channel is not null then 'rule'
-            end as source
-    ) as rule_or_campaign
+),
+
+final as (
+    select
+        touchpoint_id,
+        person_id,
+        ts,
+        date_trunc('month', ts)::date as month,
+        lower(trim(touch_type)) as touch_type,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        case
+            when explicit_channel is not null then explicit_channel
+            when campaign_wins then campaign_channel
+            else coalesce(rule_channel, 'unclassified')
+        end as channel,
+        case
+            when explicit_channel is not null then 'explicit'
+            when campaign_wins then 'campaign'
+            when rule_channel is not null then 'rule'
+            else 'unclassified'
+        end as channel_source,
+        campaign_id,
+        nullif(trim(content_id), '') as content_id
+    from matched
 )
 
 select * from final
