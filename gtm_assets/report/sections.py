@@ -534,8 +534,8 @@ def budget_section(con, month: date, currency: str) -> Section:
             if r.channel not in set(movable.channel) and r.pinned_reason
         )
         section.paragraphs.append(
-            f"Only {len(movable)} channel could move this month, so no money can shift between "
-            f"channels; held: {held or 'every other channel'}."
+            f"{'Only one channel' if len(movable) else 'No channel'} could move this month, so "
+            f"no money can shift between channels; held: {held or 'every other channel'}."
         )
     section.tables.append(
         table_from_df(
