@@ -5,7 +5,7 @@ attribution, campaign performance and the budget assets month by month (curves o
 credit), and evaluates every month's recommendation on the generator's true response
 curves: the share of the truly achievable revenue uplift it captures (same bounds and
 budget). Measured (README): scale 5, at least 0.9 in 9 of the 10 months that have curves,
-median 1.00, worst 0.82; scale 1, 6 of 10, median 0.92, worst -0.29 (the first months
+median 1.00, worst 0.85; scale 1, 6 of 10, median 0.98, worst 0.07 (the first months
 have 2-4 months of weekly points). The thresholds below are those measurements with a
 little room; the method before the regression revenue per lead fails both (scale 1:
 median 0.27).
