@@ -623,7 +623,12 @@ def content_section(con, month: date, currency: str) -> Section:
             "content", title, "content performance was not built for this month."
         )
     if perf.empty:
-        return Section.skipped("content", title, "no content or content_daily export was supplied.")
+        return Section.skipped(
+            "content",
+            title,
+            "no content activity this month (the content or content_daily export is missing, "
+            "empty, or has no rows for this month).",
+        )
     section = Section(key="content", title=title)
     columns = {
         "title": ("Content", "text"),
