@@ -121,7 +121,9 @@ def lead_stage_entries(
     as_of: datetime | date,
 ) -> pd.DataFrame:
     """One row per lead: ``lead_at .. customer_at`` (NaT when not reached by ``as_of``) and the
-    segment columns. This is the one MQL/SQL definition the funnel and lead scoring share.
+    segment columns. This is the one MQL/SQL definition the funnel and lead scoring share;
+    ``sql/intermediate/lead_stage_reached.sql`` is its SQL twin for the executive summary
+    and launch (tested equal).
 
     ``leads``: lead_id, person_id, created_at, industry, company_size_band, country, seniority.
     ``history``: lead_id, stage, entered_at. ``opportunities``: lead_id, created_at, closed_at,

@@ -26,7 +26,7 @@ STAGING_TABLES: tuple[str, ...] = (
     "campaigns",
     *(t for t in TABLE_NAMES if t not in ("campaigns", "fx_rates")),
 )
-INTERMEDIATE_TABLES = ("conversions",)
+INTERMEDIATE_TABLES = ("conversions", "lead_stage_reached")
 
 
 def _fingerprint(settings: GtmSettings) -> str:

@@ -1,6 +1,8 @@
 -- marts.executive_summary: one row per month x headline metric, with target, prior month,
 -- change (in percent) and status. Volumes come straight from staging (every lead, deal and
--- won deal, touched or not); ROI and ROAS use all won revenue over all spend.
+-- won deal, touched or not); ROI and ROAS use all won revenue over all spend. MQLs and SQLs
+-- are the leads that first reached the stage in the month, skipped stages included
+-- (intermediate.lead_stage_reached: the funnel's definition).
 with
 
 months as (
@@ -27,14 +29,24 @@ leads as (
     group by month
 ),
 
+reached as (
+    select mql_at, sql_at
+    from intermediate.lead_stage_reached
+    where created_at < $month_end
+),
+
 stages as (
     select
-        month,
-        count(distinct lead_id) filter (where stage = 'mql')::double as mqls,
-        count(distinct lead_id) filter (where stage = 'sql')::double as sqls
-    from staging.lead_stage_history
-    where entered_at >= $prior_month and entered_at < $month_end
-    group by month
+        m.month,
+        count(*) filter (
+            where r.mql_at >= m.month and r.mql_at < m.month + interval 1 month
+        )::double as mqls,
+        count(*) filter (
+            where r.sql_at >= m.month and r.sql_at < m.month + interval 1 month
+        )::double as sqls
+    from months as m
+    cross join reached as r
+    group by m.month
 ),
 
 conversions as (

@@ -30,10 +30,9 @@ credit as (
 ),
 
 mql as (
-    select lead_id, min(entered_at) as mql_at
-    from staging.lead_stage_history
-    where stage in ('mql', 'sql', 'opportunity', 'customer') and entered_at < $launch_ts
-    group by lead_id
+    select lead_id, mql_at
+    from intermediate.lead_stage_reached
+    where mql_at < $launch_ts
 ),
 
 final as (

@@ -1,7 +1,8 @@
 -- launch monitoring input: leads created in [window_start, as_of] credited to one campaign.
 -- Credit: linear over the person's touchpoints in the lookback_days before the lead (the
 -- share of those touches carrying the campaign's utm_campaign); only leads with credit > 0.
--- mql_at / sql_at: first entry into that stage or a later one, known by the as-of day;
+-- mql_at / sql_at: when the lead first reached the stage (a later stage or its first deal
+-- counts; intermediate.lead_stage_reached), if by the as-of day;
 -- mql_in_window: the credit when the lead qualified within mql_window_days of creation
 -- (the same window as the channel's MQL-rate benchmark).
 -- revenue: won amounts closed by the as-of day, times the credit.
@@ -37,11 +38,9 @@ credit as (
 stages as (
     select
         lead_id,
-        min(entered_at) filter (where stage in ('mql', 'sql', 'opportunity', 'customer')) as mql_at,
-        min(entered_at) filter (where stage in ('sql', 'opportunity', 'customer')) as sql_at
-    from staging.lead_stage_history
-    where entered_at < $as_of_end
-    group by lead_id
+        case when mql_at < $as_of_end then mql_at end as mql_at,
+        case when sql_at < $as_of_end then sql_at end as sql_at
+    from intermediate.lead_stage_reached
 ),
 
 won as (

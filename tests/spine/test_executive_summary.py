@@ -26,8 +26,10 @@ def test_values(summary):
     assert summary["revenue"]["value"] == pytest.approx(1200.0)
     assert summary["pipeline"]["value"] == pytest.approx(1700.0)
     assert summary["leads"]["value"] == 2.0
-    assert summary["mqls"]["value"] == 2.0
-    assert summary["sqls"]["value"] == 1.0
+    assert summary["mqls"]["value"] == 2.0  # L1 (Feb 11), L3 (Feb 13); L2 was an MQL in Jan
+    # L1 (Feb 14) and L2, which skipped SQL: its deal O2 (Feb 21) passes it, as in the funnel
+    assert summary["sqls"]["value"] == 2.0
+    assert summary["mqls"]["prior_month"] == 1.0  # L2 (Jan 26)
     assert summary["customers"]["value"] == 1.0
     assert summary["roas"]["value"] == pytest.approx(1200 / 520)
     assert summary["roi"]["value"] == pytest.approx((1200 - 520) / 520)
