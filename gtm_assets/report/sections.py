@@ -407,6 +407,12 @@ def funnel_section(con, month: date, currency: str) -> Section:
             currency,
         )
     )
+    for r in overall[overall.entered.fillna(0) == 0].itertuples():
+        section.paragraphs.append(
+            f"{r.from_stage} → {r.to_stage}: the cohort that has had its whole "
+            f"{int(r.window_days)}-day window ({pd.Timestamp(r.cohort_month):%Y-%m}) holds no "
+            "entries in the data yet, so there is no mature rate; the period rate stands in."
+        )
     bottlenecks = month_rows(con, "marts.funnel_bottlenecks", month)
     if bottlenecks is not None and not bottlenecks.empty:
         flagged = bottlenecks[bottlenecks.flagged.fillna(False).astype(bool)].sort_values(
@@ -416,6 +422,7 @@ def funnel_section(con, month: date, currency: str) -> Section:
             section.paragraphs.append(
                 "No transition fell significantly short of its target or 3-month baseline."
             )
+            return section
         section.tables.append(
             table_from_df(
                 flagged,

@@ -158,3 +158,34 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
     assert ("no money can shift between channels" in text) is said
     if said:
         assert f"paid_social ({held}), video (no spend history)" in text
+
+
+def test_funnel_section_explains_a_cohort_without_entries():
+    import pandas as pd
+
+    stages = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-08-01"),
+            "segment_type": "all",
+            "segment": "all",
+            "from_stage": ["lead", "opportunity"],
+            "to_stage": ["mql", "customer"],
+            "cohort_month": pd.to_datetime(["2025-07-01", "2025-04-01"]),
+            "window_days": [30, 120],
+            "entered": [321, 0],
+            "converted": [146, 0],
+            "conversion_rate": [146 / 321, float("nan")],
+            "period_rate": [0.43, 0.1],
+            "median_days_to_convert": [1.6, float("nan")],
+            "p75_days_to_convert": [3.2, float("nan")],
+        }
+    )
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("stages", stages)
+    con.execute("create table marts.funnel_stages as select * from stages")
+    text = " ".join(sections.funnel_section(con, date(2025, 8, 1), "USD").paragraphs)
+    assert (
+        "opportunity → customer: the cohort that has had its whole 120-day window (2025-04)" in text
+    )
+    assert "lead → mql" not in text
