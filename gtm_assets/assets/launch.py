@@ -19,6 +19,7 @@ from pydantic import Field
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import launch as core
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, publish_read_copy_result
+from gtm_assets.assets.raw import staging_is_current
 from gtm_assets.partitions import add_months, campaign_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -313,6 +314,14 @@ def launch_plan(
     cid = context.partition_key
     key = {"campaign_id": cid}
     with warehouse.connect() as con:
+        if not staging_is_current(con):
+            raise dg.Failure(
+                description=(
+                    "The warehouse's staging tables were built by another version of "
+                    "gtm_assets; run the monthly review once (gtm run) to rebuild them, then "
+                    "run the launch again."
+                )
+            )
         as_of = data_as_of(con, config.as_of)
         brief = _brief(con, cid)
         if brief is None:

@@ -174,6 +174,15 @@ def _staging_signature(fingerprint: str | None) -> str:
     return hashlib.sha256(f"{fingerprint}|{text}".encode()).hexdigest()[:16]
 
 
+def staging_is_current(con) -> bool:
+    """False when staging was built by other staging SQL than this version's (an upgrade
+    since the last monthly run); True when it is current or carries no build record."""
+    if not wh.table_exists(con, "staging.build_info"):
+        return True
+    stored = con.execute("select signature from staging.build_info").fetchall()
+    return stored == [(_staging_signature(_stored_fingerprint(con)),)]
+
+
 def build_staging(con, currency: str) -> None:
     """(Re)build every staging table and intermediate.conversions in one transaction."""
     params = {"currency": currency}
@@ -230,9 +239,7 @@ def staging_tables(
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         signature = _staging_signature(_stored_fingerprint(con))
-        built = wh.table_exists(con, "staging.build_info") and con.execute(
-            "select signature from staging.build_info"
-        ).fetchall() == [(signature,)]
+        built = wh.table_exists(con, "staging.build_info") and staging_is_current(con)
         if built:
             context.log.info("Staging is up to date with the raw load; not rebuilt.")
         else:

@@ -127,3 +127,18 @@ def test_campaign_tag_overrides_the_direct_rule(raw_con):
     assert rows["t6"][2] is not None
     assert rows["t7"] == ("direct", "rule", None)
     assert rows["t3"] == ("direct", "rule", None)
+
+
+def test_staging_is_current_until_the_staging_sql_changes(raw_con):
+    from gtm_assets.assets.raw import staging_is_current
+
+    assert staging_is_current(raw_con)  # no build record: nothing to compare
+    load_sample(raw_con)
+    build_staging(raw_con, "USD")
+    raw_con.execute("create table staging.build_info as select 'other' as signature")
+    assert not staging_is_current(raw_con)  # built by other staging SQL (an upgrade)
+    from gtm_assets.assets.raw import _staging_signature, _stored_fingerprint
+
+    current = _staging_signature(_stored_fingerprint(raw_con))
+    raw_con.execute("update staging.build_info set signature = $s", {"s": current})
+    assert staging_is_current(raw_con)
