@@ -857,7 +857,7 @@ def feedback_summary(feedback: pd.DataFrame, scores: pd.DataFrame | None = None)
 
 
 def source_comparison(leads: pd.DataFrame) -> pd.DataFrame:
-    """CRM ``lead_source`` against the touchpoint-derived first channel (first touch at or
+    """CRM ``lead_source`` against the touchpoint-derived first channel (first touch strictly
     before creation): leads per pair, the pair's share of the source, and whether the pair is
     the source's most common channel. ``first_channel`` 'none' = no touch before creation."""
     if leads.empty:
