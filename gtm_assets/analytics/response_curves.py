@@ -259,7 +259,7 @@ def fit_hill(
     usable, reason = True, ""
     spread = float(positive.max() / positive.min()) if positive.min() > 0 else np.inf
     if not np.isfinite(r2) or r2 < min_r2:
-        usable, reason = False, f"poor fit (R^2 {r2:.2f} < {min_r2})"
+        usable, reason = False, f"poor fit (R^2 {r2:.3g} < {min_r2:g})"
     elif spread < 1.1:
         usable, reason = False, "spend barely varied (max/min < 1.1): curve not identifiable"
     return CurveFit(

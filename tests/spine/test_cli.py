@@ -118,3 +118,14 @@ def test_check_metadata_is_printed_on_one_line():
     assert cli._one_line(table) == "email: poor fit (R^2 -0.01 < 0.1), video: no spend"
     assert cli._one_line("first line\n  second line ") == "first line second line"
     assert cli._one_line("plain") == "plain"
+
+
+def test_backfill_holds_the_late_report_warning_for_one_summary_line():
+    outcome = cli.MonthOutcome(month="2025-01", exit_code=cli.EXIT_OK, seconds=1.0)
+    outcome.warnings = [
+        "budget_pacing / pacing_on_plan. (off_plan_channels=display)",
+        f"{cli.LATE_REPORT_WARNING}. (late=True)",
+    ]
+    assert cli.hold_late_report(outcome)
+    assert outcome.warnings == ["budget_pacing / pacing_on_plan. (off_plan_channels=display)"]
+    assert not cli.hold_late_report(outcome)
