@@ -184,7 +184,8 @@ def staging_is_current(con) -> bool:
 
 
 def build_staging(con, currency: str) -> None:
-    """(Re)build every staging table and intermediate.conversions in one transaction."""
+    """(Re)build every staging table and the intermediate tables (conversions,
+    lead_stage_reached) in one transaction."""
     params = {"currency": currency}
     con.execute("begin transaction")
     try:
@@ -210,8 +211,9 @@ def build_staging(con, currency: str) -> None:
     deps=["raw_exports"],
     description=(
         "Typed, normalised staging tables (money in the reporting currency, channels derived "
-        "from utm values by the channel rules) and intermediate.conversions (lead, "
-        "opportunity and won events)."
+        "from utm values by the channel rules), intermediate.conversions (lead, "
+        "opportunity and won events) and intermediate.lead_stage_reached (when each lead "
+        "first reached each funnel stage)."
     ),
     check_specs=[
         dg.AssetCheckSpec(
