@@ -819,21 +819,25 @@ def mql_quality(
 
 
 def feedback_summary(feedback: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Sales verdicts of the month by reason (normalised lower-case/trimmed), with each reason's
-    share of its verdict, and the acceptance rate overall; mean score of the leads if known."""
+    """Sales verdicts of the month by reason, with each reason's share of its verdict, and the
+    acceptance rate overall; mean score of the leads if known. Reasons that differ only in
+    case or surrounding spaces are one reason, shown in its most frequent spelling (ties: the
+    first in sort order); free text is otherwise kept as written."""
     if feedback.empty:
         return pd.DataFrame(columns=["verdict", "reason", "n", "share_of_verdict", "mean_score"])
     fb = feedback.copy()
     fb["verdict"] = fb["verdict"].astype(str).str.strip().str.lower()
-    fb["reason"] = (
-        fb["reason"]
-        .astype(object)
-        .where(fb["reason"].notna(), "")
-        .astype(str)
-        .str.strip()
-        .str.lower()
+    written = fb["reason"].astype(object).where(fb["reason"].notna(), "").astype(str).str.strip()
+    key = written.str.lower()
+    spelling = (
+        pd.DataFrame({"key": key, "written": written})
+        .value_counts()
+        .reset_index(name="n")
+        .sort_values(["key", "n", "written"], ascending=[True, False, True])
+        .drop_duplicates("key")
+        .set_index("key")["written"]
     )
-    fb["reason"] = fb["reason"].where(fb["reason"] != "", "(no reason)")
+    fb["reason"] = key.map(spelling).where(key != "", "(no reason)")
     if scores is not None and len(scores):
         fb = fb.merge(
             scores[["lead_id", "score"]].drop_duplicates("lead_id"), on="lead_id", how="left"

@@ -191,7 +191,9 @@ def test_feedback_and_source_comparison() -> None:
         }
     )
     out = ls.feedback_summary(fb, pd.DataFrame({"lead_id": ["a", "b"], "score": [80, 20]}))
-    rej = out[(out.verdict == "rejected") & (out.reason == "no budget")].iloc[0]
+    # one reason, shown as written (a tie of spellings: the first in sort order)
+    assert set(out.reason) == {"(all)", "fit", "No budget", "(no reason)"}
+    rej = out[(out.verdict == "rejected") & (out.reason == "No budget")].iloc[0]
     assert rej.n == 2 and rej.share_of_verdict == pytest.approx(2 / 3)
     assert rej.mean_score == pytest.approx(20)
     total = out[(out.verdict == "rejected") & (out.reason == "(all)")].iloc[0]
@@ -233,3 +235,16 @@ def test_crm_rule_keeps_the_recommendation_when_it_dominates_the_score():
     loose_crm = crm | (np.arange(10) >= 8)
     table = ls.threshold_table(y, y * 0.9, 1, [0.5], crm_mql=loose_crm, recommended=0.5)
     assert list(table[table.is_recommended].rule) == ["recommended: score >= 50"]
+
+
+def test_feedback_reason_keeps_its_most_frequent_spelling() -> None:
+    fb = pd.DataFrame(
+        {
+            "lead_id": list("abcd"),
+            "verdict": ["rejected"] * 4,
+            "reason": ["No Budget", "no budget ", " No Budget", "=cmd|' /C calc'!A0"],
+        }
+    )
+    out = ls.feedback_summary(fb).set_index("reason")
+    assert out.loc["No Budget", "n"] == 3
+    assert out.loc["=cmd|' /C calc'!A0", "n"] == 1  # free text as written (case kept)
