@@ -52,6 +52,7 @@ CATEGORICALS: tuple[str, ...] = (*FIT_CATEGORICALS, "channel")
 SITE_TYPES: tuple[str, ...] = ("visit", "content_view")
 SIZE_KNOTS: tuple[int, ...] = (1, 2, 3, 4)
 MQL_RULES = ("target_precision", "sales_capacity")
+CRM_RULE = "crm mql stage"  # the CRM's own MQL status, a rule in the threshold table
 
 
 @dataclass(frozen=True)
@@ -479,19 +480,38 @@ def threshold_table(
         label = f"last month: score >= {100 * previous:.0f}"
         rows.append(_rule_row(label, float(previous), p >= previous, y, months, total))
     if crm_mql is not None:
-        rows.append(_rule_row("crm mql stage", None, np.asarray(crm_mql, bool), y, months, total))
+        rows.append(_rule_row(CRM_RULE, None, np.asarray(crm_mql, bool), y, months, total))
     out = pd.DataFrame(rows)
     out["is_recommended"] = out.get("is_recommended", pd.Series(False, index=out.index))
     out["is_recommended"] = out["is_recommended"].fillna(False).astype(bool)
-    crm = out["rule"] == "crm mql stage"
+    crm = out["rule"] == CRM_RULE
     if crm.any() and out["is_recommended"].any():
         if _dominates(out[crm].iloc[0], out[out["is_recommended"]].iloc[0]):
             out["is_recommended"] = crm
-    for ref_label, suffix in (("crm mql stage", "crm"), ("last month: ", "last_month")):
+    for ref_label, suffix in ((CRM_RULE, "crm"), ("last month: ", "last_month")):
         ref = out[out["rule"].str.startswith(ref_label)]
         for col in ("mqls_per_month", "sqls_per_month"):
             base = float(ref[col].iloc[0]) if len(ref) else np.nan
             out[f"{col}_change_vs_{suffix}"] = out[col] - base
+    return out
+
+
+def with_rule_in_force(
+    scores: pd.DataFrame, scored: pd.DataFrame, thresholds: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Add ``mql_rule`` (the recommended rule this month: ``score`` or the CRM's
+    ``crm mql stage``) and ``is_mql_by_rule`` (the lead is an MQL under that rule: the score's
+    flag, or the CRM's MQL stage, or a later one, reached by ``as_of``). ``is_mql`` stays the
+    score's own flag."""
+    recommended = thresholds.loc[thresholds["is_recommended"], "rule"]
+    crm = bool(len(recommended)) and recommended.iloc[0] == CRM_RULE
+    out = scores.copy()
+    out["mql_rule"] = CRM_RULE if crm else "score"
+    if crm:
+        mql_at = pd.to_datetime(scored["mql_at"])
+        out["is_mql_by_rule"] = (mql_at.notna() & (mql_at < as_of)).to_numpy()
+    else:
+        out["is_mql_by_rule"] = out["is_mql"].to_numpy()
     return out
 
 
@@ -661,6 +681,7 @@ def run_month(
         recommended=threshold,
         previous=previous_threshold,
     )
+    scores = with_rule_in_force(scores, scored, thresholds, as_of)
     result = ScoringResult(
         fitted=True,
         reason=rule_note,

@@ -21,6 +21,8 @@ final as (
         predicted_sql_probability,
         grade,
         is_mql,
+        mql_rule,
+        is_mql_by_rule,
         features_complete,
         month as scored_month,
         probability_threshold

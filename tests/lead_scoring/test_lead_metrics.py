@@ -248,3 +248,22 @@ def test_feedback_reason_keeps_its_most_frequent_spelling() -> None:
     out = ls.feedback_summary(fb).set_index("reason")
     assert out.loc["No Budget", "n"] == 3
     assert out.loc["=cmd|' /C calc'!A0", "n"] == 1  # free text as written (case kept)
+
+
+def test_rule_in_force_follows_the_recommendation() -> None:
+    as_of = pd.Timestamp("2025-09-01")
+    scores = pd.DataFrame({"lead_id": ["a", "b", "c"], "is_mql": [True, False, False]})
+    scored = pd.DataFrame(
+        {"mql_at": pd.to_datetime(["2025-08-03", "2025-08-20", "2025-09-05"])}  # c: too late
+    )
+    score_wins = pd.DataFrame(
+        {"rule": ["score >= 30", ls.CRM_RULE], "is_recommended": [True, False]}
+    )
+    out = ls.with_rule_in_force(scores, scored, score_wins, as_of)
+    assert list(out["mql_rule"]) == ["score"] * 3
+    assert list(out["is_mql_by_rule"]) == [True, False, False]
+    crm_wins = score_wins.assign(is_recommended=[False, True])
+    out = ls.with_rule_in_force(scores, scored, crm_wins, as_of)
+    assert list(out["mql_rule"]) == [ls.CRM_RULE] * 3
+    assert list(out["is_mql_by_rule"]) == [True, True, False]
+    assert list(out["is_mql"]) == [True, False, False]  # the score's own flag is kept
