@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gtm_assets import cli  # noqa: E402
 from gtm_assets.analytics import budget as core  # noqa: E402
 from gtm_assets.generate.truth import true_response  # noqa: E402
+from gtm_assets.raw.schema import REQUIRED_TABLES, TABLE_BY_NAME  # noqa: E402
 
 START, END = date(2024, 3, 1), date(2025, 9, 1)
 # channel: top leads/day, K (spend/day), n, adstock decay, deal rate, mean amount,
@@ -49,48 +50,10 @@ CHANNELS = {
     "display": (4.0, 1800, 0.9, 0.6, 0.04, 5000, 450, 0.6, "dv360", "display"),
     "video": (5.0, 1000, 1.6, 0.4, 0.07, 7000, 400, 0.9, "youtube", "video"),
 }
+# The required tables with their always-present columns, in the contract's order.
 HEADERS = {
-    "campaigns": [
-        "campaign_id",
-        "campaign_name",
-        "channel",
-        "campaign_type",
-        "start_date",
-        "end_date",
-        "planned_budget",
-        "utm_campaign",
-    ],
-    "ad_spend": ["date", "campaign_id", "impressions", "clicks", "spend"],
-    "touchpoints": [
-        "touchpoint_id",
-        "person_id",
-        "ts",
-        "touch_type",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-    ],
-    "leads": [
-        "lead_id",
-        "person_id",
-        "created_at",
-        "lead_source",
-        "company",
-        "industry",
-        "company_size",
-        "country",
-        "seniority",
-    ],
-    "lead_stage_history": ["lead_id", "stage", "entered_at"],
-    "opportunities": [
-        "opportunity_id",
-        "lead_id",
-        "created_at",
-        "amount",
-        "stage",
-        "close_date",
-        "closed_at",
-    ],
+    name: [c.name for c in TABLE_BY_NAME[name].columns if not c.optional]
+    for name in REQUIRED_TABLES
 }
 
 
