@@ -82,6 +82,33 @@ def month_label(value: date) -> str:
     return value.strftime("%Y-%m")
 
 
+def read_copy_asset(
+    name: str,
+    *,
+    partitions_def: dg.PartitionsDefinition,
+    group_name: str,
+    deps: Sequence[Any],
+    description: str,
+) -> dg.AssetsDefinition:
+    """The asset that publishes the analysts' read-only copy of the warehouse at the end of
+    a workflow (one per workflow: monthly, quarterly, launch)."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=partitions_def,
+        group_name=group_name,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        deps=deps,
+        required_resource_keys={"warehouse"},
+        description=description,
+    )
+    def _publish(context):
+        return publish_read_copy_result(context.resources.warehouse)
+
+    return _publish
+
+
 def publish_read_copy_result(warehouse: Any) -> dg.MaterializeResult:
     """Publish the analysts' read-only copy of the warehouse (``WarehouseResource``) and
     describe it for the Dagster UI."""

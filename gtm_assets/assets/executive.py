@@ -19,7 +19,7 @@ from gtm_assets.assets.common import (
     markdown_table,
     month_label,
     month_params,
-    publish_read_copy_result,
+    read_copy_asset,
 )
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -409,18 +409,15 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
             ],
         )
 
-    @dg.asset(
+    analyst_read_copy = read_copy_asset(
+        "analyst_read_copy",
         partitions_def=monthly_partitions,
         group_name="executive",
-        pool=WAREHOUSE_POOL,
-        kinds={"duckdb"},
         deps=[*upstream, executive_summary.key, action_items.key, monthly_report.key],
         description=(
             "Publishes a read-only copy of the warehouse for analysts (GTM_READ_COPY_PATH, "
             "default data/warehouse.read.duckdb), so an open analyst session never blocks a run."
         ),
     )
-    def analyst_read_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        return publish_read_copy_result(warehouse)
 
     return [executive_summary, action_items, monthly_report, analyst_read_copy]

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import launch as core
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, publish_read_copy_result
+from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset
 from gtm_assets.assets.raw import staging_is_current
 from gtm_assets.partitions import add_months, campaign_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
@@ -820,16 +820,13 @@ def launch_readout(
     )
 
 
-@dg.asset(
+launch_read_copy = read_copy_asset(
+    "launch_read_copy",
     partitions_def=campaign_partitions,
     group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
     deps=["launch_readout"],
     description=(
         "Publishes the analysts' read-only copy of the warehouse (GTM_READ_COPY_PATH) after "
         "the readout, so the launch_* tables can be queried there."
     ),
 )
-def launch_read_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return publish_read_copy_result(warehouse)

@@ -21,7 +21,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics import allocation
 from gtm_assets.analytics import quarterly as core
 from gtm_assets.analytics.experiments import required_units_conversion
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, publish_read_copy_result
+from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset
 from gtm_assets.assets.launch import write_typed
 from gtm_assets.partitions import add_months, quarterly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -866,16 +866,13 @@ def quarterly_plan(
     )
 
 
-@dg.asset(
+quarter_read_copy = read_copy_asset(
+    "quarter_read_copy",
     partitions_def=quarterly_partitions,
     group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
     deps=["quarterly_plan"],
     description=(
         "Publishes the analysts' read-only copy of the warehouse (GTM_READ_COPY_PATH) after "
         "the plan, so the quarter_* tables can be queried there."
     ),
 )
-def quarter_read_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return publish_read_copy_result(warehouse)
