@@ -43,6 +43,11 @@ MESSY = [
     ("x", "paid", "paid_social"),
     ("tiktok", "ads", "paid_social"),
     ("reddit", "cpm", "paid_social"),
+    ("li", "paid_social", "paid_social"),  # the medium says paid, not the social rule 105
+    ("li", "social", "organic_social"),
+    ("agency-x", "Paid Social", "paid_social"),
+    ("agency-x", "paid_search", "paid_search"),
+    ("some-dsp", "social-ads", "paid_social"),
     ("facebook", "social", "organic_social"),
     ("facebook", "", "organic_social"),
     ("m.facebook.com", "referral", "organic_social"),
