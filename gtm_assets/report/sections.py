@@ -188,9 +188,10 @@ def campaign_section(con, month: date, currency: str) -> Section:
     section = Section(key="campaigns", title=title)
     ranked = df[df.performance_tier.isin(["top", "bottom"])].sort_values("performance_rank")
     thin = int((df.performance_tier == "insufficient_volume").sum())
+    spent = int((df.spend.fillna(0) > 0).sum())
     section.paragraphs.append(
-        f"{len(df)} campaigns were live or spent this month; {thin} had too little volume to rank "
-        "(minimum clicks and spend in settings)."
+        f"{spent} campaigns spent this month ({len(df)} with spend or attributed outcomes); "
+        f"{thin} had too little volume to rank (minimum clicks and spend in settings)."
     )
     section.tables.append(
         table_from_df(

@@ -200,16 +200,32 @@ ranked as (
     from with_changes
 ),
 
+-- Tiers: up to 3 campaigns (at most half of the rankable ones) at each end. The bottom
+-- tier is every campaign at or below the ROAS of the k-th worst, ties included; a top
+-- campaign must beat that ROAS and return something, so a month where most campaigns
+-- return nothing has no "top" ROAS-0 campaign picked by its id.
+cut as (
+    select
+        least(3, rankable_campaigns // 2) as tier_size,
+        max(case when performance_rank = rankable_campaigns - least(3, rankable_campaigns // 2) + 1
+            then roas end) as bottom_roas
+    from ranked
+    where rankable
+    group by rankable_campaigns
+),
+
 final as (
     select
-        * exclude (rankable_campaigns),
+        r.* exclude (rankable_campaigns),
         case
-            when not rankable then 'insufficient_volume'
-            when performance_rank <= least(3, rankable_campaigns // 2) then 'top'
-            when performance_rank > rankable_campaigns - least(3, rankable_campaigns // 2) then 'bottom'
+            when not r.rankable then 'insufficient_volume'
+            when r.performance_rank <= c.tier_size and r.roas > 0 and r.roas > c.bottom_roas
+                then 'top'
+            when c.tier_size > 0 and r.roas <= c.bottom_roas then 'bottom'
             else 'middle'
         end as performance_tier
-    from ranked
+    from ranked as r
+    left join cut as c on true
 )
 
 select * from final

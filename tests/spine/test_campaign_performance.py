@@ -100,6 +100,16 @@ def test_top_and_bottom_need_volume(con):
     assert rows["C3"]["performance_tier"] == "insufficient_volume"
 
 
+def test_no_top_tier_from_campaigns_that_return_nothing(con):
+    """With no attributed revenue every rankable campaign has ROAS 0: they tie at the
+    bottom, and none is a "top performer" picked by its id."""
+    con.execute("update marts.campaign_attribution set attributed_revenue = 0")
+    rows = _rows(con)
+    assert rows["C1"]["roas"] == 0.0 and rows["C2"]["roas"] == 0.0
+    assert rows["C1"]["performance_tier"] == "bottom"
+    assert rows["C2"]["performance_tier"] == "bottom"
+
+
 def test_model_is_configurable(con):
     assert _rows(con, "last_touch")["C1"]["leads"] == 10.0
 
