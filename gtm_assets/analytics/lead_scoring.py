@@ -31,7 +31,7 @@ Method (the README repeats it for users):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -580,13 +580,16 @@ def run_month(
     month_start: date,
     settings: ScoringSettings,
     previous_threshold: float | None = None,
+    backlog_ids: Collection[str] = (),
 ) -> ScoringResult:
     """Fit, validate and score for one month.
 
     ``leads``: one row per lead created before the month's end with the segment columns,
     ``company_size``, the stage times of ``funnel.lead_stage_entries`` (``lead_at``, ``mql_at``,
     ``sql_at``, ...) and the engagement counts of ``touch_feature_frame`` (computed as of the
-    month's end)."""
+    month's end). ``backlog_ids``: older leads no earlier month scored (created before the
+    first month with a model, or in months without one); they are scored too, flagged
+    ``backscored``, and left out of this month's monitoring (drift, volumes)."""
     month_end = add_months(month_start, 1)
     as_of = pd.Timestamp(month_end)
     labelled = label_leads(leads, as_of, settings.label_window_days)
@@ -656,21 +659,18 @@ def run_month(
     model = fit_lead_model(window, window["y"].to_numpy(), settings)
     model.platt = platt
     p_scored = model.predict(scored) if len(scored) else np.array([])
-    score = np.round(100 * p_scored).astype(int)
-    scores = pd.DataFrame(
-        {
-            "lead_id": scored["lead_id"].to_numpy(),
-            "scored_at": as_of,
-            "score": score,
-            "predicted_sql_probability": p_scored,
-            "grade": grade(score, settings.grade_cutoffs),
-            "is_mql": p_scored >= threshold,
-            "features_complete": (
-                scored["lead_at"] + pd.Timedelta(days=settings.post_days) <= as_of
-            ).to_numpy(),
-            "lead_created_at": scored["lead_at"].to_numpy(),
-        }
-    )
+    backlog = leads[
+        leads["lead_id"].isin(list(backlog_ids))
+        & ~leads["lead_id"].isin(scored["lead_id"])
+        & (leads["lead_at"] < as_of)
+    ].reset_index(drop=True)
+    p_backlog = model.predict(backlog) if len(backlog) else np.array([])
+    scores = _score_rows(scored, p_scored, threshold, as_of, settings, backscored=False)
+    if len(backlog):
+        scores = pd.concat(
+            [scores, _score_rows(backlog, p_backlog, threshold, as_of, settings, backscored=True)],
+            ignore_index=True,
+        )
     grid = [t / 100 for t in range(5, 100, 5)]
     thresholds = threshold_table(
         y_val,
@@ -681,7 +681,9 @@ def run_month(
         recommended=threshold,
         previous=previous_threshold,
     )
-    scores = with_rule_in_force(scores, scored, thresholds, as_of)
+    scores = with_rule_in_force(
+        scores, pd.concat([scored, backlog], ignore_index=True), thresholds, as_of
+    )
     result = ScoringResult(
         fitted=True,
         reason=rule_note,
@@ -700,6 +702,33 @@ def run_month(
         result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start
     )
     return result
+
+
+def _score_rows(
+    frame: pd.DataFrame,
+    p: np.ndarray,
+    threshold: float,
+    as_of: pd.Timestamp,
+    settings: ScoringSettings,
+    backscored: bool,
+) -> pd.DataFrame:
+    """The score rows of ``frame``'s leads from their predicted SQL probabilities ``p``."""
+    score = np.round(100 * p).astype(int)
+    return pd.DataFrame(
+        {
+            "lead_id": frame["lead_id"].to_numpy(),
+            "scored_at": as_of,
+            "score": score,
+            "predicted_sql_probability": p,
+            "grade": grade(score, settings.grade_cutoffs),
+            "is_mql": p >= threshold,
+            "features_complete": (
+                frame["lead_at"] + pd.Timedelta(days=settings.post_days) <= as_of
+            ).to_numpy(),
+            "lead_created_at": frame["lead_at"].to_numpy(),
+            "backscored": backscored,
+        }
+    )
 
 
 def _scoring_population(
@@ -742,6 +771,12 @@ def _performance_row(
     y_val = val["y"].to_numpy() if len(val) else np.array([])
     fitted = p_val is not None
     platt = result.model.platt if result.model is not None else None
+    # this month's population only: backscored backlog leads are not this month's leads
+    complete = (
+        result.scores.loc[~result.scores["backscored"], "features_complete"].to_numpy()
+        if fitted and p_scored is not None
+        else None
+    )
     row = {
         "model_fitted": result.fitted,
         "note": result.reason,
@@ -773,10 +808,8 @@ def _performance_row(
         else 0,
         # drift on leads with a complete post-creation window only: provisional scores of
         # very young leads are low by construction and would look like drift
-        "psi_vs_training": psi(
-            p_ref, p_scored[result.scores["features_complete"].to_numpy()], settings.psi_bins
-        )
-        if fitted and p_scored is not None and result.scores["features_complete"].any()
+        "psi_vs_training": psi(p_ref, p_scored[complete], settings.psi_bins)
+        if complete is not None and complete.any()
         else None,
         "label_window_days": settings.label_window_days,
         "alpha": settings.alpha,
@@ -909,16 +942,22 @@ def source_comparison(leads: pd.DataFrame) -> pd.DataFrame:
 
 
 def scoring_frame(
-    con: duckdb.DuckDBPyConnection, as_of: date, month: date, settings: ScoringSettings
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    month: date,
+    settings: ScoringSettings,
+    earliest: datetime | None = None,
 ) -> tuple[pd.DataFrame, FunnelInputs]:
-    """One row per lead created before ``as_of`` (and after the training window's start):
-    stage times (the funnel's shared definition), firmographics, first channel at creation
-    and engagement counts, all computed from rows before ``as_of``."""
+    """One row per lead created before ``as_of`` (and after the training window's start, or
+    ``earliest`` when that is before it): stage times (the funnel's shared definition),
+    firmographics, first channel at creation and engagement counts, all computed from rows
+    before ``as_of``."""
     cut = feature_as_of(as_of)
     inputs = load_funnel_inputs(con, as_of)
+    since = since_for_features(month, settings)
     params = {
         "as_of": cut,
-        "since": since_for_features(month, settings),
+        "since": min(since, earliest) if earliest is not None else since,
         "pre_days": settings.pre_days,
         "post_days": settings.post_days,
     }

@@ -154,6 +154,22 @@ def _previous_threshold(con: duckdb.DuckDBPyConnection, month: date) -> float | 
     return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
+def _unscored_leads(
+    con: duckdb.DuckDBPyConnection, month: date, settings: ls.ScoringSettings
+) -> pd.DataFrame:
+    """Leads older than this month's scoring population that no earlier month scored."""
+    params = {
+        "before": pd.Timestamp(month) - pd.Timedelta(days=settings.post_days),
+        "month": month,
+    }
+    if wh.table_exists(con, "marts.lead_score_history"):
+        return con.execute(load_sql("marts/lead_score_backlog"), params).df()
+    return con.execute(
+        "select lead_id, created_at from staging.leads where created_at < $before",
+        {"before": params["before"]},
+    ).df()
+
+
 def _feedback_present(con: duckdb.DuckDBPyConnection) -> bool:
     if not wh.table_exists(con, "raw.load_manifest"):
         return wh.table_exists(con, "staging.sales_feedback")
@@ -258,8 +274,21 @@ def lead_scores(
     settings = config.settings()
     as_of = pd.Timestamp(month_end)
     with warehouse.connect() as con:
-        leads, inputs = ls.scoring_frame(con, month_end, month, settings)
-        result = ls.run_month(leads, month, settings, _previous_threshold(con, month))
+        backlog = _unscored_leads(con, month, settings)
+        leads, inputs = ls.scoring_frame(
+            con,
+            month_end,
+            month,
+            settings,
+            earliest=backlog["created_at"].min().to_pydatetime() if len(backlog) else None,
+        )
+        result = ls.run_month(
+            leads,
+            month,
+            settings,
+            _previous_threshold(con, month),
+            backlog_ids=set(backlog["lead_id"]),
+        )
         cohort = fn.mature_cohort_month(month, month_end, config.mql_sql_window_days)
         entries = inputs.lead_entries.merge(
             inputs.leads[["lead_id", "lead_source", "campaign_id"]], on="lead_id", how="left"

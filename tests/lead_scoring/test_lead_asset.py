@@ -69,10 +69,38 @@ def test_no_leakage_from_after_the_month(world, full_run, tmp_path: Path) -> Non
     db, _ = full_run
     cut_db = tmp_path / "cut.duckdb"
     write_staging(cut_db, _truncate(world, pd.Timestamp("2024-10-01")))
+    # the same months in the same order: a month also scores older leads no earlier
+    # month scored (backscored), so its slice depends on which earlier months ran
+    assert _run(cut_db, tmp_path, "2024-08-01").success
     assert _run(cut_db, tmp_path, MONTH).success
     full, cut = _history(db, MONTH), _history(cut_db, MONTH)
     assert len(full) > 100
     pd.testing.assert_frame_equal(full, cut)
+
+
+def test_every_lead_has_a_score(full_run) -> None:
+    """marts.lead_scores has one row per lead: leads from before the first month with a
+    model are scored by that month (backscored), and only they are flagged."""
+    db, _ = full_run
+    con = duckdb.connect(str(db), read_only=True)
+    missing = con.execute(
+        "select count(*) from staging.leads where created_at < $end "
+        "and lead_id not in (select lead_id from marts.lead_scores)",
+        {"end": date(2024, 10, 1)},
+    ).fetchall()[0][0]
+    flagged = con.execute(
+        "select h.month, min(h.lead_created_at), max(h.lead_created_at), count(*) "
+        "from marts.lead_score_history as h where h.backscored group by h.month"
+    ).fetchall()
+    first_model = con.execute(
+        "select min(month) from marts.lead_model_performance where model_fitted"
+    ).fetchall()[0][0]
+    con.close()
+    assert missing == 0
+    # the first month with a model scored the backlog; September found none left
+    assert [row[0] for row in flagged] == [first_model]
+    assert flagged[0][2] < pd.Timestamp(first_model) - pd.Timedelta(days=14)
+    assert flagged[0][3] > 100
 
 
 def test_scores_checks_and_latest(full_run) -> None:
