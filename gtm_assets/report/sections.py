@@ -119,12 +119,22 @@ def channel_section(con, month: date, currency: str) -> Section:
         return Section.skipped(
             "channels", title, "channel performance was not built for this month."
         )
+    level_order = {"channel": 0, "untracked": 1, "total": 2}
+    df = df.sort_values("level", key=lambda s: s.map(level_order), kind="stable")
     channels_only = df[df.level == "channel"]
     model = df["attribution_model"].iloc[0]
     section = Section(key="channels", title=title)
-    section.paragraphs.append(
-        f"Attributed figures use the {model.replace('_', ' ')} attribution model."
-    )
+    note = f"Attributed figures use the {model.replace('_', ' ')} attribution model."
+    untracked = df[df.level == "untracked"]
+    if len(untracked):
+        leads = untracked["leads"].iloc[0]
+        note += (
+            " The row 'untracked' holds conversions with no touch in the lookback window "
+            "(for example CRM imports)"
+            + (f": {leads:,.0f} leads" if leads and not pd.isna(leads) else "")
+            + "; the total counts them."
+        )
+    section.paragraphs.append(note)
     names = channels_only.channel.tolist()
     series = {
         "spend": channels_only.spend.tolist(),

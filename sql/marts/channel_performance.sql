@@ -1,6 +1,9 @@
 -- marts.channel_performance: the month's performance per channel (level 'channel') and for
 -- the whole month (level 'total', channel 'total'). Credit includes touches outside any
 -- campaign (organic, direct, ...), so unpaid channels show conversions with zero spend.
+-- Conversions without any touch in the lookback window (CRM imports, offline deals) have
+-- no channel: level 'untracked' (channel 'untracked') holds them, so the total counts every
+-- conversion and matches the headline.
 with
 
 spend as (
@@ -33,6 +36,50 @@ attributed_months as (
     select distinct month from credit
 ),
 
+conversions as (
+    select
+        cast(date_trunc('month', converted_at) as date) as month,
+        count(*) filter (where conversion_type = 'lead') as leads,
+        count(*) filter (where conversion_type = 'opportunity') as opportunities,
+        count(*) filter (where conversion_type = 'won') as customers,
+        coalesce(sum(value) filter (where conversion_type = 'won'), 0) as revenue,
+        coalesce(sum(value) filter (where conversion_type = 'opportunity'), 0) as pipeline
+    from intermediate.conversions
+    where converted_at >= $prior_month and converted_at < $month_end
+    group by all
+),
+
+credited as (
+    select
+        month,
+        coalesce(sum(leads), 0) as leads,
+        coalesce(sum(opportunities), 0) as opportunities,
+        coalesce(sum(customers), 0) as customers,
+        coalesce(sum(attributed_revenue), 0) as revenue,
+        coalesce(sum(attributed_pipeline), 0) as pipeline
+    from credit
+    group by month
+),
+
+-- what attribution could not credit: every conversion minus the credited ones (equal to
+-- the conversions with a touch, an asset check of attribution); rounding noise is cut off
+untracked as (
+    select
+        a.month,
+        'untracked' as channel,
+        0.0 as spend,
+        0::bigint as impressions,
+        0::bigint as clicks,
+        greatest(round(coalesce(v.leads, 0) - c.leads, 6), 0) as leads,
+        greatest(round(coalesce(v.opportunities, 0) - c.opportunities, 6), 0) as opportunities,
+        greatest(round(coalesce(v.customers, 0) - c.customers, 6), 0) as customers,
+        greatest(round(coalesce(v.revenue, 0) - c.revenue, 6), 0) as attributed_revenue,
+        greatest(round(coalesce(v.pipeline, 0) - c.pipeline, 6), 0) as attributed_pipeline
+    from attributed_months as a
+    inner join credited as c on c.month = a.month
+    left join conversions as v on v.month = a.month
+),
+
 by_channel as (
     select
         coalesce(s.month, c.month) as month,
@@ -49,8 +96,16 @@ by_channel as (
     full outer join credit as c on c.month = s.month and c.channel = s.channel
 ),
 
-with_total as (
+with_untracked as (
     select 'channel' as level, * from by_channel
+    union all
+    select 'untracked' as level, * from untracked
+    where leads > 0 or opportunities > 0 or customers > 0 or attributed_revenue > 0
+        or attributed_pipeline > 0
+),
+
+with_total as (
+    select * from with_untracked
     union all
     select
         'total' as level,
@@ -64,7 +119,7 @@ with_total as (
         sum(customers),
         sum(attributed_revenue),
         sum(attributed_pipeline)
-    from by_channel
+    from with_untracked
     group by month
 ),
 

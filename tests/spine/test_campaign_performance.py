@@ -100,6 +100,30 @@ def test_top_and_bottom_need_volume(con):
     assert rows["C3"]["performance_tier"] == "insufficient_volume"
 
 
+def test_untracked_conversions_complete_the_channel_total(con):
+    """February has 2 leads, 2 opportunities (pipeline 1,700) and 1 won deal (1,200) in
+    intermediate.conversions; attribution credits 1 lead only (the rest had no touch). The
+    'untracked' row holds the difference and the total counts every conversion."""
+    con.execute("delete from marts.campaign_attribution where month = $m", {"m": FEB})
+    insert_rows(
+        con,
+        "marts.campaign_attribution",
+        [{**attribution_rows()[0], "attributed_conversions": 1.0}],  # Feb, lead, paid_search
+    )
+    wh.replace_month(
+        con, "marts.channel_performance", load_sql("marts/channel_performance"), FEB, _params()
+    )
+    df = wh.query_df(con, "select * from marts.channel_performance where month = $m", {"m": FEB})
+    rows = {r["channel"]: r for r in df.to_dict("records")}
+    untracked, total = rows["untracked"], rows["total"]
+    assert untracked["level"] == "untracked" and untracked["spend"] == 0.0
+    assert (untracked["leads"], untracked["opportunities"], untracked["customers"]) == (1, 2, 1)
+    assert untracked["attributed_revenue"] == 1200.0
+    assert untracked["attributed_pipeline"] == 1700.0
+    assert (total["leads"], total["customers"], total["attributed_revenue"]) == (2, 1, 1200.0)
+    assert total["cpa"] == pytest.approx(520.0 / 2)
+
+
 def test_no_top_tier_from_campaigns_that_return_nothing(con):
     """With no attributed revenue every rankable campaign has ROAS 0: they tie at the
     bottom, and none is a "top performer" picked by its id."""
