@@ -153,9 +153,12 @@ def period_points(
     week) inside ``[window_start, month_end)`` (see module docstring).
 
     Returns: channel, metric, grain, period_start, spend, outcome_observed, completeness,
-    outcome (observed / completeness), used_in_fit. Only channels with spend in the window
-    and only whole periods from the first day of the spend export on (earlier weeks are
-    unknown, not zero: counting them would inflate the fit's points and R²).
+    outcome (observed / completeness), used_in_fit, attribution_missing. Only channels with
+    spend in the window and only whole periods from the first day of the spend export on
+    (earlier weeks are unknown, not zero: counting them would inflate the fit's points and
+    R²). A period whose touches can earn credit in a conversion month that has no
+    attribution slice (``model_credit`` has no row for it: a month before the first
+    partition, or not materialized yet) is unknown too: ``attribution_missing``, left out.
     """
     cols = [
         "channel",
@@ -167,6 +170,7 @@ def period_points(
         "completeness",
         "outcome",
         "used_in_fit",
+        "attribution_missing",
     ]
     if grain not in GRAIN_DAYS:
         raise ValueError(f"grain must be day or week, got {grain!r}")
@@ -203,6 +207,11 @@ def period_points(
         if not c.empty
         else pd.DataFrame(columns=["conversion_type", "measure", "lag_week", "cdf"])
     )
+    attributed = set(m["conversion_month"]) if not m.empty else set()
+    missing = {
+        period: _credit_months(period, gdays, lookback_days, month_end) - attributed != set()
+        for period in periods
+    }
     rows = []
     for metric in METRICS:
         ctype = _TYPE_OF_METRIC[metric]
@@ -224,14 +233,36 @@ def period_points(
         for period in periods:
             followup = (pd.Timestamp(month_end) - pd.Timestamp(period)).days - gdays / 2
             comp = _completeness_at(cdf, followup)
-            ok = bool(np.isfinite(comp) and comp >= min_completeness)
+            ok = bool(np.isfinite(comp) and comp >= min_completeness) and not missing[period]
             for ch in channels:
                 obs = float(outcome.get((ch, period), 0.0))
                 s = float(spend.get((ch, period), 0.0))
                 rows.append(
-                    (ch, metric, grain, period, s, obs, comp, obs / comp if ok else np.nan, ok)
+                    (
+                        ch,
+                        metric,
+                        grain,
+                        period,
+                        s,
+                        obs,
+                        comp,
+                        obs / comp if ok else np.nan,
+                        ok,
+                        missing[period],
+                    )
                 )
     return pd.DataFrame(rows, columns=cols)
+
+
+def _credit_months(period: date, gdays: int, lookback_days: int, month_end: date) -> set[date]:
+    """The conversion months in which touches of the period starting ``period`` can earn
+    credit: from the period's first month to the month of its last day plus the lookback,
+    capped at the month being computed."""
+    last = min(
+        pd.Timestamp(period) + pd.Timedelta(days=gdays - 1 + lookback_days),
+        pd.Timestamp(month_end) - pd.Timedelta(days=1),
+    )
+    return {d.date() for d in pd.date_range(pd.Timestamp(period).replace(day=1), last, freq="MS")}
 
 
 # ---------------------------------------------------------------- revenue per lead

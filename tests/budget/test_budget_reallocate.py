@@ -172,6 +172,53 @@ def test_period_points_rescale_to_model_and_correct_completeness():
     assert weeks[0] == date(2024, 6, 3) and len(weeks) == 4
 
 
+def test_periods_crediting_an_unattributed_month_are_unknown():
+    """Spend from May; attribution slices for June only (May was never materialized, e.g.
+    a backfill that started in June). May's weeks can earn credit in May and are left out
+    (attribution_missing), not fitted as weeks without leads; June's weeks are used."""
+    from datetime import date
+
+    spend = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-05-06", "2024-06-23", freq="D"),
+            "campaign_id": "a",
+            "channel": "c",
+            "spend": 10.0,
+        }
+    )
+    credit = pd.DataFrame(
+        {
+            "conversion_type": ["lead"] * 4,
+            "conversion_month": [pd.Timestamp("2024-05-01")] * 2 + [pd.Timestamp("2024-06-01")] * 2,
+            "channel": ["c"] * 4,
+            "period_start": pd.to_datetime(
+                ["2024-05-06", "2024-05-13", "2024-06-03", "2024-06-10"]
+            ),
+            "lag_week": [0] * 4,
+            "conversion_credit": [5.0, 5.0, 7.0, 3.0],
+            "value_credit": [0.0] * 4,
+        }
+    )
+    model = pd.DataFrame(
+        {
+            "conversion_month": [pd.Timestamp("2024-06-01")],
+            "conversion_type": ["lead"],
+            "channel": ["c"],
+            "model_conversions": [100.0],
+            "model_revenue": [0.0],
+        }
+    )
+    pts = period_points(spend, credit, model, date(2024, 1, 1), date(2024, 7, 1), 7, 0.0)
+    conv = pts[pts["metric"] == "conversions"].set_index("period_start")
+    may, june = conv.loc[date(2024, 5, 13)], conv.loc[date(2024, 6, 10)]
+    assert bool(may["attribution_missing"]) and not bool(may["used_in_fit"])
+    assert pd.isna(may["outcome"])
+    # the last May week (May 27 - Jun 2) also touches May conversions: unknown too
+    assert bool(conv.loc[date(2024, 5, 27), "attribution_missing"])
+    assert not bool(june["attribution_missing"]) and bool(june["used_in_fit"])
+    assert june["outcome"] == pytest.approx(30.0)
+
+
 def test_tables_round_trip_and_plots_are_png():
     table = curves_table(FITS, {"search": 9_000.0, "social": 7_000.0, "display": 7_000.0})
     boot = boot_table(FITS)
