@@ -479,9 +479,13 @@ def _at_least(value: object, reference: object) -> bool:
     return not pd.isna(value) and float(value) >= float(reference)
 
 
+SQL_LOSS_TOLERANCE = 0.05
+
+
 def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[dict]:
     """Switch the MQL rule to the recommended score threshold, when its SQL rate (precision)
-    is at least the CRM rule's and it changes SQLs or MQL volume."""
+    is at least the CRM rule's, it keeps at least 95% of the CRM rule's SQLs, and it
+    changes SQLs or MQL volume."""
     if _empty(recommendations) or "is_recommended" not in recommendations:
         return []
     rec = recommendations[recommendations.is_recommended.fillna(False).astype(bool)]
@@ -497,6 +501,8 @@ def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[
         return []
     if not _at_least(r["precision"], c["precision"]):
         return []  # a lower SQL rate than today's rule is shown in the table, not pushed
+    if d_sql < -SQL_LOSS_TOLERANCE * float(c["sqls_per_month"]):
+        return []  # fewer MQLs bought with lost SQLs is a capacity choice, not an action
     text = (
         f"Change the MQL rule from the CRM's stage to '{r['rule']}': {r['mqls_per_month']:.0f} MQLs a month "
         f"(vs {c['mqls_per_month']:.0f}) at {r['precision']:.0%} SQL precision (vs {c['precision']:.0%}), "

@@ -476,9 +476,11 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
         auc, crm_auc = p.get("auc"), p.get("crm_mql_auc")
         if pd.notna(auc) and pd.notna(crm_auc) and float(auc) < float(crm_auc):
             section.paragraphs.append(
-                f"The score ranks the validation leads worse than the CRM's MQL rule (AUC "
-                f"{float(auc):.2f} vs {float(crm_auc):.2f}): keep the CRM rule, and read the "
-                "score as information only this month."
+                _weaker_score_note(
+                    float(auc),
+                    float(crm_auc),
+                    month_rows(con, "marts.lead_threshold_recommendations", month),
+                )
             )
     else:
         section.paragraphs.append(f"No model this month: {p.get('note')}")
@@ -528,6 +530,31 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
                 ]
             section.tables.append(table_from_df(df, heading, columns, currency, max_rows=15))
     return section
+
+
+def _weaker_score_note(auc: float, crm_auc: float, options: pd.DataFrame | None) -> str:
+    """What to do when the score ranks leads worse than the CRM's MQL rule: keep the CRM
+    rule, unless the threshold table recommends a stricter score threshold (the configured
+    MQL rule), which then is a trade of SQLs for fewer MQLs, said with its numbers."""
+    lead = (
+        f"The score ranks the validation leads worse than the CRM's MQL rule (AUC "
+        f"{auc:.2f} vs {crm_auc:.2f})"
+    )
+    rec = crm = None
+    if options is not None and not options.empty:
+        marked = options[options.is_recommended.fillna(False).astype(bool)]
+        crm_rows = options[options.rule.str.contains("crm", case=False, na=False)]
+        rec = marked.iloc[0] if len(marked) else None
+        crm = crm_rows.iloc[0] if len(crm_rows) else None
+    if rec is None or crm is None or rec["rule"] == crm["rule"]:
+        return f"{lead}: keep the CRM rule, and read the score as information only this month."
+    return (
+        f"{lead}. The recommended '{rec['rule']}' follows the configured MQL rule: "
+        f"{rec['sqls_per_month']:.1f} SQLs a month from {rec['mqls_per_month']:.0f} MQLs, "
+        f"against {crm['sqls_per_month']:.1f} from {crm['mqls_per_month']:.0f} with the CRM "
+        "rule. It is a choice of fewer MQLs for sales, not a better rule; keep the CRM rule "
+        "unless sales capacity is the constraint."
+    )
 
 
 def budget_section(con, month: date, currency: str) -> Section:

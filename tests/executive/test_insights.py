@@ -351,6 +351,27 @@ def test_threshold_action_never_pushes_a_rule_with_a_lower_sql_rate():
     assert ins.threshold_action(recs.assign(is_recommended=[True, False]), values) == []
 
 
+def test_threshold_action_does_not_trade_most_sqls_for_fewer_mqls():
+    """A strict score threshold with a higher SQL rate that keeps 5 of the CRM rule's 42
+    SQLs a month is a sales-capacity choice shown in the table, not an action; one that
+    keeps 40 of 42 (95%) is."""
+    recs = pd.DataFrame(
+        [
+            dict(rule="crm mql stage", mqls_per_month=120.0, sqls_per_month=42.0, precision=0.35),
+            dict(
+                rule="recommended: score >= 34",
+                mqls_per_month=10.0,
+                sqls_per_month=5.0,
+                precision=0.50,
+            ),
+        ]
+    ).assign(is_recommended=[False, True])
+    values = ins.UnitValues(None, per_sql=2_000.0, per_customer=None)
+    assert ins.threshold_action(recs, values) == []
+    kept = recs.assign(sqls_per_month=[42.0, 40.0], mqls_per_month=[120.0, 80.0])
+    assert ins.threshold_action(kept, values)[0]["impact_metric"] == "mqls_avoided"
+
+
 def _comparison(least: str, most: str) -> pd.DataFrame:
     return pd.DataFrame(
         [

@@ -189,3 +189,24 @@ def test_funnel_section_explains_a_cohort_without_entries():
         "opportunity → customer: the cohort that has had its whole 120-day window (2025-04)" in text
     )
     assert "lead → mql" not in text
+
+
+def test_weaker_score_note_agrees_with_the_threshold_table():
+    """When the score ranks worse than the CRM rule, the report says "keep the CRM rule"
+    only if the table recommends it; a recommended stricter threshold is named as a trade
+    of SQLs for fewer MQLs, with its numbers."""
+    import pandas as pd
+
+    from gtm_assets.report.sections import _weaker_score_note
+
+    options = pd.DataFrame(
+        [
+            dict(rule="crm mql stage", mqls_per_month=120.0, sqls_per_month=42.0),
+            dict(rule="recommended: score >= 34", mqls_per_month=10.0, sqls_per_month=5.0),
+        ]
+    )
+    crm_wins = _weaker_score_note(0.6, 0.8, options.assign(is_recommended=[True, False]))
+    assert "keep the CRM rule, and read the score as information only" in crm_wins
+    trade = _weaker_score_note(0.6, 0.8, options.assign(is_recommended=[False, True]))
+    assert "'recommended: score >= 34'" in trade and "5.0 SQLs a month from 10 MQLs" in trade
+    assert "42.0 from 120" in trade and "not a better rule" in trade
