@@ -481,7 +481,8 @@ def revenue_from_leads(
         if metric != "conversions":
             continue
         value = v.get(channel, np.nan)
-        usable = bool(f.usable and np.isfinite(value) and value > 0)
+        # a value of 0 is a measured zero return (usable, flat); NaN is unknown
+        usable = bool(f.usable and np.isfinite(value) and value >= 0)
         boot = f.boot.copy()
         if boot.size:
             boot[:, 0] = boot[:, 0] * (value if np.isfinite(value) else np.nan)
@@ -695,7 +696,7 @@ def reallocate(
             reason[c] = "pinned by configuration"
             pinned_amount[c] = current[i]
         elif current[i] <= 0 and c in planned_next:
-            reason[c] = "no spend history: held at its planned amount"
+            reason[c] = "no spend this month: held at its planned amount"
             pinned_amount[c] = float(planned_next[c])
     rest = alloc - sum(pinned_amount.values())
     free_current = sum(current[i] for i, c in enumerate(channels) if c not in pinned_amount)

@@ -279,8 +279,9 @@ def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
     text = (
         f"The budget optimizer expects {money(uplift, currency)} more revenue from the same budget by "
         f"moving {money(float(up['change']), currency)} into {up['channel']} "
-        f"and {money(float(-down['change']), currency)} out of {down['channel']}, "
-        f"where marginal ROAS is {down['marginal_roas_current']:.2f} against {up['marginal_roas_current']:.2f}."
+        f"and {money(float(-down['change']), currency)} out of {down['channel']} "
+        f"(marginal ROAS at current spend: {up['channel']} {up['marginal_roas_current']:.2f}, "
+        f"{down['channel']} {down['marginal_roas_current']:.2f})."
     )
     return dict(
         kind="budget",

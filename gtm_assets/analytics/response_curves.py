@@ -229,6 +229,26 @@ def fit_hill(
                 f"(need {min_points})"
             ),
         )
+    if not np.any(y > 0):
+        # every period with spend measured no outcome at all: the measured return is zero
+        # (a flat curve the optimizer can move money away from), not an unknown curve
+        k0 = float(np.median(positive))
+        return CurveFit(
+            top=0.0,
+            k=k0,
+            n=1.0,
+            adstock_decay=0.0,
+            r2=np.nan,
+            rmse=0.0,
+            n_points=n_points,
+            spend_min=float(positive.min()),
+            spend_max=float(positive.max()),
+            boot=np.tile([0.0, k0, 1.0], (max(n_boot, 1), 1)),
+            usable=True,
+            reason=(
+                f"no attributed outcome in any of {positive.size} periods with spend: zero return"
+            ),
+        )
     decays = tuple(decay_grid) if fit_adstock else (0.0,)
     best: tuple[float, float, float, float, float] | None = None
     for decay in decays:

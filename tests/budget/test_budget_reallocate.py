@@ -92,6 +92,31 @@ def test_channel_without_usable_curve_is_held():
     assert "too few" in t.loc["display", "pinned_reason"]
 
 
+def test_channel_with_no_outcome_in_any_week_moves_to_its_lower_bound():
+    """A channel that spent every week and earned no attributed lead in any of them has a
+    measured zero return, not an unknown curve: the optimizer takes money out of it
+    (down to its lower bound) instead of holding it and cutting a channel that returns."""
+    from gtm_assets.analytics.budget import revenue_from_leads
+    from gtm_assets.analytics.response_curves import fit_hill
+
+    weekly = np.linspace(5_000.0, 9_000.0, 20)
+    zero = fit_hill(weekly, np.zeros(20), n_boot=10)
+    assert zero.usable and zero.top == 0.0 and "no attributed outcome" in zero.reason
+    lead_fits = {("display", "conversions"): zero}
+    revenue = revenue_from_leads(
+        lead_fits, pd.DataFrame({"channel": ["display"], "value_per_lead": [0.0]})
+    )
+    assert revenue[("display", "revenue")].usable  # a value of 0 per lead is a measured zero
+    fits = dict(FITS)
+    fits[("display", "revenue")] = zero
+    r = reallocate(fits, CURRENT, {}, {}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    assert t.loc["display", "recommended_spend"] == pytest.approx(t.loc["display", "lower_bound"])
+    assert not bool(t.loc["display", "pinned"])
+    assert t.loc["display", "expected_revenue_recommended"] == pytest.approx(0.0)
+    assert r.kkt_passed
+
+
 def test_uplift_capture_is_one_at_the_true_optimum_and_lower_elsewhere():
     true = [
         FunctionCurve(lambda s, a=a: hill(s, *a), PERIODS)

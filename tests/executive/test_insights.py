@@ -126,7 +126,7 @@ def test_budget_insight_moves_money_out_of_the_saturated_channel():
     row = ins.budget_insight(reallocation(), "USD")
     assert row["value"] == pytest.approx(37_500.0)
     assert "into paid_search" in row["insight"] and "out of display" in row["insight"]
-    assert "0.20 against 3.00" in row["insight"]
+    assert "paid_search 3.00, display 0.20)" in row["insight"]
 
 
 def test_no_budget_insight_without_uplift():
@@ -455,7 +455,7 @@ def test_budget_story_uses_the_optimisers_moves_not_pinned_plan_channels():
     )
     text = ins.budget_insight(realloc, "USD")["insight"]
     assert "moving USD 1,100 into display and USD 1,500 out of paid_social" in text
-    assert "0.27 against 0.94" in text and "nan" not in text and "video" not in text
+    assert "display 0.94, paid_social 0.27)" in text and "nan" not in text and "video" not in text
     action = ins.reallocation_action(realloc, "USD")[0]["action"]
     assert "add to display USD 1,100; take from paid_social USD 1,500" in action
     assert "video" not in action
