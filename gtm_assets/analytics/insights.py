@@ -400,8 +400,18 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
             why = f"its CPA is {money(r['value'], currency)} against a {money(r['threshold'], currency)} target"
             verb = "Cut bids or budget on"
         elif r.get("kind") == "no_conversions":
-            why = f"it spent {money(r['spend'], currency)} without a conversion"
+            model = r.get("attribution_model")
+            last_touch = r.get("last_touch_leads")
+            why = f"it spent {money(r['spend'], currency)} without a lead"
             verb = "Pause or fix"
+            if isinstance(model, str) and model:
+                why += f" credited by {model.replace('_', ' ')} attribution"
+                if model != "last_touch" and not _nan(last_touch) and float(last_touch) > 0:
+                    why += (
+                        f", although it is the last touch before {float(last_touch):,.0f} "
+                        "leads: it catches people who were already converting"
+                    )
+                    verb = "Test pausing"
         elif r.get("kind") == "past_saturation":
             why = r.get("detail") or (
                 f"the last dollar returns {r.get('value'):.2f} against {r.get('threshold'):.2f}"

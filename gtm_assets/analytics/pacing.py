@@ -229,10 +229,13 @@ def campaign_waste(
     perf: pd.DataFrame, *, min_spend: float, min_clicks: int, cpa_tolerance: float
 ) -> pd.DataFrame:
     """Campaign waste. ``perf``: campaign_id, campaign_name, channel, spend, clicks, leads,
-    target_cpa.
+    target_cpa (optional: attribution_model, last_touch_leads).
 
     - ``no_conversions``: spend >= ``min_spend``, clicks >= ``min_clicks`` and no
-      (attributed) leads; the whole spend is counted as wasted.
+      (attributed) leads; the whole spend is counted as wasted. The row keeps the model
+      and the campaign's last-touch leads: a campaign with no credit under a data-driven
+      model can still be the last touch before many leads (brand search catching people
+      who were already converting).
     - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)``; wasted is the
       spend above what the leads would have cost at the target CPA.
     """
@@ -242,6 +245,16 @@ def campaign_waste(
         leads = float(r.leads) if pd.notna(r.leads) else 0.0
         clicks = float(r.clicks) if pd.notna(r.clicks) else 0.0
         if leads <= 0 and spend >= min_spend and clicks >= min_clicks:
+            model = getattr(r, "attribution_model", None)
+            last_touch = float(getattr(r, "last_touch_leads", 0) or 0)
+            detail = f"{clicks:,.0f} clicks and {spend:,.0f} spend without a lead"
+            if model:
+                detail += f" credited by {str(model).replace('_', ' ')} attribution"
+            if last_touch > 0 and model != "last_touch":
+                detail += (
+                    f"; last touch credits it with {last_touch:,.0f}: it catches people who "
+                    "were already converting"
+                )
             rows.append(
                 {
                     "kind": "no_conversions",
@@ -254,7 +267,9 @@ def campaign_waste(
                     "value": 0.0,
                     "threshold": None,
                     "wasted_spend": spend,
-                    "detail": f"{clicks:,.0f} clicks and {spend:,.0f} spend without a lead",
+                    "detail": detail,
+                    "attribution_model": model,
+                    "last_touch_leads": last_touch,
                 }
             )
         elif leads > 0 and pd.notna(r.target_cpa) and r.target_cpa > 0:
@@ -290,6 +305,8 @@ def campaign_waste(
             "threshold",
             "wasted_spend",
             "detail",
+            "attribution_model",
+            "last_touch_leads",
         ],
     )
 

@@ -356,6 +356,8 @@ TYPES: dict[str, dict[str, str]] = {
         "threshold": "DOUBLE",
         "wasted_spend": "DOUBLE",
         "detail": "VARCHAR",
+        "attribution_model": "VARCHAR",
+        "last_touch_leads": "DOUBLE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",

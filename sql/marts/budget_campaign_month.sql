@@ -1,5 +1,7 @@
 -- Campaign metrics of the month (from marts.campaign_performance) with the campaigns'
--- targets: what the waste and trigger rules read.
+-- targets: what the waste and trigger rules read. last_touch_leads: the campaign's leads
+-- under last-touch attribution, to tell "no lead at all" from "no lead credit under the
+-- configured model" (a campaign that only catches people already converting).
 -- params: $month_start (DATE)
 with
 
@@ -14,7 +16,8 @@ performance as (
         leads,
         attributed_revenue,
         cpa,
-        roas
+        roas,
+        attribution_model
     from marts.campaign_performance
     where month = $month_start
 ),
@@ -24,14 +27,26 @@ campaigns as (
     from staging.campaigns
 ),
 
+last_touch as (
+    select campaign_id, sum(attributed_conversions) as last_touch_leads
+    from marts.campaign_attribution
+    where month = $month_start
+        and conversion_type = 'lead'
+        and model = 'last_touch'
+    group by campaign_id
+),
+
 final as (
     select
         p.*,
         c.target_cpa,
-        c.target_roas
+        c.target_roas,
+        coalesce(l.last_touch_leads, 0) as last_touch_leads
     from performance as p
     left join campaigns as c
         on c.campaign_id = p.campaign_id
+    left join last_touch as l
+        on l.campaign_id = p.campaign_id
 )
 
 select * from final

@@ -128,6 +128,7 @@ def build_world(con: duckdb.DuckDBPyConnection, seed: int = 7, with_plan: bool =
     perf["campaign_name"] = perf["channel"] + " always on"
     perf["cpa"] = perf["spend"] / perf["leads"].replace(0, np.nan)
     perf["roas"] = perf["attributed_revenue"] / perf["spend"].replace(0, np.nan)
+    perf["attribution_model"] = "linear"
     del leads_m
 
     for schema in ("raw", "staging", "intermediate", "marts"):

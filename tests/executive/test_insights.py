@@ -510,3 +510,49 @@ def test_channel_mover_states_from_and_to_when_one_side_is_zero():
     assert mover["insight"].startswith(
         "email attributed revenue dropped by USD 59,418 to USD 11,936"
     )
+
+
+def test_waste_action_says_which_model_found_no_lead():
+    """A campaign with no lead credit under Shapley that is the last touch before 86 leads
+    (brand search in the converting session) is not "without a conversion": the action says
+    which model credits nothing and what last touch sees, and proposes a test."""
+    from gtm_assets.analytics.pacing import campaign_waste
+
+    perf = pd.DataFrame(
+        [
+            dict(
+                campaign_id="PS-B",
+                campaign_name="PS - Brand",
+                channel="paid_search",
+                spend=807.0,
+                clicks=400,
+                leads=0.0,
+                target_cpa=None,
+                attribution_model="shapley",
+                last_touch_leads=86.0,
+            ),
+            dict(
+                campaign_id="D9",
+                campaign_name="Zombie",
+                channel="display",
+                spend=900.0,
+                clicks=300,
+                leads=0.0,
+                target_cpa=None,
+                attribution_model="shapley",
+                last_touch_leads=0.0,
+            ),
+        ]
+    )
+    waste = campaign_waste(perf, min_spend=100.0, min_clicks=50, cpa_tolerance=0.2)
+    assert waste["last_touch_leads"].tolist() == [86.0, 0.0]
+    assert (
+        "without a lead credited by shapley attribution; last touch credits it with 86"
+        in (waste.iloc[0]["detail"])
+    )
+    actions = {a["evidence"]: a["action"] for a in ins.waste_actions(waste, "USD")}
+    brand, zombie = actions["no_conversions campaign PS-B"], actions["no_conversions campaign D9"]
+    assert brand.startswith("Test pausing 'PS - Brand' (paid_search): it spent USD 807 without")
+    assert "last touch before 86 leads: it catches people who were already converting" in brand
+    assert zombie.startswith("Pause or fix 'Zombie' (display): it spent USD 900 without a lead")
+    assert "credited by shapley attribution;" in zombie
