@@ -63,6 +63,7 @@ from statsmodels.stats.proportion import proportion_effectsize, proportions_ztes
 VERDICT_SHIP = "ship"
 VERDICT_STOP = "stop"
 VERDICT_KEEP = "keep running"
+VERDICT_INCONCLUSIVE = "inconclusive"  # ended short of its sample without a difference
 VERDICT_SRM = "invalid: SRM"
 VERDICT_BASELINE = "baseline"
 
@@ -539,7 +540,7 @@ def _verdict(row: pd.Series, cfg: ExperimentStatsConfig) -> tuple[str, str]:
     test = row["decision_test"]
     if p_adj is None or not math.isfinite(p_adj):
         if ended:
-            return VERDICT_STOP, f"ended without a testable difference ({sample})"
+            return VERDICT_INCONCLUSIVE, f"ended without a testable difference ({sample})"
         return VERDICT_KEEP, f"no testable difference yet ({sample})"
     significant = p_adj < cfg.alpha
     rel = row.get("_decision_lift_rel", math.nan)
@@ -567,7 +568,7 @@ def _verdict(row: pd.Series, cfg: ExperimentStatsConfig) -> tuple[str, str]:
         )
     if ended:
         return (
-            VERDICT_STOP,
+            VERDICT_INCONCLUSIVE,
             f"ended without a significant difference ({test}, adjusted p = {p_adj:.3g}) but "
             f"underpowered ({sample}): inconclusive, rerun with more traffic if it matters",
         )

@@ -537,7 +537,31 @@ def threshold_action(recommendations: pd.DataFrame, values: UnitValues) -> list[
     ]
 
 
-def experiment_actions(results: pd.DataFrame, values: UnitValues) -> list[dict]:
+def _p_text(p: object) -> str:
+    return "p < 0.001" if not _nan(p) and float(p) < 0.001 else f"p = {float(p):.3f}"
+
+
+def monthly_experiment_units(results: pd.DataFrame, experiment_id: str) -> float | None:
+    """Units a month that the experiment's traffic brings (every arm, from its start to the
+    result's month end or its end date): what a shipped variant would reach a month."""
+    rows = results[results["experiment_id"] == experiment_id]
+    if rows.empty or "start_date" not in rows or pd.isna(rows["start_date"].iloc[0]):
+        return None
+    start = pd.Timestamp(rows["start_date"].iloc[0])
+    stop = pd.Timestamp(rows["month"].iloc[0]) + pd.DateOffset(months=1)
+    end = rows["end_date"].iloc[0] if "end_date" in rows else None
+    if end is not None and not pd.isna(end):
+        stop = min(stop, pd.Timestamp(end) + pd.Timedelta(days=1))
+    days = (stop - start).days
+    if days <= 0:
+        return None
+    return float(rows["units"].sum()) * 30.4 / days
+
+
+def experiment_actions(results: pd.DataFrame, values: UnitValues, currency: str = "") -> list[dict]:
+    """Ship a winning variant (impact: the lift times the units a month the experiment's
+    traffic brings, i.e. what shipping it to that traffic adds a month) or fix an
+    experiment whose split mismatches its plan."""
     if _empty(results):
         return []
     actions = []
@@ -549,19 +573,29 @@ def experiment_actions(results: pd.DataFrame, values: UnitValues) -> list[dict]:
     for r in pd.concat([ship, srm]).to_dict("records"):
         name = r.get("experiment_name") or r["experiment_id"]
         if r["verdict"] == "ship":
+            per_month = monthly_experiment_units(results, r["experiment_id"])
+            reach = per_month if per_month is not None else float(r["units"])
+            p_adj = r.get("decision_p_value_adjusted", r["p_value_adjusted"])
             if r.get("primary_metric") == "revenue" and not _nan(r.get("revenue_lift_abs")):
-                impact = float(r["revenue_lift_abs"]) * float(r["units"])
+                impact = float(r["revenue_lift_abs"]) * reach
                 metric, equivalent = "revenue", impact
-                lift = f"{money(r['revenue_lift_abs'], '')} per unit".replace("  ", " ")
+                rel = r.get("revenue_lift_rel")
+                lift = (
+                    f"+{money(float(r['revenue_lift_abs']), currency).strip()} revenue per unit"
+                    + (f" ({float(rel):+.1%})" if not _nan(rel) else "")
+                )
             else:
-                impact = float(r["lift_abs"] or 0) * float(r["units"])
+                impact = float(r["lift_abs"] or 0) * reach
                 metric = "conversions"
                 equivalent = impact * values.per_lead if values.per_lead else 0.0
-                lift = f"{r['lift_abs']:+.2%} conversion rate"
-            text = (
-                f"Ship variant '{r['variant']}' of '{name}': {lift} "
-                f"(adjusted p = {r.get('decision_p_value_adjusted', r['p_value_adjusted']):.3f})."
-            )
+                rel = r.get("lift_rel")
+                lift = f"{100 * float(r['lift_abs']):+.1f} percentage points conversion rate" + (
+                    f" ({float(rel):+.1%} relative)" if not _nan(rel) else ""
+                )
+            text = f"Ship variant '{r['variant']}' of '{name}': {lift}, adjusted {_p_text(p_adj)}"
+            if per_month is not None:
+                text += f"; about {per_month:,.0f} units a month reach it"
+            text += "."
             owner = "Growth lead"
         else:
             impact, metric, equivalent = 0.0, "decisions_unblocked", 0.0
@@ -650,7 +684,7 @@ def build_actions(
         + waste_actions(waste, currency)
         + bottleneck_actions(bottlenecks, values)
         + threshold_action(thresholds, values)
-        + experiment_actions(experiments, values)
+        + experiment_actions(experiments, values, currency)
         + content_actions(content, values)
     )
     return rank_actions(candidates, month)

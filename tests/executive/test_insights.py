@@ -556,3 +556,51 @@ def test_waste_action_says_which_model_found_no_lead():
     assert "last touch before 86 leads: it catches people who were already converting" in brand
     assert zombie.startswith("Pause or fix 'Zombie' (display): it spent USD 900 without a lead")
     assert "credited by shapley attribution;" in zombie
+
+
+def test_ship_action_names_units_and_reaches_a_month_of_traffic():
+    """A revenue winner: the lift is money per unit with its currency, the p-value is
+    printed plainly, and the impact is the lift times the experiment's units a month
+    (3,000 units over 1 Aug - 31 Oct = 92 days -> 991.3 a month), not times the test's own
+    treatment units."""
+    base = dict(
+        experiment_id="EXP-3",
+        experiment_name="Annual plan discount",
+        primary_metric="revenue",
+        month=date(2025, 10, 1),
+        start_date=date(2025, 8, 1),
+        end_date=None,
+        srm_p_value=0.6,
+    )
+    results = pd.DataFrame(
+        [
+            dict(base, variant="control", is_control=True, units=1_489, verdict="baseline"),
+            dict(
+                base,
+                variant="discount10",
+                is_control=False,
+                units=1_511,
+                lift_abs=0.026,
+                lift_rel=0.34,
+                revenue_lift_abs=23.96,
+                revenue_lift_rel=0.385,
+                p_value_adjusted=0.2,
+                decision_p_value_adjusted=0.0376,
+                verdict="ship",
+                verdict_reason="better",
+            ),
+        ]
+    )
+    (action,) = ins.experiment_actions(results, ins.UnitValues(None, None, None), "USD")
+    per_month = 3_000 * 30.4 / 92
+    assert action["expected_impact"] == pytest.approx(23.96 * per_month)
+    assert action["impact_metric"] == "revenue"
+    text = action["action"]
+    assert "'discount10' of 'Annual plan discount': +USD 24 revenue per unit (+38.5%)" in text
+    assert "adjusted p = 0.038" in text and "about 991 units a month" in text
+    assert "  " not in text
+    conv = results.assign(primary_metric="conversion", decision_p_value_adjusted=0.0004)
+    (action,) = ins.experiment_actions(conv, ins.UnitValues(1_000.0, None, None), "USD")
+    assert "+2.6 percentage points conversion rate (+34.0% relative)" in action["action"]
+    assert "adjusted p < 0.001" in action["action"]
+    assert action["expected_impact"] == pytest.approx(0.026 * per_month)

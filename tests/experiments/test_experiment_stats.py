@@ -344,9 +344,9 @@ def test_stop_when_significantly_worse():
     assert verdict == "stop" and "worse than control" in reason
 
 
-def test_stop_when_ended_without_significance():
+def test_inconclusive_when_ended_underpowered_without_significance():
     verdict, reason, _ = verdict_of({"control": (2000, 200), "treatment": (2000, 205)})
-    assert verdict == "stop" and "ended without a significant difference" in reason
+    assert verdict == "inconclusive" and "ended without a significant difference" in reason
     assert "underpowered" in reason
 
 
@@ -368,7 +368,7 @@ def test_running_with_enough_units_decides():
     assert verdict == "ship"
 
 
-def test_holm_can_turn_a_ship_into_a_stop():
+def test_holm_can_turn_a_ship_into_no_ship():
     # p about 0.03 alone ships; with two null companions Holm pushes it above 0.05
     alone, _, _ = verdict_of({"control": (3000, 300), "treatment": (3000, 350)})
     assert alone == "ship"
@@ -380,7 +380,7 @@ def test_holm_can_turn_a_ship_into_a_stop():
     out = run([make_experiment(e) for e in "abc"], units)
     a = out[(out["experiment_id"] == "a") & ~out["is_control"]].iloc[0]
     assert a["p_value"] < 0.05 < a["p_value_adjusted"]
-    assert a["verdict"] == "stop"
+    assert a["verdict"] == "inconclusive"  # ended short of its planned sample
 
 
 def test_empty_input_gives_the_schema():
