@@ -127,7 +127,8 @@ def lead_stage_entries(
 
     ``leads``: lead_id, person_id, created_at, industry, company_size_band, country, seniority.
     ``history``: lead_id, stage, entered_at. ``opportunities``: lead_id, created_at, closed_at,
-    is_won. ``first_channel``: person_id, channel (touchpoint-derived first channel).
+    is_won. ``first_channel``: lead_id, channel (the channel of the person's first touch
+    before the lead was created; leads without one are ``unknown``).
     """
     cut = _ts(as_of)
     base = leads.loc[pd.to_datetime(leads["created_at"]) < cut].copy()
@@ -151,8 +152,8 @@ def lead_stage_entries(
         base[f"{stage}_at"] = pd.to_datetime(base[f"{stage}_at"]).astype("datetime64[us]")
     base = backfill_skipped_stages(base, LEAD_STAGES)
     if first_channel is not None and len(first_channel):
-        base["channel"] = base["person_id"].map(
-            first_channel.drop_duplicates("person_id").set_index("person_id")["channel"]
+        base["channel"] = base["lead_id"].map(
+            first_channel.drop_duplicates("lead_id").set_index("lead_id")["channel"]
         )
     else:
         base["channel"] = None

@@ -20,6 +20,7 @@ crowd the plan.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -437,6 +438,30 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
     return actions
 
 
+NEW_SEGMENT_MIN_SHARE = 0.10
+
+
+def new_segments_below(
+    bottlenecks: pd.DataFrame, overall: Mapping, reference_rate: float
+) -> dict | None:
+    """The largest segment of this transition with no baseline (absent from the previous
+    cohorts: a list import, a new source) holding at least 10% of the entries and converting
+    below half the reference rate: a change of mix that looks like a drop everywhere."""
+    if {"baseline_rate", "entered"} - set(bottlenecks) or _nan(reference_rate):
+        return None
+    rows = bottlenecks[
+        (bottlenecks.segment_type != "all")
+        & (bottlenecks.from_stage == overall["from_stage"])
+        & (bottlenecks.to_stage == overall["to_stage"])
+        & bottlenecks.baseline_rate.isna()
+        & (bottlenecks.entered >= NEW_SEGMENT_MIN_SHARE * float(overall["entered"]))
+        & (bottlenecks.conversion_rate < 0.5 * float(reference_rate))
+    ]
+    if rows.empty:
+        return None
+    return rows.sort_values("entered", ascending=False).iloc[0].to_dict()
+
+
 def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[dict]:
     if _empty(bottlenecks):
         return []
@@ -469,6 +494,13 @@ def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[di
             f"Fix the {r['from_stage']}→{r['to_stage']} step{where}: {r['conversion_rate']:.1%} "
             f"vs {ref_rate:.1%} {reference}, about {lost:.1f} customers lost."
         )
+        new = new_segments_below(bottlenecks, r, ref_rate)
+        if new is not None:
+            text += (
+                f" Check the mix first: {new['entered']:.0f} of the {r['entered']:.0f} entries "
+                f"come from {new['segment_type']} = {new['segment']}, new this cohort (no "
+                f"baseline), converting at {new['conversion_rate']:.1%}."
+            )
         equivalent = lost * values.per_customer if values.per_customer else 0.0
         actions.append(
             dict(

@@ -604,3 +604,29 @@ def test_ship_action_names_units_and_reaches_a_month_of_traffic():
     assert "+2.6 percentage points conversion rate (+34.0% relative)" in action["action"]
     assert "adjusted p < 0.001" in action["action"]
     assert action["expected_impact"] == pytest.approx(0.026 * per_month)
+
+
+def test_bottleneck_action_points_at_a_new_low_converting_segment():
+    """A list import: 261 of 671 new leads come from channel 'unknown', a segment with no
+    baseline, converting at 8%. The action still names the flagged segment but says to
+    check the mix first, with the numbers."""
+    rows = bottlenecks()
+    rows = rows.assign(entered=[400, 120, 60, 500][: len(rows)])
+    all_row = rows.iloc[0]
+    new = dict(
+        all_row.to_dict(),
+        segment_type="channel",
+        segment="unknown",
+        entered=150,
+        conversion_rate=0.08,
+        baseline_rate=None,
+        flagged=False,
+        shortfall_units=0.0,
+    )
+    rows = pd.concat([rows, pd.DataFrame([new])], ignore_index=True)
+    values = ins.UnitValues(None, None, 40_000.0)
+    text = ins.bottleneck_actions(rows, values)[0]["action"]
+    assert "Check the mix first: 150 of the 400 entries come from channel = unknown" in text
+    assert "no baseline), converting at 8.0%" in text
+    small = rows.assign(entered=[400, 120, 60, 500, 30])
+    assert "Check the mix" not in ins.bottleneck_actions(small, values)[0]["action"]

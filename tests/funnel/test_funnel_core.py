@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -276,3 +276,65 @@ def test_integrity_check_catches_inconsistent_segments() -> None:
     broken = df.copy()
     broken.loc[(broken.segment_type == "industry") & (broken.segment == "saas"), "entered"] += 1
     assert any("industry" in p for p in fn.funnel_integrity_problems(broken))
+
+
+def test_channel_segment_is_the_first_touch_before_each_lead():
+    """The funnel's channel segment is the acquisition channel: the person's first touch
+    before the lead was created. An imported lead that is only emailed afterwards is
+    'unknown', not 'email'; a person's second lead keeps the first touch before it."""
+    import duckdb
+
+    from gtm_assets.sql_files import load_sql
+
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    con.execute(
+        "create table staging.leads as select * from (values "
+        "('L1', 'P1', timestamp '2025-03-10 09:00'), "  # imported, emailed later
+        "('L2', 'P2', timestamp '2025-03-10 09:00'), "  # search, then email
+        "('L3', 'P2', timestamp '2025-06-01 09:00')"  # P2 again: still search first
+        ") as t(lead_id, person_id, created_at)"
+    )
+    con.execute(
+        "create table staging.touchpoints as select * from (values "
+        "('T1', 'P1', timestamp '2025-03-12 08:00', 'email'), "
+        "('T2', 'P2', timestamp '2025-03-01 08:00', 'paid_search'), "
+        "('T3', 'P2', timestamp '2025-03-10 09:00', 'direct'), "  # at creation: not before
+        "('T4', 'P2', timestamp '2025-04-01 08:00', 'email')"
+        ") as t(touchpoint_id, person_id, ts, channel)"
+    )
+    first = con.execute(
+        load_sql("intermediate/funnel_first_channel"), {"as_of": datetime(2025, 7, 1)}
+    ).df()
+    assert dict(zip(first["lead_id"], first["channel"], strict=True)) == {
+        "L2": "paid_search",
+        "L3": "paid_search",
+    }
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3"],
+            "person_id": ["P1", "P2", "P2"],
+            "created_at": pd.to_datetime(
+                ["2025-03-10 09:00", "2025-03-10 09:00", "2025-06-01 09:00"]
+            ),
+            "industry": "x",
+            "company_size_band": "x",
+            "country": "x",
+            "seniority": "x",
+        }
+    )
+    empty_history = pd.DataFrame({"lead_id": [], "stage": [], "entered_at": pd.to_datetime([])})
+    empty_opps = pd.DataFrame(
+        {
+            "lead_id": [],
+            "created_at": pd.to_datetime([]),
+            "closed_at": pd.to_datetime([]),
+            "is_won": [],
+        }
+    )
+    entries = fn.lead_stage_entries(leads, empty_history, empty_opps, first, datetime(2025, 7, 1))
+    assert entries.set_index("lead_id")["channel"].to_dict() == {
+        "L1": "unknown",
+        "L2": "paid_search",
+        "L3": "paid_search",
+    }
