@@ -17,6 +17,7 @@ from gtm_assets.analytics import attribution_insights as ins
 from gtm_assets.assets.common import markdown_table, table_schema
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
+from gtm_assets.sql_files import load_sql
 
 CHANNEL_TABLE = "marts.channel_attribution"
 CAMPAIGN_TABLE = "marts.campaign_attribution"
@@ -222,6 +223,14 @@ class AttributionConfig(dg.Config):
         default=0.5,
         description="Warn when fewer than this share of a month's conversions have any touch.",
     )
+    max_cycle_outside_lookback: float = Field(
+        default=0.25,
+        description=(
+            "Warn when more than this share of the month's won revenue (or opportunities) "
+            "comes from deals whose lead was created more than lookback_days before them: "
+            "their sourcing touches fall outside the path."
+        ),
+    )
     tolerance: float = Field(
         default=1e-6, description="Relative tolerance of the credit-sum checks (rounding)."
     )
@@ -295,6 +304,57 @@ def _check_results(
         ),
         check("campaign_credit_matches_channel_credit", "campaign_attribution", campaign_ok),
     ]
+
+
+def outside_lookback_shares(cycle: pd.DataFrame) -> dict[str, float]:
+    """Per deal type, the share outside the lookback: of won revenue for ``won`` (by count
+    when it has no value), of deals for ``opportunity``."""
+    shares = {}
+    for row in cycle.to_dict("records"):
+        by_value = row["conversion_type"] == "won" and row["value"] and row["value"] > 0
+        shares[row["conversion_type"]] = (
+            row["value_outside"] / row["value"]
+            if by_value
+            else (row["deals_outside"] / row["deals"] if row["deals"] else 0.0)
+        )
+    return shares
+
+
+def cycle_check(
+    cycle: pd.DataFrame, params: at.AttributionParams, max_share: float
+) -> dg.AssetCheckResult:
+    """WARN when the sales cycle outruns the lookback for too much of the month's deals."""
+    shares = outside_lookback_shares(cycle)
+    anchored = params.anchor_on_lead
+    over = {k: v for k, v in shares.items() if v > max_share} if not anchored else {}
+    text = "; ".join(
+        f"{row['conversion_type']}: {shares[row['conversion_type']]:.0%} "
+        f"{'of revenue' if row['conversion_type'] == 'won' and row['value'] else 'of deals'} "
+        f"from leads created more than {params.lookback_days} days before (median "
+        f"{row['median_days_from_lead']:.0f} days from lead, p75 {row['p75_days_from_lead']:.0f})"
+        for row in cycle.to_dict("records")
+        if row["conversion_type"] in over
+    )
+    return dg.AssetCheckResult(
+        check_name="deal_cycle_within_lookback",
+        asset_key="channel_attribution",
+        passed=not over,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "outside_lookback_share": dg.MetadataValue.json(
+                {k: round(v, 4) for k, v in shares.items()}
+            ),
+            "lookback_days": params.lookback_days,
+            "anchor_on_lead": anchored,
+            "problem": (
+                f"{text}. Their sourcing touches are outside the path, so their credit goes "
+                "to what happened after the lead (nurture, sales). Raise lookback_days to "
+                "the cycle's p75, or set anchor_on_lead."
+                if over
+                else "none"
+            ),
+        },
+    )
 
 
 def insight_problems(result: at.MonthAttribution, tolerance: float) -> dict[str, list[str]]:
@@ -437,6 +497,17 @@ def _preview(channel: pd.DataFrame, model: str) -> str:
             ),
         ),
         dg.AssetCheckSpec(
+            "deal_cycle_within_lookback",
+            asset="channel_attribution",
+            blocking=False,
+            description=(
+                "Warns when many of the month's deals had their lead created more than "
+                "lookback_days before (a sales cycle longer than the lookback): their "
+                "sourcing touches are outside the path, so opportunity and won credit go to "
+                "what happened after the lead. Raise lookback_days or set anchor_on_lead."
+            ),
+        ),
+        dg.AssetCheckSpec(
             "campaign_credit_matches_channel_credit",
             asset="campaign_attribution",
             blocking=True,
@@ -466,6 +537,10 @@ def attribution_credit(
     params = config.params(settings)
     with warehouse.connect() as con:
         result = at.attribute_month(con, month, month_end, params, top_n=config.top_paths)
+        cycle = con.execute(
+            load_sql("intermediate/deal_cycle_vs_lookback"),
+            {"month_start": month, "month_end": month_end, "lookback_days": params.lookback_days},
+        ).df()
         channel_rows = write_month(con, CHANNEL_TABLE, result.channel, CHANNEL_SCHEMA, month)
         campaign_rows = write_month(con, CAMPAIGN_TABLE, result.campaign, CAMPAIGN_SCHEMA, month)
         insight_rows = {
@@ -477,6 +552,7 @@ def attribution_credit(
             for table in [CHANNEL_TABLE, CAMPAIGN_TABLE, *(t for t, _ in INSIGHT_TABLES.values())]
         }
     checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
+    checks.append(cycle_check(cycle, params, config.max_cycle_outside_lookback))
     summary = pd.DataFrame(
         [
             {

@@ -378,7 +378,8 @@ def attribution_section(con, month: date, currency: str) -> Section:
         section.tables.append(
             table_from_df(
                 stats,
-                "Path length and time to conversion",
+                "Path length and time to conversion (days from the first touch inside the "
+                "lookback window, so never more than the lookback)",
                 {
                     "conversion_type": ("Conversion", "text"),
                     "metric": ("Measure", "text"),

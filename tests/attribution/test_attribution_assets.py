@@ -68,6 +68,7 @@ def test_attribution_asset_writes_both_marts_and_passes_checks(warehouse_file, t
         ("channel_attribution", "no_negative_credit"),
         ("channel_attribution", "revenue_credit_sums_to_revenue"),
         ("channel_attribution", "touch_coverage"),
+        ("channel_attribution", "deal_cycle_within_lookback"),
         ("campaign_attribution", "campaign_credit_matches_channel_credit"),
     } | {(key, "consistent_with_paths") for key in insight_keys}
     assert all(c.passed for c in checks.values())
@@ -143,3 +144,40 @@ def test_month_without_conversions_writes_empty_slices(warehouse_file, tmp_path)
         "select count(*) from marts.attribution_transitions where month = '2024-05-01'"
     ).fetchall() == [(0,)]
     con.close()
+
+
+def test_a_sales_cycle_longer_than_the_lookback_warns(tmp_path):
+    """The won deal (1,000) closes 135 days after its lead: with the 90-day lookback its
+    sourcing touch is outside the path, and the check warns with the cycle's numbers; a
+    150-day lookback covers it."""
+    mem = make_warehouse(
+        [
+            ("t1", "p1", "2023-10-25 10:00", "click", "events", "cmp_ev"),
+            ("t2", "p1", "2024-03-01 10:00", "email_click", "email", "cmp_e"),
+        ],
+        [
+            ("L1", "lead", "p1", "2023-11-01 10:00", 0.0, "L1"),
+            ("w1", "won", "p1", "2024-03-15 10:00", 1000.0, "L1"),
+        ],
+    )
+    path = tmp_path / "wh.duckdb"
+    mem.execute(f"attach '{path}' as wh")
+    mem.execute("copy from database memory to wh")
+    mem.close()
+
+    def cycle_check(**config):
+        result = _run(path, tmp_path, **config)
+        assert result.success  # WARN, not blocking
+        return next(
+            e
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "deal_cycle_within_lookback"
+        )
+
+    short = cycle_check()
+    assert not short.passed and short.severity == dg.AssetCheckSeverity.WARN
+    problem = short.metadata["problem"].value
+    assert "won: 100% of revenue from leads created more than 90 days before" in problem
+    assert "median 135 days from lead" in problem
+    assert cycle_check(lookback_days=150).passed
+    assert cycle_check(anchor_on_lead=True).passed
