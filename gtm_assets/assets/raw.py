@@ -66,6 +66,14 @@ def quarantine_counts(con) -> pd.DataFrame:
     return wh.query_df(con, " union all ".join(parts) + " order by rows desc")
 
 
+def load_warnings(con) -> list[str]:
+    """The last load's warnings: rows kept that look wrong (empty before the first load, or
+    for a warehouse loaded by an older version)."""
+    if not wh.table_exists(con, "raw.load_warnings"):
+        return []
+    return [w for (w,) in con.execute("select warning from raw.load_warnings").fetchall()]
+
+
 def _manifest(con):
     return wh.query_df(
         con,
@@ -100,6 +108,15 @@ def _manifest(con):
             blocking=False,
             description="Warns when any row was quarantined, with the counts per table and rule.",
         ),
+        dg.AssetCheckSpec(
+            "no_load_warnings",
+            asset="raw_exports",
+            blocking=False,
+            description=(
+                "Warns about rows that were kept but look wrong (a country that is not an ISO "
+                "code, a closed deal without closed_at, ...), listed with their counts."
+            ),
+        ),
     ],
 )
 def raw_exports(
@@ -132,6 +149,7 @@ def raw_exports(
             summary = report.markdown()
         manifest = _manifest(con)
         quarantine_by_rule = quarantine_counts(con)
+        warnings = load_warnings(con)
         start, end = month_bounds(context.partition_key)
         coverage = con.execute(
             load_sql("staging/month_coverage"), {"month_start": start, "month_end": end}
@@ -154,6 +172,12 @@ def raw_exports(
                 check_name="exports_cover_the_month",
                 passed=counts.get("ad_spend", 0) + counts.get("touchpoints", 0) > 0,
                 metadata={f"{table}_rows_in_month": int(n) for table, n in counts.items()},
+            ),
+            dg.AssetCheckResult(
+                check_name="no_load_warnings",
+                passed=not warnings,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"warnings": "\n".join(warnings) or "none"},
             ),
             dg.AssetCheckResult(
                 check_name="no_quarantined_rows",

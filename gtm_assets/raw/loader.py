@@ -723,6 +723,11 @@ class _Loader:
             con.executemany(
                 "insert into raw.load_manifest values (?, ?, ?, ?, ?, ?, ?, ?)", manifest
             )
+            con.execute("create or replace table raw.load_warnings (warning varchar)")
+            if self.warnings:
+                con.executemany(
+                    "insert into raw.load_warnings values (?)", [(w,) for w in self.warnings]
+                )
             con.execute(
                 "create or replace table raw.channel_rules (priority bigint, "
                 "source_regex varchar, medium_regex varchar, channel varchar, note varchar)"

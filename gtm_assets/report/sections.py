@@ -243,6 +243,9 @@ def data_quality_section(con, month: date, currency: str) -> Section:
     )
     if absent:
         section.paragraphs.append("Optional tables not supplied: " + ", ".join(absent) + ".")
+    if wh.table_exists(con, "raw.load_warnings"):
+        for (warning,) in con.execute("select warning from raw.load_warnings").fetchall():
+            section.paragraphs.append(f"Kept, but check: {warning}.")
     if wh.table_exists(con, "staging.touchpoints"):
         counts = con.execute(
             "select count(*), count(*) filter (where channel = 'unclassified') from staging.touchpoints "

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from raw_helpers import load, raw_tables, set_cell, write_raw
@@ -225,6 +225,13 @@ def test_unknown_currency_code_is_a_warning_when_fx_covers_it(con, tmp_path):
     assert any("XYZ are not ISO 4217" in w for w in report.warnings)
     assert any("1 lead(s) have a country" in w for w in report.warnings)
     assert "Warnings:" in report.markdown()
+    # kept with the load, so a reused load, the run's checks and the report still show them
+    stored = [w for (w,) in con.execute("select warning from raw.load_warnings").fetchall()]
+    assert stored == report.warnings
+    from gtm_assets.report.sections import data_quality_section
+
+    section = data_quality_section(con, date(2024, 1, 1), "USD")
+    assert any("Kept, but check:" in p and "have a country" in p for p in section.paragraphs)
 
 
 def test_default_now_is_the_current_time(con, tmp_path):
