@@ -267,17 +267,24 @@ def print_locations(months: Sequence[date], out=sys.stdout) -> None:
             print(
                 f"{last:%Y-%m} headline: "
                 + ", ".join(
-                    f"{m} {v:,.2f} ({s.replace('_', ' ')})" if v is not None else f"{m} n/a"
+                    f"{m} {_headline_value(m, v)} ({s.replace('_', ' ')})"
+                    if v is not None
+                    else f"{m} n/a"
                     for m, v, s in rows
                 ),
                 file=out,
             )
     print(
-        'Query:       .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{read_copy}', read_only=True)"
+        f'Query:       {sys.executable} -c "import duckdb; '
+        f"print(duckdb.connect('{read_copy.resolve()}', read_only=True)"
         ".sql('select * from marts.campaign_performance limit 5'))\"",
         file=out,
     )
+
+
+def _headline_value(metric: str, value: float) -> str:
+    """Counts and money (in the report's currency) without decimals, ratios with two."""
+    return f"{value:,.2f}" if metric == "roas" else f"{value:,.0f}"
 
 
 def cmd_generate(args) -> int:

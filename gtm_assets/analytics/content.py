@@ -278,6 +278,15 @@ def content_gaps(
     return df[list(GAP_SCHEMA)].reset_index(drop=True)
 
 
+def _gain_text(impact: float) -> str:
+    """The expected form fills of a content gap, said plainly when they round to zero."""
+    if not _finite(impact):
+        return ""
+    if impact < 0.05:
+        return " Expected gain: under 0.1 form fills a month at today's search volume."
+    return f" Expected gain about {impact:,.1f} form fills a month."
+
+
 def _finite(value) -> bool:
     return value is not None and not pd.isna(value) and math.isfinite(float(value))
 
@@ -410,12 +419,7 @@ def content_recommendations(
                 if _finite(g["uncaptured_demand"])
                 else g["leads_share"],
                 "source": "content_gaps",
-                "recommendation": (
-                    f"{what}: {g['gap_reason']}. Expected gain about "
-                    f"{impact:,.1f} form fills a month."
-                    if _finite(impact)
-                    else f"{what}: {g['gap_reason']}."
-                ),
+                "recommendation": f"{what}: {g['gap_reason']}." + _gain_text(impact),
             }
         )
 

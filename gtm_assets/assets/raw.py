@@ -63,7 +63,9 @@ def quarantine_counts(con) -> pd.DataFrame:
     ]
     if not parts:
         return pd.DataFrame(columns=["table_name", "rule", "column_name", "rows"])
-    return wh.query_df(con, " union all ".join(parts) + " order by rows desc")
+    return wh.query_df(
+        con, " union all ".join(parts) + " order by rows desc, table_name, rule, column_name"
+    )
 
 
 def load_warnings(con) -> list[str]:

@@ -240,3 +240,13 @@ def test_cap_on_recommendations():
         ContentConfig(max_recommendations=3, traffic_quantile=0.0),
     )
     assert len(recs) == 3 and recs["rank"].tolist() == [1, 2, 3]
+
+
+def test_gap_gain_that_rounds_to_zero_is_said_plainly():
+    from gtm_assets.analytics.content import _gain_text
+
+    assert (
+        _gain_text(0.02) == " Expected gain: under 0.1 form fills a month at today's search volume."
+    )
+    assert _gain_text(2.345) == " Expected gain about 2.3 form fills a month."
+    assert _gain_text(float("nan")) == ""

@@ -129,3 +129,33 @@ def test_backfill_holds_the_late_report_warning_for_one_summary_line():
     assert cli.hold_late_report(outcome)
     assert outcome.warnings == ["budget_pacing / pacing_on_plan. (off_plan_channels=display)"]
     assert not cli.hold_late_report(outcome)
+
+
+def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatch):
+    """The closing lines: headline counts without decimals ("leads 391", not 391.00),
+    ROAS with two, and a query line that works from any directory."""
+    import io
+    import sys
+
+    import duckdb
+
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(warehouse))
+    monkeypatch.setenv("GTM_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.delenv("GTM_READ_COPY_PATH", raising=False)
+    con = duckdb.connect(str(tmp_path / "w.read.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.executive_summary as select * from (values "
+        "(date '2025-10-01', 'leads', 391.0, 'on_track', 1), "
+        "(date '2025-10-01', 'roas', 3.456, 'above_target', 2), "
+        "(date '2025-10-01', 'revenue', 123456.78, 'below_target', 3)"
+        ") as t(month, metric, value, status, metric_order)"
+    )
+    con.close()
+    out = io.StringIO()
+    cli.print_locations([date(2025, 10, 1)], out=out)
+    text = out.getvalue()
+    assert "leads 391 (on track), roas 3.46 (above target), revenue 123,457" in text
+    assert f"Query:       {sys.executable} -c" in text
+    assert str((tmp_path / "w.read.duckdb").resolve()) in text
