@@ -569,7 +569,9 @@ def attribute_paths(
 
 
 def to_channel_credit(credit: pd.DataFrame) -> pd.DataFrame:
-    """Campaign-level credit summed to channels, with each model's conversion share."""
+    """Campaign-level credit summed to channels, with each model's conversion share. Every
+    model lists every channel any model credits (0 where it gives none), so the models
+    compare row by row."""
     if credit.empty:
         return pd.DataFrame(
             columns=["model", "channel", "attributed_conversions", "attributed_revenue", "share"]
@@ -577,6 +579,10 @@ def to_channel_credit(credit: pd.DataFrame) -> pd.DataFrame:
     out = credit.groupby(["model", "channel"], as_index=False)[
         ["attributed_conversions", "attributed_revenue"]
     ].sum()
+    grid = pd.MultiIndex.from_product(
+        [out["model"].unique(), out["channel"].unique()], names=["model", "channel"]
+    )
+    out = out.set_index(["model", "channel"]).reindex(grid, fill_value=0.0).reset_index()
     total = out.groupby("model")["attributed_conversions"].transform("sum")
     out["share"] = out["attributed_conversions"] / total.where(total != 0)
     revenue_total = out.groupby("model")["attributed_revenue"].transform("sum")

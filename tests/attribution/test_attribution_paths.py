@@ -212,8 +212,9 @@ def test_anchor_on_lead_uses_the_sourcing_lead_path():
     opp = result.channel[result.channel["conversion_type"] == "opportunity"]
     shapley = opp[opp["model"] == "shapley"].set_index("channel")["attributed_revenue"]
     # lead game: v({paid_search}) = 1 (LA's path without its session), so the deal's
-    # Shapley split gives paid_search everything
-    assert shapley.to_dict() == pytest.approx({"paid_search": 500.0})
+    # Shapley split gives paid_search everything (direct, credited by the rule-based
+    # models, is listed with 0)
+    assert shapley.to_dict() == pytest.approx({"direct": 0.0, "paid_search": 500.0})
 
 
 def test_round_floats_keeps_twelve_significant_digits():
@@ -289,3 +290,23 @@ def test_markov_only_route_falls_back_where_it_cannot_shortcut(small_warehouse):
         channel, at.markov_credit(small_warehouse, full_summary, params)[1]
     )
     assert summary == full_summary
+
+
+def test_every_model_lists_every_credited_channel():
+    """Shapley leaves out the converting session's direct visit; its rows still list
+    direct with 0 so the models compare row by row (shares unchanged)."""
+    credit = pd.DataFrame(
+        {
+            "model": ["last_touch", "last_touch", "shapley"],
+            "channel": ["direct", "paid_search", "paid_search"],
+            "campaign_id": [None, "C1", "C1"],
+            "attributed_conversions": [1.0, 1.0, 2.0],
+            "attributed_revenue": [0.0, 100.0, 100.0],
+        }
+    )
+    out = at.to_channel_credit(credit).set_index(["model", "channel"])
+    assert len(out) == 4
+    assert out.loc[("shapley", "direct"), "attributed_conversions"] == 0.0
+    assert out.loc[("shapley", "direct"), "share"] == 0.0
+    assert out.loc[("shapley", "paid_search"), "share"] == 1.0
+    assert out.loc[("last_touch", "direct"), "share"] == 0.5
