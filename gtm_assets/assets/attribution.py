@@ -3,8 +3,11 @@
 Thin Dagster layer over ``gtm_assets.analytics.attribution``: builds the month's paths in
 DuckDB, runs the seven models for each conversion type, writes
 ``marts.channel_attribution`` and ``marts.campaign_attribution`` with ``replace_month`` and
-reports the credit checks. Methods and definitions are documented in the analytics modules.
+reports the credit checks. ``marts.campaign_attribution_roi`` is the credit campaign ROI
+reads (``roi_basis``: deals credited along their sourcing lead's path by default). Methods and definitions are documented in the analytics modules.
 """
+
+from dataclasses import replace
 
 import dagster as dg
 import duckdb
@@ -21,6 +24,8 @@ from gtm_assets.sql_files import load_sql
 
 CHANNEL_TABLE = "marts.channel_attribution"
 CAMPAIGN_TABLE = "marts.campaign_attribution"
+ROI_TABLE = "marts.campaign_attribution_roi"
+ROI_BASES = ("lead_sourced", "deal_path")
 GROUP = "attribution"
 
 CHANNEL_SCHEMA = {
@@ -223,6 +228,18 @@ class AttributionConfig(dg.Config):
         default=0.5,
         description="Warn when fewer than this share of a month's conversions have any touch.",
     )
+    roi_basis: str = Field(
+        default="lead_sourced",
+        description=(
+            "Which opportunity and won credit campaign ROI, ROAS, CAC and pipeline use "
+            "(marts.campaign_attribution_roi, read by campaign_performance and "
+            "channel_performance). lead_sourced: a deal is credited along the path of the "
+            "lead that sourced it (touches before the lead's creation), so revenue goes to "
+            "the campaigns that brought the lead, not to nurture email or sales-cycle visits. "
+            "deal_path: the deal's own path (touches before the opportunity or the close), "
+            "as in marts.channel_attribution. Lead credit is the same in both."
+        ),
+    )
     max_cycle_outside_lookback: float = Field(
         default=0.25,
         description=(
@@ -304,6 +321,42 @@ def _check_results(
         ),
         check("campaign_credit_matches_channel_credit", "campaign_attribution", campaign_ok),
     ]
+
+
+ROI_SCHEMA = {**CAMPAIGN_SCHEMA, "roi_basis": "varchar"}
+
+
+def roi_credit(
+    con: duckdb.DuckDBPyConnection,
+    result: at.MonthAttribution,
+    month,
+    month_end,
+    params: at.AttributionParams,
+    basis: str,
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The campaign credit ROI uses: the month's lead credit, and opportunity and won credit
+    on ``basis`` (lead-sourced paths, or the deals' own paths as in ``result``). Returns the
+    rows and the credit problems of the lead-sourced run (sums, shares, negatives), keyed
+    like ``MonthAttribution.problems`` so the same checks report them."""
+    if basis not in ROI_BASES:
+        raise ValueError(f"roi_basis must be one of {ROI_BASES}, got {basis!r}")
+    campaign = result.campaign
+    problems: dict[str, list[str]] = {}
+    if basis == "lead_sourced" and not params.anchor_on_lead:
+        sourced = at.attribute_month(
+            con,
+            month,
+            month_end,
+            replace(params, anchor_on_lead=True),
+            conversion_types=("opportunity", "won"),
+            insights=False,
+        )
+        problems = {f"{ctype} (lead-sourced, ROI)": p for ctype, p in sourced.problems.items()}
+        campaign = pd.concat(
+            [campaign[campaign["conversion_type"] == "lead"], sourced.campaign],
+            ignore_index=True,
+        )
+    return campaign.assign(roi_basis=basis), problems
 
 
 def outside_lookback_shares(cycle: pd.DataFrame) -> dict[str, float]:
@@ -537,6 +590,8 @@ def attribution_credit(
     params = config.params(settings)
     with warehouse.connect() as con:
         result = at.attribute_month(con, month, month_end, params, top_n=config.top_paths)
+        roi, roi_problems = roi_credit(con, result, month, month_end, params, config.roi_basis)
+        roi_rows = write_month(con, ROI_TABLE, roi, ROI_SCHEMA, month)
         cycle = con.execute(
             load_sql("intermediate/deal_cycle_vs_lookback"),
             {"month_start": month, "month_end": month_end, "lookback_days": params.lookback_days},
@@ -551,6 +606,7 @@ def attribution_credit(
             table: table_schema(con, table)
             for table in [CHANNEL_TABLE, CAMPAIGN_TABLE, *(t for t, _ in INSIGHT_TABLES.values())]
         }
+    result.problems.update(roi_problems)
     checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
     checks.append(cycle_check(cycle, params, config.max_cycle_outside_lookback))
     summary = pd.DataFrame(
@@ -593,6 +649,9 @@ def attribution_credit(
                     max_rows=15,
                 )
             ),
+            "roi_table": ROI_TABLE,
+            "roi_basis": config.roi_basis,
+            "roi_rows": roi_rows,
         },
         check_results=[c for c in checks if c.asset_key == dg.AssetKey("campaign_attribution")],
     )

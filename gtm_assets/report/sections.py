@@ -124,7 +124,10 @@ def channel_section(con, month: date, currency: str) -> Section:
     channels_only = df[df.level == "channel"]
     model = df["attribution_model"].iloc[0]
     section = Section(key="channels", title=title)
-    note = f"Attributed figures use the {model.replace('_', ' ')} attribution model."
+    note = (
+        f"Attributed figures use the {model.replace('_', ' ')} attribution model; opportunities "
+        "and won deals are credited along the path of the lead that sourced them (roi_basis)."
+    )
     untracked = df[df.level == "untracked"]
     if len(untracked):
         leads = untracked["leads"].iloc[0]

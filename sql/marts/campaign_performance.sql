@@ -1,6 +1,8 @@
 -- marts.campaign_performance: one row per month x campaign.
 -- Spend, impressions and clicks come from ad_spend; leads, opportunities, customers and
--- revenue are the campaign's credit under the configured attribution model ($model).
+-- revenue are the campaign's credit under the configured attribution model ($model), from
+-- marts.campaign_attribution_roi: opportunities and won deals credited on the ROI basis
+-- (by default along the path of the lead that sourced them).
 -- Ratios are NULL when their denominator is 0. Prior-month and trailing-3-month columns
 -- are NULL for months whose attribution has not been materialized.
 with
@@ -28,7 +30,7 @@ spend_by_month as (
 
 attributed_months as (
     select distinct month
-    from marts.campaign_attribution
+    from marts.campaign_attribution_roi
     where month >= $trailing_start and month <= $month_start and model = $model
 ),
 
@@ -41,7 +43,7 @@ credit_by_month as (
         sum(attributed_conversions) filter (where conversion_type = 'won') as customers,
         sum(attributed_revenue) filter (where conversion_type = 'won') as attributed_revenue,
         sum(attributed_revenue) filter (where conversion_type = 'opportunity') as attributed_pipeline
-    from marts.campaign_attribution
+    from marts.campaign_attribution_roi
     where month >= $trailing_start and month <= $month_start
         and model = $model
         and campaign_id is not null

@@ -1,6 +1,7 @@
 -- marts.channel_performance: the month's performance per channel (level 'channel') and for
 -- the whole month (level 'total', channel 'total'). Credit includes touches outside any
 -- campaign (organic, direct, ...), so unpaid channels show conversions with zero spend.
+-- Credit comes from marts.campaign_attribution_roi (the ROI basis, as campaign_performance).
 -- Conversions without any touch in the lookback window (CRM imports, offline deals) have
 -- no channel: level 'untracked' (channel 'untracked') holds them, so the total counts every
 -- conversion and matches the headline.
@@ -27,7 +28,7 @@ credit as (
         sum(attributed_conversions) filter (where conversion_type = 'won') as customers,
         sum(attributed_revenue) filter (where conversion_type = 'won') as attributed_revenue,
         sum(attributed_revenue) filter (where conversion_type = 'opportunity') as attributed_pipeline
-    from marts.campaign_attribution
+    from marts.campaign_attribution_roi
     where month >= $prior_month and month <= $month_start and model = $model
     group by all
 ),

@@ -181,3 +181,47 @@ def test_a_sales_cycle_longer_than_the_lookback_warns(tmp_path):
     assert "median 135 days from lead" in problem
     assert cycle_check(lookback_days=150).passed
     assert cycle_check(anchor_on_lead=True).passed
+
+
+def test_roi_credits_deals_along_their_sourcing_lead_path(tmp_path):
+    """The won deal (1,000) closes 135 days after its lead; the lead came from an event,
+    the deal's own 90-day path holds only a nurture email. channel/campaign_attribution
+    keep the deal's own path (email gets the revenue); the ROI table credits the deal along
+    its lead's path (the event gets it), unless roi_basis is deal_path."""
+    import duckdb
+
+    mem = make_warehouse(
+        [
+            ("t1", "p1", "2023-10-25 10:00", "click", "events", "cmp_ev"),
+            ("t2", "p1", "2024-03-01 10:00", "email_click", "email", "cmp_e"),
+        ],
+        [
+            ("L1", "lead", "p1", "2023-11-01 10:00", 0.0, "L1"),
+            ("w1", "won", "p1", "2024-03-15 10:00", 1000.0, "L1"),
+        ],
+    )
+    path = tmp_path / "wh.duckdb"
+    mem.execute(f"attach '{path}' as wh")
+    mem.execute("copy from database memory to wh")
+    mem.close()
+
+    def won_revenue(table: str) -> dict:
+        con = duckdb.connect(str(path), read_only=True)
+        rows = con.execute(
+            f"select campaign_id, sum(attributed_revenue) from {table} "  # noqa: S608
+            "where conversion_type = 'won' and model = 'shapley' group by 1 order by 1"
+        ).fetchall()
+        con.close()
+        return {c: v for c, v in rows if v}
+
+    result = _run(path, tmp_path)
+    assert result.success
+    assert all(
+        e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name != "deal_cycle_within_lookback"
+    )
+    assert won_revenue("marts.campaign_attribution") == {"cmp_e": pytest.approx(1000.0)}
+    assert won_revenue("marts.campaign_attribution_roi") == {"cmp_ev": pytest.approx(1000.0)}
+    assert _run(path, tmp_path, roi_basis="deal_path").success
+    assert won_revenue("marts.campaign_attribution_roi") == {"cmp_e": pytest.approx(1000.0)}

@@ -27,6 +27,9 @@ def con(raw_con):
         "channel varchar, campaign_id varchar, attributed_conversions double, attributed_revenue double)"
     )
     insert_rows(raw_con, "marts.campaign_attribution", attribution_rows())
+    raw_con.execute(
+        "create table marts.campaign_attribution_roi as select * from marts.campaign_attribution"
+    )
     return raw_con
 
 
@@ -104,10 +107,10 @@ def test_untracked_conversions_complete_the_channel_total(con):
     """February has 2 leads, 2 opportunities (pipeline 1,700) and 1 won deal (1,200) in
     intermediate.conversions; attribution credits 1 lead only (the rest had no touch). The
     'untracked' row holds the difference and the total counts every conversion."""
-    con.execute("delete from marts.campaign_attribution where month = $m", {"m": FEB})
+    con.execute("delete from marts.campaign_attribution_roi where month = $m", {"m": FEB})
     insert_rows(
         con,
-        "marts.campaign_attribution",
+        "marts.campaign_attribution_roi",
         [{**attribution_rows()[0], "attributed_conversions": 1.0}],  # Feb, lead, paid_search
     )
     wh.replace_month(
@@ -127,7 +130,7 @@ def test_untracked_conversions_complete_the_channel_total(con):
 def test_no_top_tier_from_campaigns_that_return_nothing(con):
     """With no attributed revenue every rankable campaign has ROAS 0: they tie at the
     bottom, and none is a "top performer" picked by its id."""
-    con.execute("update marts.campaign_attribution set attributed_revenue = 0")
+    con.execute("update marts.campaign_attribution_roi set attributed_revenue = 0")
     rows = _rows(con)
     assert rows["C1"]["roas"] == 0.0 and rows["C2"]["roas"] == 0.0
     assert rows["C1"]["performance_tier"] == "bottom"

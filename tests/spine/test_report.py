@@ -32,6 +32,9 @@ def con(raw_con):
         "channel varchar, campaign_id varchar, attributed_conversions double, attributed_revenue double)"
     )
     insert_rows(raw_con, "marts.campaign_attribution", attribution_rows())
+    raw_con.execute(
+        "create table marts.campaign_attribution_roi as select * from marts.campaign_attribution"
+    )
     params = month_params("2024-02-01", model="linear", min_clicks=0, min_spend=0.0)
     for table in ("campaign_performance", "channel_performance", "executive_summary"):
         wh.replace_month(raw_con, f"marts.{table}", load_sql(f"marts/{table}"), FEB, params)
