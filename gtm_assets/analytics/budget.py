@@ -481,6 +481,8 @@ def revenue_from_leads(
         if metric != "conversions":
             continue
         value = v.get(channel, np.nan)
+        if f.usable and f.top == 0.0:
+            value = 0.0  # no leads at all: zero revenue whatever a lead would be worth
         # a value of 0 is a measured zero return (usable, flat); NaN is unknown
         usable = bool(f.usable and np.isfinite(value) and value >= 0)
         boot = f.boot.copy()

@@ -107,6 +107,12 @@ def test_channel_with_no_outcome_in_any_week_moves_to_its_lower_bound():
         lead_fits, pd.DataFrame({"channel": ["display"], "value_per_lead": [0.0]})
     )
     assert revenue[("display", "revenue")].usable  # a value of 0 per lead is a measured zero
+    # no leads at all: no value per lead can be estimated, and none is needed
+    unknown_value = revenue_from_leads(
+        lead_fits, pd.DataFrame(columns=["channel", "value_per_lead"])
+    )
+    assert unknown_value[("display", "revenue")].usable
+    assert unknown_value[("display", "revenue")].top == 0.0
     fits = dict(FITS)
     fits[("display", "revenue")] = zero
     r = reallocate(fits, CURRENT, {}, {}, DAYS, BudgetOptions())
