@@ -644,7 +644,14 @@ def load_funnel_inputs(con: duckdb.DuckDBPyConnection, as_of: date | datetime) -
     leads = con.execute(load_sql("intermediate/funnel_leads"), params).df()
     history = con.execute(load_sql("intermediate/funnel_stage_history"), params).df()
     opps = con.execute(load_sql("intermediate/funnel_opportunities"), params).df()
-    first_channel = con.execute(load_sql("intermediate/funnel_first_channel"), params).df()
+    first_channel = (
+        con.execute(
+            load_sql("intermediate/lead_first_channel"),
+            {"as_of": cut, "since": datetime(1900, 1, 1)},
+        )
+        .df()
+        .rename(columns={"first_channel": "channel"})
+    )
     visitors = con.execute(
         load_sql("intermediate/funnel_visitors"),
         {**params, "visit_types": list(VISIT_TOUCH_TYPES)},

@@ -1,6 +1,7 @@
 -- Touchpoint-derived first channel of each lead created in [$since, $as_of): the channel of
 -- the person's earliest touch strictly before the lead's creation, as in attribution (NULL
--- when there is none).
+-- when there is none: a CRM import, a list upload). The acquisition channel of lead
+-- scoring's features and of the funnel's channel segment.
 with
 
 leads as (

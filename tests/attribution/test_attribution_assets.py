@@ -146,10 +146,10 @@ def test_month_without_conversions_writes_empty_slices(warehouse_file, tmp_path)
     con.close()
 
 
-def test_a_sales_cycle_longer_than_the_lookback_warns(tmp_path):
-    """The won deal (1,000) closes 135 days after its lead: with the 90-day lookback its
-    sourcing touch is outside the path, and the check warns with the cycle's numbers; a
-    150-day lookback covers it."""
+@pytest.fixture
+def long_cycle_file(tmp_path):
+    """One won deal (1,000) closing 135 days after its lead: the lead came from an event
+    click, the deal's own 90-day path holds only a nurture email."""
     mem = make_warehouse(
         [
             ("t1", "p1", "2023-10-25 10:00", "click", "events", "cmp_ev"),
@@ -164,6 +164,14 @@ def test_a_sales_cycle_longer_than_the_lookback_warns(tmp_path):
     mem.execute(f"attach '{path}' as wh")
     mem.execute("copy from database memory to wh")
     mem.close()
+    return path
+
+
+def test_a_sales_cycle_longer_than_the_lookback_warns(long_cycle_file, tmp_path):
+    """The won deal (1,000) closes 135 days after its lead: with the 90-day lookback its
+    sourcing touch is outside the path, and the check warns with the cycle's numbers; a
+    150-day lookback covers it."""
+    path = long_cycle_file
 
     def cycle_check(**config):
         result = _run(path, tmp_path, **config)
@@ -183,27 +191,14 @@ def test_a_sales_cycle_longer_than_the_lookback_warns(tmp_path):
     assert cycle_check(anchor_on_lead=True).passed
 
 
-def test_roi_credits_deals_along_their_sourcing_lead_path(tmp_path):
+def test_roi_credits_deals_along_their_sourcing_lead_path(long_cycle_file, tmp_path):
     """The won deal (1,000) closes 135 days after its lead; the lead came from an event,
     the deal's own 90-day path holds only a nurture email. channel/campaign_attribution
     keep the deal's own path (email gets the revenue); the ROI table credits the deal along
     its lead's path (the event gets it), unless roi_basis is deal_path."""
     import duckdb
 
-    mem = make_warehouse(
-        [
-            ("t1", "p1", "2023-10-25 10:00", "click", "events", "cmp_ev"),
-            ("t2", "p1", "2024-03-01 10:00", "email_click", "email", "cmp_e"),
-        ],
-        [
-            ("L1", "lead", "p1", "2023-11-01 10:00", 0.0, "L1"),
-            ("w1", "won", "p1", "2024-03-15 10:00", 1000.0, "L1"),
-        ],
-    )
-    path = tmp_path / "wh.duckdb"
-    mem.execute(f"attach '{path}' as wh")
-    mem.execute("copy from database memory to wh")
-    mem.close()
+    path = long_cycle_file
 
     def won_revenue(table: str) -> dict:
         con = duckdb.connect(str(path), read_only=True)

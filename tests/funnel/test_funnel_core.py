@@ -303,9 +303,14 @@ def test_channel_segment_is_the_first_touch_before_each_lead():
         "('T4', 'P2', timestamp '2025-04-01 08:00', 'email')"
         ") as t(touchpoint_id, person_id, ts, channel)"
     )
-    first = con.execute(
-        load_sql("intermediate/funnel_first_channel"), {"as_of": datetime(2025, 7, 1)}
-    ).df()
+    first = (
+        con.execute(
+            load_sql("intermediate/lead_first_channel"),
+            {"as_of": datetime(2025, 7, 1), "since": datetime(1900, 1, 1)},
+        )
+        .df()
+        .rename(columns={"first_channel": "channel"})
+    )
     assert dict(zip(first["lead_id"], first["channel"], strict=True)) == {
         "L2": "paid_search",
         "L3": "paid_search",
