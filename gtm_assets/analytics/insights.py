@@ -577,7 +577,7 @@ def monthly_experiment_units(results: pd.DataFrame, experiment_id: str) -> float
     """Units a month that the experiment's traffic brings (every arm, from its start to the
     result's month end or its end date): what a shipped variant would reach a month."""
     rows = results[results["experiment_id"] == experiment_id]
-    if rows.empty or "start_date" not in rows or pd.isna(rows["start_date"].iloc[0]):
+    if rows.empty or {"start_date", "month"} - set(rows) or pd.isna(rows["start_date"].iloc[0]):
         return None
     start = pd.Timestamp(rows["start_date"].iloc[0])
     stop = pd.Timestamp(rows["month"].iloc[0]) + pd.DateOffset(months=1)

@@ -4,7 +4,8 @@ Thin Dagster layer over ``gtm_assets.analytics.attribution``: builds the month's
 DuckDB, runs the seven models for each conversion type, writes
 ``marts.channel_attribution`` and ``marts.campaign_attribution`` with ``replace_month`` and
 reports the credit checks. ``marts.campaign_attribution_roi`` is the credit campaign ROI
-reads (``roi_basis``: deals credited along their sourcing lead's path by default). Methods and definitions are documented in the analytics modules.
+reads (``roi_basis``: deals credited along their sourcing lead's path by default). Methods
+and definitions are documented in the analytics modules.
 """
 
 from dataclasses import replace
