@@ -651,6 +651,8 @@ class Reallocation:
     total_recommended: float
     total_recommended_ci: tuple[float, float]
     total_current_ci: tuple[float, float]
+    # the gain of the recommendation over the reference mix, draw by draw (paired)
+    gain_ci: tuple[float, float] = (np.nan, np.nan)
     notes: list[str] = field(default_factory=list)
 
 
@@ -753,27 +755,28 @@ def reallocate(
 
     # bootstrap intervals of channel and total outcomes (independent fits per channel)
     level = options.interval_level
-    draws_cur, draws_rec = [], []
+    draws_cur, draws_rec, draws_gain = [], [], []
     for i, c in enumerate(channels):
         f = fits.get((c, metric))
         if source_of_curve[i] == "hill_fit" and f.boot.shape[0] > 1:
-            dc = np.array(
-                [
-                    periods * float(PeriodHill(t, k, n, 1).value(current[i] / periods))
-                    for t, k, n in f.boot
-                ]
-            )
-            dr = np.array(
-                [
-                    periods * float(PeriodHill(t, k, n, 1).value(rec[i] / periods))
-                    for t, k, n in f.boot
-                ]
-            )
+
+            def drawn(spend: float, boot: np.ndarray = f.boot) -> np.ndarray:
+                return np.array(
+                    [
+                        periods * float(PeriodHill(t, k, n, 1).value(spend / periods))
+                        for t, k, n in boot
+                    ]
+                )
+
+            dc, dr = drawn(current[i]), drawn(rec[i])
+            dg = dr - drawn(reference[i])
         else:
             dc = np.array([value(i, current[i])])
             dr = np.array([value(i, rec[i])])
+            dg = dr - np.array([value(i, reference[i])])
         draws_cur.append(dc)
         draws_rec.append(dr)
+        draws_gain.append(dg)
     n_draw = max(len(d) for d in draws_cur) if draws_cur else 0
 
     def align(d: np.ndarray) -> np.ndarray:
@@ -782,6 +785,7 @@ def reallocate(
     alpha = (1 - level) / 2
     tot_cur = np.sum([align(d) for d in draws_cur], axis=0) if n_draw else np.zeros(1)
     tot_rec = np.sum([align(d) for d in draws_rec], axis=0) if n_draw else np.zeros(1)
+    tot_gain = np.sum([align(d) for d in draws_gain], axis=0) if n_draw else np.zeros(1)
 
     rows = []
     for i, c in enumerate(channels):
@@ -819,6 +823,10 @@ def reallocate(
             }
         )
     table = pd.DataFrame(rows)
+    # the month's gain over the reference mix (recommended - reference, summed over
+    # channels draw by draw): an interval that includes 0 means the move may gain nothing
+    gain_ci = (float(np.quantile(tot_gain, alpha)), float(np.quantile(tot_gain, 1 - alpha)))
+    table["total_gain_ci_low"], table["total_gain_ci_high"] = gain_ci
     return Reallocation(
         table=table,
         budget=budget,
@@ -840,6 +848,7 @@ def reallocate(
             float(np.quantile(tot_rec, alpha)),
             float(np.quantile(tot_rec, 1 - alpha)),
         ),
+        gain_ci=gain_ci,
         notes=notes,
     )
 

@@ -350,6 +350,17 @@ def build_insights(
 # --- actions ----------------------------------------------------------------------------
 
 
+def _gain_interval(reallocation: pd.DataFrame) -> tuple[float | None, float | None]:
+    """The month's interval of the reallocation gain (older slices have none)."""
+    if "total_gain_ci_low" not in reallocation or reallocation.empty:
+        return None, None
+    low, high = (
+        reallocation["total_gain_ci_low"].iloc[0],
+        reallocation["total_gain_ci_high"].iloc[0],
+    )
+    return (None, None) if _nan(low) or _nan(high) else (float(low), float(high))
+
+
 def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]:
     if _empty(reallocation):
         return []
@@ -366,13 +377,26 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
         for r in moves[::-1].itertuples()
         if r.change >= 1
     ][:2]
+    low, high = _gain_interval(reallocation)
+    uncertain = low is not None and low <= 0
     text = (
-        "Reallocate next month's budget as recommended: add to "
+        (
+            "Test the reallocation on part of the budget"
+            if uncertain
+            else "Reallocate next month's budget as recommended"
+        )
+        + ": add to "
         + (", ".join(adds) or "no channel")
         + "; take from "
         + (", ".join(cuts) or "no channel")
         + " against the current mix at the same budget (expected "
-        + f"+{money(uplift, currency)} revenue, within the ±bounds and test reserve)."
+        + f"+{money(uplift, currency)} revenue, within the ±bounds and test reserve"
+        + (
+            f"; the interval {money(low, currency)} to {money(high, currency)} includes no "
+            "gain, so the curves cannot tell the mixes apart yet)."
+            if uncertain
+            else ")."
+        )
     )
     return [
         dict(

@@ -322,6 +322,8 @@ TYPES: dict[str, dict[str, str]] = {
         "marginal_roas_recommended": "DOUBLE",
         "average_roas_current": "DOUBLE",
         "change_pct": "DOUBLE",
+        "total_gain_ci_low": "DOUBLE",
+        "total_gain_ci_high": "DOUBLE",
     },
     "marts.budget_pacing_schedule": {
         "schedule_month": "DATE",
@@ -724,6 +726,7 @@ def budget_reallocation(
                 "expected_current_mix_at_budget": result.total_reference,
                 "expected_recommended": result.total_recommended,
                 "expected_recommended_interval": f"{result.total_recommended_ci[0]:,.0f} - {result.total_recommended_ci[1]:,.0f}",
+                "expected_gain_interval": f"{result.gain_ci[0]:,.0f} - {result.gain_ci[1]:,.0f}",
                 "marginal_roas_at_optimum": float(result.multiplier)
                 if np.isfinite(result.multiplier)
                 else None,

@@ -564,6 +564,18 @@ def _weaker_score_note(auc: float, crm_auc: float, options: pd.DataFrame | None)
     )
 
 
+def _gain_interval_text(realloc: pd.DataFrame, currency: str) -> str:
+    """The gain's bootstrap interval, and what it means when it includes 0."""
+    if "total_gain_ci_low" not in realloc or realloc["total_gain_ci_low"].isna().all():
+        return ""
+    low = float(realloc["total_gain_ci_low"].iloc[0])
+    high = float(realloc["total_gain_ci_high"].iloc[0])
+    text = f" (interval {fmt(low, 'money', currency)} to {fmt(high, 'money', currency)}"
+    if low <= 0:
+        text += ": it includes no gain, so test the move on part of the budget"
+    return text + ")"
+
+
 def budget_section(con, month: date, currency: str) -> Section:
     title = "Budget: pacing, response curves and the recommended reallocation"
     realloc = month_rows(con, "marts.budget_reallocation", month)
@@ -576,7 +588,9 @@ def budget_section(con, month: date, currency: str) -> Section:
     section.paragraphs.append(
         f"Recommended spend totals {fmt(realloc.recommended_spend.sum(), 'money', currency)} against "
         f"{fmt(realloc.current_spend.sum(), 'money', currency)} current; expected revenue changes by "
-        f"{fmt(uplift, 'money', currency)} against the current mix at the same budget."
+        f"{fmt(uplift, 'money', currency)} against the current mix at the same budget"
+        + _gain_interval_text(realloc, currency)
+        + "."
     )
     movable = realloc[realloc.upper_bound > realloc.lower_bound + 1e-9]
     if len(movable) < 2:

@@ -59,6 +59,13 @@ def test_reallocation_honours_budget_bounds_reserve_and_kkt():
     )
     lo, hi = r.total_recommended_ci
     assert lo <= r.total_recommended <= hi
+    # the gain over the reference mix, paired draw by draw: brackets the point gain, and
+    # is far narrower than the difference of the two totals' intervals
+    g_lo, g_hi = r.gain_ci
+    gain = r.total_recommended - r.total_reference
+    assert g_lo <= gain <= g_hi and g_lo > 0
+    assert g_hi - g_lo < (hi - lo)
+    assert (t["total_gain_ci_low"] == g_lo).all() and (t["total_gain_ci_high"] == g_hi).all()
 
 
 def test_plan_budget_pinned_and_extrapolation_cap():

@@ -630,3 +630,18 @@ def test_bottleneck_action_points_at_a_new_low_converting_segment():
     assert "no baseline), converting at 8.0%" in text
     small = rows.assign(entered=[400, 120, 60, 500, 30])
     assert "Check the mix" not in ins.bottleneck_actions(small, values)[0]["action"]
+
+
+def test_reallocation_action_says_when_its_gain_interval_includes_nothing():
+    """The paired bootstrap interval of the gain decides the wording: above 0, reallocate;
+    including 0, test it on part of the budget, with the interval."""
+    sure = reallocation().assign(total_gain_ci_low=20_000.0, total_gain_ci_high=50_000.0)
+    text = ins.reallocation_action(sure, "USD")[0]["action"]
+    assert text.startswith("Reallocate next month's budget as recommended: add to paid_search")
+    assert "includes no gain" not in text
+    unsure = reallocation().assign(total_gain_ci_low=-4_000.0, total_gain_ci_high=60_000.0)
+    text = ins.reallocation_action(unsure, "USD")[0]["action"]
+    assert text.startswith("Test the reallocation on part of the budget: add to paid_search")
+    assert "the interval USD -4,000 to USD 60,000 includes no gain" in text
+    # slices written before the interval existed keep the old wording
+    assert ins.reallocation_action(reallocation(), "USD")[0]["action"].startswith("Reallocate")

@@ -213,3 +213,17 @@ def test_weaker_score_note_agrees_with_the_threshold_table():
     trade = _weaker_score_note(0.6, 0.8, options.assign(is_recommended=[False, True]))
     assert "'recommended: score >= 34'" in trade and "5.0 SQLs a month from 10 MQLs" in trade
     assert "42.0 from 120" in trade and "not a better rule" in trade
+
+
+def test_budget_gain_interval_is_said_with_its_meaning():
+    import pandas as pd
+
+    from gtm_assets.report.sections import _gain_interval_text
+
+    sure = pd.DataFrame({"total_gain_ci_low": [1_000.0], "total_gain_ci_high": [9_000.0]})
+    assert _gain_interval_text(sure, "USD") == " (interval USD 1,000 to USD 9,000)"
+    unsure = sure.assign(total_gain_ci_low=-2_000.0)
+    assert "includes no gain, so test the move on part of the budget" in _gain_interval_text(
+        unsure, "USD"
+    )
+    assert _gain_interval_text(pd.DataFrame({"x": [1]}), "USD") == ""
