@@ -470,7 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     launch.add_argument("--campaign", required=True, help="campaign_id")
     launch.add_argument(
-        "--as-of", default=None, help="evaluate as of YYYY-MM-DD (default: last day with spend)"
+        "--as-of",
+        default=None,
+        help="evaluate as of YYYY-MM-DD (default: last day with spend, or the campaign's end "
+        "date if it ended earlier)",
     )
     launch.set_defaults(func=cmd_launch)
 

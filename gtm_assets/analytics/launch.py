@@ -425,11 +425,12 @@ def schedule_check(
 def performance_vs_targets(
     actual: Mapping[str, float], targets: Mapping[str, float], tolerance: float = 0.2
 ) -> pd.DataFrame:
-    """Per metric with a target: actual, target, attainment (>= 1 is good) and within.
+    """Per metric with a target: actual, target, attainment (>= 1 is good), the attainment
+    the tolerance requires, and within.
 
     attainment = actual / target, or target / actual for CPA (lower is better; a CPA with
     spend and no leads is infinite: attainment 0). ``within``: attainment >= 1 - tolerance
-    (for CPA: actual <= target x (1 + tolerance)).
+    (for CPA: actual <= target x (1 + tolerance), i.e. attainment >= 1 / (1 + tolerance)).
     """
     rows = []
     for metric in TARGET_METRICS:
@@ -457,10 +458,26 @@ def performance_vs_targets(
                 "actual": value,
                 "target": target,
                 "attainment": attain,
+                "required_attainment": 1 / (1 + tolerance)
+                if metric in LOWER_IS_BETTER
+                else 1 - tolerance,
                 "within": within,
             }
         )
-    return pd.DataFrame(rows, columns=["metric", "actual", "target", "attainment", "within"])
+    return pd.DataFrame(
+        rows,
+        columns=["metric", "actual", "target", "attainment", "required_attainment", "within"],
+    )
+
+
+def weakest_attainment(performance: pd.DataFrame) -> tuple[float, float]:
+    """(attainment, required attainment) of the metric furthest below what the tolerance
+    requires: the value and threshold that decide the performance check."""
+    rated = performance.dropna(subset=["attainment"])
+    if rated.empty:
+        return float("nan"), float("nan")
+    worst = rated.loc[(rated["attainment"] / rated["required_attainment"]).idxmin()]
+    return float(worst["attainment"]), float(worst["required_attainment"])
 
 
 def early_metrics(totals: Mapping[str, float], revenue_per_lead: float) -> dict[str, float]:
@@ -514,7 +531,16 @@ def mql_expectation(
         ok &= good
         notes.append(f"MQLs {actual_mqls:,.1f} vs {expected:,.1f} expected ({100 * volume:.0f}%)")
     else:
-        notes.append("MQL volume not evaluable (no spend yet or no CPA target / MQL rate)")
+        if not (_finite(target_cpa) and target_cpa > 0):
+            why = "no CPA target"
+        elif not _finite(mql_rate_benchmark):
+            why = "no MQL-rate benchmark for the channel"
+        else:
+            why = (
+                "no spend old enough yet: leads get the MQL window to qualify, so only spend "
+                "before the as-of day minus that window counts"
+            )
+        notes.append(f"MQL volume not evaluable ({why})")
     if _finite(q_ratio):
         good = q_ratio >= 1 - tolerance - 1e-12
         ok &= good

@@ -158,11 +158,21 @@ class LaunchDecisionConfig(dg.Config):
 
 
 def data_as_of(con: duckdb.DuckDBPyConnection, configured: str) -> date:
-    """The configured day, else the warehouse's last day with ad spend (else today)."""
+    """The configured day, else the warehouse's last day with ad spend (else today). The
+    launch plan reads an ended campaign as of its end date instead."""
     if configured:
         return date.fromisoformat(configured)
     found = con.execute("select max(date) from staging.ad_spend").fetchall()[0][0]
     return found or datetime.now().date()
+
+
+def campaign_as_of(data_day: date, end_date: date | None, configured: str) -> date:
+    """The day a campaign is read as of: the configured day, else the data's last day, or
+    the campaign's end date when it ended before (not 111 "days live" for a 56-day
+    campaign)."""
+    if configured or end_date is None or end_date >= data_day:
+        return data_day
+    return end_date
 
 
 def _brief(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict | None:
@@ -340,6 +350,7 @@ def launch_plan(
                     )
                 ],
             )
+        as_of = campaign_as_of(as_of, brief["end_date"], config.as_of)
         start = brief["start_date"] or as_of
         launch_month = date(start.year, start.month, 1)
         history = (
@@ -617,10 +628,11 @@ def launch_monitoring(
                     "performance_within_tolerance",
                     result["perf"][0],
                     result["perf"][1],
-                    result["performance"]["attainment"].min()
-                    if not result["performance"].empty
-                    else np.nan,
-                    1 - config.tolerance,
+                    *(
+                        core.weakest_attainment(result["performance"])
+                        if not result["performance"].empty
+                        else (np.nan, np.nan)
+                    ),
                 ),
                 (
                     "mql_volume_and_quality",

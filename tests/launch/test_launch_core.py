@@ -259,3 +259,41 @@ def test_cross_channel_targets_neither_pause_nor_scale():
         "target_cvr_source": None,
     }
     assert core.cross_channel_targets(plan) == ["cpa"]
+
+
+def test_performance_check_value_and_threshold_agree_with_its_verdict():
+    """CPA 43.57 against a 35 target fails the CPA rule (at most 1.2 x 35 = 42); its
+    attainment 0.803 is then compared with the 1 / 1.2 = 0.833 that rule requires, not with
+    the 0.8 of the other metrics, so value, threshold and verdict say the same thing."""
+    from gtm_assets.analytics.launch import performance_vs_targets, weakest_attainment
+
+    perf = performance_vs_targets({"cpa": 43.57, "ctr": 0.02}, {"cpa": 35.0, "ctr": 0.02}, 0.2)
+    cpa = perf.set_index("metric").loc["cpa"]
+    assert not cpa["within"]
+    value, threshold = weakest_attainment(perf)
+    assert value == pytest.approx(35 / 43.57) and threshold == pytest.approx(1 / 1.2)
+    assert value < threshold
+    ok = performance_vs_targets({"cpa": 41.0}, {"cpa": 35.0}, 0.2)
+    assert bool(ok["within"].iloc[0]) and weakest_attainment(ok)[0] >= weakest_attainment(ok)[1]
+
+
+def test_an_ended_campaign_is_read_as_of_its_end_by_default():
+    from datetime import date
+
+    from gtm_assets.assets.launch import campaign_as_of
+
+    data_day, end = date(2026, 10, 31), date(2026, 9, 6)
+    assert campaign_as_of(data_day, end, "") == end
+    assert campaign_as_of(data_day, None, "") == data_day  # always on
+    assert campaign_as_of(data_day, date(2026, 12, 1), "") == data_day  # still running
+    assert campaign_as_of(date(2026, 8, 9), end, "2026-08-09") == date(2026, 8, 9)
+
+
+def test_mql_check_says_why_it_cannot_judge_volume():
+    from gtm_assets.analytics.launch import mql_expectation
+
+    nan = float("nan")
+    young = mql_expectation(0.0, 35.0, 0.3, 0.0, nan, nan).detail
+    assert "no spend old enough yet" in young and "MQL window" in young
+    assert "no CPA target" in mql_expectation(500.0, nan, 0.3, 3.0, nan, nan).detail
+    assert "no MQL-rate benchmark" in mql_expectation(500.0, 35.0, nan, 3.0, nan, nan).detail

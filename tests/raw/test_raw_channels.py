@@ -44,6 +44,12 @@ MESSY = [
     ("tiktok", "ads", "paid_social"),
     ("reddit", "cpm", "paid_social"),
     ("li", "paid_social", "paid_social"),  # the medium says paid, not the social rule 105
+    ("weird_partner_x", "(not set)", None),  # short names only as the whole source
+    ("support_threads", "", None),
+    ("my-li-page", "referral", "referral"),
+    ("x.com", "referral", "organic_social"),
+    ("l.facebook.com", "referral", "organic_social"),
+    ("ig", "paid", "paid_social"),
     ("li", "social", "organic_social"),
     ("agency-x", "Paid Social", "paid_social"),
     ("agency-x", "paid_search", "paid_search"),
