@@ -150,6 +150,9 @@ def lead_stage_entries(
     base["customer_at"] = _earliest(base["customer_at"], _lookup(base["lead_id"], won_first))
     for stage in LEAD_STAGES:
         base[f"{stage}_at"] = pd.to_datetime(base[f"{stage}_at"]).astype("datetime64[us]")
+    # the CRM's own MQL flag, before skipped stages are filled in: lead scoring's benchmark
+    # rule (a lead that went straight to SQL was not an MQL under the CRM's rule)
+    base["crm_mql_at"] = base["mql_at"]
     base = backfill_skipped_stages(base, LEAD_STAGES)
     if first_channel is not None and len(first_channel):
         base["channel"] = base["lead_id"].map(
@@ -159,7 +162,13 @@ def lead_stage_entries(
         base["channel"] = None
     for seg in SEGMENT_TYPES[1:]:
         base[seg] = base[seg].astype(object).where(base[seg].notna(), UNKNOWN).astype(str)
-    keep = ["lead_id", "person_id", *SEGMENT_TYPES[1:], *[f"{s}_at" for s in LEAD_STAGES]]
+    keep = [
+        "lead_id",
+        "person_id",
+        *SEGMENT_TYPES[1:],
+        *[f"{s}_at" for s in LEAD_STAGES],
+        "crm_mql_at",
+    ]
     return base[keep].reset_index(drop=True)
 
 

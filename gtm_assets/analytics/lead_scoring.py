@@ -570,7 +570,11 @@ def label_leads(leads: pd.DataFrame, as_of: pd.Timestamp, label_window_days: int
     mature = leads[leads["lead_at"] + window <= as_of].copy()
     reached = mature["sql_at"].notna() & (mature["sql_at"] - mature["lead_at"] <= window)
     mature["y"] = reached.astype(int)
-    crm = mature["mql_at"].notna() & (mature["mql_at"] - mature["lead_at"] <= window)
+    # the CRM's MQL rule as the CRM recorded it (an explicit MQL stage), not the funnel's
+    # "reached MQL or a later stage": with that, every SQL would count as a CRM MQL and the
+    # rule would show a recall of 1 by construction
+    crm_at = mature["crm_mql_at"] if "crm_mql_at" in mature else mature["mql_at"]
+    crm = crm_at.notna() & (crm_at - mature["lead_at"] <= window)
     mature["crm_mql"] = crm.astype(int)
     return mature
 

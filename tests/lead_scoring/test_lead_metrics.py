@@ -267,3 +267,24 @@ def test_rule_in_force_follows_the_recommendation() -> None:
     assert list(out["mql_rule"]) == [ls.CRM_RULE] * 3
     assert list(out["is_mql_by_rule"]) == [True, True, False]
     assert list(out["is_mql"]) == [True, False, False]  # the score's own flag is kept
+
+
+def test_crm_rule_benchmark_uses_the_crm_mql_stage_not_the_funnel_backfill():
+    """A lead that went straight to SQL reached MQL in the funnel's sense but was never an
+    MQL under the CRM's rule: the benchmark must not count it, or the CRM rule shows a
+    recall of 1 by construction."""
+    from gtm_assets.analytics.lead_scoring import label_leads
+
+    t = pd.Timestamp
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["A", "B", "C"],
+            "lead_at": [t("2025-01-05")] * 3,
+            "mql_at": [t("2025-01-08"), t("2025-01-10"), pd.NaT],  # B: backfilled from SQL
+            "crm_mql_at": [t("2025-01-08"), pd.NaT, pd.NaT],
+            "sql_at": [t("2025-01-12"), t("2025-01-10"), pd.NaT],
+        }
+    )
+    labelled = label_leads(leads, t("2025-06-01"), 90).set_index("lead_id")
+    assert labelled["y"].to_dict() == {"A": 1, "B": 1, "C": 0}
+    assert labelled["crm_mql"].to_dict() == {"A": 1, "B": 0, "C": 0}
