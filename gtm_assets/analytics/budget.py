@@ -896,7 +896,8 @@ def saturation_waste(
                     "wasted_spend": wasted,
                     "detail": (
                         f"average ROAS {avg:.2f} looks fine but the last dollar returns {marg:.2f}; "
-                        f"spend above {s1:,.0f} a month returns less than it costs"
+                        f"the {spend - s1:,.0f} spent above {s1:,.0f} a month returns less than "
+                        "it costs"
                     ),
                 }
             )

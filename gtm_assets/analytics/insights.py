@@ -445,7 +445,12 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         else:
             why = f"{r.get('metric')} is {r.get('value'):.2f} against {r.get('threshold'):.2f} ({r.get('kind')})"
             verb = "Review"
-        text = f"{verb} '{name}' ({r.get('channel')}): {why}; {money(r['wasted_spend'], currency)} of spend is at stake."
+        stake = (
+            f"it loses about {money(r['wasted_spend'], currency)} a month net of the revenue it brings"
+            if r.get("kind") == "past_saturation"
+            else f"{money(r['wasted_spend'], currency)} of spend is at stake"
+        )
+        text = f"{verb} '{name}' ({r.get('channel')}): {why}; {stake}."
         if r.get("kind") == "past_saturation":
             text += " Within a fixed budget, the reallocation decides where money goes."
         actions.append(

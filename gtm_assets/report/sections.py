@@ -610,6 +610,7 @@ def budget_section(con, month: date, currency: str) -> Section:
             {
                 "channel": ("Channel", "text"),
                 "current_spend": ("Current", "money"),
+                "reference_spend": ("Current mix at next budget", "money"),
                 "recommended_spend": ("Recommended", "money"),
                 "lower_bound": ("Min", "money"),
                 "upper_bound": ("Max", "money"),

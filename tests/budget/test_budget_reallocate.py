@@ -162,6 +162,10 @@ def test_saturation_waste_hand_computed():
     curve = PeriodHill(10_000, 1_000, 1.0, PERIODS)
     expected = (spend - s1) - (float(curve.value(spend)) - float(curve.value(s1)))
     assert w.iloc[0]["wasted_spend"] == pytest.approx(expected, rel=1e-6)
+    assert (
+        f"the {spend - s1:,.0f} spent above {s1:,.0f} a month returns less than it costs"
+        in (w.iloc[0]["detail"])
+    )
 
 
 def test_period_points_rescale_to_model_and_correct_completeness():

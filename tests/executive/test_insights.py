@@ -484,8 +484,8 @@ def test_saturation_waste_action_does_not_contradict_the_reallocation():
     action = ins.waste_actions(waste, "USD")[0]
     assert action["action"] == (
         "If the total budget can shrink, trim 'paid_search' (paid_search): average ROAS 1.28 "
-        "looks fine but the last dollar returns 0.60; USD 903 of spend is at stake. Within a "
-        "fixed budget, the reallocation decides where money goes."
+        "looks fine but the last dollar returns 0.60; it loses about USD 903 a month net of the "
+        "revenue it brings. Within a fixed budget, the reallocation decides where money goes."
     )
     assert action["expected_impact"] == pytest.approx(902.64)
 
