@@ -241,7 +241,11 @@ def print_locations(months: Sequence[date], out=sys.stdout) -> None:
     read_copy = paths.read_copy_path(warehouse)
     last = months[-1]
     print("", file=out)
-    print(f"Report:      {report_path(paths.reports_dir(), last).resolve()}", file=out)
+    report = report_path(paths.reports_dir(), last).resolve()
+    print(
+        f"Report:      {report}" if report.exists() else "Report:      not written by this run",
+        file=out,
+    )
     print(
         f"Warehouse:   {warehouse.resolve()}  (schemas raw, staging, marts, quarantine)", file=out
     )

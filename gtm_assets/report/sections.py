@@ -348,6 +348,12 @@ def attribution_section(con, month: date, currency: str) -> Section:
             "attribution", title, "attribution was not built for this month (no touchpoints?)."
         )
     section = Section(key="attribution", title=title)
+    section.paragraphs.append(
+        "Attribution reads who touched whom before converting; it cannot tell a channel that "
+        "persuades from one that finds people already on their way (retargeting, brand search, "
+        "email to engaged leads). Before moving large budgets on it, confirm with a holdout or "
+        "geo test."
+    )
     for ctype, label in (("lead", "leads"), ("won", "won deals")):
         sub = df[df.conversion_type == ctype]
         if sub.empty:

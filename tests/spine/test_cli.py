@@ -159,3 +159,4 @@ def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatc
     assert "leads 391 (on track), roas 3.46 (above target), revenue 123,457" in text
     assert f"Query:       {sys.executable} -c" in text
     assert str((tmp_path / "w.read.duckdb").resolve()) in text
+    assert "Report:      not written by this run" in text  # e.g. the load-only job
