@@ -115,6 +115,19 @@ metric_info as (
     ) as t(metric_order, metric, unit, better)
 ),
 
+-- a prior month before the exports begin (no spend, no leads) is unknown, not zero
+prior_covered as (
+    select
+        exists (
+            select 1 from staging.ad_spend
+            where date >= $prior_month and date < $month_start
+        )
+        or exists (
+            select 1 from staging.leads
+            where created_at >= $prior_month and created_at < $month_start
+        ) as covered
+),
+
 targets as (
     select metric, max(target_value) as target
     from staging.targets
@@ -128,8 +141,11 @@ final as (
         i.metric,
         cur.value,
         t.target,
-        prev.value as prior_month,
-        100 * (cur.value - prev.value) / nullif(abs(prev.value), 0) as change_pct,
+        case when (select covered from prior_covered) then prev.value end as prior_month,
+        case
+            when (select covered from prior_covered)
+                then 100 * (cur.value - prev.value) / nullif(abs(prev.value), 0)
+        end as change_pct,
         case
             when t.target is null or cur.value is null then 'no_target'
             when i.better = 'budget' then

@@ -57,3 +57,26 @@ def test_status_against_target(summary):
 
 def test_one_row_per_metric(summary):
     assert len(summary) == 14
+
+
+def test_a_prior_month_before_the_exports_is_unknown_not_zero(raw_con):
+    """January is the exports' first month: December has no spend and no leads, so the
+    prior-month column and the change are NULL, not 0 and not a +inf change."""
+    load_sample(raw_con)
+    build_staging(raw_con, "USD")
+    jan = month_params("2024-01-01")
+    wh.replace_month(
+        raw_con,
+        "marts.executive_summary",
+        load_sql("marts/executive_summary"),
+        jan["month_start"],
+        jan,
+    )
+    df = wh.query_df(
+        raw_con,
+        "select metric, value, prior_month, change_pct from marts.executive_summary "
+        "where month = $m",
+        {"m": jan["month_start"]},
+    )
+    assert df["value"].notna().any()
+    assert df["prior_month"].isna().all() and df["change_pct"].isna().all()
