@@ -723,3 +723,29 @@ def week4_decision(
             stage = "volume"
         reason += f"; {mql.detail}"
     return "optimize", f"{reason}: {_STAGE_ADVICE[stage]}"
+
+
+def crm_cross_check(
+    credited_leads: float,
+    crm_leads: float,
+    spend: float,
+    target_cpa: float,
+    tolerance: float = 0.2,
+) -> str:
+    """A note when the CRM's own campaign tag tells a different CPA story than touch credit:
+    touch credit misses the CPA target (beyond tolerance) while the CRM-tagged leads meet it.
+    Touch credit splits a lead over every touch before it; the CRM tag gives it whole to one
+    campaign. Neither is the truth, so the decision stands and the note asks for a check."""
+    if not (_finite(target_cpa) and target_cpa > 0 and spend > 0 and crm_leads > 0):
+        return ""
+    credited_cpa = spend / credited_leads if credited_leads > 0 else float("inf")
+    crm_cpa = spend / crm_leads
+    limit = target_cpa * (1 + tolerance)
+    if credited_cpa > limit and crm_cpa <= limit:
+        return (
+            f" The CRM tags {crm_leads:,.0f} leads to this campaign (CPA {crm_cpa:,.2f}, within "
+            f"target) against {credited_leads:,.1f} by touch credit (CPA {credited_cpa:,.2f}): "
+            "touch credit shares these leads with other touches; check which view fits before "
+            "acting."
+        )
+    return ""

@@ -785,6 +785,19 @@ def launch_readout(
             },
         )
         t = result["totals"]
+        crm_leads = float(
+            con.execute(
+                load_sql("marts/launch_crm_leads"),
+                {
+                    "campaign_id": cid,
+                    "start": _day_ts(start),
+                    "stop_end": _day_ts(stop + timedelta(days=1)),
+                },
+            ).fetchall()[0][0]
+        )
+        reason += core.crm_cross_check(
+            t["leads"], crm_leads, t["spend"], targets["cpa"], config.tolerance
+        )
         tests = experiments_summary(experiments)
         mql_rate = t["mqls"] / t["leads"] if t["leads"] > 0 else np.nan
         row = {
@@ -794,6 +807,7 @@ def launch_readout(
             "spend": t["spend"],
             "tracked_touchpoints": t["touches"],
             "credited_leads": t["leads"],
+            "crm_tagged_leads": crm_leads,
             "mqls": t["mqls"],
             "sqls": t["sqls"],
             "lead_to_mql_rate": mql_rate,

@@ -297,3 +297,17 @@ def test_mql_check_says_why_it_cannot_judge_volume():
     assert "no spend old enough yet" in young and "MQL window" in young
     assert "no CPA target" in mql_expectation(500.0, nan, 0.3, 3.0, nan, nan).detail
     assert "no MQL-rate benchmark" in mql_expectation(500.0, 35.0, nan, 3.0, nan, nan).detail
+
+
+def test_crm_cross_check_names_a_cpa_the_crm_tag_tells_differently():
+    """17,011 spent, CPA target 35: touch credit gives 405 leads (CPA 42.0, over 1.2 x 35),
+    the CRM tags 520 (CPA 32.7, within target): the note says so; when both agree (or no
+    target), no note."""
+    from gtm_assets.analytics.launch import crm_cross_check
+
+    note = crm_cross_check(405.0, 520.0, 17_011.0, 35.0, 0.2)
+    assert "The CRM tags 520 leads to this campaign (CPA 32.71, within target)" in note
+    assert "405.0 by touch credit (CPA 42.00)" in note
+    assert crm_cross_check(405.0, 300.0, 17_011.0, 35.0, 0.2) == ""  # CRM view worse too
+    assert crm_cross_check(600.0, 520.0, 17_011.0, 35.0, 0.2) == ""  # touch credit fine
+    assert crm_cross_check(405.0, 520.0, 17_011.0, float("nan"), 0.2) == ""
