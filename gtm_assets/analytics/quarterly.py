@@ -37,7 +37,7 @@ for ``Q+1``. Every rule below is stated once, here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 
 import numpy as np
@@ -698,10 +698,13 @@ def testing_roadmap(
     reserve: float,
     plan_start: date,
     required_units: Mapping[str, float] | None = None,
+    funded_channels: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Q+1 tests: experiments to keep running, spend-level tests for channels without a
-    usable response curve, and a test on each persistent bottleneck; the reserve is split
-    evenly over the new tests, which run one after another in 4-week blocks."""
+    usable response curve (only channels with budget next quarter, when
+    ``funded_channels`` is given: a channel without spend cannot alternate it), and a test
+    on each persistent bottleneck; the reserve is split evenly over the new tests, which
+    run one after another in 4-week blocks."""
     rows = []
     if not experiments.empty:
         keep = experiments[experiments["verdict"] == "keep running"].drop_duplicates(
@@ -720,6 +723,8 @@ def testing_roadmap(
             )
     if not curves.empty:
         shaky = curves[~curves["usable"].fillna(False).astype(bool)]
+        if funded_channels is not None:
+            shaky = shaky[shaky["channel"].isin(list(funded_channels))]
         for r in shaky.itertuples():
             rows.append(
                 dict(

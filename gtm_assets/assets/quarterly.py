@@ -629,8 +629,22 @@ def quarter_campaign_calendar(
             if not budget.empty
             else 0.0
         )
+        funded = (
+            {
+                str(r.channel)
+                for r in budget[~budget["is_reserve"]].itertuples()
+                if (
+                    r.marginal_roi_spend
+                    if core._finite(r.marginal_roi_spend)
+                    else r.historical_roi_spend
+                )
+                > 0
+            }
+            if not budget.empty
+            else set()
+        )
         roadmap = core.testing_roadmap(
-            experiments, curves, bottlenecks, reserve, p["next_start"], units
+            experiments, curves, bottlenecks, reserve, p["next_start"], units, funded
         )
         n = write_typed(con, "marts.quarter_campaign_calendar", calendar, {"quarter": q})
         write_typed(

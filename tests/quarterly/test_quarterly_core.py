@@ -362,6 +362,20 @@ def test_testing_roadmap_splits_the_reserve():
     assert list(r.columns) == core.ROADMAP_COLUMNS
 
 
+def test_no_spend_level_test_on_a_channel_without_budget_next_quarter():
+    """A spend-level test alternates a channel's spend; with no budget next quarter there
+    is nothing to alternate, so the roadmap leaves the channel out."""
+    curves = pd.DataFrame(
+        {"channel": ["display", "events"], "usable": [False, False], "reason": ["r2", "r2"]}
+    )
+    empty = pd.DataFrame()
+    r = core.testing_roadmap(empty, curves, empty, 9000.0, Q2, funded_channels={"display"})
+    assert r["scope_id"].tolist() == ["display"]
+    assert r["budget"].tolist() == pytest.approx([9000.0])
+    unfiltered = core.testing_roadmap(empty, curves, empty, 9000.0, Q2)
+    assert unfiltered["scope_id"].tolist() == ["display", "events"]
+
+
 def test_empty_testing_roadmap_keeps_its_columns():
     """Nothing calls for a test: the roadmap is empty but has every column (the report
     orders it by rank)."""
