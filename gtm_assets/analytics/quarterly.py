@@ -551,6 +551,34 @@ def derive_goals(
     return goals, pd.DataFrame(ms)
 
 
+SUMMED_METRICS = ("spend", "revenue", "pipeline", "leads", "mqls", "customers")
+
+
+def with_supplied_targets(goals: pd.DataFrame, supplied: pd.DataFrame) -> pd.DataFrame:
+    """The derived goals next to the targets the user supplied for the plan quarter
+    (``supplied``: scope, scope_id, metric, supplied_target summed over supplied_months).
+    Only volume and money metrics are compared, and only when the targets cover all three
+    months; ``gap_to_supplied`` = derived goal - supplied target (negative: the plan falls
+    short of what was asked)."""
+    out = goals.copy()
+    out["supplied_target"] = np.nan
+    out["supplied_months"] = 0
+    if goals.empty or supplied.empty:
+        out["gap_to_supplied"] = np.nan
+        return out
+    s = supplied[supplied["metric"].isin(SUMMED_METRICS)]
+    merged = out.drop(columns=["supplied_target", "supplied_months"]).merge(
+        s[["scope", "scope_id", "metric", "supplied_target", "supplied_months"]],
+        on=["scope", "scope_id", "metric"],
+        how="left",
+    )
+    merged["supplied_months"] = merged["supplied_months"].fillna(0).astype(int)
+    full = merged["supplied_months"] == 3
+    merged.loc[~full, "supplied_target"] = np.nan
+    merged["gap_to_supplied"] = merged["target_value"] - merged["supplied_target"]
+    return merged
+
+
 def goal_problems(goals: pd.DataFrame) -> list[str]:
     """Goals lacking a metric, a finite non-negative number or a due date (empty = fine)."""
     if goals.empty:

@@ -515,13 +515,30 @@ def quarter_goals(
             if not budget.empty
             else (pd.DataFrame(), pd.DataFrame())
         )
+        supplied = (
+            wh.query_df(
+                con,
+                load_sql("marts/quarter_supplied_targets"),
+                {"next_start": p["next_start"], "next_end": core.add_months(p["next_start"], 3)},
+            )
+            if wh.table_exists(con, "staging.targets")
+            else pd.DataFrame()
+        )
+        goals = core.with_supplied_targets(goals, supplied) if not goals.empty else goals
         problems = core.goal_problems(goals)
         n = write_typed(
             con,
             "marts.quarter_goals",
             goals,
             {"quarter": q},
-            types={"target_value": "DOUBLE", "due_date": "DATE", "goal": "VARCHAR"},
+            types={
+                "target_value": "DOUBLE",
+                "due_date": "DATE",
+                "goal": "VARCHAR",
+                "supplied_target": "DOUBLE",
+                "supplied_months": "BIGINT",
+                "gap_to_supplied": "DOUBLE",
+            },
         )
         write_typed(
             con,

@@ -335,6 +335,14 @@ def goals_section(con, quarter: date, currency: str) -> Section:
     total = goals[goals["scope"] == "total"]
     kinds = {"spend": "money", "revenue": "money", "pipeline": "money"}
     paragraphs = [f"Goal: {g}." for g in total["goal"].dropna()]
+    if "gap_to_supplied" in total:
+        short = total[(total["gap_to_supplied"] < 0) & (total["metric"] != "spend")]
+        for r in short.itertuples():
+            paragraphs.append(
+                f"The plan's {r.metric} ({r.target_value:,.0f}) falls short of your target "
+                f"({r.supplied_target:,.0f}) by {-r.gap_to_supplied:,.0f}: the budget or the "
+                "target needs to change."
+            )
     by_channel = (
         goals[goals["scope"] == "channel"]
         .pivot_table(index="scope_id", columns="metric", values="target_value", aggfunc="first")
@@ -355,6 +363,14 @@ def goals_section(con, quarter: date, currency: str) -> Section:
             {
                 "metric": ("Metric", "text"),
                 "target_value": ("Target", "number"),
+                **(
+                    {
+                        "supplied_target": ("Your target", "number"),
+                        "gap_to_supplied": ("Plan vs yours", "number"),
+                    }
+                    if "supplied_target" in total and total["supplied_target"].notna().any()
+                    else {}
+                ),
                 "due_date": ("Due", "text"),
                 "basis": ("Basis", "text"),
             },

@@ -427,3 +427,58 @@ def test_risks_from_the_data():
     )
     low = quality.assign(share=[0.02, 0.04, 0.01])
     assert "touchpoints" not in core.plan_risks(curves, table, pacing, low)["scope_id"].tolist()
+
+
+def test_goals_are_set_against_the_targets_the_user_supplied():
+    """Q4 targets of 130,000 revenue and 2,600 leads a month (all three months) against a
+    derived plan of 349,194 revenue and 8,000 leads: gaps -40,806 and +200; a target
+    supplied for one month only is not compared (it would look like a shortfall)."""
+    goals = pd.DataFrame(
+        {
+            "scope": ["total", "total", "channel"],
+            "scope_id": ["total", "total", "paid_search"],
+            "metric": ["revenue", "leads", "leads"],
+            "target_value": [349_194.0, 8_000.0, 3_000.0],
+        }
+    )
+    supplied = pd.DataFrame(
+        {
+            "scope": ["total", "total", "channel"],
+            "scope_id": ["total", "total", "paid_search"],
+            "metric": ["revenue", "leads", "leads"],
+            "supplied_target": [390_000.0, 7_800.0, 1_000.0],
+            "supplied_months": [3, 3, 1],
+        }
+    )
+    out = core.with_supplied_targets(goals, supplied).set_index(["scope_id", "metric"])
+    assert out.loc[("total", "revenue"), "gap_to_supplied"] == pytest.approx(-40_806.0)
+    assert out.loc[("total", "leads"), "gap_to_supplied"] == pytest.approx(200.0)
+    assert np.isnan(out.loc[("paid_search", "leads"), "gap_to_supplied"])
+    none = core.with_supplied_targets(goals, pd.DataFrame())
+    assert none["gap_to_supplied"].isna().all() and len(none) == 3
+
+
+def test_supplied_targets_sql_sums_the_plan_quarter_months():
+    import duckdb
+
+    from gtm_assets.sql_files import load_sql
+
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    con.execute(
+        "create table staging.targets as select * from (values "
+        "(date '2026-10-01', 'total', null, 'revenue', 130000.0), "
+        "(date '2026-11-01', 'total', null, 'revenue', 130000.0), "
+        "(date '2026-12-01', 'total', null, 'revenue', 130000.0), "
+        "(date '2026-10-01', 'channel', 'paid_search', 'leads', 100.0), "
+        "(date '2026-09-01', 'total', null, 'revenue', 1.0)"  # before the plan quarter
+        ") as t(month, scope, scope_id, metric, target_value)"
+    )
+    got = con.execute(
+        load_sql("marts/quarter_supplied_targets"),
+        {"next_start": date(2026, 10, 1), "next_end": date(2027, 1, 1)},
+    ).fetchall()
+    assert sorted(got) == [
+        ("channel", "paid_search", "leads", 100.0, 1),
+        ("total", "total", "revenue", 390000.0, 3),
+    ]
