@@ -119,7 +119,8 @@ def summary_section(con, quarter: date, currency: str) -> Section:
             paragraphs.append(
                 f"The {plan_q} plan spends {fmt(b, 'money', currency)} ({fmt(reserve, 'money', currency)} held "
                 f"for tests) and expects {fmt(exp, 'money', currency)} attributed revenue from the "
-                "marginal-ROI allocation."
+                "paid channels it allocates (marginal-ROI allocation); the revenue goal below "
+                "also counts unpaid channels (organic, direct, referral)."
             )
     learnings = quarter_rows(con, "marts.quarter_learnings", quarter, "rank")
     if not _empty(learnings):
