@@ -619,23 +619,27 @@ def campaign_calendar(
     history: pd.DataFrame,
     channels: pd.DataFrame,
     plan_start: date,
+    planned: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Q+1 campaign slots with dates, budget and goals (see module docstring)."""
+    """Q+1 campaign slots with dates, budget and goals (see module docstring).
+
+    ``planned``: campaigns already in campaigns.csv for the quarter (campaign_id,
+    campaign_name, channel, campaign_type, start_date, end_date, budget_in_quarter). They
+    come first on their channel's budget (scaled down if they exceed it); the generated
+    slots share what is left, so each channel still spends exactly its budget."""
     plan_end = add_months(plan_start, 3) - timedelta(days=1)
     q_days = (plan_end - plan_start).days + 1
     hist = channels.set_index("channel") if not channels.empty else pd.DataFrame()
+    planned = planned if planned is not None else pd.DataFrame()
     rows = []
     alloc = budget[~budget["is_reserve"]]
     for b in alloc.itertuples():
         amount = b.marginal_roi_spend if _finite(b.marginal_roi_spend) else b.historical_roi_spend
         if not _finite(amount) or amount <= 0:
             continue
-        mix = type_mix[type_mix["channel"] == b.channel]
-        if mix.empty:
-            mix = pd.DataFrame(
-                [{"channel": b.channel, "campaign_type": "always_on", "spend": 1.0, "campaigns": 1}]
-            )
-        share = mix["spend"] / mix["spend"].sum()
+        mine = planned[planned["channel"] == b.channel] if not planned.empty else planned
+        booked = float(mine["budget_in_quarter"].sum()) if not mine.empty else 0.0
+        scale = min(1.0, float(amount) / booked) if booked > 0 else 1.0
         roas = _div(b.expected_revenue_marginal_roi, amount)
         if not (_finite(roas) and roas > 0) and b.channel in hist.index:
             roas = _div(hist.loc[b.channel, "revenue"], hist.loc[b.channel, "spend"])
@@ -644,6 +648,32 @@ def campaign_calendar(
             if b.channel in hist.index
             else np.nan
         )
+        for c in mine.itertuples() if not mine.empty else []:
+            slot_budget = float(c.budget_in_quarter) * scale
+            rows.append(
+                dict(
+                    channel=b.channel,
+                    campaign_type=c.campaign_type,
+                    slot=f"{c.campaign_name} ({c.campaign_id}, planned)",
+                    start_date=pd.Timestamp(c.start_date).date(),
+                    end_date=pd.Timestamp(c.end_date).date(),
+                    duration_days=(pd.Timestamp(c.end_date) - pd.Timestamp(c.start_date)).days + 1,
+                    budget=slot_budget,
+                    expected_revenue=slot_budget * roas if _finite(roas) else np.nan,
+                    expected_leads=slot_budget / cpa if _finite(cpa) and cpa > 0 else np.nan,
+                    timing="already planned in campaigns.csv"
+                    + ("" if scale >= 1 else f" (scaled to {scale:.0%} to fit the budget)"),
+                )
+            )
+        amount = float(amount) - booked * scale
+        if amount <= 1e-9:
+            continue
+        mix = type_mix[type_mix["channel"] == b.channel]
+        if mix.empty:
+            mix = pd.DataFrame(
+                [{"channel": b.channel, "campaign_type": "always_on", "spend": 1.0, "campaigns": 1}]
+            )
+        share = mix["spend"] / mix["spend"].sum()
         for m, s in zip(mix.itertuples(), share, strict=True):
             ctype = m.campaign_type
             n = max(int(m.campaigns), 1) if ctype != "always_on" else 1

@@ -614,8 +614,13 @@ def quarter_campaign_calendar(
         bottlenecks = _read(con, "marts.quarter_bottlenecks", q)
         mix = _df(con, "quarter_type_mix", p, ("marts.campaign_performance",))
         history = wh.query_df(con, load_sql("marts/quarter_campaign_history"), p)
+        planned = wh.query_df(
+            con,
+            load_sql("marts/quarter_planned_campaigns"),
+            {"next_start": p["next_start"], "next_end": core.add_months(p["next_start"], 3)},
+        )
         calendar = (
-            core.campaign_calendar(budget, mix, history, channels, p["next_start"])
+            core.campaign_calendar(budget, mix, history, channels, p["next_start"], planned)
             if not budget.empty
             else pd.DataFrame()
         )

@@ -482,3 +482,71 @@ def test_supplied_targets_sql_sums_the_plan_quarter_months():
         ("channel", "paid_search", "leads", 100.0, 1),
         ("total", "total", "revenue", 390000.0, 3),
     ]
+
+
+def test_calendar_books_campaigns_already_planned_first():
+    """paid_social's 21,000: a seasonal campaign already in campaigns.csv (12,000 in the
+    quarter) comes first; the generated slots share the remaining 9,000. display's 14,000
+    against a planned 20,000 campaign: the campaign is scaled to fit, no generated slot.
+    Every channel still spends exactly its budget."""
+    table, _ = core.budget_table(_allocation(), 100000.0)
+    mix = pd.DataFrame(
+        {
+            "channel": ["paid_social", "paid_social"],
+            "campaign_type": ["flash", "seasonal"],
+            "spend": [10000.0, 20000.0],
+            "campaigns": [2, 1],
+        }
+    )
+    planned = pd.DataFrame(
+        {
+            "campaign_id": ["C13", "C20"],
+            "campaign_name": ["Summer sale", "Display burst"],
+            "channel": ["paid_social", "display"],
+            "campaign_type": ["seasonal", "flash"],
+            "start_date": [date(2026, 6, 1), date(2026, 4, 10)],
+            "end_date": [date(2026, 6, 20), date(2026, 4, 20)],
+            "budget_in_quarter": [12000.0, 20000.0],
+        }
+    )
+    cal = core.campaign_calendar(table, mix, _history(), _channels(), Q2, planned)
+    by_channel = cal.groupby("channel")["budget"].sum()
+    assert by_channel["paid_social"] == pytest.approx(21000.0)
+    assert by_channel["display"] == pytest.approx(14000.0)
+    sale = cal[cal["slot"] == "Summer sale (C13, planned)"].iloc[0]
+    assert sale["budget"] == pytest.approx(12000.0) and sale["start_date"] == date(2026, 6, 1)
+    assert sale["timing"] == "already planned in campaigns.csv"
+    generated = cal[(cal["channel"] == "paid_social") & ~cal["slot"].str.contains("planned")]
+    assert generated["budget"].sum() == pytest.approx(9000.0)
+    burst = cal[cal["channel"] == "display"]
+    assert len(burst) == 1 and burst["budget"].iloc[0] == pytest.approx(14000.0)
+    assert "scaled to 70% to fit the budget" in burst["timing"].iloc[0]
+
+
+def test_planned_campaigns_sql_prorates_the_quarter():
+    import duckdb
+
+    from gtm_assets.sql_files import load_sql
+
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    con.execute(
+        "create table staging.campaigns as select * from (values "
+        "('C13', 'Black Friday', 'paid_social', 'seasonal', date '2026-11-20', date '2026-11-30', 20000.0), "
+        "('C9', 'Straddle', 'display', 'launch', date '2026-09-22', date '2026-10-01', 1000.0), "
+        "('AO', 'Always', 'paid_search', 'always_on', date '2026-01-01', null, 50000.0), "
+        "('OLD', 'Old', 'events', 'event', date '2026-05-01', date '2026-05-02', 900.0)"
+        ") as t(campaign_id, campaign_name, channel, campaign_type, start_date, end_date, planned_budget)"
+    )
+    got = (
+        con.execute(
+            load_sql("marts/quarter_planned_campaigns"),
+            {"next_start": date(2026, 10, 1), "next_end": date(2027, 1, 1)},
+        )
+        .df()
+        .set_index("campaign_id")
+    )
+    assert list(got.index) == ["C9", "C13"]
+    assert got.loc["C13", "budget_in_quarter"] == pytest.approx(20000.0)
+    assert got.loc["C9", "budget_in_quarter"] == pytest.approx(100.0)  # 1 of its 10 days
+    assert got.loc["C9", "start_date"] == pd.Timestamp("2026-10-01")
