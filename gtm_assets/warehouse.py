@@ -158,6 +158,33 @@ def _stage_slice(
             con.unregister("_gtm_slice_df")
     else:
         execute(con, f"create temp table _gtm_slice as {source}", params)
+    _round_doubles(con, "_gtm_slice")
+
+
+SIGNIFICANT_DIGITS = 12
+
+
+def _round_doubles(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Round the staged slice's DOUBLE columns to 12 significant digits in place.
+
+    DuckDB sums in parallel, so the last bits of a float aggregate depend on thread timing;
+    without this, re-running a month would rewrite its slice with values that differ in
+    the 16th digit, and a table compared before and after a re-run would not be equal."""
+    doubles = [
+        name
+        for name, dtype, *_ in con.execute(f"describe {table}").fetchall()
+        if dtype in ("DOUBLE", "FLOAT")
+    ]
+    if not doubles:
+        return
+    quoted = ['"' + c.replace('"', '""') + '"' for c in doubles]
+    sets = ", ".join(
+        f"{q} = case when isfinite({q}) and {q} <> 0 then "
+        f"round({q}, {SIGNIFICANT_DIGITS - 1} - cast(floor(log10(abs({q}))) as integer)) "
+        f"else {q} end"
+        for q in quoted
+    )
+    con.execute(f"update {table} set {sets}")
 
 
 _TYPE = re.compile(r"^[a-z]+(\(\d+(,\s*\d+)?\))?(\[\])?$")
