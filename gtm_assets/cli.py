@@ -312,7 +312,50 @@ def cmd_run(args) -> int:
     code = run_months([args.month], job_name=args.job, verbose=args.verbose)
     if code == EXIT_OK:
         print_locations([args.month])
+        note = later_months_note(args.month)
+        if note:
+            print(note)
     return code
+
+
+def later_months_note(month: date) -> str:
+    """A note when months after ``month`` were built before this re-run: their prior-month
+    and trailing columns (and trends) still reflect the old slice."""
+    import duckdb
+
+    from gtm_assets import paths
+
+    read_copy = paths.read_copy_path(paths.warehouse_path())
+    if not read_copy.exists():
+        return ""
+    con = duckdb.connect(str(read_copy), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'executive_summary'"
+        ).fetchall()[0][0]
+        later = (
+            [
+                m
+                for (m,) in con.execute(
+                    "select distinct month from marts.executive_summary where month > $m "
+                    "order by month",
+                    {"m": month},
+                ).fetchall()
+            ]
+            if exists
+            else []
+        )
+    finally:
+        con.close()
+    if not later:
+        return ""
+    return (
+        f"note: {len(later)} later month(s) ({later[0]:%Y-%m} .. {later[-1]:%Y-%m}) were built "
+        f"before this re-run; their prior-month and trailing columns still use the old "
+        f"{month:%Y-%m}. Re-run them with gtm backfill --from {later[0]:%Y-%m} --to "
+        f"{later[-1]:%Y-%m}."
+    )
 
 
 def cmd_backfill(args) -> int:

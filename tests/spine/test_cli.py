@@ -160,3 +160,22 @@ def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatc
     assert f"Query:       {sys.executable} -c" in text
     assert str((tmp_path / "w.read.duckdb").resolve()) in text
     assert "Report:      not written by this run" in text  # e.g. the load-only job
+
+
+def test_rerunning_an_earlier_month_names_the_later_months_to_rerun(tmp_path, monkeypatch):
+    import duckdb
+
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.delenv("GTM_READ_COPY_PATH", raising=False)
+    assert cli.later_months_note(date(2025, 6, 1)) == ""  # no read copy yet
+    con = duckdb.connect(str(tmp_path / "w.read.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.executive_summary as select * from (values "
+        "(date '2025-06-01'), (date '2025-07-01'), (date '2025-08-01')) as t(month)"
+    )
+    con.close()
+    note = cli.later_months_note(date(2025, 6, 1))
+    assert "2 later month(s) (2025-07 .. 2025-08)" in note
+    assert "gtm backfill --from 2025-07 --to 2025-08" in note
+    assert cli.later_months_note(date(2025, 8, 1)) == ""
