@@ -324,16 +324,13 @@ def later_months_note(month: date) -> str:
     import duckdb
 
     from gtm_assets import paths
+    from gtm_assets import warehouse as wh
 
     read_copy = paths.read_copy_path(paths.warehouse_path())
     if not read_copy.exists():
         return ""
     con = duckdb.connect(str(read_copy), read_only=True)
     try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'executive_summary'"
-        ).fetchall()[0][0]
         later = (
             [
                 m
@@ -343,7 +340,7 @@ def later_months_note(month: date) -> str:
                     {"m": month},
                 ).fetchall()
             ]
-            if exists
+            if wh.table_exists(con, "marts.executive_summary")
             else []
         )
     finally:

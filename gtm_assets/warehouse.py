@@ -137,6 +137,10 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {c: t for c, t in rows}
 
 
+# digits kept of every float written: parallel float sums differ only beyond them
+SIGNIFICANT_DIGITS = 12
+
+
 def _stage_slice(
     con: duckdb.DuckDBPyConnection,
     source: str | pd.DataFrame,
@@ -161,11 +165,9 @@ def _stage_slice(
     _round_doubles(con, "_gtm_slice")
 
 
-SIGNIFICANT_DIGITS = 12
-
-
 def _round_doubles(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Round the staged slice's DOUBLE columns to 12 significant digits in place.
+    """Round the staged slice's DOUBLE columns to ``SIGNIFICANT_DIGITS`` significant digits
+    in place, as ``round_floats`` does for a DataFrame (here for SQL slices too).
 
     DuckDB sums in parallel, so the last bits of a float aggregate depend on thread timing;
     without this, re-running a month would rewrite its slice with values that differ in
@@ -310,7 +312,7 @@ def publish_read_copy(con: duckdb.DuckDBPyConnection, warehouse: Path, target: P
     return target
 
 
-def round_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
+def round_floats(frame: pd.DataFrame, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
     """Float columns rounded to ``digits`` significant digits.
 
     DuckDB sums in parallel, so the last bits of a float sum can differ between runs;

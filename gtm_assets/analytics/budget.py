@@ -755,21 +755,19 @@ def reallocate(
 
     # bootstrap intervals of channel and total outcomes (independent fits per channel)
     level = options.interval_level
+
+    def drawn(boot: np.ndarray, spend: float) -> np.ndarray:
+        """The outcome of ``spend`` over the next month under each bootstrap curve."""
+        return np.array(
+            [periods * float(PeriodHill(t, k, n, 1).value(spend / periods)) for t, k, n in boot]
+        )
+
     draws_cur, draws_rec, draws_gain = [], [], []
     for i, c in enumerate(channels):
         f = fits.get((c, metric))
         if source_of_curve[i] == "hill_fit" and f.boot.shape[0] > 1:
-
-            def drawn(spend: float, boot: np.ndarray = f.boot) -> np.ndarray:
-                return np.array(
-                    [
-                        periods * float(PeriodHill(t, k, n, 1).value(spend / periods))
-                        for t, k, n in boot
-                    ]
-                )
-
-            dc, dr = drawn(current[i]), drawn(rec[i])
-            dg = dr - drawn(reference[i])
+            dc, dr = drawn(f.boot, current[i]), drawn(f.boot, rec[i])
+            dg = dr - drawn(f.boot, reference[i])
         else:
             dc = np.array([value(i, current[i])])
             dr = np.array([value(i, rec[i])])

@@ -350,7 +350,7 @@ def build_insights(
 # --- actions ----------------------------------------------------------------------------
 
 
-def _gain_interval(reallocation: pd.DataFrame) -> tuple[float | None, float | None]:
+def gain_interval(reallocation: pd.DataFrame) -> tuple[float | None, float | None]:
     """The month's interval of the reallocation gain (older slices have none)."""
     if "total_gain_ci_low" not in reallocation or reallocation.empty:
         return None, None
@@ -377,7 +377,7 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
         for r in moves[::-1].itertuples()
         if r.change >= 1
     ][:2]
-    low, high = _gain_interval(reallocation)
+    low, high = gain_interval(reallocation)
     uncertain = low is not None and low <= 0
     text = (
         (

@@ -613,6 +613,13 @@ def typical_duration(campaign_type: str, history: pd.DataFrame) -> int:
     return int(min(max(days, lo), hi))
 
 
+def planned_spend(budget: pd.DataFrame) -> pd.Series:
+    """Each channel's Q+1 spend (reserve excluded), indexed by channel: the marginal-ROI
+    allocation, else the historical-ROI one."""
+    alloc = budget[~budget["is_reserve"]].set_index("channel")
+    return alloc["marginal_roi_spend"].fillna(alloc["historical_roi_spend"])
+
+
 def campaign_calendar(
     budget: pd.DataFrame,
     type_mix: pd.DataFrame,
@@ -632,9 +639,9 @@ def campaign_calendar(
     hist = channels.set_index("channel") if not channels.empty else pd.DataFrame()
     planned = planned if planned is not None else pd.DataFrame()
     rows = []
-    alloc = budget[~budget["is_reserve"]]
-    for b in alloc.itertuples():
-        amount = b.marginal_roi_spend if _finite(b.marginal_roi_spend) else b.historical_roi_spend
+    amounts = planned_spend(budget)
+    for b in budget[~budget["is_reserve"]].itertuples():
+        amount = amounts[b.channel]
         if not _finite(amount) or amount <= 0:
             continue
         mine = planned[planned["channel"] == b.channel] if not planned.empty else planned
@@ -928,7 +935,7 @@ def plan_risks(
                 }[r.signal],
             )
         )
-    planned = alloc["marginal_roi_spend"].fillna(alloc["historical_roi_spend"])
+    planned = planned_spend(budget)
     planned = planned[planned > 0]
     if not planned.empty:
         shares = planned / planned.sum()

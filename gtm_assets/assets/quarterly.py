@@ -515,15 +515,7 @@ def quarter_goals(
             if not budget.empty
             else (pd.DataFrame(), pd.DataFrame())
         )
-        supplied = (
-            wh.query_df(
-                con,
-                load_sql("marts/quarter_supplied_targets"),
-                {"next_start": p["next_start"], "next_end": core.add_months(p["next_start"], 3)},
-            )
-            if wh.table_exists(con, "staging.targets")
-            else pd.DataFrame()
-        )
+        supplied = _df(con, "quarter_supplied_targets", p, ("staging.targets",))
         goals = core.with_supplied_targets(goals, supplied) if not goals.empty else goals
         problems = core.goal_problems(goals)
         n = write_typed(
@@ -614,11 +606,7 @@ def quarter_campaign_calendar(
         bottlenecks = _read(con, "marts.quarter_bottlenecks", q)
         mix = _df(con, "quarter_type_mix", p, ("marts.campaign_performance",))
         history = wh.query_df(con, load_sql("marts/quarter_campaign_history"), p)
-        planned = wh.query_df(
-            con,
-            load_sql("marts/quarter_planned_campaigns"),
-            {"next_start": p["next_start"], "next_end": core.add_months(p["next_start"], 3)},
-        )
+        planned = _df(con, "quarter_planned_campaigns", p, ("staging.campaigns",))
         calendar = (
             core.campaign_calendar(budget, mix, history, channels, p["next_start"], planned)
             if not budget.empty
@@ -652,16 +640,7 @@ def quarter_campaign_calendar(
             else 0.0
         )
         funded = (
-            {
-                str(r.channel)
-                for r in budget[~budget["is_reserve"]].itertuples()
-                if (
-                    r.marginal_roi_spend
-                    if core._finite(r.marginal_roi_spend)
-                    else r.historical_roi_spend
-                )
-                > 0
-            }
+            set(core.planned_spend(budget).loc[lambda s: s > 0].index)
             if not budget.empty
             else set()
         )

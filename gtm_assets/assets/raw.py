@@ -16,6 +16,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
+from gtm_assets.raw.report import stored_warnings
 from gtm_assets.raw.schema import TABLE_NAMES
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -66,14 +67,6 @@ def quarantine_counts(con) -> pd.DataFrame:
     return wh.query_df(
         con, " union all ".join(parts) + " order by rows desc, table_name, rule, column_name"
     )
-
-
-def load_warnings(con) -> list[str]:
-    """The last load's warnings: rows kept that look wrong (empty before the first load, or
-    for a warehouse loaded by an older version)."""
-    if not wh.table_exists(con, "raw.load_warnings"):
-        return []
-    return [w for (w,) in con.execute("select warning from raw.load_warnings").fetchall()]
 
 
 def _manifest(con):
@@ -151,7 +144,7 @@ def raw_exports(
             summary = report.markdown()
         manifest = _manifest(con)
         quarantine_by_rule = quarantine_counts(con)
-        warnings = load_warnings(con)
+        warnings = stored_warnings(con)
         start, end = month_bounds(context.partition_key)
         coverage = con.execute(
             load_sql("staging/month_coverage"), {"month_start": start, "month_end": end}

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
+
+from gtm_assets import warehouse as wh
+
 
 @dataclass(frozen=True)
 class TableLoad:
@@ -75,3 +79,11 @@ class LoadReport:
         if self.warnings:
             lines += ["", "Warnings:", ""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def stored_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The last load's warnings as stored in ``raw.load_warnings``: rows kept that look
+    wrong (empty before the first load, or for a warehouse loaded by an older version)."""
+    if not wh.table_exists(con, "raw.load_warnings"):
+        return []
+    return [w for (w,) in con.execute("select warning from raw.load_warnings").fetchall()]

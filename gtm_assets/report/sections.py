@@ -14,8 +14,9 @@ import duckdb
 import pandas as pd
 
 from gtm_assets import warehouse as wh
-from gtm_assets.analytics.insights import reallocation_uplift
+from gtm_assets.analytics.insights import gain_interval, reallocation_uplift
 from gtm_assets.partitions import add_months
+from gtm_assets.raw.report import stored_warnings
 from gtm_assets.report import charts
 from gtm_assets.report.model import Chart, Kpi, Section, Table, fmt, table_from_df
 
@@ -246,9 +247,8 @@ def data_quality_section(con, month: date, currency: str) -> Section:
     )
     if absent:
         section.paragraphs.append("Optional tables not supplied: " + ", ".join(absent) + ".")
-    if wh.table_exists(con, "raw.load_warnings"):
-        for (warning,) in con.execute("select warning from raw.load_warnings").fetchall():
-            section.paragraphs.append(f"Kept, but check: {warning}.")
+    for warning in stored_warnings(con):
+        section.paragraphs.append(f"Kept, but check: {warning}.")
     if wh.table_exists(con, "staging.touchpoints"):
         counts = con.execute(
             "select count(*), count(*) filter (where channel = 'unclassified') from staging.touchpoints "
@@ -572,10 +572,9 @@ def _weaker_score_note(auc: float, crm_auc: float, options: pd.DataFrame | None)
 
 def _gain_interval_text(realloc: pd.DataFrame, currency: str) -> str:
     """The gain's bootstrap interval, and what it means when it includes 0."""
-    if "total_gain_ci_low" not in realloc or realloc["total_gain_ci_low"].isna().all():
+    low, high = gain_interval(realloc)
+    if low is None:
         return ""
-    low = float(realloc["total_gain_ci_low"].iloc[0])
-    high = float(realloc["total_gain_ci_high"].iloc[0])
     text = f" (interval {fmt(low, 'money', currency)} to {fmt(high, 'money', currency)}"
     if low <= 0:
         text += ": it includes no gain, so test the move on part of the budget"
