@@ -10,9 +10,13 @@ Method (the README repeats it for users):
 * **Features.** Fit: industry, company-size band, seniority, country (one-hot, rare levels
   pooled into ``other``), log company size; first-touch channel. Engagement: touches of each
   type in the ``pre_days`` before creation and in the ``post_days`` after it (log counts and
-  "any" indicators). The post window is fixed so that every training lead and every scored
-  lead is described the same way; a lead whose post window has not closed at the as-of moment
-  is scored provisionally (``features_complete = false``) and scored again next month.
+  "any" indicators). Touches after the lead reached SQL are left out when the data show
+  that reaching SQL brings touches (sales working the lead: demo and pricing visits, meeting
+  emails), tested on the leads that reached SQL inside their post window
+  (``post_sql_touch_test``): such touches describe the outcome and would leak it. The post
+  window is fixed so that every training lead and every scored lead is described the same
+  way; a lead whose post window has not closed at the as-of moment is scored provisionally
+  (``features_complete = false``) and scored again next month.
 * **Model.** statsmodels GLM Binomial (logit) with a ridge penalty ``alpha`` on standardised
   features (intercept unpenalised). Time-based validation: the last ``validation_months`` of
   mature leads are held out; the model fitted on the earlier months is judged on them (AUC,
@@ -32,7 +36,7 @@ Method (the README repeats it for users):
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import duckdb
@@ -630,8 +634,11 @@ def run_month(
                 f"skipped: {len(part)} mature {name} leads with {sqls} SQLs as of {month_end} "
                 f"(need {min_leads} and {min_sqls})"
             )
-            empty.performance = _performance_row(
-                empty, train, val, None, None, None, scored, settings, first_month, val_start
+            empty.performance = _with_touch_test(
+                _performance_row(
+                    empty, train, val, None, None, None, scored, settings, first_month, val_start
+                ),
+                leads,
             )
             return empty
     # 1) out-of-time validation of a model fitted on the earlier months
@@ -702,10 +709,26 @@ def run_month(
         validation=val.assign(p=p_val, p_raw=p_val_raw),
     )
     p_ref = model.predict(window)
-    result.performance = _performance_row(
-        result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start
+    result.performance = _with_touch_test(
+        _performance_row(
+            result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start
+        ),
+        leads,
     )
     return result
+
+
+def _with_touch_test(performance: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """The performance row with the post-SQL touch decision of ``scoring_frame``."""
+    test = leads.attrs.get("post_sql_touches")
+    if test is None:
+        return performance
+    return performance.assign(
+        post_sql_touches="left out" if test.cut else "kept",
+        post_sql_touch_rate_ratio=test.rate_ratio,
+        post_sql_touch_p_value=test.p_value,
+        post_sql_touch_note=test.describe(),
+    )
 
 
 def _score_rows(
@@ -951,11 +974,13 @@ def scoring_frame(
     month: date,
     settings: ScoringSettings,
     earliest: datetime | None = None,
+    cut_after_sql: bool | None = None,
 ) -> tuple[pd.DataFrame, FunnelInputs]:
     """One row per lead created before ``as_of`` (and after the training window's start, or
     ``earliest`` when that is before it): stage times (the funnel's shared definition),
     firmographics, first channel at creation and engagement counts, all computed from rows
-    before ``as_of``."""
+    before ``as_of``. Touches after SQL are left out as ``post_sql_touch_test`` decides, or
+    as ``cut_after_sql`` says; the test (with the decision) is ``leads.attrs["post_sql_touches"]``."""
     cut = feature_as_of(as_of)
     inputs = load_funnel_inputs(con, as_of)
     since = since_for_features(month, settings)
@@ -965,7 +990,12 @@ def scoring_frame(
         "pre_days": settings.pre_days,
         "post_days": settings.post_days,
     }
-    counts = con.execute(load_sql("intermediate/lead_touch_counts"), params).df()
+    reached = inputs.lead_entries.loc[inputs.lead_entries["sql_at"].notna(), ["lead_id", "sql_at"]]
+    con.register("lead_sql_reached", reached)
+    try:
+        counts = con.execute(load_sql("intermediate/lead_touch_counts"), params).df()
+    finally:
+        con.unregister("lead_sql_reached")
     first = con.execute(
         load_sql("intermediate/lead_first_channel"), {"as_of": cut, "since": params["since"]}
     ).df()
@@ -979,9 +1009,83 @@ def scoring_frame(
     leads["channel"] = (
         leads["first_channel"].astype(object).where(leads["first_channel"].notna(), "none")
     )
+    test = post_sql_touch_test(counts, leads, settings.post_days, pd.Timestamp(cut))
+    drop_after_sql = test.cut if cut_after_sql is None else cut_after_sql
+    if drop_after_sql:
+        counts = counts[~counts["after_sql"]]
     wide = touch_feature_frame(leads["lead_id"], counts)
     leads = leads.merge(wide, on="lead_id", how="left").reset_index(drop=True)
+    leads.attrs["post_sql_touches"] = replace(test, cut=drop_after_sql)
     return leads, inputs
+
+
+@dataclass(frozen=True)
+class PostSqlTouchTest:
+    """Do touches come faster once a lead reached SQL? Counted over the post-creation window
+    of the leads that reached SQL inside it (window closed by the as-of moment)."""
+
+    leads: int
+    touches_before: int
+    days_before: float
+    touches_after: int
+    days_after: float
+    rate_ratio: float | None
+    p_value: float | None
+    cut: bool
+
+    def describe(self) -> str:
+        verb = "left out" if self.cut else "kept"
+        if self.rate_ratio is None:
+            return (
+                f"touches after SQL {verb} ({self.leads} leads reached SQL inside the "
+                "post-creation window: too few to test whether sales drive them)"
+            )
+        return (
+            f"touches after SQL {verb}: on the {self.leads:,} leads that reached SQL inside "
+            f"the post-creation window, touches came {self.rate_ratio:.2f}x as fast after SQL "
+            f"as before it (one-sided p = {self.p_value:.2g})"
+        )
+
+
+#: post_sql_touch_test: fewest qualifying leads and touches for a verdict, the significance
+#: level, and the smallest rate ratio that counts as sales working the lead.
+POST_SQL_MIN_LEADS = 30
+POST_SQL_ALPHA = 0.01
+POST_SQL_MIN_RATIO = 1.25
+
+
+def post_sql_touch_test(
+    counts: pd.DataFrame, leads: pd.DataFrame, post_days: int, as_of: pd.Timestamp
+) -> PostSqlTouchTest:
+    """Whether touches after SQL are outcome-driven and must be left out of the features.
+
+    Leads that reached SQL inside their (closed) post-creation window were watched for a while
+    before SQL and a while after it. If reaching SQL does not change how often they touch us
+    (engagement that comes from intent), the touches after SQL are as good a feature as the
+    ones before, for scored leads too. If touches come clearly faster after SQL (sales
+    working the lead), they carry the label: then they are left out (``cut``). Test: the
+    count after SQL given the total is binomial with the after-SQL share of the lead-days
+    when the rates are equal (the conditional test for two Poisson rates), one-sided.
+    Too few leads to tell: cut, the choice that cannot leak."""
+    window = pd.Timedelta(days=post_days)
+    q = leads[
+        leads["sql_at"].notna()
+        & (leads["sql_at"] > leads["lead_at"])
+        & (leads["sql_at"] < leads["lead_at"] + window)
+        & (leads["lead_at"] + window <= as_of)
+    ]
+    post = counts[(counts["phase"] == "post") & counts["lead_id"].isin(q["lead_id"])]
+    after = int(post.loc[post["after_sql"], "n"].sum())
+    before = int(post.loc[~post["after_sql"], "n"].sum())
+    days_before = float((q["sql_at"] - q["lead_at"]).dt.total_seconds().sum() / 86400)
+    days_after = float(len(q) * post_days - days_before)
+    if len(q) < POST_SQL_MIN_LEADS or after + before == 0 or days_before <= 0:
+        return PostSqlTouchTest(len(q), before, days_before, after, days_after, None, None, True)
+    share = days_after / (days_before + days_after)
+    p_value = float(stats.binomtest(after, after + before, share, alternative="greater").pvalue)
+    ratio = (after / days_after) / (before / days_before) if before else float("inf")
+    cut = p_value < POST_SQL_ALPHA and ratio >= POST_SQL_MIN_RATIO
+    return PostSqlTouchTest(len(q), before, days_before, after, days_after, ratio, p_value, cut)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1040,7 +1144,13 @@ def evaluate_out_of_time(
     result = run_month(train_frame, fit_month, settings)
     if result.model is None:
         return {"fit_month": str(fit_month), "note": result.reason}
-    later_frame, _ = scoring_frame(con, data_end, add_months(data_end, -1), settings)
+    later_frame, _ = scoring_frame(
+        con,
+        data_end,
+        add_months(data_end, -1),
+        settings,
+        cut_after_sql=train_frame.attrs["post_sql_touches"].cut,
+    )
     window = pd.Timedelta(days=settings.post_days)
     later = later_frame[
         (later_frame["lead_at"] >= pd.Timestamp(fit_end))

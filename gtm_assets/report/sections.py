@@ -486,6 +486,9 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
             Kpi("MQLs by score", fmt(p.get("mqls_scored"), "count")),
         ]
         section.paragraphs.append(f"MQL rule: {p.get('mql_rule')}.")
+        touch_note = p.get("post_sql_touch_note")
+        if isinstance(touch_note, str) and touch_note:
+            section.paragraphs.append(f"Engagement features: {touch_note}.")
         auc, crm_auc = p.get("auc"), p.get("crm_mql_auc")
         if pd.notna(auc) and pd.notna(crm_auc) and float(auc) < float(crm_auc):
             section.paragraphs.append(

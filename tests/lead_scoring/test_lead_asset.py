@@ -239,3 +239,58 @@ def test_empty_staging_writes_empty_slices(world, tmp_path: Path) -> None:
     note = con.execute("select note from marts.lead_model_performance").fetchall()[0][0]
     assert note.startswith("skipped: 0 mature training leads")
     con.close()
+
+
+def test_touches_after_sql_left_out_when_sales_drive_them(world, tmp_path: Path) -> None:
+    """Sales working each SQL (three site visits within two days of SQL) would hand the score
+    the label: the post-SQL touch test sees the jump and the features leave those touches out.
+    On the world without them the touches after SQL (intent, same rate) are kept."""
+    hist = world["lead_stage_history"]
+    sql_at = hist[hist["stage"] == "sql"].set_index("lead_id")["entered_at"]
+    leads = world["leads"].set_index("lead_id")
+    rng = np.random.default_rng(3)
+    extra = [
+        (
+            f"S{lead_id}_{k}",
+            leads.at[lead_id, "person_id"],
+            at + pd.Timedelta(days=rng.uniform(0, 2)),
+        )
+        for lead_id, at in sql_at.items()
+        for k in range(3)
+    ]
+    sales = pd.DataFrame(extra, columns=["touchpoint_id", "person_id", "ts"]).assign(
+        touch_type="visit", channel="direct"
+    )
+    sales["ts"] = sales["ts"].astype("datetime64[us]")
+    worked = dict(world, touchpoints=pd.concat([world["touchpoints"], sales], ignore_index=True))
+    settings = ls.ScoringSettings()
+    as_of, month = date(2024, 9, 1), date(2024, 8, 1)
+    frames = {}
+    for name, w in (("plain", world), ("worked", worked)):
+        db = tmp_path / f"{name}.duckdb"
+        write_staging(db, w)
+        with duckdb.connect(str(db)) as con:
+            frames[name], _ = ls.scoring_frame(con, as_of, month, settings)
+    assert not frames["plain"].attrs["post_sql_touches"].cut
+    test = frames["worked"].attrs["post_sql_touches"]
+    assert test.cut and test.rate_ratio > 1.25, test.describe()
+    # with the cut, the sales visits are not features: every post count as in the plain world
+    # minus the plain world's own touches after SQL
+    plain = frames["plain"].set_index("lead_id")
+    worked_frame = frames["worked"].set_index("lead_id")
+    tp = world["touchpoints"].merge(world["leads"][["person_id", "lead_id", "created_at"]])
+    tp = tp.merge(sql_at.rename("sql_at"), left_on="lead_id", right_index=True, how="left")
+    in_post = (tp["ts"] >= tp["created_at"]) & (
+        tp["ts"] < tp["created_at"] + pd.Timedelta(days=settings.post_days)
+    )
+    before_sql = tp["sql_at"].isna() | (tp["ts"] < tp["sql_at"])
+    known = (tp["ts"] < pd.Timestamp(as_of)) & tp["lead_id"].isin(worked_frame.index)
+    expected = (
+        tp[in_post & before_sql & known & (tp["touch_type"] == "email_click")]
+        .groupby("lead_id")
+        .size()
+        .reindex(worked_frame.index, fill_value=0)
+    )
+    assert (worked_frame["post_email_click"] == expected).all()
+    assert (worked_frame["post_visit"] == 0).all()
+    assert (plain["post_email_click"] >= worked_frame["post_email_click"]).all()

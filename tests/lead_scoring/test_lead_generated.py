@@ -40,8 +40,13 @@ def test_out_of_time_against_truth(tmp_path: Path) -> None:
     out = ls.evaluate_out_of_time(
         con, truth, date(2024, 12, 1), date(2025, 7, 1), ls.ScoringSettings()
     )
+    # the generator's engagement after a lead comes from intent, not from sales working it:
+    # the post-SQL touch test keeps those touches
+    frame, _ = ls.scoring_frame(con, date(2025, 1, 1), date(2024, 12, 1), ls.ScoringSettings())
+    touch_test = frame.attrs["post_sql_touches"]
     con.close()
     assert out["n"] > 1000
     assert out["auc_ratio"] >= 0.97, out
     assert out["auc"] <= out["oracle_auc"] + 0.01, out
     assert out["ece"] <= 0.05, out
+    assert not touch_test.cut, touch_test.describe()

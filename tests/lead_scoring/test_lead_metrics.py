@@ -288,3 +288,49 @@ def test_crm_rule_benchmark_uses_the_crm_mql_stage_not_the_funnel_backfill():
     labelled = label_leads(leads, t("2025-06-01"), 90).set_index("lead_id")
     assert labelled["y"].to_dict() == {"A": 1, "B": 1, "C": 0}
     assert labelled["crm_mql"].to_dict() == {"A": 1, "B": 0, "C": 0}
+
+
+def _touch_test_frames(after_per_lead: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """40 leads that reached SQL 4 days into a 10-day post window (4 days watched before SQL,
+    6 after), each with 4 touches before SQL and ``after_per_lead`` after it."""
+    lead_at = pd.Timestamp("2024-03-01")
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(40)],
+            "lead_at": lead_at,
+            "sql_at": lead_at + pd.Timedelta(days=4),
+        }
+    )
+    counts = pd.DataFrame(
+        {
+            "lead_id": list(leads["lead_id"]) * 2,
+            "phase": "post",
+            "touch_type": "visit",
+            "after_sql": [False] * 40 + [True] * 40,
+            "n": [4] * 40 + [after_per_lead] * 40,
+        }
+    )
+    return counts, leads
+
+
+def test_post_sql_touch_test_by_hand() -> None:
+    from scipy import stats
+
+    as_of = pd.Timestamp("2024-04-01")
+    # same rate after SQL (1 a day before, 6 in 6 days after): kept
+    counts, leads = _touch_test_frames(after_per_lead=6)
+    kept = ls.post_sql_touch_test(counts, leads, post_days=10, as_of=as_of)
+    assert (kept.leads, kept.touches_before, kept.touches_after) == (40, 160, 240)
+    assert kept.days_before == pytest.approx(160) and kept.days_after == pytest.approx(240)
+    assert kept.rate_ratio == pytest.approx(1.0) and not kept.cut
+    # twice the rate after SQL: 480 of 640 touches where equal rates would put 60%
+    counts, leads = _touch_test_frames(after_per_lead=12)
+    cut = ls.post_sql_touch_test(counts, leads, post_days=10, as_of=as_of)
+    assert cut.rate_ratio == pytest.approx(2.0) and cut.cut
+    assert cut.p_value == pytest.approx(stats.binomtest(480, 640, 0.6, "greater").pvalue)
+    assert "2.00x as fast after SQL" in cut.describe()
+    # windows still open at the as-of moment, or too few leads: no verdict, cut (cannot leak)
+    early = ls.post_sql_touch_test(counts, leads, post_days=10, as_of=pd.Timestamp("2024-03-05"))
+    assert early.leads == 0 and early.rate_ratio is None and early.cut
+    few = ls.post_sql_touch_test(counts, leads.head(10), post_days=10, as_of=as_of)
+    assert few.rate_ratio is None and few.cut
