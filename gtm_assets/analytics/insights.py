@@ -130,18 +130,43 @@ def due_date(month: date, source: str) -> date:
 # --- insights ---------------------------------------------------------------------------
 
 
+def partial_days(summary: pd.DataFrame) -> int | None:
+    """Days of the month the exports cover when the month is partial, else None."""
+    if _empty(summary) or "partial_month" not in summary:
+        return None
+    row = summary.iloc[0]
+    return int(row["days_covered"]) if bool(row["partial_month"]) else None
+
+
+def _period_phrases(summary: pd.DataFrame, month: date) -> tuple[str, str]:
+    """How to name the month and the comparison: "October 2025" / "month over month", or for
+    a partial month "1-16 October 2025" / "against 1-16 September"."""
+    days = partial_days(summary)
+    if days is None:
+        return f"{month:%B %Y}", "month over month"
+    prior = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    return f"1-{days} {month:%B %Y}", f"against 1-{days} {prior:%B}"
+
+
 def revenue_insight(summary: pd.DataFrame, month: date, currency: str) -> dict | None:
     rows = {r["metric"]: r for r in summary.to_dict("records")} if not _empty(summary) else {}
     row = rows.get("revenue")
     if row is None or _nan(row["value"]):
         return None
-    text = f"Won revenue was {money(row['value'], currency)} in {month:%B %Y}"
+    period, comparison = _period_phrases(summary, month)
+    text = f"Won revenue was {money(row['value'], currency)} in {period}"
     parts = []
-    if not _nan(row.get("target")) and row.get("target"):
-        gap = 100 * (row["value"] / row["target"] - 1)
-        parts.append(f"{pct(gap)} against the {money(row['target'], currency)} target")
+    target = row.get("target_to_date", row.get("target"))
+    if not _nan(target) and target:
+        gap = 100 * (row["value"] / target - 1)
+        label = (
+            f"the {money(target, currency)} target prorated to date"
+            if partial_days(summary) is not None
+            else f"the {money(target, currency)} target"
+        )
+        parts.append(f"{pct(gap)} against {label}")
     if not _nan(row.get("change_pct")):
-        parts.append(f"{pct(row['change_pct'])} month over month")
+        parts.append(f"{pct(row['change_pct'])} {comparison}")
     spend = rows.get("spend")
     roas = rows.get("roas")
     if spend is not None and roas is not None and not _nan(roas["value"]):
@@ -170,9 +195,11 @@ def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
     row = volume.loc[volume.change_pct.abs().idxmax()]
     direction = "rose" if row["change_pct"] > 0 else "fell"
     unit = "" if row["metric"] != "pipeline" else " (pipeline value)"
+    days = partial_days(summary)
+    before = "the month before" if days is None else f"in the same {days} days of the month before"
     text = (
         f"The biggest mover was {row['metric']}{unit}: it {direction} {abs(row['change_pct']):.0f}% "
-        f"to {row['value']:,.0f} from {row['prior_month']:,.0f} the month before."
+        f"to {row['value']:,.0f} from {row['prior_month']:,.0f} {before}."
     )
     return dict(
         kind="mover",

@@ -142,6 +142,15 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 blocking=True,
                 description="Spend in the summary equals spend in campaign performance.",
             ),
+            dg.AssetCheckSpec(
+                "month_complete",
+                asset="executive_summary",
+                blocking=False,
+                description=(
+                    "Warns when the exports end inside the month: its numbers are month to "
+                    "date, compared with the same days of the prior month and prorated targets."
+                ),
+            ),
         ],
     )
     def executive_summary(
@@ -158,7 +167,8 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
             )
             df = wh.query_df(
                 con,
-                "select metric, value, target, prior_month, change_pct, status "
+                "select metric, value, target, prior_month, change_pct, status, partial_month, "
+                "days_covered, days_in_month "
                 "from marts.executive_summary where month = $month_start order by metric_order",
                 params,
             )
@@ -178,9 +188,18 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         spend_ok = campaign_spend is not None and abs(
             summary_spend - float(campaign_spend)
         ) <= 1e-6 * max(1.0, summary_spend)
+        partial = bool(len(df)) and bool(df["partial_month"].iloc[0])
+        coverage = (
+            f"the exports end on day {int(df['days_covered'].iloc[0])} of "
+            f"{int(df['days_in_month'].iloc[0])}: values are month to date, prior month over "
+            "the same days, volume and money targets prorated"
+            if partial
+            else "whole month"
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
+                "coverage": coverage,
                 "summary": dg.MetadataValue.md(markdown_table(df, max_rows=20)),
             },
             check_results=[
@@ -188,6 +207,12 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                     check_name="all_headline_metrics_present",
                     passed=not missing,
                     metadata={"missing": ", ".join(missing) or "none"},
+                ),
+                dg.AssetCheckResult(
+                    check_name="month_complete",
+                    passed=not partial,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"coverage": coverage},
                 ),
                 dg.AssetCheckResult(
                     check_name="spend_matches_campaign_performance",

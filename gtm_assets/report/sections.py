@@ -8,7 +8,7 @@ with a reason).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -76,7 +76,18 @@ def headline_section(con, month: date, currency: str) -> Section:
                 status=r["status"],
             )
         )
-    return Section(key="headline", title=title, kpis=kpis)
+    section = Section(key="headline", title=title, kpis=kpis)
+    first = df.iloc[0]
+    if "partial_month" in df and bool(first["partial_month"]):
+        days, total = int(first["days_covered"]), int(first["days_in_month"])
+        prior = add_months(month, -1)
+        section.paragraphs.append(
+            f"Partial month: the exports end on {month + timedelta(days=days - 1):%d %B %Y}, "
+            f"so {month:%B} covers days 1-{days} of {total}. Prior is 1-{days} {prior:%B}, "
+            f"and the status of a volume or money metric is judged against its target "
+            f"prorated to {days} of {total} days. Run the month again once it is complete."
+        )
+    return section
 
 
 def trend_section(con, month: date, currency: str) -> Section:

@@ -3,30 +3,75 @@
 -- won deal, touched or not); ROI and ROAS use all won revenue over all spend. MQLs and SQLs
 -- are the leads that first reached the stage in the month, skipped stages included
 -- (intermediate.lead_stage_reached: the funnel's definition).
+-- A month the exports end inside (data through day d, at least two days before its end) is
+-- partial: its values cover days 1..d, the prior month is compared over its own days 1..d,
+-- and the targets of additive metrics are prorated to d days for the status
+-- (target_to_date).
 with
 
-months as (
-    select $month_start::date as month
+data_end as (
+    -- the day after the last day any event table (spend, touches, leads, stages, deals) has a row
+    select
+        greatest(
+            (select max(date) from staging.ad_spend),
+            (select max(ts)::date from staging.touchpoints),
+            (select max(created_at)::date from staging.leads),
+            (select max(entered_at)::date from staging.lead_stage_history),
+            (select max(converted_at)::date from intermediate.conversions)
+        ) + 1 as day
+),
+
+coverage as (
+    -- one quiet last day (a weekend without a row in a small export) is not a partial month
+    select
+        case
+            when (select day from data_end) <= $month_end::date - 2
+                then (select day from data_end)
+            else $month_end::date
+        end as covered_end,
+        date_diff('day', $month_start::date, $month_end::date) as month_days
+),
+
+periods as (
+    select
+        $month_start::date as month,
+        $month_start::date as period_start,
+        greatest(c.covered_end, $month_start::date) as period_end
+    from coverage as c
     union all
-    select $prior_month::date
+    select
+        $prior_month::date,
+        $prior_month::date,
+        case
+            when c.covered_end < $month_end::date
+                then least(
+                    $prior_month::date
+                    + to_days(date_diff('day', $month_start::date, c.covered_end)),
+                    $month_start::date
+                )
+            else $month_start::date
+        end
+    from coverage as c
 ),
 
 spend as (
     select
-        month,
-        sum(spend) as spend,
-        sum(clicks)::double as clicks,
-        sum(impressions)::double as impressions
-    from staging.ad_spend
-    where date >= $prior_month and date < $month_end
-    group by month
+        p.month,
+        sum(a.spend) as spend,
+        sum(a.clicks)::double as clicks,
+        sum(a.impressions)::double as impressions
+    from periods as p
+    inner join staging.ad_spend as a
+        on a.date >= p.period_start and a.date < p.period_end
+    group by p.month
 ),
 
 leads as (
-    select month, count(*)::double as leads
-    from staging.leads
-    where created_at >= $prior_month and created_at < $month_end
-    group by month
+    select p.month, count(*)::double as leads
+    from periods as p
+    inner join staging.leads as l
+        on l.created_at >= p.period_start and l.created_at < p.period_end
+    group by p.month
 ),
 
 reached as (
@@ -37,28 +82,33 @@ reached as (
 
 stages as (
     select
-        m.month,
+        p.month,
         count(*) filter (
-            where r.mql_at >= m.month and r.mql_at < m.month + interval 1 month
+            where r.mql_at >= p.period_start and r.mql_at < p.period_end
         )::double as mqls,
         count(*) filter (
-            where r.sql_at >= m.month and r.sql_at < m.month + interval 1 month
+            where r.sql_at >= p.period_start and r.sql_at < p.period_end
         )::double as sqls
-    from months as m
+    from periods as p
     cross join reached as r
-    group by m.month
+    group by p.month
 ),
 
 conversions as (
     select
-        month,
-        count(*) filter (where conversion_type = 'opportunity')::double as opportunities,
-        sum(value) filter (where conversion_type = 'opportunity') as pipeline,
-        count(*) filter (where conversion_type = 'won')::double as customers,
-        sum(value) filter (where conversion_type = 'won') as revenue
-    from intermediate.conversions
-    where converted_at >= $prior_month and converted_at < $month_end
-    group by month
+        p.month,
+        count(*) filter (where c.conversion_type = 'opportunity')::double as opportunities,
+        sum(c.value) filter (where c.conversion_type = 'opportunity') as pipeline,
+        count(*) filter (where c.conversion_type = 'won')::double as customers,
+        sum(c.value) filter (where c.conversion_type = 'won') as revenue
+    from periods as p
+    inner join intermediate.conversions as c
+        on c.converted_at >= p.period_start and c.converted_at < p.period_end
+    group by p.month
+),
+
+months as (
+    select month from periods
 ),
 
 wide as (
@@ -97,22 +147,23 @@ long as (
 ),
 
 metric_info as (
+    -- additive: a sum over the days of the month (prorated for a partial month), not a ratio
     select * from (values
-        (1, 'spend', 'money', 'budget'),
-        (2, 'revenue', 'money', 'higher'),
-        (3, 'pipeline', 'money', 'higher'),
-        (4, 'roi', 'ratio', 'higher'),
-        (5, 'roas', 'ratio', 'higher'),
-        (6, 'cac', 'money', 'lower'),
-        (7, 'cpa', 'money', 'lower'),
-        (8, 'ctr', 'ratio', 'higher'),
-        (9, 'cvr', 'ratio', 'higher'),
-        (10, 'leads', 'count', 'higher'),
-        (11, 'mqls', 'count', 'higher'),
-        (12, 'sqls', 'count', 'higher'),
-        (13, 'opportunities', 'count', 'higher'),
-        (14, 'customers', 'count', 'higher')
-    ) as t(metric_order, metric, unit, better)
+        (1, 'spend', 'money', 'budget', true),
+        (2, 'revenue', 'money', 'higher', true),
+        (3, 'pipeline', 'money', 'higher', true),
+        (4, 'roi', 'ratio', 'higher', false),
+        (5, 'roas', 'ratio', 'higher', false),
+        (6, 'cac', 'money', 'lower', false),
+        (7, 'cpa', 'money', 'lower', false),
+        (8, 'ctr', 'ratio', 'higher', false),
+        (9, 'cvr', 'ratio', 'higher', false),
+        (10, 'leads', 'count', 'higher', true),
+        (11, 'mqls', 'count', 'higher', true),
+        (12, 'sqls', 'count', 'higher', true),
+        (13, 'opportunities', 'count', 'higher', true),
+        (14, 'customers', 'count', 'higher', true)
+    ) as t(metric_order, metric, unit, better, additive)
 ),
 
 -- a prior month before the exports begin (no spend, no leads) is unknown, not zero
@@ -135,6 +186,21 @@ targets as (
     group by metric
 ),
 
+targets_to_date as (
+    select
+        t.metric,
+        t.target,
+        case
+            when i.additive and c.covered_end < $month_end::date
+                then t.target
+                    * date_diff('day', $month_start::date, c.covered_end) / c.month_days
+            else t.target
+        end as target_to_date
+    from targets as t
+    inner join metric_info as i on i.metric = t.metric
+    cross join coverage as c
+),
+
 final as (
     select
         $month_start::date as month,
@@ -147,33 +213,38 @@ final as (
                 then 100 * (cur.value - prev.value) / nullif(abs(prev.value), 0)
         end as change_pct,
         case
-            when t.target is null or cur.value is null then 'no_target'
+            when t.target_to_date is null or cur.value is null then 'no_target'
             when i.better = 'budget' then
                 case
-                    when abs(cur.value / nullif(t.target, 0) - 1) <= 0.05 then 'on_track'
-                    when abs(cur.value / nullif(t.target, 0) - 1) <= 0.15 then 'at_risk'
+                    when abs(cur.value / nullif(t.target_to_date, 0) - 1) <= 0.05 then 'on_track'
+                    when abs(cur.value / nullif(t.target_to_date, 0) - 1) <= 0.15 then 'at_risk'
                     else 'off_track'
                 end
             when i.better = 'higher' then
                 case
-                    when cur.value >= t.target then 'on_track'
-                    when cur.value >= 0.9 * t.target then 'at_risk'
+                    when cur.value >= t.target_to_date then 'on_track'
+                    when cur.value >= 0.9 * t.target_to_date then 'at_risk'
                     else 'off_track'
                 end
             else
                 case
-                    when cur.value <= t.target then 'on_track'
-                    when cur.value <= 1.1 * t.target then 'at_risk'
+                    when cur.value <= t.target_to_date then 'on_track'
+                    when cur.value <= 1.1 * t.target_to_date then 'at_risk'
                     else 'off_track'
                 end
         end as status,
         i.metric_order,
         i.unit,
-        i.better as direction
+        i.better as direction,
+        t.target_to_date,
+        (select covered_end < $month_end::date from coverage) as partial_month,
+        date_diff('day', $month_start::date, (select covered_end from coverage))::integer
+            as days_covered,
+        (select month_days from coverage)::integer as days_in_month
     from metric_info as i
     left join long as cur on cur.metric = i.metric and cur.month = $month_start
     left join long as prev on prev.metric = i.metric and prev.month = $prior_month
-    left join targets as t on t.metric = i.metric
+    left join targets_to_date as t on t.metric = i.metric
 )
 
 select * from final

@@ -645,3 +645,17 @@ def test_reallocation_action_says_when_its_gain_interval_includes_nothing():
     assert "the interval USD -4,000 to USD 60,000 includes no gain" in text
     # slices written before the interval existed keep the old wording
     assert ins.reallocation_action(reallocation(), "USD")[0]["action"].startswith("Reallocate")
+
+
+def test_partial_month_insights_name_the_days_and_the_prorated_target():
+    df = summary().assign(partial_month=True, days_covered=16, days_in_month=31)
+    df["target_to_date"] = df["target"] * 16 / 31
+    rev = ins.revenue_insight(df, date(2025, 10, 1), "USD")
+    # 400,000 against 500,000 x 16/31 = 258,065 to date: +55%
+    assert rev["insight"].startswith("Won revenue was USD 400,000 in 1-16 October 2025")
+    assert "+55% against the USD 258,065 target prorated to date" in rev["insight"]
+    assert "+5% against 1-16 September" in rev["insight"]
+    mover = ins.biggest_mover_insight(df)
+    assert mover["insight"].endswith("from 100 in the same 16 days of the month before.")
+    whole = ins.revenue_insight(summary(), date(2025, 10, 1), "USD")
+    assert "in October 2025" in whole["insight"] and "month over month" in whole["insight"]

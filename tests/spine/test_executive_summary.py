@@ -1,11 +1,13 @@
 """marts.executive_summary against hand-computed numbers (February 2024 sample)."""
 
+import duckdb
 import pytest
 
 from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import month_params
 from gtm_assets.assets.raw import build_staging
 from gtm_assets.sql_files import load_sql
+from tests.conftest import create_empty_raw
 from tests.spine.sample_month import FEB, load_sample
 
 
@@ -80,3 +82,71 @@ def test_a_prior_month_before_the_exports_is_unknown_not_zero(raw_con):
     )
     assert df["value"].notna().any()
     assert df["prior_month"].isna().all() and df["change_pct"].isna().all()
+
+
+def test_sample_month_is_complete(summary):
+    row = summary["spend"]
+    assert not row["partial_month"]
+    assert (row["days_covered"], row["days_in_month"]) == (29, 29)
+
+
+def _summary_with_exports_ending(raw_con, last_day: str) -> dict:
+    """The sample as an export taken after ``last_day`` would show it."""
+    load_sample(raw_con)
+    cut = f"{last_day} 23:59:59.999999"
+    for table, column in (
+        ("ad_spend", "date"),
+        ("touchpoints", "ts"),
+        ("leads", "created_at"),
+        ("lead_stage_history", "entered_at"),
+        ("opportunities", "created_at"),
+    ):
+        raw_con.execute(f"delete from raw.{table} where {column} > $cut::timestamp", {"cut": cut})  # noqa: S608
+    raw_con.execute(
+        "update raw.opportunities set closed_at = null, stage = 'proposal' "
+        "where closed_at > $cut::timestamp",
+        {"cut": cut},
+    )
+    build_staging(raw_con, "USD")
+    wh.replace_month(
+        raw_con,
+        "marts.executive_summary",
+        load_sql("marts/executive_summary"),
+        FEB,
+        month_params("2024-02-01"),
+    )
+    df = wh.query_df(raw_con, "select * from marts.executive_summary where month = $m", {"m": FEB})
+    return {r["metric"]: r for r in df.to_dict("records")}
+
+
+def test_partial_month_compares_the_same_days(raw_con):
+    """Exports ending on 5 February: February covers days 1-5, January is compared over
+    1-5 January (nothing: its spend was on the 10th and 20th), and the 600 spend plan is
+    prorated to 5 of 29 days for the status."""
+    s = _summary_with_exports_ending(raw_con, "2024-02-05")
+    spend = s["spend"]
+    assert spend["partial_month"] and (spend["days_covered"], spend["days_in_month"]) == (5, 29)
+    # C2 on Feb 3: 100 EUR at 1.20; C1 on Feb 5: 300 USD
+    assert spend["value"] == pytest.approx(420.0)
+    assert spend["prior_month"] == pytest.approx(0.0)
+    assert spend["target"] == pytest.approx(600.0)
+    assert spend["target_to_date"] == pytest.approx(600.0 * 5 / 29)
+    assert spend["status"] == "off_track"  # 420 against 103.4 to date
+    assert s["cac"]["target_to_date"] == pytest.approx(600.0)  # a ratio: not prorated
+
+
+def test_partial_month_prior_window(raw_con):
+    """Exports ending on 20 February (a deal created that day) compare 1-20 January (both
+    January spend days, the 10th and the 20th). Cut after the 19th, the last row left is an
+    SQL on the 14th: 1-14 January (the 10th only)."""
+    s = _summary_with_exports_ending(raw_con, "2024-02-20")
+    spend = s["spend"]
+    assert spend["days_covered"] == 20
+    # January 1-20 holds both January spend days: 200 USD (10th) and 50 EUR at 1.10 (20th)
+    assert spend["prior_month"] == pytest.approx(255.0)
+    fresh = duckdb.connect()
+    create_empty_raw(fresh)
+    s = _summary_with_exports_ending(fresh, "2024-02-19")
+    fresh.close()
+    assert s["spend"]["days_covered"] == 14
+    assert s["spend"]["prior_month"] == pytest.approx(200.0)
