@@ -480,6 +480,21 @@ def funnel_section(con, month: date, currency: str) -> Section:
     return section
 
 
+def _unscored_leads(con, before: date) -> int:
+    """Leads created before ``before`` that no month has scored yet."""
+    if not wh.table_exists(con, "marts.lead_scores"):
+        return 0
+    if "unscored" not in wh.table_columns(con, "marts.lead_scores"):
+        return 0
+    return int(
+        con.execute(
+            "select count(*) from marts.lead_scores as s inner join staging.leads as l "
+            "using (lead_id) where s.unscored and l.created_at < $before",
+            {"before": before},
+        ).fetchall()[0][0]
+    )
+
+
 def lead_quality_section(con, month: date, currency: str) -> Section:
     title = "Lead quality and scoring"
     perf = month_rows(con, "marts.lead_model_performance", month)
@@ -511,6 +526,12 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
             )
     else:
         section.paragraphs.append(f"No model this month: {p.get('note')}")
+        waiting = _unscored_leads(con, add_months(month, 1))
+        if waiting:
+            section.paragraphs.append(
+                f"{waiting:,} leads created by the end of the month have no score yet "
+                "(marts.lead_scores.unscored); the next month that can fit a model scores them."
+            )
     for table, heading, columns in (
         (
             "lead_threshold_recommendations",

@@ -95,8 +95,19 @@ def test_every_lead_has_a_score(full_run) -> None:
     first_model = con.execute(
         "select min(month) from marts.lead_model_performance where model_fitted"
     ).fetchall()[0][0]
+    unscored = con.execute(
+        "select count(*), count(*) filter (where score is null and unscored_reason is not null)"
+        " from marts.lead_scores where unscored"
+    ).fetchall()[0]
+    n_leads, n_rows = con.execute(
+        "select (select count(*) from staging.leads), (select count(*) from marts.lead_scores)"
+    ).fetchall()[0]
     con.close()
     assert missing == 0
+    # one row per lead, the leads created after September (no month scored them) included,
+    # unscored and saying so
+    assert n_rows == n_leads
+    assert unscored[0] > 0 and unscored[0] == unscored[1]
     # the first month with a model scored the backlog; September found none left
     assert [row[0] for row in flagged] == [first_model]
     assert flagged[0][2] < pd.Timestamp(first_model) - pd.Timedelta(days=14)
@@ -111,8 +122,12 @@ def test_scores_checks_and_latest(full_run) -> None:
     ).df()
     assert bool(perf.loc[0, "model_fitted"])
     assert 0.5 < perf.loc[0, "auc"] <= 1.0
-    scores = con.execute("select * from marts.lead_scores").df()
-    assert scores["lead_id"].is_unique
+    every = con.execute("select * from marts.lead_scores").df()
+    assert every["lead_id"].is_unique
+    # leads created after September have a row, unscored (no later month ran)
+    assert every.loc[every["unscored"], "score"].isna().all()
+    scores = every[~every["unscored"]].reset_index(drop=True)
+    scores["score"] = scores["score"].astype(int)
     assert scores["score"].between(0, 100).all()
     assert scores["predicted_sql_probability"].between(0, 1).all()
     np.testing.assert_array_equal(

@@ -227,3 +227,28 @@ def test_budget_gain_interval_is_said_with_its_meaning():
         unsure, "USD"
     )
     assert _gain_interval_text(pd.DataFrame({"x": [1]}), "USD") == ""
+
+
+def test_lead_quality_section_counts_leads_without_a_score() -> None:
+    """A month without a model says how many leads are still waiting for a score."""
+    from gtm_assets.report.sections import lead_quality_section
+
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema staging")
+    con.execute(
+        "create table marts.lead_model_performance as select date '2025-12-01' as month, "
+        "false as model_fitted, 'skipped: 72 mature validation leads with 4 SQLs' as note"
+    )
+    con.execute(
+        "create table staging.leads as select * from (values ('a', timestamp '2025-11-30'), "
+        "('b', timestamp '2025-12-05'), ('c', timestamp '2025-12-20'), "
+        "('d', timestamp '2026-01-03')) as t(lead_id, created_at)"
+    )
+    con.execute(
+        "create table marts.lead_scores as select * from (values ('a', false), ('b', true), "
+        "('c', true), ('d', true)) as t(lead_id, unscored)"
+    )
+    section = lead_quality_section(con, date(2025, 12, 1), "USD")
+    text = " ".join(section.paragraphs)
+    assert "No model this month: skipped: 72 mature validation leads" in text
+    assert "2 leads created by the end of the month have no score yet" in text
