@@ -258,12 +258,14 @@ def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
     reference = "target" if top.get("short_of") == "target" else "baseline"
     ref_rate = top["target_rate"] if reference == "target" else top["baseline_rate"]
     p_adj = top["p_adj_vs_target"] if reference == "target" else top["p_adj_vs_baseline"]
+    lost = top["downstream_customers_lost"]
     text = (
         f"The biggest funnel bottleneck is {top['from_stage']}→{top['to_stage']}: "
         f"{top['conversion_rate']:.1%} for the {pd.Timestamp(top['cohort_month']):%B} cohort vs a "
-        f"{ref_rate:.1%} {reference} (adjusted p = {p_adj:.3f}), about "
-        f"{top['downstream_customers_lost']:.1f} customers lost downstream"
+        f"{ref_rate:.1%} {reference} (adjusted p = {p_adj:.3f})"
     )
+    if not _nan(lost):
+        text += f", about {lost:.1f} customers lost downstream"
     segments = flagged[
         (flagged.segment_type != "all")
         & (flagged.from_stage == top["from_stage"])
@@ -530,9 +532,10 @@ def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[di
         .head(MAX_PER_SOURCE)
         .to_dict("records")
     ):
-        lost = float(r["downstream_customers_lost"] or 0)
-        if lost <= 0:
-            continue
+        lost = r["downstream_customers_lost"]
+        if _nan(lost) or float(lost) <= 0:
+            continue  # no measured downstream cost: an insight, not an action
+        lost = float(lost)
         reference = "target" if r.get("short_of") == "target" else "3-month baseline"
         ref_rate = r["target_rate"] if r.get("short_of") == "target" else r["baseline_rate"]
         segs = bottlenecks[

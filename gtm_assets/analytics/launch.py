@@ -470,6 +470,19 @@ def performance_vs_targets(
     )
 
 
+def describe_actual(metric: str, value: float) -> str:
+    """ "CPA 4,539", or for a CPA with spend and no lead yet "CPA: no lead yet"."""
+    if metric == "cpa" and isinstance(value, float) and math.isinf(value):
+        return "CPA: spend and no lead yet"
+    return f"{metric.upper()} {value:,.4g}"
+
+
+def finite_or_nan(value: float) -> float:
+    """``value``, or NaN (NULL in the warehouse) for an infinite ratio: the contract's ratios
+    are NULL, never infinity, where the denominator is 0."""
+    return value if _finite(value) else float("nan")
+
+
 def weakest_attainment(performance: pd.DataFrame) -> tuple[float, float]:
     """(attainment, required attainment) of the metric furthest below what the tolerance
     requires: the value and threshold that decide the performance check."""
@@ -602,7 +615,7 @@ def evaluate_launch(
         perf_ok = misses.empty
         perf_detail = (
             "; ".join(
-                f"{r.metric.upper()} {r.actual:,.4g} vs target {r.target:,.4g} "
+                f"{describe_actual(r.metric, r.actual)} vs target {r.target:,.4g} "
                 f"({100 * r.attainment:.0f}%)"
                 for r in judged.itertuples()
             )
@@ -692,7 +705,7 @@ def week4_decision(
 
     def describe(row) -> str:
         return (
-            f"{row.metric.upper()} {row.actual:,.4g} vs target {row.target:,.4g} "
+            f"{describe_actual(row.metric, row.actual)} vs target {row.target:,.4g} "
             f"({100 * row.attainment:.0f}% of target)"
         )
 

@@ -815,7 +815,7 @@ def launch_readout(
             "mql_to_sql_rate": t["sqls"] / t["mqls"] if t["mqls"] > 0 else np.nan,
             "actual_ctr": result["metrics"]["ctr"],
             "actual_cvr": result["metrics"]["cvr"],
-            "actual_cpa": result["metrics"]["cpa"],
+            "actual_cpa": core.finite_or_nan(result["metrics"]["cpa"]),
             "projected_roas": result["metrics"]["roas"],
             "attributed_roas": result["metrics"]["actual_roas"],
             **{f"target_{m}": targets[m] for m in core.TARGET_METRICS},

@@ -183,11 +183,23 @@ with_changes as (
         roas / nullif(target_roas, 0) - 1 as roas_vs_target,
         ctr / nullif(target_ctr, 0) - 1 as ctr_vs_target,
         cvr / nullif(target_cvr, 0) - 1 as cvr_vs_target,
-        100 * (spend - prior_spend) / nullif(prior_spend, 0) as spend_change_pct,
-        100 * (leads - prior_leads) / nullif(prior_leads, 0) as leads_change_pct,
-        100 * (attributed_revenue - prior_attributed_revenue) / nullif(prior_attributed_revenue, 0) as revenue_change_pct,
-        100 * (roas - prior_roas) / nullif(prior_roas, 0) as roas_change_pct,
-        100 * (roas - trailing_3m_roas) / nullif(trailing_3m_roas, 0) as roas_vs_trailing_3m_pct,
+        -- changes from a base under a cent, a hundredth of a lead or a ROAS of 0.001 (credit
+        -- split leftovers) are NULL, like changes from zero
+        case when abs(prior_spend) >= 0.01 then 100 * (spend - prior_spend) / prior_spend end
+            as spend_change_pct,
+        case when abs(prior_leads) >= 0.01 then 100 * (leads - prior_leads) / prior_leads end
+            as leads_change_pct,
+        case
+            when abs(prior_attributed_revenue) >= 0.01
+                then 100 * (attributed_revenue - prior_attributed_revenue)
+                    / prior_attributed_revenue
+        end as revenue_change_pct,
+        case when abs(prior_roas) >= 0.001 then 100 * (roas - prior_roas) / prior_roas end
+            as roas_change_pct,
+        case
+            when abs(trailing_3m_roas) >= 0.001
+                then 100 * (roas - trailing_3m_roas) / trailing_3m_roas
+        end as roas_vs_trailing_3m_pct,
         clicks >= $min_clicks and spend >= $min_spend and roas is not null as rankable
     from joined
 ),

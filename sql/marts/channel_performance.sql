@@ -183,9 +183,16 @@ final as (
         p.leads as prior_leads,
         p.attributed_revenue as prior_attributed_revenue,
         p.roas as prior_roas,
-        100 * (cur.spend - p.spend) / nullif(p.spend, 0) as spend_change_pct,
-        100 * (cur.leads - p.leads) / nullif(p.leads, 0) as leads_change_pct,
-        100 * (cur.attributed_revenue - p.attributed_revenue) / nullif(p.attributed_revenue, 0) as revenue_change_pct,
+        -- a change from less than a cent or a hundredth of a lead (credit split leftovers) is
+        -- not a percentage anyone can read: NULL, like a change from zero
+        case when abs(p.spend) >= 0.01 then 100 * (cur.spend - p.spend) / p.spend end
+            as spend_change_pct,
+        case when abs(p.leads) >= 0.01 then 100 * (cur.leads - p.leads) / p.leads end
+            as leads_change_pct,
+        case
+            when abs(p.attributed_revenue) >= 0.01
+                then 100 * (cur.attributed_revenue - p.attributed_revenue) / p.attributed_revenue
+        end as revenue_change_pct,
         cur.spend / nullif(sum(cur.spend) filter (where cur.level = 'channel') over (), 0) as spend_share,
         cur.attributed_revenue / nullif(sum(cur.attributed_revenue) filter (where cur.level = 'channel') over (), 0) as revenue_share
     from with_ratios as cur

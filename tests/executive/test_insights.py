@@ -659,3 +659,15 @@ def test_partial_month_insights_name_the_days_and_the_prorated_target():
     assert mover["insight"].endswith("from 100 in the same 16 days of the month before.")
     whole = ins.revenue_insight(summary(), date(2025, 10, 1), "USD")
     assert "in October 2025" in whole["insight"] and "month over month" in whole["insight"]
+
+
+def test_bottleneck_without_a_downstream_cost_is_no_action_and_no_nan():
+    """A bottleneck whose downstream cost cannot be measured (no later-stage rates) is still
+    an insight, without "about nan customers", and not an action with a NaN impact."""
+    b = bottlenecks()
+    b["downstream_customers_lost"] = float("nan")
+    insight = ins.bottleneck_insight(b)
+    assert "nan" not in insight["insight"] and "customers lost" not in insight["insight"]
+    assert insight["insight"].startswith("The biggest funnel bottleneck is mql→sql: 25.0%")
+    values = ins.UnitValues(per_lead=None, per_sql=None, per_customer=5_000.0)
+    assert ins.bottleneck_actions(b, values) == []

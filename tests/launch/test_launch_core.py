@@ -311,3 +311,10 @@ def test_crm_cross_check_names_a_cpa_the_crm_tag_tells_differently():
     assert crm_cross_check(405.0, 300.0, 17_011.0, 35.0, 0.2) == ""  # CRM view worse too
     assert crm_cross_check(600.0, 520.0, 17_011.0, 35.0, 0.2) == ""  # touch credit fine
     assert crm_cross_check(405.0, 520.0, 17_011.0, float("nan"), 0.2) == ""
+
+
+def test_infinite_cpa_is_said_in_words_and_stored_as_null() -> None:
+    assert core.describe_actual("cpa", math.inf) == "CPA: spend and no lead yet"
+    assert core.describe_actual("cpa", 4539.0) == "CPA 4,539"
+    assert math.isnan(core.finite_or_nan(math.inf))
+    assert core.finite_or_nan(12.5) == 12.5

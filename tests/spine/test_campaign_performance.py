@@ -11,7 +11,7 @@ from gtm_assets.assets.common import month_params
 from gtm_assets.assets.raw import build_staging
 from gtm_assets.sql_files import load_sql
 from tests.conftest import insert_rows
-from tests.spine.sample_month import FEB, attribution_rows, load_sample
+from tests.spine.sample_month import FEB, JAN, attribution_rows, load_sample
 
 
 def _params(model="linear"):
@@ -186,3 +186,31 @@ def test_channel_rollup_and_total(con):
     assert sum(r["spend_share"] for r in rows.values() if r["level"] == "channel") == pytest.approx(
         1.0
     )
+
+
+def test_change_from_a_crumb_of_credit_is_null(con):
+    """January's organic revenue is a 1e-6 leftover of a credit split: "+80,000,000,000%" is
+    no change anyone can read, so it is NULL like a change from zero."""
+    con.execute(
+        "insert into marts.campaign_attribution_roi values "
+        "($m, 'won', 'linear', 'organic_search', null, 0.0, 1e-6), "
+        "($m, 'lead', 'linear', 'events', 'C2', 0.004, 0.0)",
+        {"m": JAN},
+    )
+    con.execute(
+        "delete from marts.campaign_attribution_roi where month = $m and campaign_id = 'C2' "
+        "and attributed_conversions = 1.0",
+        {"m": JAN},
+    )
+    params = _params()
+    wh.replace_month(
+        con, "marts.channel_performance", load_sql("marts/channel_performance"), FEB, params
+    )
+    df = wh.query_df(con, "select * from marts.channel_performance where month = $m", {"m": FEB})
+    rows = {r["channel"]: r for r in df.to_dict("records")}
+    assert rows["organic_search"]["prior_attributed_revenue"] == pytest.approx(1e-6)
+    assert _null(rows["organic_search"]["revenue_change_pct"])
+    assert rows["events"]["prior_leads"] == pytest.approx(0.004)
+    assert _null(rows["events"]["leads_change_pct"])
+    c2 = _rows(con)["C2"]
+    assert c2["prior_leads"] == pytest.approx(0.004) and _null(c2["leads_change_pct"])
