@@ -496,6 +496,59 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
     return actions
 
 
+def pacing_actions(pacing: pd.DataFrame | None, currency: str) -> list[dict]:
+    """While the month is still running (the exports end at least two days before its end),
+    a channel projected over its plan gets "lower the daily cap now" (the overspend it
+    avoids), and one far under it "raise caps or release the money" (no revenue claimed).
+    Due the day after the data end: waiting for the month-end review is too late."""
+    if _empty(pacing) or "days_elapsed" not in pacing:
+        return []
+    rows = pacing[
+        (pacing["level"] == "channel")
+        & (pacing["days_in_month"] - pacing["days_elapsed"] >= 2)
+        & pacing["status"].isin(["over", "under"])
+        & pacing["planned_spend"].notna()
+    ]
+    actions = []
+    for r in rows.to_dict("records"):
+        as_of = pd.Timestamp(r["as_of_date"]).date()
+        gap = float(r["projected_eom_spend"]) - float(r["planned_spend"])
+        plan = money(r["planned_spend"], currency)
+        if r["status"] == "over":
+            run_out = r.get("run_out_date")
+            when = (
+                f"reaches its {plan} plan on {pd.Timestamp(run_out):%d %B}"
+                if not _nan(run_out) and run_out is not None and not pd.isna(run_out)
+                else f"passes its {plan} plan"
+            )
+            text = (
+                f"Lower {r['channel']}'s daily cap now: at {money(r['run_rate_daily'], currency)} "
+                f"a day it {when} and would end the month at "
+                f"{money(r['projected_eom_spend'], currency)}, {money(gap, currency)} over plan."
+            )
+            impact, metric, equivalent = gap, "spend_saved", gap
+        else:
+            text = (
+                f"{r['channel']} is pacing to {money(r['projected_eom_spend'], currency)} of its "
+                f"{plan} plan: raise its bids or caps, or release the "
+                f"{money(-gap, currency)} to a channel that returns more."
+            )
+            impact, metric, equivalent = -gap, "spend_unused", 0.0
+        actions.append(
+            dict(
+                action=text,
+                owner_role="Paid media manager",
+                expected_impact=impact,
+                impact_metric=metric,
+                revenue_equivalent=equivalent,
+                source="budget_pacing",
+                evidence=f"pacing ratio {float(r['pacing_ratio']):.2f} as of {as_of}",
+                due_by=as_of + timedelta(days=1),
+            )
+        )
+    return actions
+
+
 NEW_SEGMENT_MIN_SHARE = 0.10
 
 
@@ -750,7 +803,7 @@ def rank_actions(candidates: list[dict], month: date, limit: int = MAX_ACTIONS) 
         if per_source.get(c["source"], 0) >= MAX_PER_SOURCE:
             continue
         per_source[c["source"]] = per_source.get(c["source"], 0) + 1
-        chosen.append({**c, "due_by": due_date(month, c["source"])})
+        chosen.append({**c, "due_by": c.get("due_by") or due_date(month, c["source"])})
         if len(chosen) == limit:
             break
     df = pd.DataFrame(chosen, columns=[c for c in ACTION_COLUMNS if c != "rank"])
@@ -768,10 +821,12 @@ def build_actions(
     thresholds: pd.DataFrame | None = None,
     experiments: pd.DataFrame | None = None,
     content: pd.DataFrame | None = None,
+    pacing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     values = UnitValues.from_summary(summary)
     candidates = (
-        reallocation_action(reallocation, currency)
+        pacing_actions(pacing, currency)
+        + reallocation_action(reallocation, currency)
         + waste_actions(waste, currency)
         + bottleneck_actions(bottlenecks, values)
         + threshold_action(thresholds, values)

@@ -47,6 +47,55 @@ def _run_out(
     return day if day < month_end else None
 
 
+def _projection(
+    by_day: pd.Series, rr_from: date, rr_days: int, days_left: int
+) -> tuple[float, float, float]:
+    """Month-to-date spend, run rate (mean daily spend since ``rr_from``) and projected end
+    of month (month to date + run rate x ``days_left``)."""
+    mtd = float(by_day.sum())
+    run_rate = float(by_day[by_day.index >= rr_from].sum()) / rr_days
+    return mtd, run_rate, mtd + run_rate * days_left
+
+
+#: A month whose spend export ends at least this many days before its last day is partial
+#: (the executive summary's rule, ``marts/executive_summary.sql``): one quiet last day is not.
+PARTIAL_MONTH_MIN_DAYS_LEFT = 2
+
+
+def month_spend_to_end(
+    daily: pd.DataFrame, month_start: date, month_end: date, run_rate_days: int = 7
+) -> tuple[dict[str, float], str | None]:
+    """Each channel's spend in the month, or, when the spend export ends inside the month,
+    its projected end-of-month spend (pacing's projection), with a note saying so.
+
+    A partial month's month-to-date spend is not "this month's spend": compared with a
+    whole next month it reads as a budget increase, and its mix is that of the days seen."""
+    d = daily.copy()
+    d["date"] = pd.to_datetime(d["date"]).dt.date
+    d = d[(d["date"] >= month_start) & (d["date"] < month_end)]
+    if d.empty:
+        return {}, None
+    as_of = max(d["date"])
+    days_left = (month_end - as_of).days - 1
+    totals = d.groupby("channel")["spend"].sum()
+    if days_left < PARTIAL_MONTH_MIN_DAYS_LEFT:
+        return {str(c): float(v) for c, v in totals.items() if v > 0}, None
+    elapsed = (as_of - month_start).days + 1
+    rr_days = min(run_rate_days, elapsed)
+    rr_from = as_of - timedelta(days=rr_days - 1)
+    out = {}
+    for channel, part in d.groupby("channel", sort=True):
+        projected = _projection(part.groupby("date")["spend"].sum(), rr_from, rr_days, days_left)[2]
+        if projected > 0:
+            out[str(channel)] = projected
+    note = (
+        f"the spend export ends on {as_of:%Y-%m-%d}, {days_left} days before the month's end: "
+        f"current spend is projected to the month's end at the last {rr_days} days' run rate "
+        f"({float(totals.sum()):,.0f} to date, {sum(out.values()):,.0f} projected)"
+    )
+    return out, note
+
+
 def campaign_month_plan(campaigns: pd.DataFrame, month_start: date, month_end: date) -> pd.Series:
     """Each campaign's planned spend in the month: lifetime budget prorated by active days."""
     out = {}
@@ -99,9 +148,7 @@ def pacing(
 
     def build(level: str, channel: str, campaign_id: str | None, part: pd.DataFrame, plan, source):
         by_day = part.groupby("date")["spend"].sum()
-        mtd = float(by_day.sum())
-        run_rate = float(by_day[by_day.index >= rr_from].sum()) / rr_days
-        projected = mtd + run_rate * days_left
+        mtd, run_rate, projected = _projection(by_day, rr_from, rr_days, days_left)
         plan_f = float(plan) if plan is not None and np.isfinite(plan) else None
         ratio = projected / plan_f if plan_f else None
         expected_to_date = plan_f * elapsed / days_in_month if plan_f is not None else None
@@ -322,6 +369,7 @@ def triggers(
     min_marginal_roas: float = 1.0,
     headroom_marginal_roas: float = 2.0,
     min_spend: float = 0.0,
+    recommended_change: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Evaluate the in-month budget rules on the current data; one row per evaluable
     (rule, scope) with ``fired`` and the action it asks for.
@@ -331,11 +379,14 @@ def triggers(
     ``pacing_tolerance`` over / under plan; channel marginal ROAS below
     ``min_marginal_roas`` (saturated: move money out) or above
     ``headroom_marginal_roas`` (room to grow: move money in). Campaign rules need at least
-    ``min_spend`` of spend.
+    ``min_spend`` of spend. ``recommended_change`` (channel: recommended minus reference
+    spend of the month's reallocation): a channel rule that points the other way from the
+    reallocation does not fire, and ``overridden_by`` says why (a channel can return 3 at the
+    margin and still lose budget to channels that return more).
     """
     rows = []
 
-    def add(rule, scope, scope_id, channel, metric, value, threshold, fired, action):
+    def add(rule, scope, scope_id, channel, metric, value, threshold, fired, action, override=None):
         rows.append(
             {
                 "rule": rule,
@@ -345,10 +396,25 @@ def triggers(
                 "metric": metric,
                 "value": value,
                 "threshold": threshold,
-                "fired": bool(fired),
-                "action": action if fired else None,
+                "fired": bool(fired) and override is None,
+                "action": action if fired and override is None else None,
+                "overridden_by": override if fired else None,
             }
         )
+
+    change = recommended_change or {}
+
+    def against(channel: str, direction: int) -> str | None:
+        """Why a channel rule pointing ``direction`` (+1 in, -1 out) is overridden."""
+        delta = change.get(channel)
+        if delta is None or pd.isna(delta) or delta * direction >= 0:
+            return None
+        if direction > 0:
+            return (
+                "budget_reallocation moves money out of this channel: other channels return "
+                "more at the margin"
+            )
+        return "budget_reallocation moves money into this channel: the others return less"
 
     for r in perf.itertuples(index=False):
         if float(r.spend or 0) < min_spend:
@@ -418,6 +484,7 @@ def triggers(
             min_marginal_roas,
             r.marginal_roas < min_marginal_roas,
             "the next dollar returns less than a dollar: move budget out of this channel",
+            against(r.channel, -1),
         )
         add(
             "headroom",
@@ -429,6 +496,7 @@ def triggers(
             headroom_marginal_roas,
             r.marginal_roas > headroom_marginal_roas,
             "the next dollar returns well above target: move budget into this channel",
+            against(r.channel, +1),
         )
     return pd.DataFrame(
         rows,
@@ -442,5 +510,6 @@ def triggers(
             "threshold",
             "fired",
             "action",
+            "overridden_by",
         ],
     )

@@ -213,11 +213,12 @@ def _options(
     return core.BudgetOptions(**kw)
 
 
-def _month_spend(con, start: date, end: date) -> dict[str, float]:
+def _month_spend(con, start: date, end: date) -> tuple[dict[str, float], str | None]:
+    """Spend per channel in the month (projected to its end when the export ends inside it)."""
     df = _stable_query(
         con, load_sql("marts/budget_daily_spend"), {"window_start": start, "month_end": end}
     )
-    return {str(k): float(v) for k, v in df.groupby("channel")["spend"].sum().items() if v > 0}
+    return pace.month_spend_to_end(df, start, end)
 
 
 def _plan(con, start: date, end: date) -> pd.DataFrame:
@@ -657,7 +658,7 @@ def budget_reallocation(
     with warehouse.connect() as con:
         fits, curves, boot = _load_fits(con, month)
         options.grain = _grain_of(curves)
-        current = _month_spend(con, month, month_end)
+        current, partial_note = _month_spend(con, month, month_end)
         plan = _plan(con, month_end, next_end)
         planned_next = {
             str(r.channel): float(r.planned_spend) for r in plan.itertuples(index=False)
@@ -665,7 +666,7 @@ def budget_reallocation(
         avg = _average_return(
             con, window_start, month_end, options.objective, curves, _model_of(curves, settings)
         )
-        notes = []
+        notes = [partial_note] if partial_note else []
         if not optional_table_present(con, "budget_plan"):
             notes.append(
                 "skipped budget plan: budget_plan not supplied; budget = this month's spend"
@@ -920,7 +921,7 @@ def budget_waste(
     with warehouse.connect() as con:
         perf = _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
         fits, curves, _ = _load_fits(con, month)
-        current = _month_spend(con, month, month_end)
+        current, _ = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(
             perf,
             min_spend=settings.min_spend_for_ranking,
@@ -969,7 +970,7 @@ def budget_waste(
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=["campaign_performance", "budget_pacing", "budget_response_curves"],
+    deps=["campaign_performance", "budget_pacing", "budget_response_curves", "budget_reallocation"],
     description=(
         "The in-month budget rules (CPA over target, ROAS under target, over/under pacing, "
         "saturated or under-funded channels) evaluated on this month's data: which fired and "
@@ -998,6 +999,16 @@ def budget_triggers(
             if not curves.empty
             else pd.DataFrame(columns=["channel", "marginal_roas"])
         )
+        realloc = (
+            _stable_query(
+                con,
+                "select channel, recommended_spend - reference_spend as delta "
+                "from marts.budget_reallocation where month = $m",
+                {"m": month},
+            )
+            if wh.table_exists(con, "marts.budget_reallocation")
+            else pd.DataFrame(columns=["channel", "delta"])
+        )
         out = pace.triggers(
             perf,
             pacing_rows,
@@ -1008,6 +1019,7 @@ def budget_triggers(
             min_marginal_roas=config.min_marginal_roas,
             headroom_marginal_roas=config.headroom_marginal_roas,
             min_spend=settings.min_spend_for_ranking,
+            recommended_change=dict(zip(realloc["channel"], realloc["delta"], strict=True)),
         )
         n = _write(con, "marts.budget_triggers", out, month)
     fired = out[out["fired"]] if not out.empty else out
@@ -1056,7 +1068,7 @@ def budget_quarterly_allocation(
     with warehouse.connect() as con:
         fits, curves, _ = _load_fits(con, month)
         options.grain = _grain_of(curves)
-        spend3 = _month_spend(con, add_months(month, -2), month_end)
+        spend3, _ = _month_spend(con, add_months(month, -2), month_end)
         plan = _plan(con, next_q, next_q_end)
         planned = None
         if not plan.empty and plan["month"].nunique() == 3:

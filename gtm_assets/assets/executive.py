@@ -89,6 +89,7 @@ INSIGHT_INPUTS = (
     "lead_threshold_recommendations",
     "experiment_results",
     "content_recommendations",
+    "budget_pacing",
 )
 
 
@@ -286,6 +287,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 thresholds=inputs["lead_threshold_recommendations"],
                 experiments=inputs["experiment_results"],
                 content=inputs["content_recommendations"],
+                pacing=inputs["budget_pacing"],
             )
             insights.insert(0, "month", month)
             actions.insert(0, "month", month)

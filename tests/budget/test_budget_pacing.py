@@ -6,6 +6,7 @@ import pytest
 from gtm_assets.analytics.pacing import (
     campaign_month_plan,
     campaign_waste,
+    month_spend_to_end,
     pacing,
     pacing_schedule,
     triggers,
@@ -148,3 +149,39 @@ def test_triggers_fire_on_thresholds():
     assert ("headroom", "paid_search") in fired.index
     assert not t[(t["rule"] == "cpa_above_target") & (t["scope_id"] == "D")]["fired"].any()
     assert "C" not in set(t["scope_id"])  # below min_spend
+
+
+def test_channel_rules_defer_to_the_reallocation():
+    """paid_search returns 2.5 at the margin (headroom) but the reallocation cuts it (others
+    return more); display is saturated and the reallocation cuts it too: only the rule that
+    agrees fires, the other says what overrides it."""
+    marg = pd.DataFrame({"channel": ["display", "paid_search"], "marginal_roas": [0.6, 2.5]})
+    t = triggers(
+        _perf(),
+        pd.DataFrame(columns=["level", "channel", "campaign_id", "pacing_ratio"]),
+        marg,
+        min_spend=500,
+        recommended_change={"paid_search": -1200.0, "display": -300.0},
+    ).set_index(["rule", "scope_id"])
+    assert t.loc[("saturated", "display"), "fired"]
+    assert pd.isna(t.loc[("saturated", "display"), "overridden_by"])
+    headroom = t.loc[("headroom", "paid_search")]
+    assert not headroom["fired"] and pd.isna(headroom["action"])
+    assert headroom["overridden_by"].startswith("budget_reallocation moves money out")
+
+
+def test_month_spend_projected_to_the_end_of_a_partial_month():
+    """Data end on 10 June (20 days left): search ran 200/day over the last 7 days' window
+    (100 x 4 + 200 x 3 = 1,000 / 7), so 1,300 to date + 20 x 1,000/7; social 500 + 20 x 50."""
+    spend, note = month_spend_to_end(_daily(), JUNE, JULY)
+    assert spend["paid_search"] == pytest.approx(1300 + 20 * 1000 / 7)
+    assert spend["paid_social"] == pytest.approx(500 + 20 * 50)
+    assert "ends on 2024-06-10, 20 days before the month's end" in note
+    # the month's last full day present (or all but one quiet day): the month's own spend
+    daily = _daily()
+    full = pd.concat(
+        [daily, daily.assign(date=daily["date"] + timedelta(days=19))], ignore_index=True
+    )
+    spend, note = month_spend_to_end(full, JUNE, JULY)
+    assert note is None
+    assert spend["paid_search"] == pytest.approx(2 * 1300)

@@ -671,3 +671,69 @@ def test_bottleneck_without_a_downstream_cost_is_no_action_and_no_nan():
     assert insight["insight"].startswith("The biggest funnel bottleneck is mql→sql: 25.0%")
     values = ins.UnitValues(per_lead=None, per_sql=None, per_customer=5_000.0)
     assert ins.bottleneck_actions(b, values) == []
+
+
+def _pacing_rows(days_elapsed: int) -> pd.DataFrame:
+    """paid_social at 1,600 a day against a 31,000 plan, display at half its plan."""
+    common = dict(
+        level="channel",
+        campaign_id=None,
+        as_of_date=date(2025, 10, days_elapsed),
+        days_elapsed=days_elapsed,
+        days_in_month=31,
+    )
+    return pd.DataFrame(
+        [
+            dict(
+                common,
+                channel="paid_social",
+                mtd_spend=25_600.0,
+                planned_spend=31_000.0,
+                run_rate_daily=1_600.0,
+                projected_eom_spend=49_600.0,
+                pacing_ratio=1.6,
+                status="over",
+                run_out_date=date(2025, 10, 20),
+            ),
+            dict(
+                common,
+                channel="display",
+                mtd_spend=6_400.0,
+                planned_spend=24_800.0,
+                run_rate_daily=400.0,
+                projected_eom_spend=12_400.0,
+                pacing_ratio=0.5,
+                status="under",
+                run_out_date=None,
+            ),
+            dict(
+                common,
+                channel="email",
+                mtd_spend=3_200.0,
+                planned_spend=6_200.0,
+                run_rate_daily=200.0,
+                projected_eom_spend=6_200.0,
+                pacing_ratio=1.0,
+                status="on_track",
+                run_out_date=None,
+            ),
+        ]
+    )
+
+
+def test_pacing_actions_while_the_month_runs():
+    actions = ins.build_actions(date(2025, 10, 1), "USD", summary(), pacing=_pacing_rows(16))
+    pacing = actions[actions["source"] == "budget_pacing"].set_index("impact_metric")
+    over = pacing.loc["spend_saved"]
+    assert over["action"] == (
+        "Lower paid_social's daily cap now: at USD 1,600 a day it reaches its USD 31,000 plan "
+        "on 20 October and would end the month at USD 49,600, USD 18,600 over plan."
+    )
+    assert over["expected_impact"] == pytest.approx(18_600.0)
+    assert over["due_by"] == date(2025, 10, 17)  # the day after the data end
+    under = pacing.loc["spend_unused"]
+    assert under["action"].startswith("display is pacing to USD 12,400 of its USD 24,800 plan")
+    assert under["expected_impact"] == pytest.approx(12_400.0)
+    # a closed month (data to the 30th or 31st): overspend is history, not an action
+    closed = ins.build_actions(date(2025, 10, 1), "USD", summary(), pacing=_pacing_rows(30))
+    assert "budget_pacing" not in set(closed["source"])
