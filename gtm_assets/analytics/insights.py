@@ -452,6 +452,14 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         name = r.get("name") or r.get("scope_id") or r.get("channel")
         if r.get("kind") == "cpa_above_target":
             why = f"its CPA is {money(r['value'], currency)} against a {money(r['threshold'], currency)} target"
+            model = r.get("attribution_model")
+            if r.get("value") and r.get("threshold") and r.get("spend"):
+                credited = float(r["spend"]) / float(r["value"])
+                implied = float(r["spend"]) / float(r["threshold"])
+                by = f" by {model.replace('_', ' ')} attribution" if isinstance(model, str) else ""
+                why += (
+                    f" ({credited:,.1f} leads credited{by} where the target implies {implied:,.1f})"
+                )
             verb = "Cut bids or budget on"
         elif r.get("kind") == "no_conversions":
             model = r.get("attribution_model")

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 def _status(ratio: float | None, tolerance: float) -> str:
@@ -273,7 +274,12 @@ def pacing_schedule(
 
 
 def campaign_waste(
-    perf: pd.DataFrame, *, min_spend: float, min_clicks: int, cpa_tolerance: float
+    perf: pd.DataFrame,
+    *,
+    min_spend: float,
+    min_clicks: int,
+    cpa_tolerance: float,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Campaign waste. ``perf``: campaign_id, campaign_name, channel, spend, clicks, leads,
     target_cpa (optional: attribution_model, last_touch_leads).
@@ -283,8 +289,11 @@ def campaign_waste(
       and the campaign's last-touch leads: a campaign with no credit under a data-driven
       model can still be the last touch before many leads (brand search catching people
       who were already converting).
-    - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)``; wasted is the
-      spend above what the leads would have cost at the target CPA.
+    - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)`` and clearly so:
+      the leads credited are fewer than a campaign on target would have had on the same spend
+      (spend / target_cpa) at one-sided Poisson p < ``alpha`` (a CPA 8% over target on 20
+      leads is noise, not waste); wasted is the spend above what the leads would have cost
+      at the target CPA.
     """
     rows = []
     for r in perf.itertuples(index=False):
@@ -322,7 +331,9 @@ def campaign_waste(
         elif leads > 0 and pd.notna(r.target_cpa) and r.target_cpa > 0:
             cpa = spend / leads
             limit = float(r.target_cpa) * (1 + cpa_tolerance)
-            if cpa > limit:
+            on_target = spend / float(r.target_cpa)
+            p_value = float(stats.poisson.cdf(math.floor(leads), on_target))
+            if cpa > limit and p_value < alpha:
                 rows.append(
                     {
                         "kind": "cpa_above_target",
@@ -335,7 +346,12 @@ def campaign_waste(
                         "value": cpa,
                         "threshold": limit,
                         "wasted_spend": spend - float(r.target_cpa) * leads,
-                        "detail": f"CPA {cpa:,.2f} vs target {float(r.target_cpa):,.2f}",
+                        "detail": (
+                            f"CPA {cpa:,.2f} vs target {float(r.target_cpa):,.2f}: "
+                            f"{leads:,.1f} leads credited where the target implies "
+                            f"{on_target:,.1f} (Poisson p = {p_value:.2g})"
+                        ),
+                        "attribution_model": getattr(r, "attribution_model", None),
                     }
                 )
     return pd.DataFrame(

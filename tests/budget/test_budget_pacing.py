@@ -123,10 +123,36 @@ def _perf():
 
 
 def test_campaign_waste_rules():
-    w = campaign_waste(_perf(), min_spend=500, min_clicks=100, cpa_tolerance=0.0)
-    assert list(w["kind"]) == ["cpa_above_target", "no_conversions"]
-    assert w.iloc[0]["wasted_spend"] == pytest.approx(1000 - 4 * 200)
-    assert w.iloc[1]["scope_id"] == "B" and w.iloc[1]["wasted_spend"] == 800.0
+    from scipy import stats
+
+    perf = pd.concat(
+        [
+            _perf(),
+            pd.DataFrame(
+                {
+                    "campaign_id": ["E"],
+                    "campaign_name": ["e"],
+                    "channel": ["paid_search"],
+                    "spend": [10_000.0],
+                    "clicks": [2_000],
+                    "leads": [20.0],
+                    "target_cpa": [200.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    w = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.0)
+    # A: CPA 250 on 4 leads where the 200 target implies 5 (P(X <= 4 | 5) = 0.44): noise.
+    # E: 20 leads where the target implies 50: clearly over.
+    assert list(zip(w["kind"], w["scope_id"], strict=True)) == [
+        ("no_conversions", "B"),
+        ("cpa_above_target", "E"),
+    ]
+    e = w.set_index("scope_id").loc["E"]
+    assert e["wasted_spend"] == pytest.approx(10_000 - 20 * 200)
+    assert f"(Poisson p = {stats.poisson.cdf(20, 50):.2g})" in e["detail"]
+    assert w.set_index("scope_id").loc["B", "wasted_spend"] == 800.0
     # C has no lead but only 100 spend: below the volume threshold
 
 

@@ -737,3 +737,28 @@ def test_pacing_actions_while_the_month_runs():
     # a closed month (data to the 30th or 31st): overspend is history, not an action
     closed = ins.build_actions(date(2025, 10, 1), "USD", summary(), pacing=_pacing_rows(30))
     assert "budget_pacing" not in set(closed["source"])
+
+
+def test_cpa_waste_action_says_how_many_leads_and_by_which_model():
+    waste = pd.DataFrame(
+        [
+            dict(
+                kind="cpa_above_target",
+                scope="campaign",
+                scope_id="C_SOC1",
+                name="LinkedIn launch",
+                channel="paid_social",
+                spend=2_500.0,
+                metric="cpa",
+                value=2_500.0 / 0.5,
+                threshold=150.0,
+                wasted_spend=2_500.0 - 0.5 * 150.0,
+                attribution_model="shapley",
+            )
+        ]
+    )
+    action = ins.waste_actions(waste, "USD")[0]["action"]
+    assert action.startswith(
+        "Cut bids or budget on 'LinkedIn launch' (paid_social): its CPA is USD 5,000 against a "
+        "USD 150 target (0.5 leads credited by shapley attribution where the target implies 16.7)"
+    )
