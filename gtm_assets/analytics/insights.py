@@ -20,10 +20,11 @@ crowd the plan.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 MAX_ACTIONS = 5
@@ -148,7 +149,28 @@ def _period_phrases(summary: pd.DataFrame, month: date) -> tuple[str, str]:
     return f"1-{days} {month:%B %Y}", f"against 1-{days} {prior:%B}"
 
 
-def revenue_insight(summary: pd.DataFrame, month: date, currency: str) -> dict | None:
+#: A won deal at least this share of the month's won revenue is called out: every revenue
+#: figure of the month (ROAS, channel and campaign revenue, curves) then rests on it.
+ONE_DEAL_SHARE = 0.5
+
+
+def one_deal_caveat(won_amounts: Sequence[float], currency: str) -> str | None:
+    """ "one deal of USD 200,000 is 87% of it (the other 3: median USD 9,000)" when a single
+    deal carries at least ``ONE_DEAL_SHARE`` of the month's won revenue, else None."""
+    amounts = sorted((float(a) for a in won_amounts if not _nan(a) and float(a) > 0), reverse=True)
+    total = sum(amounts)
+    if not amounts or total <= 0 or amounts[0] / total < ONE_DEAL_SHARE:
+        return None
+    text = f"one deal of {money(amounts[0], currency)} is {amounts[0] / total:.0%} of it"
+    if len(amounts) > 1:
+        rest = amounts[1:]
+        text += f" (the other {len(rest)}: median {money(float(np.median(rest)), currency)})"
+    return text + ", so every revenue figure this month rests on it"
+
+
+def revenue_insight(
+    summary: pd.DataFrame, month: date, currency: str, won_amounts: Sequence[float] = ()
+) -> dict | None:
     rows = {r["metric"]: r for r in summary.to_dict("records")} if not _empty(summary) else {}
     row = rows.get("revenue")
     if row is None or _nan(row["value"]):
@@ -171,6 +193,9 @@ def revenue_insight(summary: pd.DataFrame, month: date, currency: str) -> dict |
     roas = rows.get("roas")
     if spend is not None and roas is not None and not _nan(roas["value"]):
         parts.append(f"on {money(spend['value'], currency)} of spend (ROAS {roas['value']:.2f})")
+    caveat = one_deal_caveat(won_amounts, currency)
+    if caveat:
+        parts.append(caveat)
     text += (" — " + ", ".join(parts)) if parts else ""
     return dict(
         kind="headline",
@@ -360,10 +385,12 @@ def build_insights(
     reallocation: pd.DataFrame | None = None,
     comparison: pd.DataFrame | None = None,
     limit: int = 5,
+    won_amounts: Sequence[float] = (),
 ) -> pd.DataFrame:
-    """3-5 sentences with their numbers: headline, biggest movers, bottleneck, budget, attribution."""
+    """3-5 sentences with their numbers: headline, biggest movers, bottleneck, budget, attribution.
+    ``won_amounts``: the month's won deal amounts (for the one-deal caveat)."""
     candidates = [
-        revenue_insight(summary, month, currency),
+        revenue_insight(summary, month, currency, won_amounts),
         bottleneck_insight(bottlenecks),
         budget_insight(reallocation, currency),
         channel_mover_insight(channels, currency),

@@ -116,6 +116,18 @@ ACTIONS_SCHEMA = {
 }
 
 
+def _won_amounts(con, month: date) -> list[float]:
+    """The month's won deal amounts (reporting currency)."""
+    if not wh.table_exists(con, "intermediate.conversions"):
+        return []
+    rows = con.execute(
+        "select value from intermediate.conversions where conversion_type = 'won' "
+        "and converted_at >= $start and converted_at < $end",
+        {"start": month, "end": add_months(month, 1)},
+    ).fetchall()
+    return [float(r[0]) for r in rows if r[0] is not None]
+
+
 def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
     """The executive summary, report and read-copy assets, downstream of ``upstream``."""
     upstream = list(upstream)
@@ -276,6 +288,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 bottlenecks=inputs["funnel_bottlenecks"],
                 reallocation=inputs["budget_reallocation"],
                 comparison=inputs["attribution_model_comparison"],
+                won_amounts=_won_amounts(con, month),
             )
             actions = build_actions(
                 month,

@@ -762,3 +762,15 @@ def test_cpa_waste_action_says_how_many_leads_and_by_which_model():
         "Cut bids or budget on 'LinkedIn launch' (paid_social): its CPA is USD 5,000 against a "
         "USD 150 target (0.5 leads credited by shapley attribution where the target implies 16.7)"
     )
+
+
+def test_one_deal_carrying_the_month_is_called_out():
+    amounts = [200_000.0, 9_000.0, 6_500.0, 12_000.0]
+    rev = ins.revenue_insight(summary(), date(2025, 7, 1), "USD", amounts)
+    # 200,000 / 227,500 = 88%; the other three: median 9,000
+    assert (
+        "one deal of USD 200,000 is 88% of it (the other 3: median USD 9,000), so every "
+        "revenue figure this month rests on it" in rev["insight"]
+    )
+    assert ins.one_deal_caveat([9_000.0, 6_500.0, 12_000.0], "USD") is None
+    assert ins.one_deal_caveat([5_000.0], "USD").startswith("one deal of USD 5,000 is 100%")
