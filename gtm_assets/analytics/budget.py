@@ -825,6 +825,8 @@ def reallocate(
     # channels draw by draw): an interval that includes 0 means the move may gain nothing
     gain_ci = (float(np.quantile(tot_gain, alpha)), float(np.quantile(tot_gain, 1 - alpha)))
     table["total_gain_ci_low"], table["total_gain_ci_high"] = gain_ci
+    table["next_budget"], table["budget_source"] = budget, source
+    table["test_reserve_amount"] = reserve
     return Reallocation(
         table=table,
         budget=budget,

@@ -625,8 +625,20 @@ def budget_section(con, month: date, currency: str) -> Section:
         )
     section = Section(key="budget", title=title)
     uplift = reallocation_uplift(realloc)
+    reserve_text = ""
+    if "test_reserve_amount" in realloc and pd.notna(realloc["test_reserve_amount"].iloc[0]):
+        first = realloc.iloc[0]
+        source = (
+            "the budget plan" if first["budget_source"] == "budget_plan" else "this month's spend"
+        )
+        reserve_text = (
+            f"Next month's budget is {fmt(first['next_budget'], 'money', currency)} (from {source}); "
+            f"{fmt(first['test_reserve_amount'], 'money', currency)} of it is the test reserve "
+            "for experiments, the rest is allocated. "
+        )
     section.paragraphs.append(
-        f"Recommended spend totals {fmt(realloc.recommended_spend.sum(), 'money', currency)} against "
+        reserve_text
+        + f"Recommended spend totals {fmt(realloc.recommended_spend.sum(), 'money', currency)} against "
         f"{fmt(realloc.current_spend.sum(), 'money', currency)} current; expected revenue changes by "
         f"{fmt(uplift, 'money', currency)} against the current mix at the same budget"
         + _gain_interval_text(realloc, currency)

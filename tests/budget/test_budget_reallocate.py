@@ -43,6 +43,8 @@ def test_reallocation_honours_budget_bounds_reserve_and_kkt():
     t = r.table.set_index("channel")
     assert r.budget_source == "current_spend" and r.budget == pytest.approx(100_000.0)
     assert r.reserve == pytest.approx(10_000.0)
+    assert (t["next_budget"] == 100_000.0).all() and (t["test_reserve_amount"] == 10_000.0).all()
+    assert (t["budget_source"] == "current_spend").all()
     assert t["recommended_spend"].sum() == pytest.approx(90_000.0)
     # reference = current share of the allocatable budget; bounds +-30% of it
     assert t.loc["search", "reference_spend"] == pytest.approx(36_000.0)

@@ -151,6 +151,9 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
         expected_revenue_current=1.0,
         expected_revenue_recommended=1.0,
         expected_revenue_reference=1.0,
+        next_budget=300.0,
+        budget_source="budget_plan",
+        test_reserve_amount=30.0,
     )
     con = duckdb.connect()
     con.execute("create schema marts")
@@ -158,6 +161,8 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
     con.execute("create table marts.budget_reallocation as select * from realloc")
     section = sections.budget_section(con, date(2025, 8, 1), "USD")
     text = " ".join(section.paragraphs)
+    assert text.startswith("Next month's budget is USD 300 (from the budget plan); USD 30")
+    assert "of it is the test reserve for experiments, the rest is allocated." in text
     assert ("no money can shift between channels" in text) is said
     if said:
         assert f"paid_social ({held}), video (no spend history)" in text
