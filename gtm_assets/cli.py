@@ -399,11 +399,38 @@ def cmd_quarter(args) -> int:
     return code
 
 
+def _exports_changed_since_load() -> bool:
+    """Whether the raw folder's files differ from what the warehouse last loaded (False
+    when there is no warehouse or it cannot be opened now)."""
+    import duckdb
+
+    from gtm_assets import paths
+    from gtm_assets.assets.raw import raw_folder_changed
+    from gtm_assets.resources import GtmSettings
+
+    if not paths.warehouse_path().exists():
+        return False
+    try:
+        with duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
+            return raw_folder_changed(con, GtmSettings.from_env())
+    except duckdb.Error:
+        return False
+
+
 def cmd_launch(args) -> int:
     from gtm_assets import paths
     from gtm_assets.assets.workflows import run_launch
 
     _apply_locations(args.raw_dir, args.warehouse)
+    if _exports_changed_since_load():
+        print(
+            f"gtm launch: the exports in {paths.raw_dir()} changed since the warehouse last "
+            "loaded them, and the launch reads the loaded tables. Load them first (gtm run "
+            "--month YYYY-MM --job monthly_review_load_only, or the monthly review), then run "
+            "the launch again.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     code = _run_other(
         args.campaign, lambda: run_launch(args.campaign, as_of=args.as_of, quiet=not args.verbose)
     )

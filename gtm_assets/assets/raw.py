@@ -202,6 +202,15 @@ def staging_is_current(con) -> bool:
     return stored == [(_staging_signature(_stored_fingerprint(con)),)]
 
 
+def raw_folder_changed(con, settings: GtmSettings) -> bool:
+    """True when the warehouse holds a load and the raw folder's files (or the load settings)
+    differ from it: the exports changed since the last monthly run."""
+    stored = _stored_fingerprint(con)
+    if stored is None or not Path(settings.raw_dir).is_dir():
+        return False
+    return stored != _fingerprint(settings)
+
+
 def build_staging(con, currency: str) -> None:
     """(Re)build every staging table and the intermediate tables (conversions,
     lead_stage_reached) in one transaction."""

@@ -179,3 +179,34 @@ def test_rerunning_an_earlier_month_names_the_later_months_to_rerun(tmp_path, mo
     assert "2 later month(s) (2025-07 .. 2025-08)" in note
     assert "gtm backfill --from 2025-07 --to 2025-08" in note
     assert cli.later_months_note(date(2025, 8, 1)) == ""
+
+
+def test_launch_refuses_exports_changed_since_the_load(tmp_path, capsys, monkeypatch):
+    """The launch reads the loaded tables: after an edit of campaigns.csv (say, an end date
+    added) it asks for a load instead of judging the campaign on the old row."""
+    import duckdb
+
+    from gtm_assets.assets.raw import _fingerprint
+    from gtm_assets.resources import GtmSettings
+
+    monkeypatch.setenv("GTM_RAW_DIR", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "campaigns.csv").write_text("campaign_id,end_date\nC1,\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    settings = GtmSettings.from_env(raw_dir=raw)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw.load_manifest as select 'campaigns' as table_name, $f as fingerprint",
+            {"f": _fingerprint(settings)},
+        )
+    monkeypatch.setenv("GTM_RAW_DIR", str(raw))
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(db))
+    assert not cli._exports_changed_since_load()
+    (raw / "campaigns.csv").write_text("campaign_id,end_date\nC1,2025-12-31\n", encoding="utf-8")
+    assert cli._exports_changed_since_load()
+    args = ["launch", "--campaign", "C1", "--raw-dir", str(raw), "--warehouse", str(db)]
+    assert cli.main(args) == cli.EXIT_USAGE
+    assert "changed since the warehouse last loaded them" in capsys.readouterr().err
