@@ -461,8 +461,10 @@ def threshold_table(
     against last month's threshold: the expected effect of switching.
 
     ``is_recommended`` marks the score threshold from the MQL rule, unless the CRM's own
-    rule dominates it on the same leads (at least as many SQLs at no lower precision): a
-    score that does worse than the current process is not recommended over it."""
+    rule dominates it on the same leads (at least as many SQLs at no lower precision), or the
+    score shows no signal on them (it does not rank SQLs above the rest: one-sided
+    Mann-Whitney p >= 0.05, e.g. AUC 0.37 on 6 SQLs): a score that does worse than the
+    current process, or no better than chance, is not recommended over it."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     months = max(months, 1)
@@ -490,7 +492,7 @@ def threshold_table(
     out["is_recommended"] = out["is_recommended"].fillna(False).astype(bool)
     crm = out["rule"] == CRM_RULE
     if crm.any() and out["is_recommended"].any():
-        if _dominates(out[crm].iloc[0], out[out["is_recommended"]].iloc[0]):
+        if _dominates(out[crm].iloc[0], out[out["is_recommended"]].iloc[0]) or not has_signal(y, p):
             out["is_recommended"] = crm
     for ref_label, suffix in ((CRM_RULE, "crm"), ("last month: ", "last_month")):
         ref = out[out["rule"].str.startswith(ref_label)]
@@ -517,6 +519,16 @@ def with_rule_in_force(
     else:
         out["is_mql_by_rule"] = out["is_mql"].to_numpy()
     return out
+
+
+def has_signal(y: np.ndarray, p: np.ndarray, alpha: float = 0.05) -> bool:
+    """Whether the score ranks the SQLs above the other leads beyond chance (one-sided
+    Mann-Whitney U test at ``alpha``; the U statistic is the AUC times the pairs)."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    if y.all() or not y.any():
+        return False
+    return bool(stats.mannwhitneyu(p[y], p[~y], alternative="greater").pvalue < alpha)
 
 
 def _dominates(rule: pd.Series, other: pd.Series) -> bool:

@@ -596,12 +596,18 @@ def _weaker_score_note(auc: float, crm_auc: float, options: pd.DataFrame | None)
         crm = crm_rows.iloc[0] if len(crm_rows) else None
     if rec is None or crm is None or rec["rule"] == crm["rule"]:
         return f"{lead}: keep the CRM rule, and read the score as information only this month."
+    trade = (
+        "It is a choice of fewer MQLs for sales, not a better rule; keep the CRM rule unless "
+        "sales capacity is the constraint."
+        if rec["mqls_per_month"] < crm["mqls_per_month"]
+        else "It buys its extra SQLs with more MQLs for sales to work, from a score that ranks "
+        "leads worse; keep the CRM rule."
+    )
     return (
         f"{lead}. The recommended '{rec['rule']}' follows the configured MQL rule: "
         f"{rec['sqls_per_month']:.1f} SQLs a month from {rec['mqls_per_month']:.0f} MQLs, "
         f"against {crm['sqls_per_month']:.1f} from {crm['mqls_per_month']:.0f} with the CRM "
-        "rule. It is a choice of fewer MQLs for sales, not a better rule; keep the CRM rule "
-        "unless sales capacity is the constraint."
+        f"rule. {trade}"
     )
 
 

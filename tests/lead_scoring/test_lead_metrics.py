@@ -237,6 +237,27 @@ def test_crm_rule_keeps_the_recommendation_when_it_dominates_the_score():
     assert list(table[table.is_recommended].rule) == ["recommended: score >= 50"]
 
 
+def test_score_without_signal_is_not_recommended_over_the_crm_rule():
+    """6 SQLs among 40 validation leads and a score that ranks them below the rest (AUC
+    about 0.37): "score >= 0" would find more SQLs than the CRM rule only by sending every
+    lead; the CRM rule stays. The same score with its ranking reversed has signal."""
+    rng = np.random.default_rng(5)
+    y = np.zeros(40)
+    y[:6] = 1
+    p = np.where(y == 1, rng.uniform(0.0, 0.5, 40), rng.uniform(0.1, 0.6, 40))
+    crm = np.zeros(40, bool)
+    crm[[0, 1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]] = True
+    assert ls.auc(y, p) < 0.5 and not ls.has_signal(y, p)
+    table = ls.threshold_table(y, p, 2, [0.05], crm_mql=crm, recommended=0.0)
+    assert list(table[table.is_recommended].rule) == ["crm mql stage"]
+    assert ls.has_signal(y, 1 - p)
+    # by hand: U = AUC x pairs; scipy's one-sided p-value decides
+    from scipy import stats
+
+    u = stats.mannwhitneyu(p[y == 1], p[y == 0], alternative="greater")
+    assert u.statistic == pytest.approx(ls.auc(y, p) * 6 * 34)
+
+
 def test_feedback_reason_keeps_its_most_frequent_spelling() -> None:
     fb = pd.DataFrame(
         {

@@ -218,6 +218,12 @@ def test_weaker_score_note_agrees_with_the_threshold_table():
     trade = _weaker_score_note(0.6, 0.8, options.assign(is_recommended=[False, True]))
     assert "'recommended: score >= 34'" in trade and "5.0 SQLs a month from 10 MQLs" in trade
     assert "42.0 from 120" in trade and "not a better rule" in trade
+    # a recommended looser threshold (more MQLs than the CRM rule) is not "fewer MQLs"
+    looser = options.assign(mqls_per_month=[13.0, 40.0], sqls_per_month=[2.5, 3.0])
+    more = _weaker_score_note(0.37, 0.6, looser.assign(is_recommended=[False, True]))
+    assert "fewer MQLs" not in more
+    assert "3.0 SQLs a month from 40 MQLs, against 2.5 from 13" in more
+    assert "buys its extra SQLs with more MQLs for sales to work" in more
 
 
 def test_budget_gain_interval_is_said_with_its_meaning():
