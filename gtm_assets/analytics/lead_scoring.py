@@ -1026,7 +1026,9 @@ def scoring_frame(
     if drop_after_sql:
         counts = counts[~counts["after_sql"]]
     wide = touch_feature_frame(leads["lead_id"], counts)
-    leads = leads.merge(wide, on="lead_id", how="left").reset_index(drop=True)
+    # one row order whatever order the queries returned (the fit's float sums follow it)
+    leads = leads.merge(wide, on="lead_id", how="left").sort_values("lead_id", kind="stable")
+    leads = leads.reset_index(drop=True)
     leads.attrs["post_sql_touches"] = replace(test, cut=drop_after_sql)
     return leads, inputs
 

@@ -266,6 +266,30 @@ def test_fingerprint_changes_with_files_and_settings(tmp_path: Path):
     assert fp != raw_fingerprint(folder)
 
 
+def test_fingerprint_sees_a_same_size_edit_with_its_time_restored(tmp_path: Path):
+    """A corrected value of the same length, the modification time put back (cp -p, touch
+    -r, rsync -a): the load must not be reused. A copy in another folder is another load."""
+    import shutil
+    import time
+
+    folder = write_raw(tmp_path / "raw", raw_tables(optional=False))
+    p = folder / "ad_spend.csv"
+    before = raw_fingerprint(folder)
+    st = p.stat()
+    text = p.read_text(encoding="utf-8")
+    digit = next(c for c in text.splitlines()[1] if c.isdigit())
+    edited = text.replace(digit, "9" if digit != "9" else "8", 1)
+    assert len(edited) == len(text)
+    time.sleep(0.01)
+    p.write_text(edited, encoding="utf-8")
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    assert raw_fingerprint(folder) != before
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)  # copy2: sizes and modification times kept
+    assert raw_fingerprint(copy) != raw_fingerprint(folder)
+
+
 def test_row_numbers_follow_the_file_on_many_rows(con, tmp_path):
     """Row numbers are the file's record order on 60k rows with quoted newlines. (Checked
     by hand on a 118 MB file read by DuckDB with 2 threads; too slow for the suite.)"""

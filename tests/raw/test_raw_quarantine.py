@@ -168,7 +168,7 @@ def test_quarantined_campaign_cascades_to_its_spend(con, tmp_path):
     # C2 has 5 spend rows (days 1..5): all become reference violations.
     assert report.quarantine_counts[("ad_spend", "reference")] == 5
     assert con.execute("select distinct _detail from quarantine.ad_spend").fetchall() == [
-        ('"C2" is not a known campaigns row (missing, or quarantined in quarantine.campaigns)',)
+        ('"C2" is a campaigns row quarantined in quarantine.campaigns',)
     ]
 
 

@@ -107,15 +107,31 @@ def test_missing_fx_rate_names_rows(con, tmp_path):
 
 def test_too_many_quarantined_rows_reject(con, tmp_path):
     data = raw_tables()
-    set_cell(data, "ad_spend", 3, "spend", "12,5")  # 1 of 15 rows = 6.7% > 5%
+    for row in range(3, 9):  # 6 of 15 rows = 40% > 5%, and more than 5 rows
+        set_cell(data, "ad_spend", row, "spend", "12,5")
     folder = write_raw(tmp_path / "raw", data)
     err = _reject(con, folder)
     assert _rules(err) == ["quarantine_share"]
-    assert str(err.problems[0]).startswith("ad_spend.csv: 1 of 15 rows (6.7%) break the contract")
+    assert str(err.problems[0]).startswith("ad_spend.csv: 6 of 15 rows (40.0%) break the contract")
     assert 'row 3, column spend: "12,5" is not a number' in str(err)
     # The same file passes when the tolerance allows it.
-    report = load(con, folder, max_quarantine_share=0.1)
-    assert report.quarantine_counts == {("ad_spend", "type"): 1}
+    report = load(con, folder, max_quarantine_share=0.5)
+    assert report.quarantine_counts == {("ad_spend", "type"): 6}
+
+
+def test_a_few_bad_rows_in_a_small_table_are_quarantined_not_rejected(con, tmp_path):
+    """One bad row of 15 (6.7%) is no structural problem: quarantined and counted, and the
+    load goes on. A bad campaign's spend rows follow it into quarantine without counting
+    towards ad_spend's share (5 of 15 there)."""
+    data = raw_tables()
+    set_cell(data, "ad_spend", 3, "spend", "12,5")
+    set_cell(data, "campaigns", 2, "campaign_type", "evergreen")  # C2: 5 spend rows follow
+    report = load(con, write_raw(tmp_path / "raw", data))
+    assert report.quarantine_counts == {
+        ("ad_spend", "type"): 1,
+        ("ad_spend", "reference"): 5,
+        ("campaigns", "enum"): 1,
+    }
 
 
 def test_duplicate_utm_campaign_rejects(con, tmp_path):
@@ -172,7 +188,8 @@ def test_rejected_load_leaves_previous_tables_intact(con, tmp_path):
     with pytest.raises(RawInputError):
         load(con, write_raw(tmp_path / "bad", bad), max_quarantine_share=0.1)
     bad2 = raw_tables()
-    set_cell(bad2, "campaigns", 1, "campaign_id", "CX")
+    set_cell(bad2, "campaigns", 1, "campaign_id", "CX")  # orphans C1's and C2's spend:
+    set_cell(bad2, "campaigns", 2, "campaign_id", "CY")  # 10 of 15 rows
     with pytest.raises(RawInputError):
         load(con, write_raw(tmp_path / "bad2", bad2), max_quarantine_share=0.1)
     assert _snapshot(con) == before
