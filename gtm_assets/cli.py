@@ -362,8 +362,18 @@ def cmd_backfill(args) -> int:
         return EXIT_USAGE
     months = month_range(args.from_month, args.to_month)
     started = time.perf_counter()
-    code = run_months(months, job_name=args.job, verbose=args.verbose)
-    print(f"Backfill of {len(months)} month(s) finished in {time.perf_counter() - started:.0f} s.")
+    outcomes: list[MonthOutcome] = []
+    code = run_months(months, job_name=args.job, verbose=args.verbose, outcomes=outcomes)
+    seconds = time.perf_counter() - started
+    if code == EXIT_OK:
+        print(f"Backfill of {len(months)} month(s) finished in {seconds:.0f} s.")
+    else:
+        done = sum(o.exit_code == EXIT_OK for o in outcomes)
+        failed = outcomes[-1].month if outcomes else "the first month"
+        print(
+            f"Backfill stopped at {failed} after {seconds:.0f} s: {done} of {len(months)} "
+            "month(s) ran; the months after it were not run."
+        )
     if code == EXIT_OK:
         print_locations(months)
     return code

@@ -210,3 +210,18 @@ def test_launch_refuses_exports_changed_since_the_load(tmp_path, capsys, monkeyp
     args = ["launch", "--campaign", "C1", "--raw-dir", str(raw), "--warehouse", str(db)]
     assert cli.main(args) == cli.EXIT_USAGE
     assert "changed since the warehouse last loaded them" in capsys.readouterr().err
+
+
+def test_a_stopped_backfill_says_where_it_stopped(capsys, monkeypatch):
+    def fake_run_months(months, *, job_name, verbose, outcomes):
+        outcomes.append(cli.MonthOutcome("2025-04", cli.EXIT_REJECTED, 1.0))
+        return cli.EXIT_REJECTED
+
+    monkeypatch.setenv("GTM_RAW_DIR", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setattr(cli, "run_months", fake_run_months)
+    code = cli.main(["backfill", "--from", "2025-04", "--to", "2025-06"])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_REJECTED
+    assert "Backfill stopped at 2025-04" in out and "0 of 3 month(s) ran" in out
+    assert "finished" not in out
