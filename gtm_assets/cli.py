@@ -29,6 +29,10 @@ class MonthOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+#: How a rejected load's message begins (gtm_assets.raw.errors.RawInputError).
+REJECTED_MARK = "was rejected ("
+
+
 def _parse_month(text: str) -> date:
     try:
         value = datetime.strptime(text, "%Y-%m").date()
@@ -82,7 +86,7 @@ def summarize_result(result, month: str, seconds: float) -> MonthOutcome:
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
             message = _root_message(error)
-            if "were rejected" in message:
+            if REJECTED_MARK in message:
                 outcome.problems.append(message)
                 outcome.exit_code = EXIT_REJECTED
             elif "Blocking check" in message or "blocking" in message.lower():

@@ -206,14 +206,21 @@ def revenue_insight(
     )
 
 
+#: A count metric moves only when it was or became at least this large.
+MOVER_MIN_COUNT = 10
+
+
 def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
     """The volume metric that moved most month over month (by absolute percent change)."""
     if _empty(summary):
         return None
+    counts = summary.metric.isin(["leads", "mqls", "sqls", "opportunities", "customers"])
     volume = summary[
-        summary.metric.isin(["leads", "mqls", "sqls", "opportunities", "customers", "pipeline"])
+        (counts | (summary.metric == "pipeline"))
         & summary.change_pct.notna()
         & summary.prior_month.gt(0)
+        # a count that went from 2 to 4 "rose 100%": no mover at that size
+        & ~(counts & (summary.prior_month < MOVER_MIN_COUNT) & (summary.value < MOVER_MIN_COUNT))
     ]
     if volume.empty:
         return None

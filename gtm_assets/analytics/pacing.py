@@ -374,6 +374,11 @@ def campaign_waste(
     )
 
 
+#: What a campaign's month plan is, said with its pacing triggers: it can differ from the
+#: channel's budget_plan (a campaign at the channel's pace can still outrun its own budget).
+CAMPAIGN_PLAN_NOTE = " (plan: the campaign's planned_budget spread evenly over its flight)"
+
+
 def triggers(
     perf: pd.DataFrame,
     pacing_rows: pd.DataFrame,
@@ -474,7 +479,8 @@ def triggers(
             float(r.pacing_ratio),
             1 + pacing_tolerance,
             r.pacing_ratio > 1 + pacing_tolerance,
-            "lower the daily cap so spend lands on plan",
+            "lower the daily cap so spend lands on plan"
+            + (CAMPAIGN_PLAN_NOTE if r.level == "campaign" else ""),
         )
         add(
             "under_pacing",
@@ -485,7 +491,8 @@ def triggers(
             float(r.pacing_ratio),
             1 - pacing_tolerance,
             r.pacing_ratio < 1 - pacing_tolerance,
-            "raise bids/caps or release the unspent budget to better channels",
+            "raise bids/caps or release the unspent budget to better channels"
+            + (CAMPAIGN_PLAN_NOTE if r.level == "campaign" else ""),
         )
     for r in channel_marginal.itertuples(index=False):
         if pd.isna(r.marginal_roas):

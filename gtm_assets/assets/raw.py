@@ -137,7 +137,7 @@ def raw_exports(
                 )
             except RawInputError as exc:
                 raise dg.Failure(
-                    description=f"The raw exports in {settings.raw_dir} were rejected:\n{exc}",
+                    description=str(exc),
                     metadata={"raw_dir": settings.raw_dir},
                     allow_retries=False,
                 ) from exc

@@ -508,7 +508,7 @@ def lead_quality_section(con, month: date, currency: str) -> Section:
             Kpi("CRM MQL rule AUC", fmt(p.get("crm_mql_auc"), "ratio")),
             Kpi("Brier score", fmt(p.get("brier"), "ratio")),
             Kpi("Calibration error (ECE)", fmt(p.get("ece"), "ratio")),
-            Kpi("Leads scored", fmt(p.get("n_scored"), "count")),
+            Kpi("Scores written (new and still-open leads)", fmt(p.get("n_scored"), "count")),
             Kpi("MQLs by score", fmt(p.get("mqls_scored"), "count")),
         ]
         section.paragraphs.append(f"MQL rule: {p.get('mql_rule')}.")

@@ -774,3 +774,10 @@ def test_one_deal_carrying_the_month_is_called_out():
     )
     assert ins.one_deal_caveat([9_000.0, 6_500.0, 12_000.0], "USD") is None
     assert ins.one_deal_caveat([5_000.0], "USD").startswith("one deal of USD 5,000 is 100%")
+
+
+def test_a_tiny_count_is_not_the_biggest_mover():
+    """SQLs from 2 to 4 "rose 100%": at that size no mover; leads +33% (300 -> 400) is."""
+    small = summary(sqls=(4, None, 2), mqls=(210, None, 200))
+    mover = ins.biggest_mover_insight(small)
+    assert mover["metric"] == "leads" and "rose 33%" in mover["insight"]

@@ -63,7 +63,7 @@ def downstream() -> None:
 @dg.asset
 def rejected() -> None:
     raise dg.Failure(
-        description="The raw exports in data/raw were rejected:\nad_spend.csv row 3, column spend: 'x' is not a number"
+        description="The raw input in data/raw was rejected (1 problem); the warehouse was left unchanged.\n\nad_spend.csv row 3, column spend: 'x' is not a number"
     )
 
 
@@ -84,7 +84,7 @@ def test_blocking_check_failure_exits_3_and_stops_downstream():
 def test_rejected_input_exits_2_with_the_loader_message():
     outcome = cli.summarize_result(dg.materialize([rejected], raise_on_error=False), "2024-01", 1.0)
     assert outcome.exit_code == cli.EXIT_REJECTED
-    assert outcome.problems[0].startswith("The raw exports in data/raw were rejected")
+    assert outcome.problems[0].startswith("The raw input in data/raw was rejected (1 problem)")
     assert "ad_spend.csv row 3, column spend" in outcome.problems[0]
 
 
