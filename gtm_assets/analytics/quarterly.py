@@ -113,9 +113,12 @@ def channel_verdict(row: Mapping[str, float]) -> tuple[str, str]:
         )
     prior = row.get("prior_roas")
     if _finite(prior) and _finite(roas):
-        parts.append(
-            f"ROAS {'up' if roas >= prior else 'down'} from {_fmt_ratio(prior)} last quarter"
-        )
+        if _fmt_ratio(roas) == _fmt_ratio(prior):
+            parts.append(f"ROAS unchanged from last quarter ({_fmt_ratio(prior)})")
+        else:
+            parts.append(
+                f"ROAS {'up' if roas > prior else 'down'} from {_fmt_ratio(prior)} last quarter"
+            )
     util = row.get("utilization")
     if _finite(util):
         parts.append(f"{100 * util:.0f}% of its planned budget used")
@@ -319,8 +322,8 @@ def key_learnings(
                 metric="share_worked",
                 value=worked / len(judged),
                 learning=(
-                    f"{worked} of {len(judged)} campaigns large enough to judge met their ROAS and CPA "
-                    "targets; "
+                    f"{worked} of {len(judged)} campaigns large enough to judge worked (ROAS at "
+                    "least 1, and their ROAS and CPA targets where they have them); "
                     + ", ".join(
                         f"{r.campaign_name} (ROAS {_fmt_ratio(r.roas)})"
                         for r in judged[judged["verdict"] == "did not work"].head(3).itertuples()

@@ -92,12 +92,12 @@ def summary_section(con, quarter: date, currency: str) -> Section:
             change=_change(roas, prior_roas),
         ),
         Kpi(
-            "Leads",
+            "Attributed leads (leads with a touch)",
             fmt(total["leads"], "count"),
             prior=fmt(total["prior_leads"], "count"),
             change=_change(total["leads"], total["prior_leads"]),
         ),
-        Kpi("Customers", fmt(total["customers"], "count")),
+        Kpi("Attributed customers", fmt(total["customers"], "count")),
     ]
     paragraphs = []
     if not _empty(budget):

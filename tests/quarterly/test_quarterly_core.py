@@ -55,6 +55,8 @@ def test_channel_verdict_reason_carries_numbers():
         "spend 12,000; ROAS 2.50 vs target 2.00; CPA 40 vs target 50; "
         "ROAS up from 2.00 last quarter; 90% of its planned budget used"
     )
+    _, flat = core.channel_verdict(dict(spend=500, roas=0.0, prior_roas=0.0))
+    assert flat == "spend 500; ROAS 0.00; ROAS unchanged from last quarter (0.00)"
 
 
 def _funnel() -> pd.DataFrame:
