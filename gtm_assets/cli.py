@@ -234,8 +234,9 @@ def _print_outcome(outcome: MonthOutcome, out) -> None:
         print("\n" + problem + "\n", file=sys.stderr)
 
 
-def print_locations(months: Sequence[date], out=sys.stdout) -> None:
-    """Where the report and the tables are, plus the month's headline numbers."""
+def print_locations(months: Sequence[date], out=sys.stdout, since: float | None = None) -> None:
+    """Where the report and the tables are, plus the month's headline numbers. ``since``:
+    the run's start (epoch seconds); a report file older than that is an earlier run's."""
     import duckdb
 
     from gtm_assets import paths
@@ -246,10 +247,13 @@ def print_locations(months: Sequence[date], out=sys.stdout) -> None:
     last = months[-1]
     print("", file=out)
     report = report_path(paths.reports_dir(), last).resolve()
-    print(
-        f"Report:      {report}" if report.exists() else "Report:      not written by this run",
-        file=out,
-    )
+    if not report.exists():
+        line = "Report:      not written by this run"
+    elif since is not None and report.stat().st_mtime < since:
+        line = f"Report:      not written by this run (an earlier run's is {report})"
+    else:
+        line = f"Report:      {report}"
+    print(line, file=out)
     print(
         f"Warehouse:   {warehouse.resolve()}  (schemas raw, staging, marts, quarantine)", file=out
     )
@@ -313,9 +317,10 @@ def cmd_generate(args) -> int:
 
 def cmd_run(args) -> int:
     _apply_locations(args.raw_dir, args.warehouse)
+    since = time.time()
     code = run_months([args.month], job_name=args.job, verbose=args.verbose)
     if code == EXIT_OK:
-        print_locations([args.month])
+        print_locations([args.month], since=since)
         note = later_months_note(args.month)
         if note:
             print(note)
@@ -365,7 +370,7 @@ def cmd_backfill(args) -> int:
         print("gtm backfill: --to is before --from", file=sys.stderr)
         return EXIT_USAGE
     months = month_range(args.from_month, args.to_month)
-    started = time.perf_counter()
+    started, since = time.perf_counter(), time.time()
     outcomes: list[MonthOutcome] = []
     code = run_months(months, job_name=args.job, verbose=args.verbose, outcomes=outcomes)
     seconds = time.perf_counter() - started
@@ -379,7 +384,7 @@ def cmd_backfill(args) -> int:
             "month(s) ran; the months after it were not run."
         )
     if code == EXIT_OK:
-        print_locations(months)
+        print_locations(months, since=since)
     return code
 
 

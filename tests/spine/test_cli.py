@@ -160,6 +160,18 @@ def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatc
     assert f"Query:       {sys.executable} -c" in text
     assert str((tmp_path / "w.read.duckdb").resolve()) in text
     assert "Report:      not written by this run" in text  # e.g. the load-only job
+    # an earlier run's report is not this run's (the load-only job after a full run)
+    import time
+
+    report = tmp_path / "reports" / "monthly-review-2025-10.html"
+    report.parent.mkdir()
+    report.write_text("<html></html>", encoding="utf-8")
+    out = io.StringIO()
+    cli.print_locations([date(2025, 10, 1)], out=out, since=time.time() + 5)
+    assert "Report:      not written by this run (an earlier run's is" in out.getvalue()
+    out = io.StringIO()
+    cli.print_locations([date(2025, 10, 1)], out=out, since=time.time() - 5)
+    assert f"Report:      {report.resolve()}" in out.getvalue()
 
 
 def test_rerunning_an_earlier_month_names_the_later_months_to_rerun(tmp_path, monkeypatch):
