@@ -161,6 +161,14 @@ class WasteConfig(dg.Config):
     cpa_tolerance: float = Field(
         default=0.0, description="CPA above target * (1 + this) counts as waste."
     )
+    cpa_p_value: float = Field(
+        default=0.05,
+        description=(
+            "...and only when the leads credited are fewer than the target implies for the "
+            "spend at this one-sided Poisson p-value (a CPA a little over target on a few "
+            "leads is noise)."
+        ),
+    )
 
 
 class TriggerConfig(dg.Config):
@@ -927,6 +935,7 @@ def budget_waste(
             min_spend=settings.min_spend_for_ranking,
             min_clicks=settings.min_clicks_for_ranking,
             cpa_tolerance=config.cpa_tolerance,
+            alpha=config.cpa_p_value,
         )
         sat = core.saturation_waste(
             fits, current, (month_end - month).days / core.GRAIN_DAYS[_grain_of(curves)]
