@@ -37,11 +37,13 @@ for ``Q+1``. Every rule below is stated once, here.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+
+from gtm_assets.analytics.insights import ONE_DEAL_SHARE
 
 TYPE_DURATION_RANGE = {
     "launch": (28, 56),
@@ -840,6 +842,32 @@ def testing_roadmap(
 # ---------------------------------------------------------------- risks
 
 
+def one_deal_risk(won_amounts: Sequence[float]) -> dict | None:
+    """The plan risk of a quarter whose won revenue rests on one deal (at least
+    ``ONE_DEAL_SHARE`` of it), with the revenue of the other deals to plan on instead."""
+    amounts = sorted((float(a) for a in won_amounts if _finite(a) and float(a) > 0), reverse=True)
+    total = sum(amounts)
+    if not amounts or total <= 0 or amounts[0] / total < ONE_DEAL_SHARE:
+        return None
+    rest = total - amounts[0]
+    return dict(
+        kind="revenue_concentration",
+        scope_id="revenue",
+        severity="high",
+        evidence=(
+            f"one deal of {_fmt_money(amounts[0])} is {100 * amounts[0] / total:.0f}% of the "
+            f"quarter's won revenue ({len(amounts) - 1} other deals: {_fmt_money(rest)}); the "
+            "revenue goals, ROAS and the curves' value per lead all carry it"
+        ),
+        value=amounts[0] / total,
+        threshold=ONE_DEAL_SHARE,
+        mitigation=(
+            f"plan revenue on the other deals ({_fmt_money(rest)} last quarter), and judge the "
+            "channels that sourced the deal by leads and pipeline, not by its revenue"
+        ),
+    )
+
+
 def plan_risks(
     curves: pd.DataFrame,
     budget: pd.DataFrame,
@@ -851,9 +879,15 @@ def plan_risks(
     unclassified_share: float = 0.05,
     concentration_share: float = 0.40,
     hhi_limit: float = 0.25,
+    won_amounts: Sequence[float] = (),
 ) -> pd.DataFrame:
-    """Risks of the Q+1 plan with their evidence and mitigation (see module docstring)."""
+    """Risks of the Q+1 plan with their evidence and mitigation (see module docstring).
+    ``won_amounts``: the quarter's won deal amounts (a single deal carrying the revenue is a
+    risk: every revenue-based goal and allocation inherits it)."""
     rows = []
+    one_deal = one_deal_risk(won_amounts)
+    if one_deal is not None:
+        rows.append(one_deal)
     alloc = budget[~budget["is_reserve"]].set_index("channel")
     for r in curves.itertuples() if not curves.empty else []:
         if r.channel not in alloc.index:

@@ -748,8 +748,20 @@ def quarter_risks(
             else pd.DataFrame()
         )
         quality = wh.query_df(con, load_sql("marts/quarter_data_quality"), p)
+        won = (
+            [
+                float(v)
+                for (v,) in con.execute(
+                    "select value from intermediate.conversions where conversion_type = 'won' "
+                    "and converted_at >= $s and converted_at < $e and value is not null",
+                    {"s": p["quarter_start"], "e": p["quarter_end"]},
+                ).fetchall()
+            ]
+            if wh.table_exists(con, "intermediate.conversions")
+            else []
+        )
         risks = (
-            core.plan_risks(curves, budget, pacing, quality)
+            core.plan_risks(curves, budget, pacing, quality, won_amounts=won)
             if not budget.empty
             else pd.DataFrame(
                 columns=[

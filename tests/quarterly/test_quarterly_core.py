@@ -429,6 +429,16 @@ def test_risks_from_the_data():
     )
     low = quality.assign(share=[0.02, 0.04, 0.01])
     assert "touchpoints" not in core.plan_risks(curves, table, pacing, low)["scope_id"].tolist()
+    # one deal of 200,000 among 31,738 of others: 86% of the quarter's won revenue
+    deals = [200_000.0, 9_000.0, 12_738.0, 10_000.0]
+    with_deal = core.plan_risks(curves, table, pacing, quality, won_amounts=deals)
+    risk = with_deal[with_deal["kind"] == "revenue_concentration"].iloc[0]
+    assert risk["severity"] == "high" and risk["value"] == pytest.approx(200_000 / 231_738)
+    assert risk["evidence"].startswith(
+        "one deal of 200,000 is 86% of the quarter's won revenue (3 other deals: 31,738)"
+    )
+    assert "plan revenue on the other deals (31,738 last quarter)" in risk["mitigation"]
+    assert "revenue_concentration" not in set(risks["kind"])
 
 
 def test_goals_are_set_against_the_targets_the_user_supplied():
