@@ -347,13 +347,15 @@ def funnel_stages(
     lead_entries: pd.DataFrame,
     month_start: date,
     settings: FunnelSettings,
+    as_of: date | datetime | None = None,
 ) -> pd.DataFrame:
     """``marts.funnel_stages`` for one month: one row per segment x transition.
 
     ``visitors`` comes from ``visitor_entries``, ``lead_entries`` from ``lead_stage_entries``,
-    both built with ``as_of`` = the month's end."""
+    both built with the same ``as_of``: the month's end (default), or where the data end
+    inside it (a cohort is mature only when its window closed before the data end)."""
     month_end = add_months(month_start, 1)
-    as_of = _ts(month_end)
+    as_of = _ts(min(pd.Timestamp(as_of), pd.Timestamp(month_end)) if as_of else month_end)
     rows: list[dict] = []
     for from_stage, to_stage in TRANSITIONS:
         name = transition_name(from_stage, to_stage)
@@ -515,6 +517,7 @@ def funnel_bottlenecks(
     month_start: date,
     settings: FunnelSettings,
     target_rates: Mapping[str, float] | None = None,
+    as_of: date | datetime | None = None,
 ) -> pd.DataFrame:
     """Transitions (overall and per segment) whose latest mature cohort rate fell short of the
     trailing baseline (pooled previous ``baseline_months`` cohorts; one-sided two-proportion
@@ -523,7 +526,8 @@ def funnel_bottlenecks(
     reference it is significantly short of; ``downstream_customers_lost`` multiplies that by
     the overall mature rates of every later transition. Flagged rows are ranked by it.
     ``share_of_shortfall`` says which segments of a segment type carry the drop."""
-    as_of = _ts(add_months(month_start, 1))
+    month_end = add_months(month_start, 1)
+    as_of = _ts(min(pd.Timestamp(as_of), pd.Timestamp(month_end)) if as_of else month_end)
     target_rates = dict(target_rates or {})
     overall_rate: dict[str, float] = {}
     rows: list[dict] = []

@@ -601,6 +601,7 @@ def run_month(
     settings: ScoringSettings,
     previous_threshold: float | None = None,
     backlog_ids: Collection[str] = (),
+    data_end: date | None = None,
 ) -> ScoringResult:
     """Fit, validate and score for one month.
 
@@ -609,9 +610,11 @@ def run_month(
     ``sql_at``, ...) and the engagement counts of ``touch_feature_frame`` (computed as of the
     month's end). ``backlog_ids``: older leads no earlier month scored (created before the
     first month with a model, or in months without one); they are scored too, flagged
-    ``backscored``, and left out of this month's monitoring (drift, volumes)."""
+    ``backscored``, and left out of this month's monitoring (drift, volumes). ``data_end``:
+    where the exports end when that is inside the month; labels mature, and scores are
+    stamped, there."""
     month_end = add_months(month_start, 1)
-    as_of = pd.Timestamp(month_end)
+    as_of = pd.Timestamp(min(data_end, month_end) if data_end else month_end)
     labelled = label_leads(leads, as_of, settings.label_window_days)
     # training window: the latest `training_months` months of mature leads
     if len(labelled):

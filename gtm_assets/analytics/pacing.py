@@ -59,7 +59,7 @@ def _projection(
 
 
 #: A month whose spend export ends at least this many days before its last day is partial
-#: (the executive summary's rule, ``marts/executive_summary.sql``): one quiet last day is not.
+#: (the rule of ``intermediate/data_end.sql``, on spend alone): one quiet last day is not.
 PARTIAL_MONTH_MIN_DAYS_LEFT = 2
 
 

@@ -12,21 +12,47 @@ import duckdb
 import pandas as pd
 
 from gtm_assets.partitions import add_months, month_bounds
+from gtm_assets.sql_files import load_sql
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 def month_params(partition_key: str, **extra: Any) -> dict[str, Any]:
-    """Bound parameters every monthly SQL file may use."""
+    """Bound parameters every monthly SQL file may use. ``covered_end`` (where the data end)
+    is the month's end here; assets that judge a partial month set it with
+    ``covered_end()``."""
     start, end = month_bounds(partition_key)
     params: dict[str, Any] = {
         "month_start": start,
         "month_end": end,
+        "covered_end": end,
         "prior_month": add_months(start, -1),
         "trailing_start": add_months(start, -3),
     }
     params.update(extra)
     return params
+
+
+#: The event tables whose last row says where the exports end (intermediate/data_end.sql).
+EVENT_TABLES = (
+    "staging.ad_spend",
+    "staging.touchpoints",
+    "staging.leads",
+    "staging.lead_stage_history",
+    "intermediate.conversions",
+)
+
+
+def covered_end(con: duckdb.DuckDBPyConnection, month_end: date) -> date:
+    """The end of the data a month can use (``intermediate/data_end.sql``): ``month_end``,
+    or, when the exports end inside the month, the day after their last row. A warehouse
+    without every event table (a partial test setup) is taken as complete."""
+    from gtm_assets import warehouse as wh
+
+    if not all(wh.table_exists(con, t) for t in EVENT_TABLES):
+        return month_end
+    row = con.execute(load_sql("intermediate/data_end"), {"month_end": month_end}).fetchall()
+    return row[0][0]
 
 
 def markdown_table(

@@ -16,6 +16,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics.insights import build_actions, build_insights
 from gtm_assets.assets.common import (
     WAREHOUSE_POOL,
+    covered_end,
     markdown_table,
     month_label,
     month_params,
@@ -171,6 +172,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
     ) -> dg.MaterializeResult:
         params = month_params(context.partition_key)
         with warehouse.connect() as con:
+            params["covered_end"] = covered_end(con, params["month_end"])
             rows = wh.replace_month(
                 con,
                 "marts.executive_summary",

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import funnel as fn
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
+from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 
@@ -104,17 +104,19 @@ def definitions_frame(month: date, config: FunnelConfig) -> pd.DataFrame:
 def compute_funnel(
     con: duckdb.DuckDBPyConnection, month: date, config: FunnelConfig
 ) -> dict[str, pd.DataFrame]:
-    """The month's funnel tables, using only rows before the month's end."""
+    """The month's funnel tables, using only rows before the month's end (or before the data
+    end, when the exports end inside the month: cohort maturity is judged there)."""
     _, month_end = month_bounds(month.isoformat())
-    inputs = fn.load_funnel_inputs(con, month_end)
+    as_of = covered_end(con, month_end)
+    inputs = fn.load_funnel_inputs(con, as_of)
     settings = config.settings()
     return {
         "marts.funnel_stages": fn.funnel_stages(
-            inputs.visitors, inputs.lead_entries, month, settings
+            inputs.visitors, inputs.lead_entries, month, settings, as_of=as_of
         ),
         "marts.funnel_velocity": fn.funnel_velocity(inputs.visitors, inputs.lead_entries, month),
         "marts.funnel_bottlenecks": fn.funnel_bottlenecks(
-            inputs.visitors, inputs.lead_entries, month, settings, config.target_rates
+            inputs.visitors, inputs.lead_entries, month, settings, config.target_rates, as_of=as_of
         ),
         "marts.funnel_definitions": definitions_frame(month, config),
     }

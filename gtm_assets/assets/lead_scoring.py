@@ -11,7 +11,7 @@ from pydantic import Field
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import funnel as fn
 from gtm_assets.analytics import lead_scoring as ls
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
+from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, markdown_table
 from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -272,8 +272,9 @@ def lead_scores(
 ) -> dg.MaterializeResult:
     month, month_end = month_bounds(context.partition_key)
     settings = config.settings()
-    as_of = pd.Timestamp(month_end)
     with warehouse.connect() as con:
+        data_end = covered_end(con, month_end)
+        as_of = pd.Timestamp(data_end)
         backlog = _unscored_leads(con, month, settings)
         leads, inputs = ls.scoring_frame(
             con,
@@ -288,8 +289,9 @@ def lead_scores(
             settings,
             _previous_threshold(con, month),
             backlog_ids=set(backlog["lead_id"]),
+            data_end=data_end,
         )
-        cohort = fn.mature_cohort_month(month, month_end, config.mql_sql_window_days)
+        cohort = fn.mature_cohort_month(month, data_end, config.mql_sql_window_days)
         entries = inputs.lead_entries.merge(
             inputs.leads[["lead_id", "lead_source", "campaign_id"]], on="lead_id", how="left"
         )

@@ -3,32 +3,16 @@
 -- won deal, touched or not); ROI and ROAS use all won revenue over all spend. MQLs and SQLs
 -- are the leads that first reached the stage in the month, skipped stages included
 -- (intermediate.lead_stage_reached: the funnel's definition).
--- A month the exports end inside (data through day d, at least two days before its end) is
--- partial: its values cover days 1..d, the prior month is compared over its own days 1..d,
+-- A month the exports end inside ($covered_end before $month_end: data through day d, at
+-- least two days before its end; intermediate/data_end.sql) is partial: its values cover days 1..d, the prior month is compared over its own days 1..d,
 -- and the targets of additive metrics are prorated to d days for the status
 -- (target_to_date).
 with
 
-data_end as (
-    -- the day after the last day any event table (spend, touches, leads, stages, deals) has a row
-    select
-        greatest(
-            (select max(date) from staging.ad_spend),
-            (select max(ts)::date from staging.touchpoints),
-            (select max(created_at)::date from staging.leads),
-            (select max(entered_at)::date from staging.lead_stage_history),
-            (select max(converted_at)::date from intermediate.conversions)
-        ) + 1 as day
-),
-
 coverage as (
-    -- one quiet last day (a weekend without a row in a small export) is not a partial month
+    -- $covered_end: intermediate/data_end.sql (assets.common.covered_end)
     select
-        case
-            when (select day from data_end) <= $month_end::date - 2
-                then (select day from data_end)
-            else $month_end::date
-        end as covered_end,
+        least($covered_end::date, $month_end::date) as covered_end,
         date_diff('day', $month_start::date, $month_end::date) as month_days
 ),
 

@@ -175,6 +175,19 @@ def test_censored_cohort_is_not_reported_as_a_drop() -> None:
     assert pd.isna(_row(late, "lead->mql").current_cohort_km_rate)
 
 
+def test_a_partial_month_judges_maturity_at_the_data_end() -> None:
+    """March run on data that end on 20 March: February's lead->mql cohort has not had its
+    30 days (a lead of 28 February needs until 30 March), so the reported cohort is January
+    (empty here), not February; with the whole month of data it is February."""
+    visitors, entries = _build(date(2024, 3, 20))
+    df = fn.funnel_stages(visitors, entries, date(2024, 3, 1), SETTINGS, as_of=date(2024, 3, 20))
+    r = _row(df, "lead->mql")
+    assert r.cohort_month == date(2024, 1, 1)
+    assert r.entered == 0 and pd.isna(r.conversion_rate)
+    whole = fn.funnel_stages(*_build(date(2024, 4, 1)), date(2024, 3, 1), SETTINGS)
+    assert _row(whole, "lead->mql").cohort_month == date(2024, 2, 1)
+
+
 def test_velocity_completed_in_month() -> None:
     visitors, entries = _build(date(2024, 4, 1))
     df = fn.funnel_velocity(visitors, entries, date(2024, 3, 1))

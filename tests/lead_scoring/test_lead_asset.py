@@ -309,3 +309,26 @@ def test_touches_after_sql_left_out_when_sales_drive_them(world, tmp_path: Path)
     assert (worked_frame["post_email_click"] == expected).all()
     assert (worked_frame["post_visit"] == 0).all()
     assert (plain["post_email_click"] >= worked_frame["post_email_click"]).all()
+
+
+def test_labels_mature_at_the_data_end_of_a_partial_month(world, tmp_path: Path) -> None:
+    """An export taken on 10 September: leads created from 12 July to 1 August have not had
+    their 60-day label window by then, so they are not training or validation leads (as they
+    would be with the month's end, 1 October)."""
+    db = tmp_path / "w.duckdb"
+    write_staging(db, _truncate(world, pd.Timestamp("2024-09-10")))
+    settings = ls.ScoringSettings()
+    with duckdb.connect(str(db)) as con:
+        frame, _ = ls.scoring_frame(con, date(2024, 10, 1), date(2024, 9, 1), settings)
+    whole = ls.run_month(frame, date(2024, 9, 1), settings)
+    cut = ls.run_month(frame, date(2024, 9, 1), settings, data_end=date(2024, 9, 10))
+
+    def labelled(result: ls.ScoringResult) -> int:
+        perf = result.performance.iloc[0]
+        return int(perf["n_train"] + perf["n_validation"])
+
+    mature = frame["lead_at"] + pd.Timedelta(days=60)
+    assert labelled(whole) - labelled(cut) == int(
+        ((mature > pd.Timestamp("2024-09-10")) & (mature <= pd.Timestamp("2024-10-01"))).sum()
+    )
+    assert (cut.scores["scored_at"] == pd.Timestamp("2024-09-10")).all()

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from gtm_assets import warehouse as wh
-from gtm_assets.assets.common import month_params
+from gtm_assets.assets.common import covered_end, month_params
 from gtm_assets.assets.raw import build_staging
 from gtm_assets.sql_files import load_sql
 from tests.conftest import create_empty_raw
@@ -16,6 +16,7 @@ def summary(raw_con):
     load_sample(raw_con)
     build_staging(raw_con, "USD")
     params = month_params("2024-02-01")
+    params["covered_end"] = covered_end(raw_con, params["month_end"])
     wh.replace_month(
         raw_con, "marts.executive_summary", load_sql("marts/executive_summary"), FEB, params
     )
@@ -67,6 +68,7 @@ def test_a_prior_month_before_the_exports_is_unknown_not_zero(raw_con):
     load_sample(raw_con)
     build_staging(raw_con, "USD")
     jan = month_params("2024-01-01")
+    jan["covered_end"] = covered_end(raw_con, jan["month_end"])
     wh.replace_month(
         raw_con,
         "marts.executive_summary",
@@ -108,12 +110,10 @@ def _summary_with_exports_ending(raw_con, last_day: str) -> dict:
         {"cut": cut},
     )
     build_staging(raw_con, "USD")
+    params = month_params("2024-02-01")
+    params["covered_end"] = covered_end(raw_con, params["month_end"])
     wh.replace_month(
-        raw_con,
-        "marts.executive_summary",
-        load_sql("marts/executive_summary"),
-        FEB,
-        month_params("2024-02-01"),
+        raw_con, "marts.executive_summary", load_sql("marts/executive_summary"), FEB, params
     )
     df = wh.query_df(raw_con, "select * from marts.executive_summary where month = $m", {"m": FEB})
     return {r["metric"]: r for r in df.to_dict("records")}
