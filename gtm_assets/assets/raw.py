@@ -10,13 +10,12 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from gtm_assets import warehouse as wh
 from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
-from gtm_assets.raw.report import stored_warnings
+from gtm_assets.raw.report import quarantine_counts, stored_warnings
 from gtm_assets.raw.schema import TABLE_NAMES
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -46,27 +45,6 @@ def _stored_fingerprint(con) -> str | None:
         return None
     rows = con.execute("select distinct fingerprint from raw.load_manifest").fetchall()
     return rows[0][0] if len(rows) == 1 else None
-
-
-def quarantine_counts(con) -> pd.DataFrame:
-    """Quarantined rows per raw table, rule and column (empty frame when none)."""
-    tables = [
-        t
-        for (t,) in con.execute(
-            "select table_name from raw.load_manifest where rows_quarantined > 0 order by 1"
-        ).fetchall()
-    ]
-    parts = [
-        f"select '{wh.ident(t)}' as table_name, _rule as rule, _column as column_name, "
-        f"count(*) as rows from quarantine.{wh.ident(t)} group by all"
-        for t in tables
-        if wh.table_exists(con, f"quarantine.{t}")
-    ]
-    if not parts:
-        return pd.DataFrame(columns=["table_name", "rule", "column_name", "rows"])
-    return wh.query_df(
-        con, " union all ".join(parts) + " order by rows desc, table_name, rule, column_name"
-    )
 
 
 def _manifest(con):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import pandas as pd
 
 from gtm_assets import warehouse as wh
 
@@ -87,3 +88,24 @@ def stored_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not wh.table_exists(con, "raw.load_warnings"):
         return []
     return [w for (w,) in con.execute("select warning from raw.load_warnings").fetchall()]
+
+
+def quarantine_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Quarantined rows per raw table, rule and column (empty frame when none)."""
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_name from raw.load_manifest where rows_quarantined > 0 order by 1"
+        ).fetchall()
+    ]
+    parts = [
+        f"select '{wh.ident(t)}' as table_name, _rule as rule, _column as column_name, "
+        f"count(*) as rows from quarantine.{wh.ident(t)} group by all"
+        for t in tables
+        if wh.table_exists(con, f"quarantine.{t}")
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["table_name", "rule", "column_name", "rows"])
+    return wh.query_df(
+        con, " union all ".join(parts) + " order by rows desc, table_name, rule, column_name"
+    )

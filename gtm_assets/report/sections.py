@@ -16,7 +16,7 @@ import pandas as pd
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics.insights import gain_interval, reallocation_uplift
 from gtm_assets.partitions import add_months
-from gtm_assets.raw.report import stored_warnings
+from gtm_assets.raw.report import quarantine_counts, stored_warnings
 from gtm_assets.report import charts
 from gtm_assets.report.model import Chart, Kpi, Section, Table, fmt, table_from_df
 
@@ -270,6 +270,20 @@ def data_quality_section(con, month: date, currency: str) -> Section:
             section.paragraphs.append(
                 f"{counts[1]:,} of {counts[0]:,} touchpoints this month ({counts[1] / counts[0]:.1%}) had utm values no channel rule could classify."
             )
+    if quarantined:
+        section.tables.append(
+            table_from_df(
+                quarantine_counts(con),
+                "Quarantined rows by table, rule and column",
+                {
+                    "table_name": ("Table", "text"),
+                    "rule": ("Rule", "text"),
+                    "column_name": ("Column", "text"),
+                    "rows": ("Rows", "count"),
+                },
+                currency,
+            )
+        )
     section.tables.append(
         table_from_df(
             manifest,

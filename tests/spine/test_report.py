@@ -263,3 +263,24 @@ def test_lead_quality_section_counts_leads_without_a_score() -> None:
     text = " ".join(section.paragraphs)
     assert "No model this month: skipped: 72 mature validation leads" in text
     assert "2 leads created by the end of the month have no score yet" in text
+
+
+def test_data_quality_section_lists_quarantined_rows_by_rule_and_column() -> None:
+    from gtm_assets.report.sections import data_quality_section
+
+    con = duckdb.connect()
+    con.execute("create schema raw; create schema quarantine")
+    con.execute(
+        "create table raw.load_manifest as select * from (values "
+        "('ad_spend', true, 10, 8, 2), ('leads', true, 5, 5, 0)) "
+        "as t(table_name, present, rows_read, rows_loaded, rows_quarantined)"
+    )
+    con.execute(
+        "create table quarantine.ad_spend as select * from (values "
+        "('spend_ceiling', 'spend'), ('range', 'clicks')) as t(_rule, _column)"
+    )
+    section = data_quality_section(con, date(2025, 6, 1), "USD")
+    assert "2 input rows were quarantined" in section.paragraphs[0]
+    by_rule = next(t for t in section.tables if t.title.startswith("Quarantined rows"))
+    text = str(by_rule.rows)
+    assert "spend_ceiling" in text and "range" in text and "clicks" in text
