@@ -46,6 +46,8 @@ from gtm_assets.warehouse import ident
 #: Bump when the loader's rules change, so fingerprints of unchanged files change too.
 LOADER_VERSION = "2"
 
+#: A campaign-month with at least this many impressions, spend and no click is warned about.
+SILENT_CLICKS_MIN_IMPRESSIONS = 1000
 #: A table is never rejected for this many bad rows or fewer, whatever its share.
 MIN_ROWS_TO_REJECT = 5
 #: Marks a reference failure whose parent row exists but was quarantined itself.
@@ -617,6 +619,24 @@ class _Loader:
                 self.warnings.append(
                     f"{self._file('leads')}: {n} lead(s) have a country that is not an ISO 3166 "
                     "alpha-2 code (kept as written)"
+                )
+        if "ad_spend" in self.sources:
+            silent = self._q(
+                "select t__campaign_id, strftime(t__date, '%Y-%m'), sum(t__spend), "  # noqa: S608
+                f"sum(t__impressions) from {self._temp('typ', 'ad_spend')} where _rule is null "
+                "group by all having sum(t__spend) > 0 and sum(t__impressions) >= "
+                f"{SILENT_CLICKS_MIN_IMPRESSIONS} and sum(t__clicks) = 0 order by 2, 1"
+            )
+            if silent:
+                shown = "; ".join(
+                    f"{c} in {m} ({spend:,.0f} spend, {imp:,.0f} impressions)"
+                    for c, m, spend, imp in silent[:5]
+                )
+                more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
+                self.warnings.append(
+                    f"{self._file('ad_spend')}: {len(silent)} campaign-month(s) report spend and "
+                    f"impressions but not one click: {shown}{more} (kept; a broken click column "
+                    "in the platform export? CTR, CVR and CPC are then wrong)"
                 )
         opp = self._temp("typ", "opportunities")
         n_closed, n_open = self._q(

@@ -243,3 +243,19 @@ def test_default_now_is_the_current_time(con, tmp_path):
     report = load_raw(con, write_raw(tmp_path / "raw", data), max_quarantine_share=1.0)
     assert report.quarantine_counts == {("touchpoints", "future"): 1}
     assert report.loaded_at <= datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_spend_and_impressions_without_a_click_is_a_warning(con, tmp_path):
+    """C2 reports 15,000 impressions and 752.50 spend in January 2024 but not one click:
+    kept, and warned about (a broken click column would make CTR, CVR and CPC wrong)."""
+    data = raw_tables()
+    for row in (2, 5, 8, 11, 14):  # C2's five days
+        set_cell(data, "ad_spend", row, "clicks", "0")
+    report = load(con, write_raw(tmp_path / "raw", data))
+    assert report.rows_quarantined == 0
+    silent = [w for w in report.warnings if "not one click" in w]
+    assert len(silent) == 1
+    assert "1 campaign-month(s)" in silent[0] and "C2 in 2024-01" in silent[0]
+    assert "15,000 impressions" in silent[0]
+    clean = load(con, write_raw(tmp_path / "clean", raw_tables()))
+    assert not any("not one click" in w for w in clean.warnings)
