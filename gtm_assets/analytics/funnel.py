@@ -78,6 +78,21 @@ MQL_DEFINITION = (
     "mql = first entry to CRM stage 'mql' in lead_stage_history, or to any later stage "
     "(sql, opportunity, customer) if earlier; entries before the as-of moment only"
 )
+#: What each transition counts (``marts.funnel_definitions``); mql steps use MQL_DEFINITION.
+STAGE_DEFINITIONS = {
+    "visitor->lead": (
+        "visitor = a person's first site touch (visit, click, email click, content view, form "
+        "fill; not an impression, email open or event alone), unless already a lead; converts "
+        "when the person's first lead is created at or after it"
+    ),
+    "sql->opportunity": (
+        "sql = first CRM stage 'sql', or any later stage if earlier; opportunity = the earlier "
+        "of the stage 'opportunity' and the lead's first deal's created_at"
+    ),
+    "opportunity->customer": (
+        "customer = the earlier of the stage 'customer' and the lead's first won deal's closed_at"
+    ),
+}
 UNKNOWN = "unknown"
 
 

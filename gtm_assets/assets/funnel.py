@@ -94,7 +94,9 @@ def definitions_frame(month: date, config: FunnelConfig) -> pd.DataFrame:
             "from_stage": a,
             "to_stage": b,
             "window_days": windows[fn.transition_name(a, b)],
-            "definition": fn.MQL_DEFINITION if "mql" in (a, b) else "",
+            "definition": fn.MQL_DEFINITION
+            if "mql" in (a, b)
+            else fn.STAGE_DEFINITIONS[fn.transition_name(a, b)],
         }
         for a, b in fn.TRANSITIONS
     ]

@@ -105,6 +105,8 @@ def test_funnel_asset_writes_month_slices(tmp_path: Path) -> None:
         "select * from marts.funnel_stages where segment_type = 'all' order by from_stage"
     ).df()
     assert len(stages) == 5
+    definitions = con.execute("select to_stage, definition from marts.funnel_definitions").df()
+    assert definitions["definition"].str.len().gt(40).all()  # every step says what it counts
     r = stages.set_index("from_stage").loc["lead"]
     assert (r.entered, r.converted, r.conversion_rate) == (4, 2, 0.5)
     assert r.cohort_month == pd.Timestamp(date(2024, 2, 1))
