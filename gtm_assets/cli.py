@@ -295,8 +295,12 @@ def print_locations(months: Sequence[date], out=sys.stdout, since: float | None 
 
 
 def _headline_value(metric: str, value: float) -> str:
-    """Counts and money (in the report's currency) without decimals, ratios with two."""
-    return f"{value:,.2f}" if metric == "roas" else f"{value:,.0f}"
+    """Counts and money (with the reporting currency) without decimals, ratios with two."""
+    if metric == "roas":
+        return f"{value:,.2f}"
+    if metric in ("spend", "revenue"):
+        return f"{(os.environ.get('GTM_CURRENCY') or 'USD').upper()} {value:,.0f}"
+    return f"{value:,.0f}"
 
 
 def cmd_generate(args) -> int:

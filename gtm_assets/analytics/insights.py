@@ -230,7 +230,8 @@ def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
     days = partial_days(summary)
     before = "the month before" if days is None else f"in the same {days} days of the month before"
     text = (
-        f"The biggest mover was {row['metric']}{unit}: it {direction} {abs(row['change_pct']):.0f}% "
+        f"Among volumes, the biggest mover was {row['metric']}{unit}: it {direction} "
+        f"{abs(row['change_pct']):.0f}% "
         f"to {row['value']:,.0f} from {row['prior_month']:,.0f} {before}."
     )
     return dict(

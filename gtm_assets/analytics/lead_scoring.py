@@ -1057,10 +1057,13 @@ class PostSqlTouchTest:
                 f"touches after SQL {verb} ({self.leads} leads reached SQL inside the "
                 "post-creation window: too few to test whether sales drive them)"
             )
+        if self.touches_after == 0:
+            pace = "no touch came after SQL"
+        else:
+            pace = f"touches came {self.rate_ratio:.2f}x as fast after SQL as before it"
         return (
             f"touches after SQL {verb}: on the {self.leads:,} leads that reached SQL inside "
-            f"the post-creation window, touches came {self.rate_ratio:.2f}x as fast after SQL "
-            f"as before it (one-sided p = {self.p_value:.2g})"
+            f"the post-creation window, {pace} (one-sided p = {self.p_value:.2g})"
         )
 
 

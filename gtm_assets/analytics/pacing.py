@@ -182,6 +182,11 @@ def pacing(
         else:
             plan, source = None, None
         build("channel", str(channel), None, part, plan, source)
+    # a channel with a plan and no spend at all this month is the worst under-pace: listed
+    for channel in sorted(set(plan_by_channel) - set(in_month["channel"])):
+        plan = plan_by_channel[channel]
+        if plan is not None and np.isfinite(plan) and plan > 0:
+            build("channel", str(channel), None, in_month.iloc[0:0], plan, "budget_plan")
     for campaign_id, part in in_month.groupby("campaign_id", sort=True):
         plan = camp_plan.get(campaign_id, np.nan)
         build(

@@ -83,7 +83,9 @@ def fmt(value: Any, kind: str = "number", currency: str = "USD") -> str:
         return "–"
     if kind == "money":
         return f"{currency} {number:,.0f}" if abs(number) >= 100 else f"{currency} {number:,.2f}"
-    if kind == "percent":  # a fraction shown as percent
+    if kind == "percent":  # a fraction shown as percent; small ones keep 2 significant digits
+        if 0 < abs(number) < 0.001:
+            return f"{100 * number:.2g}%"
         return f"{100 * number:.1f}%"
     if kind == "pct":  # already in percent
         return f"{number:+.1f}%"

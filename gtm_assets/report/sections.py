@@ -56,6 +56,12 @@ def _chart(fig_factory: Callable[[], object], title: str) -> Chart:
     return Chart(title=title, svg=svg, png_b64=png)
 
 
+def _points(delta: float) -> str:
+    """A change of a fraction shown in percentage points ("+23.6 pts", "+0.051 pts")."""
+    pts = 100 * float(delta)
+    return f"{pts:+.1f} pts" if abs(pts) >= 0.1 or pts == 0 else f"{pts:+.2g} pts"
+
+
 def headline_section(con, month: date, currency: str) -> Section:
     title = "Headline KPIs vs target"
     df = month_rows(con, "marts.executive_summary", month, "metric_order")
@@ -66,13 +72,20 @@ def headline_section(con, month: date, currency: str) -> Section:
     kpis = []
     for r in df.to_dict("records"):
         label, kind = METRIC_LABELS.get(r["metric"], (r["metric"], "number"))
+        # a rate shown in percent changes by points: ROI from -75% to -52% is +23.6 pts,
+        # not "+31%" of a negative number
+        change = (
+            _points(r["value"] - r["prior_month"])
+            if kind == "percent" and pd.notna(r["value"]) and pd.notna(r["prior_month"])
+            else fmt(r["change_pct"], "pct")
+        )
         kpis.append(
             Kpi(
                 label=label,
                 value=fmt(r["value"], kind, currency),
                 target=fmt(r["target"], kind, currency) if pd.notna(r["target"]) else "",
                 prior=fmt(r["prior_month"], kind, currency),
-                change=fmt(r["change_pct"], "pct"),
+                change=change,
                 status=r["status"],
             )
         )
@@ -689,6 +702,7 @@ def budget_section(con, month: date, currency: str) -> Section:
                 "marginal_roas_current": ("mROAS now", "ratio"),
                 "marginal_roas_recommended": ("mROAS after", "ratio"),
                 "expected_revenue_current": ("Exp. revenue now", "money"),
+                "expected_revenue_reference": ("Exp. revenue, current mix at next budget", "money"),
                 "expected_revenue_recommended": ("Exp. revenue after", "money"),
             },
             currency,
@@ -842,6 +856,33 @@ def content_section(con, month: date, currency: str) -> Section:
     return section
 
 
+def _decision_effect(row: dict, currency: str) -> str:
+    """The effect the verdict reads, in its unit: revenue per unit (Welch, or CUPED on
+    revenue) in money, a conversion lift (z-test, or CUPED on conversion) in points."""
+    test = row.get("decision_test")
+    if not isinstance(test, str):
+        return ""
+    if test.startswith("welch_cuped"):
+        est, lo, hi = row.get("cuped_lift_abs"), row.get("cuped_ci_low"), row.get("cuped_ci_high")
+    elif test == "welch_revenue":
+        est, lo, hi = (
+            row.get("revenue_lift_abs"),
+            row.get("revenue_ci_low"),
+            row.get("revenue_ci_high"),
+        )
+    else:
+        est, lo, hi = row.get("lift_abs"), row.get("ci_low"), row.get("ci_high")
+    if est is None or pd.isna(est):
+        return ""
+    if test.endswith("revenue"):
+        text = f"{est:+,.2f} {currency} per unit"
+        bounds = f"{lo:+,.2f} to {hi:+,.2f}" if pd.notna(lo) and pd.notna(hi) else ""
+    else:
+        text = f"{100 * est:+.1f} pts"
+        bounds = f"{100 * lo:+.1f} to {100 * hi:+.1f}" if pd.notna(lo) and pd.notna(hi) else ""
+    return f"{text} ({bounds})" if bounds else text
+
+
 def experiments_section(con, month: date, currency: str) -> Section:
     title = "Experiments"
     df = month_rows(con, "marts.experiment_results", month)
@@ -856,18 +897,21 @@ def experiments_section(con, month: date, currency: str) -> Section:
             "no experiment ran this month (or the experiments export was not supplied).",
         )
     section = Section(key="experiments", title=title)
+    df = df.assign(decision_effect=[_decision_effect(r, currency) for r in df.to_dict("records")])
     section.tables.append(
         table_from_df(
             df,
-            "Results (lift vs control with Newcombe 95% CI; p of the decision test, Holm-adjusted)",
+            "Results: conversion lift vs control in points (Newcombe 95% CI), and the effect "
+            "the verdict reads (its own test and 95% CI; p Holm-adjusted)",
             {
                 "experiment_name": ("Experiment", "text"),
                 "variant": ("Variant", "text"),
                 "units": ("Units", "count"),
                 "conversion_rate": ("Conv. rate", "percent"),
-                "lift_abs": ("Lift", "percent"),
+                "lift_abs": ("Conv. lift (pts)", "percent"),
                 "ci_low": ("CI low", "percent"),
                 "ci_high": ("CI high", "percent"),
+                "decision_effect": ("Decision effect (95% CI)", "text"),
                 "decision_test": ("Test", "text"),
                 "decision_p_value_adjusted": ("adj. p (decision)", "ratio"),
                 "srm_flag": ("SRM", "text"),

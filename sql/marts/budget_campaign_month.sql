@@ -1,7 +1,9 @@
 -- Campaign metrics of the month (from marts.campaign_performance) with the campaigns'
--- targets: what the waste and trigger rules read. last_touch_leads: the campaign's leads
--- under last-touch attribution, to tell "no lead at all" from "no lead credit under the
--- configured model" (a campaign that only catches people already converting).
+-- targets as campaign performance resolves them (a campaign-scope row of targets, else the
+-- campaign's own target): what the waste and trigger rules read. last_touch_leads: the
+-- campaign's leads under last-touch attribution, to tell "no lead at all" from "no lead
+-- credit under the configured model" (a campaign that only catches people already
+-- converting).
 -- params: $month_start (DATE)
 with
 
@@ -17,14 +19,11 @@ performance as (
         attributed_revenue,
         cpa,
         roas,
+        target_cpa,
+        target_roas,
         attribution_model
     from marts.campaign_performance
     where month = $month_start
-),
-
-campaigns as (
-    select campaign_id, target_cpa, target_roas
-    from staging.campaigns
 ),
 
 last_touch as (
@@ -39,12 +38,8 @@ last_touch as (
 final as (
     select
         p.*,
-        c.target_cpa,
-        c.target_roas,
         coalesce(l.last_touch_leads, 0) as last_touch_leads
     from performance as p
-    left join campaigns as c
-        on c.campaign_id = p.campaign_id
     left join last_touch as l
         on l.campaign_id = p.campaign_id
 )

@@ -73,6 +73,15 @@ def test_pacing_hand_computed():
     assert camp_b["lifetime_budget_run_out_date"] == date(2024, 6, 30)
 
 
+def test_a_planned_channel_that_never_spends_is_the_worst_under_pace():
+    plan = pd.DataFrame({"channel": ["paid_search", "video"], "planned_spend": [3000.0, 40_000.0]})
+    out = pacing(_daily(), _campaigns(), plan, JUNE, JULY)
+    video = out[(out["level"] == "channel") & (out["channel"] == "video")].iloc[0]
+    assert video["mtd_spend"] == 0.0 and video["projected_eom_spend"] == 0.0
+    assert video["pacing_ratio"] == 0.0 and video["status"] == "under"
+    assert video["plan_to_date"] == pytest.approx(40_000.0 * 10 / 30)
+
+
 def test_run_out_date_is_actual_day_when_plan_already_spent():
     plan = pd.DataFrame({"channel": ["paid_search"], "planned_spend": [650.0]})
     out = pacing(_daily(), _campaigns(), plan, JUNE, JULY)

@@ -143,6 +143,7 @@ def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatc
     monkeypatch.setenv("GTM_DUCKDB_PATH", str(warehouse))
     monkeypatch.setenv("GTM_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("GTM_READ_COPY_PATH", raising=False)
+    monkeypatch.delenv("GTM_CURRENCY", raising=False)
     con = duckdb.connect(str(tmp_path / "w.read.duckdb"))
     con.execute("create schema marts")
     con.execute(
@@ -156,7 +157,7 @@ def test_locations_print_whole_counts_and_an_absolute_query(tmp_path, monkeypatc
     out = io.StringIO()
     cli.print_locations([date(2025, 10, 1)], out=out)
     text = out.getvalue()
-    assert "leads 391 (on track), roas 3.46 (above target), revenue 123,457" in text
+    assert "leads 391 (on track), roas 3.46 (above target), revenue USD 123,457" in text
     assert f"Query:       {sys.executable} -c" in text
     assert str((tmp_path / "w.read.duckdb").resolve()) in text
     assert "Report:      not written by this run" in text  # e.g. the load-only job

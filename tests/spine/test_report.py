@@ -102,6 +102,7 @@ def test_report_deadline_business_days(month, deadline):
         (1234.5, "money", "USD 1,234"),
         (12.5, "money", "USD 12.50"),
         (0.1234, "percent", "12.3%"),
+        (0.00041, "percent", "0.041%"),  # a click-to-lead rate, not "0.0%"
         (-5.0, "pct", "-5.0%"),
         (None, "ratio", "–"),
         (float("inf"), "ratio", "–"),
@@ -284,3 +285,39 @@ def test_data_quality_section_lists_quarantined_rows_by_rule_and_column() -> Non
     by_rule = next(t for t in section.tables if t.title.startswith("Quarantined rows"))
     text = str(by_rule.rows)
     assert "spend_ceiling" in text and "range" in text and "clicks" in text
+
+
+def test_experiment_table_shows_the_effect_the_verdict_reads() -> None:
+    """A revenue test ships on its revenue per unit (Welch), not on the conversion lift whose
+    interval crosses 0; a CUPED conversion test shows its adjusted lift."""
+    from gtm_assets.report.sections import _decision_effect
+
+    revenue = dict(
+        decision_test="welch_revenue",
+        lift_abs=0.035,
+        ci_low=-0.005,
+        ci_high=0.075,
+        revenue_lift_abs=6.53,
+        revenue_ci_low=2.49,
+        revenue_ci_high=10.57,
+    )
+    assert _decision_effect(revenue, "EUR") == "+6.53 EUR per unit (+2.49 to +10.57)"
+    cuped = dict(
+        decision_test="welch_cuped_conversion",
+        lift_abs=0.03,
+        cuped_lift_abs=0.0263,
+        cuped_ci_low=-0.0059,
+        cuped_ci_high=0.0585,
+    )
+    assert _decision_effect(cuped, "EUR") == "+2.6 pts (-0.6 to +5.9)"
+    plain = dict(decision_test="ztest_conversion", lift_abs=0.01, ci_low=0.002, ci_high=0.018)
+    assert _decision_effect(plain, "EUR") == "+1.0 pts (+0.2 to +1.8)"
+    assert _decision_effect(dict(decision_test=None), "EUR") == ""
+
+
+def test_rates_change_by_points() -> None:
+    from gtm_assets.report.sections import _points
+
+    assert _points(-0.516 - -0.752) == "+23.6 pts"  # ROI -75.2% -> -51.6%
+    assert _points(0.00066 - 0.00061) == "+0.005 pts"  # CTR 0.061% -> 0.066%
+    assert _points(0.0) == "+0.0 pts"
