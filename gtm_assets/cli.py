@@ -362,8 +362,9 @@ def later_months_note(month: date) -> str:
         return ""
     return (
         f"note: {len(later)} later month(s) ({later[0]:%Y-%m} .. {later[-1]:%Y-%m}) were built "
-        f"before this re-run; their prior-month and trailing columns still use the old "
-        f"{month:%Y-%m}. Re-run them with gtm backfill --from {later[0]:%Y-%m} --to "
+        f"before this re-run; their channel and campaign prior-month and trailing columns "
+        f"still use the old {month:%Y-%m} slice (the executive summary recomputes its prior "
+        f"month from the exports). Re-run them with gtm backfill --from {later[0]:%Y-%m} --to "
         f"{later[-1]:%Y-%m}."
     )
 

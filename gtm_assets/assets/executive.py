@@ -180,6 +180,12 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 params["month_start"],
                 params,
             )
+            con.execute(
+                "update marts.executive_summary as cur set prior_month_as_reported = prev.value "
+                "from marts.executive_summary as prev where cur.month = $month_start "
+                "and prev.month = $prior_month and prev.metric = cur.metric",
+                {"month_start": params["month_start"], "prior_month": params["prior_month"]},
+            )
             df = wh.query_df(
                 con,
                 "select metric, value, target, prior_month, change_pct, status, partial_month, "

@@ -134,6 +134,15 @@ def _with_month(df: pd.DataFrame, month: date) -> pd.DataFrame:
     return out
 
 
+#: The score history's columns, for the months before any model wrote a row.
+SCORE_HISTORY_DDL = (
+    "create table if not exists marts.lead_score_history (month date, lead_id varchar, "
+    "scored_at timestamp, score bigint, predicted_sql_probability double, grade varchar, "
+    "is_mql boolean, features_complete boolean, lead_created_at timestamp, backscored boolean, "
+    "mql_rule varchar, is_mql_by_rule boolean, probability_threshold double)"
+)
+
+
 def _write(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, month: date) -> int:
     """replace_month, except that an empty slice never creates a table (its types would be
     unknown); an empty slice still clears the month in an existing table."""
@@ -321,10 +330,12 @@ def lead_scores(
                 con, "marts.lead_source_comparison", comparison, month
             ),
         }
-        if wh.table_exists(con, "marts.lead_score_history"):
-            written["marts.lead_scores"] = wh.replace_table(
-                con, "marts.lead_scores", load_sql("marts/lead_scores")
-            )
+        # before the first month with a model the history is empty: lead_scores still has
+        # a row per lead (unscored), so the contract table exists from the first run
+        con.execute(SCORE_HISTORY_DDL)
+        written["marts.lead_scores"] = wh.replace_table(
+            con, "marts.lead_scores", load_sql("marts/lead_scores")
+        )
         # sales feedback, with each lead's latest score as of this month (not of later
         # months: re-running a month must give the same slice)
         feedback_note = "skipped: sales_feedback not supplied"

@@ -56,6 +56,35 @@ def _chart(fig_factory: Callable[[], object], title: str) -> Chart:
     return Chart(title=title, svg=svg, png_b64=png)
 
 
+#: A prior month's value that moved by more than this share since its own run is restated.
+RESTATED_SHARE = 0.005
+
+
+def restated_text(summary: pd.DataFrame, month: date, currency: str) -> str:
+    """Which of the prior month's numbers the current exports restate (deals closed or
+    stages recorded after that month's run), said once, with both values."""
+    if "prior_month_as_reported" not in summary:
+        return ""
+    parts = []
+    for r in summary.to_dict("records"):
+        then, now = r.get("prior_month_as_reported"), r.get("prior_month")
+        label, kind = METRIC_LABELS.get(r["metric"], (r["metric"], "number"))
+        if kind not in ("money", "count") or pd.isna(then) or pd.isna(now):
+            continue
+        if abs(now - then) > RESTATED_SHARE * max(abs(then), 1.0):
+            parts.append(
+                f"{label.lower()} {fmt(then, kind, currency)} then, {fmt(now, kind, currency)} now"
+            )
+    if not parts:
+        return ""
+    prior = add_months(month, -1)
+    return (
+        f"Restated since {prior:%B}'s own run (late data: deals closed or stages recorded "
+        f"after it): {'; '.join(parts)}. Prior-month changes here use the restated numbers; "
+        f"re-run {prior:%B} to refresh its own slice and report."
+    )
+
+
 def _points(delta: float) -> str:
     """A change of a fraction shown in percentage points ("+23.6 pts", "+0.051 pts")."""
     pts = 100 * float(delta)
@@ -90,6 +119,9 @@ def headline_section(con, month: date, currency: str) -> Section:
             )
         )
     section = Section(key="headline", title=title, kpis=kpis)
+    restated = restated_text(df, month, currency)
+    if restated:
+        section.paragraphs.append(restated)
     first = df.iloc[0]
     if "partial_month" in df and bool(first["partial_month"]):
         days, total = int(first["days_covered"]), int(first["days_in_month"])

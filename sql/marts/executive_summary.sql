@@ -59,7 +59,7 @@ leads as (
 ),
 
 reached as (
-    select mql_at, sql_at
+    select created_at, mql_at, sql_at
     from intermediate.lead_stage_reached
     where created_at < $month_end
 ),
@@ -67,11 +67,15 @@ reached as (
 stages as (
     select
         p.month,
+        -- leads created by the period's end, as that month's own run counted them (a stage
+        -- row back-dated before its lead's creation stays with the lead's month)
         count(*) filter (
             where r.mql_at >= p.period_start and r.mql_at < p.period_end
+                and r.created_at < p.period_end
         )::double as mqls,
         count(*) filter (
             where r.sql_at >= p.period_start and r.sql_at < p.period_end
+                and r.created_at < p.period_end
         )::double as sqls
     from periods as p
     cross join reached as r
@@ -224,7 +228,10 @@ final as (
         (select covered_end < $month_end::date from coverage) as partial_month,
         date_diff('day', $month_start::date, (select covered_end from coverage))::integer
             as days_covered,
-        (select month_days from coverage)::integer as days_in_month
+        (select month_days from coverage)::integer as days_in_month,
+        -- the prior month's value as its own run stored it (filled by the asset): differs
+        -- from prior_month when later exports restated that month (deals recorded late)
+        null::double as prior_month_as_reported
     from metric_info as i
     left join long as cur on cur.metric = i.metric and cur.month = $month_start
     left join long as prev on prev.metric = i.metric and prev.month = $prior_month

@@ -332,3 +332,20 @@ def test_labels_mature_at_the_data_end_of_a_partial_month(world, tmp_path: Path)
         ((mature > pd.Timestamp("2024-09-10")) & (mature <= pd.Timestamp("2024-10-01"))).sum()
     )
     assert (cut.scores["scored_at"] == pd.Timestamp("2024-09-10")).all()
+
+
+def test_lead_scores_exists_before_the_first_model(world, tmp_path: Path) -> None:
+    """The first months of an export have no mature leads to fit on: lead_scores still has
+    one row per lead created so far, unscored and saying why."""
+    db = tmp_path / "w.duckdb"
+    write_staging(db, world)
+    assert _run(db, tmp_path, "2024-01-01").success
+    con = duckdb.connect(str(db), read_only=True)
+    perf = con.execute("select model_fitted from marts.lead_model_performance").fetchall()
+    rows, unscored, leads = con.execute(
+        "select count(*), count(*) filter (where unscored and score is null), "
+        "(select count(*) from staging.leads) from marts.lead_scores"
+    ).fetchall()[0]
+    con.close()
+    assert perf == [(False,)]
+    assert rows == unscored == leads

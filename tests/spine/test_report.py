@@ -321,3 +321,29 @@ def test_rates_change_by_points() -> None:
     assert _points(-0.516 - -0.752) == "+23.6 pts"  # ROI -75.2% -> -51.6%
     assert _points(0.00066 - 0.00061) == "+0.005 pts"  # CTR 0.061% -> 0.066%
     assert _points(0.0) == "+0.0 pts"
+
+
+def test_restated_prior_month_is_said_with_both_values() -> None:
+    import pandas as pd
+
+    from gtm_assets.report.sections import restated_text
+
+    summary = pd.DataFrame(
+        {
+            "metric": ["revenue", "customers", "leads", "roas"],
+            "prior_month": [732_910.0, 34.0, 1_000.0, 3.1],
+            "prior_month_as_reported": [698_961.0, 32.0, 1_000.0, 2.9],
+        }
+    )
+    text = restated_text(summary, date(2025, 5, 1), "USD")
+    assert text.startswith("Restated since April's own run")
+    assert "revenue (won) USD 698,961 then, USD 732,910 now" in text
+    assert "customers (won deals) 32 then, 34 now" in text
+    assert "leads 1,000" not in text  # unchanged since April's run
+    assert "roas" not in text  # a ratio follows from the restated sums
+    assert (
+        restated_text(
+            summary.assign(prior_month_as_reported=summary.prior_month), date(2025, 5, 1), "USD"
+        )
+        == ""
+    )
