@@ -129,6 +129,17 @@ def missing_months_text(present: pd.DataFrame) -> str:
         "the persistent bottlenecks (flagged in at least two months). Tables quarter_trends, "
         "quarter_bottlenecks."
     ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "quarter_months_run",
+            asset="quarter_trends",
+            blocking=True,
+            description=(
+                "The quarter's three months have run their monthly review (names the missing "
+                "ones); otherwise nothing of the plan is built or written."
+            ),
+        )
+    ],
 )
 def quarter_trends(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -136,6 +147,29 @@ def quarter_trends(
     p = quarter_params(context.partition_key)
     q = p["quarter_start"]
     with warehouse.connect() as con:
+        present = months_present(con, q)
+        missing = missing_months_text(present)
+        if missing:
+            write_typed(
+                con,
+                "marts.quarter_plan_status",
+                present,
+                {"quarter": q},
+                types={"rows": "BIGINT", "month": "DATE"},
+            )
+            return dg.MaterializeResult(
+                metadata={"missing_months": missing},
+                check_results=[
+                    dg.AssetCheckResult(
+                        check_name="quarter_months_run",
+                        passed=False,
+                        metadata={
+                            "missing_months": missing,
+                            "fix": "run the monthly review of each missing month, then the quarter",
+                        },
+                    )
+                ],
+            )
         funnel = _df(
             con, "quarter_funnel_trend", p, ("marts.funnel_stages", "marts.funnel_bottlenecks")
         )
@@ -201,7 +235,12 @@ def quarter_trends(
                 if f.empty
             )
             or "none",
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="quarter_months_run", passed=True, metadata={"missing_months": "none"}
+            )
+        ],
     )
 
 

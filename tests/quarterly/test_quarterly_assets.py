@@ -141,11 +141,23 @@ def test_plan_document(complete):
 
 
 def test_missing_month_fails_the_plan(tmp_path):
-    _, result, checks = _run(tmp_path, drop_month=date(2024, 3, 1))
-    gate = checks["plan_complete"]
+    """A month of the quarter not run: the first asset's gate names it and nothing of the
+    plan is built or written (no quarter tables beyond the status, no plan file)."""
+    path, result, checks = _run(tmp_path, drop_month=date(2024, 3, 1))
+    gate = checks["quarter_months_run"]
     assert not gate.passed
     assert gate.metadata["missing_months"].value == "2024-03 (marts.executive_summary)"
     assert not result.success  # blocking
+    assert "plan_complete" not in checks  # the plan never ran
+    assert not list((tmp_path / "reports").glob("quarterly-plan-*.html"))
+    status = _query(path, "select * from marts.quarter_plan_status where rows = 0")
+    assert len(status) == 1 and status["table_name"].iloc[0] == "marts.executive_summary"
+    tables = set(
+        _query(path, "select table_name from duckdb_tables() where schema_name = 'marts'")[
+            "table_name"
+        ]
+    )
+    assert "quarter_trends" not in tables and "quarter_budget" not in tables
 
 
 def test_budget_that_does_not_sum_blocks(tmp_path):
