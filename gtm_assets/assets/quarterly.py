@@ -100,6 +100,19 @@ def months_present(con: duckdb.DuckDBPyConnection, quarter: date) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _write_plan_status(
+    con: duckdb.DuckDBPyConnection, quarter: date, present: pd.DataFrame
+) -> None:
+    """marts.quarter_plan_status: which monthly slices the quarter's plan rests on."""
+    write_typed(
+        con,
+        "marts.quarter_plan_status",
+        present,
+        {"quarter": quarter},
+        types={"rows": "BIGINT", "month": "DATE"},
+    )
+
+
 def missing_months_text(present: pd.DataFrame) -> str:
     """'2026-03 (marts.executive_summary)' style list of the empty slices, or ''."""
     empty = present[present["rows"] == 0]
@@ -150,13 +163,7 @@ def quarter_trends(
         present = months_present(con, q)
         missing = missing_months_text(present)
         if missing:
-            write_typed(
-                con,
-                "marts.quarter_plan_status",
-                present,
-                {"quarter": q},
-                types={"rows": "BIGINT", "month": "DATE"},
-            )
+            _write_plan_status(con, q, present)
             return dg.MaterializeResult(
                 metadata={"missing_months": missing},
                 check_results=[
@@ -882,13 +889,7 @@ def quarterly_plan(
     q = p["quarter_start"]
     with warehouse.connect() as con:
         present = months_present(con, q)
-        write_typed(
-            con,
-            "marts.quarter_plan_status",
-            present,
-            {"quarter": q},
-            types={"rows": "BIGINT", "month": "DATE"},
-        )
+        _write_plan_status(con, q, present)
         sections = build_quarterly_sections(con, q, settings.currency, present)
     plan_q = p["next_start"]
     title = f"Quarterly plan — {core.quarter_label(plan_q)}"
