@@ -842,6 +842,47 @@ def testing_roadmap(
 # ---------------------------------------------------------------- risks
 
 
+#: Without any won deal yet, a sales cycle of this many days is assumed for short_history_risk.
+DEFAULT_CYCLE_DAYS = 90
+
+
+def short_history_risk(
+    first_day: date | None, quarter_end: date, median_days_to_win: float | None
+) -> dict | None:
+    """The plan risk of a quarter reviewed before the exports are a sales cycle old: the
+    leads of its first weeks had no time to close, so its revenue and customers (and every
+    goal scaled from them) are low by construction. Flagged when the days from the first lead
+    to the quarter's end are fewer than twice the median lead-to-win days (or than
+    ``2 x DEFAULT_CYCLE_DAYS`` when nothing has been won yet)."""
+    if first_day is None or pd.isna(first_day):
+        return None
+    cycle = float(median_days_to_win) if _finite(median_days_to_win) else DEFAULT_CYCLE_DAYS
+    history = (quarter_end - pd.Timestamp(first_day).date()).days
+    if history >= 2 * cycle:
+        return None
+    basis = (
+        f"the median lead-to-win time is {cycle:.0f} days"
+        if _finite(median_days_to_win)
+        else f"no deal has been won yet (a {DEFAULT_CYCLE_DAYS}-day cycle assumed)"
+    )
+    return dict(
+        kind="short_history",
+        scope_id="revenue",
+        severity="high",
+        evidence=(
+            f"the exports begin on {pd.Timestamp(first_day):%Y-%m-%d}, {history} days before "
+            f"the quarter's end, and {basis}: most of the quarter's leads could not have closed, "
+            "so its revenue and customers, and the goals scaled from them, are too low"
+        ),
+        value=float(history),
+        threshold=2 * cycle,
+        mitigation=(
+            "set revenue and customer goals from pipeline and win rate, not from last quarter's "
+            "revenue, and revisit them after the next quarter"
+        ),
+    )
+
+
 def one_deal_risk(won_amounts: Sequence[float]) -> dict | None:
     """The plan risk of a quarter whose won revenue rests on one deal (at least
     ``ONE_DEAL_SHARE`` of it), with the revenue of the other deals to plan on instead."""
@@ -880,11 +921,19 @@ def plan_risks(
     concentration_share: float = 0.40,
     hhi_limit: float = 0.25,
     won_amounts: Sequence[float] = (),
+    history: dict | None = None,
 ) -> pd.DataFrame:
     """Risks of the Q+1 plan with their evidence and mitigation (see module docstring).
     ``won_amounts``: the quarter's won deal amounts (a single deal carrying the revenue is a
-    risk: every revenue-based goal and allocation inherits it)."""
+    risk: every revenue-based goal and allocation inherits it). ``history``: first_day,
+    quarter_end and median_days_to_win (``short_history_risk``)."""
     rows = []
+    if history is not None:
+        short = short_history_risk(
+            history.get("first_day"), history["quarter_end"], history.get("median_days_to_win")
+        )
+        if short is not None:
+            rows.append(short)
     one_deal = one_deal_risk(won_amounts)
     if one_deal is not None:
         rows.append(one_deal)

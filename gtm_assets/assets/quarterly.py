@@ -806,8 +806,14 @@ def quarter_risks(
             if wh.table_exists(con, "intermediate.conversions")
             else []
         )
+        facts = _df(con, "quarter_history", p, ("staging.leads", "intermediate.conversions"))
+        history = (
+            {**facts.iloc[0].to_dict(), "quarter_end": p["quarter_end"]}
+            if not facts.empty
+            else None
+        )
         risks = (
-            core.plan_risks(curves, budget, pacing, quality, won_amounts=won)
+            core.plan_risks(curves, budget, pacing, quality, won_amounts=won, history=history)
             if not budget.empty
             else pd.DataFrame(
                 columns=[

@@ -562,3 +562,46 @@ def test_planned_campaigns_sql_prorates_the_quarter():
     assert got.loc["C13", "budget_in_quarter"] == pytest.approx(20000.0)
     assert got.loc["C9", "budget_in_quarter"] == pytest.approx(100.0)  # 1 of its 10 days
     assert got.loc["C9", "start_date"] == pd.Timestamp("2026-10-01")
+
+
+def test_short_history_is_a_plan_risk():
+    """Exports from 1 January, Q1 ends 1 April: 90 days of history against a 75-day median
+    lead-to-win time (< 150): flagged. By Q2's end (181 days) it is not."""
+    risk = core.short_history_risk(date(2025, 1, 1), date(2025, 4, 1), 75.0)
+    assert risk["kind"] == "short_history" and risk["severity"] == "high"
+    assert risk["value"] == 90 and risk["threshold"] == 150
+    assert risk["evidence"].startswith(
+        "the exports begin on 2025-01-01, 90 days before the quarter's end, and the median "
+        "lead-to-win time is 75 days"
+    )
+    assert core.short_history_risk(date(2025, 1, 1), date(2025, 7, 1), 75.0) is None
+    # nothing won yet: a 90-day cycle is assumed (180 days needed)
+    none_won = core.short_history_risk(date(2025, 1, 1), date(2025, 4, 1), None)
+    assert none_won is not None and "no deal has been won yet" in none_won["evidence"]
+    assert core.short_history_risk(None, date(2025, 4, 1), 75.0) is None
+
+
+def test_quarter_history_sql_by_hand():
+    """First lead 5 January; deals won 40 and 50 days after their leads before 1 April
+    (median 45); a win after the quarter's end does not count."""
+    import duckdb
+
+    from gtm_assets.sql_files import load_sql
+
+    con = duckdb.connect()
+    con.execute("create schema staging; create schema intermediate")
+    con.execute(
+        "create table staging.leads as select * from (values ('L1', timestamp '2025-01-05'), "
+        "('L2', timestamp '2025-01-10'), ('L3', timestamp '2025-02-01')) as t(lead_id, created_at)"
+    )
+    con.execute(
+        "create table intermediate.conversions as select * from (values "
+        "('L1', 'lead', timestamp '2025-01-05'), ('L2', 'lead', timestamp '2025-01-10'), "
+        "('L3', 'lead', timestamp '2025-02-01'), ('L1', 'won', timestamp '2025-02-14'), "
+        "('L2', 'won', timestamp '2025-04-20'), ('L3', 'won', timestamp '2025-03-23')) "
+        "as t(lead_id, conversion_type, converted_at)"
+    )
+    row = con.execute(load_sql("marts/quarter_history"), {"quarter_end": date(2025, 4, 1)}).df()
+    assert row["first_day"].iloc[0] == pd.Timestamp("2025-01-05")
+    assert row["deals_won"].iloc[0] == 2  # L2's win is after the quarter's end
+    assert row["median_days_to_win"].iloc[0] == pytest.approx((40 + 50) / 2)
