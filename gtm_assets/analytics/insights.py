@@ -154,16 +154,24 @@ def _period_phrases(summary: pd.DataFrame, month: date) -> tuple[str, str]:
 ONE_DEAL_SHARE = 0.5
 
 
+def dominant_deal(won_amounts: Sequence[float]) -> tuple[float, list[float]] | None:
+    """(the largest won deal, the other deals) when the largest carries at least
+    ``ONE_DEAL_SHARE`` of the won revenue, else None."""
+    amounts = sorted((float(a) for a in won_amounts if not _nan(a) and float(a) > 0), reverse=True)
+    if not amounts or amounts[0] / sum(amounts) < ONE_DEAL_SHARE:
+        return None
+    return amounts[0], amounts[1:]
+
+
 def one_deal_caveat(won_amounts: Sequence[float], currency: str) -> str | None:
     """ "one deal of USD 200,000 is 87% of it (the other 3: median USD 9,000)" when a single
     deal carries at least ``ONE_DEAL_SHARE`` of the month's won revenue, else None."""
-    amounts = sorted((float(a) for a in won_amounts if not _nan(a) and float(a) > 0), reverse=True)
-    total = sum(amounts)
-    if not amounts or total <= 0 or amounts[0] / total < ONE_DEAL_SHARE:
+    found = dominant_deal(won_amounts)
+    if found is None:
         return None
-    text = f"one deal of {money(amounts[0], currency)} is {amounts[0] / total:.0%} of it"
-    if len(amounts) > 1:
-        rest = amounts[1:]
+    top, rest = found
+    text = f"one deal of {money(top, currency)} is {top / (top + sum(rest)):.0%} of it"
+    if rest:
         text += f" (the other {len(rest)}: median {money(float(np.median(rest)), currency)})"
     return text + ", so every revenue figure this month rests on it"
 
@@ -561,7 +569,7 @@ def pacing_actions(pacing: pd.DataFrame | None, currency: str) -> list[dict]:
             run_out = r.get("run_out_date")
             when = (
                 f"reaches its {plan} plan on {pd.Timestamp(run_out):%d %B}"
-                if not _nan(run_out) and run_out is not None and not pd.isna(run_out)
+                if run_out is not None and not pd.isna(run_out)
                 else f"passes its {plan} plan"
             )
             text = (

@@ -649,11 +649,8 @@ def run_month(
                 f"skipped: {len(part)} mature {name} leads with {sqls} SQLs as of {month_end} "
                 f"(need {min_leads} and {min_sqls})"
             )
-            empty.performance = _with_touch_test(
-                _performance_row(
-                    empty, train, val, None, None, None, scored, settings, first_month, val_start
-                ),
-                leads,
+            empty.performance = _performance_row(
+                empty, train, val, None, None, None, scored, settings, first_month, val_start, leads
             )
             return empty
     # 1) out-of-time validation of a model fitted on the earlier months
@@ -724,26 +721,23 @@ def run_month(
         validation=val.assign(p=p_val, p_raw=p_val_raw),
     )
     p_ref = model.predict(window)
-    result.performance = _with_touch_test(
-        _performance_row(
-            result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start
-        ),
-        leads,
+    result.performance = _performance_row(
+        result, train, val, p_val, p_ref, p_scored, scored, settings, first_month, val_start, leads
     )
     return result
 
 
-def _with_touch_test(performance: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """The performance row with the post-SQL touch decision of ``scoring_frame``."""
+def _touch_test_fields(leads: pd.DataFrame) -> dict:
+    """The post-SQL touch decision of ``scoring_frame`` (none for hand-made frames)."""
     test = leads.attrs.get("post_sql_touches")
     if test is None:
-        return performance
-    return performance.assign(
-        post_sql_touches="left out" if test.cut else "kept",
-        post_sql_touch_rate_ratio=test.rate_ratio,
-        post_sql_touch_p_value=test.p_value,
-        post_sql_touch_note=test.describe(),
-    )
+        return {}
+    return {
+        "post_sql_touches": "left out" if test.cut else "kept",
+        "post_sql_touch_rate_ratio": test.rate_ratio,
+        "post_sql_touch_p_value": test.p_value,
+        "post_sql_touch_note": test.describe(),
+    }
 
 
 def _score_rows(
@@ -809,6 +803,7 @@ def _performance_row(
     settings: ScoringSettings,
     train_start: date,
     val_start: date,
+    leads: pd.DataFrame,
 ) -> pd.DataFrame:
     y_val = val["y"].to_numpy() if len(val) else np.array([])
     fitted = p_val is not None
@@ -855,6 +850,7 @@ def _performance_row(
         else None,
         "label_window_days": settings.label_window_days,
         "alpha": settings.alpha,
+        **_touch_test_fields(leads),
     }
     return pd.DataFrame([row])
 

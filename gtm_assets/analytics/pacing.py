@@ -16,6 +16,7 @@ Definitions
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -48,6 +49,41 @@ def _run_out(
     return day if day < month_end else None
 
 
+@dataclass(frozen=True)
+class RunRateWindow:
+    """Where a month's spend data stand: ``as_of`` (the last day with a spend row), days
+    elapsed and left in the month, and the run-rate window (``rr_days`` days from
+    ``rr_from``)."""
+
+    as_of: date
+    elapsed: int
+    days_left: int
+    rr_days: int
+    rr_from: date
+
+
+def month_spend_rows(daily: pd.DataFrame, month_start: date, month_end: date) -> pd.DataFrame:
+    """``daily``'s rows in [month_start, month_end), dates as ``date``."""
+    d = daily.copy()
+    d["date"] = pd.to_datetime(d["date"]).dt.date
+    return d[(d["date"] >= month_start) & (d["date"] < month_end)]
+
+
+def run_rate_window(
+    in_month: pd.DataFrame, month_start: date, month_end: date, run_rate_days: int
+) -> RunRateWindow:
+    as_of = max(in_month["date"])
+    elapsed = (as_of - month_start).days + 1
+    rr_days = min(run_rate_days, elapsed)
+    return RunRateWindow(
+        as_of=as_of,
+        elapsed=elapsed,
+        days_left=(month_end - as_of).days - 1,
+        rr_days=rr_days,
+        rr_from=as_of - timedelta(days=rr_days - 1),
+    )
+
+
 def _projection(
     by_day: pd.Series, rr_from: date, rr_days: int, days_left: int
 ) -> tuple[float, float, float]:
@@ -71,28 +107,23 @@ def month_spend_to_end(
 
     A partial month's month-to-date spend is not "this month's spend": compared with a
     whole next month it reads as a budget increase, and its mix is that of the days seen."""
-    d = daily.copy()
-    d["date"] = pd.to_datetime(d["date"]).dt.date
-    d = d[(d["date"] >= month_start) & (d["date"] < month_end)]
+    d = month_spend_rows(daily, month_start, month_end)
     if d.empty:
         return {}, None
-    as_of = max(d["date"])
-    days_left = (month_end - as_of).days - 1
+    w = run_rate_window(d, month_start, month_end, run_rate_days)
     totals = d.groupby("channel")["spend"].sum()
-    if days_left < PARTIAL_MONTH_MIN_DAYS_LEFT:
+    if w.days_left < PARTIAL_MONTH_MIN_DAYS_LEFT:
         return {str(c): float(v) for c, v in totals.items() if v > 0}, None
-    elapsed = (as_of - month_start).days + 1
-    rr_days = min(run_rate_days, elapsed)
-    rr_from = as_of - timedelta(days=rr_days - 1)
     out = {}
     for channel, part in d.groupby("channel", sort=True):
-        projected = _projection(part.groupby("date")["spend"].sum(), rr_from, rr_days, days_left)[2]
+        by_day = part.groupby("date")["spend"].sum()
+        projected = _projection(by_day, w.rr_from, w.rr_days, w.days_left)[2]
         if projected > 0:
             out[str(channel)] = projected
     note = (
-        f"the spend export ends on {as_of:%Y-%m-%d}, {days_left} days before the month's end: "
-        f"current spend is projected to the month's end at the last {rr_days} days' run rate "
-        f"({float(totals.sum()):,.0f} to date, {sum(out.values()):,.0f} projected)"
+        f"the spend export ends on {w.as_of:%Y-%m-%d}, {w.days_left} days before the month's "
+        f"end: current spend is projected to the month's end at the last {w.rr_days} days' "
+        f"run rate ({float(totals.sum()):,.0f} to date, {sum(out.values()):,.0f} projected)"
     )
     return out, note
 
@@ -133,15 +164,13 @@ def pacing(
     """
     d = daily.copy()
     d["date"] = pd.to_datetime(d["date"]).dt.date
-    in_month = d[(d["date"] >= month_start) & (d["date"] < month_end)]
+    in_month = month_spend_rows(d, month_start, month_end)
     days_in_month = (month_end - month_start).days
     if in_month.empty:
         return pd.DataFrame()
-    as_of = max(in_month["date"])
-    elapsed = (as_of - month_start).days + 1
-    rr_days = min(run_rate_days, elapsed)
-    rr_from = as_of - timedelta(days=rr_days - 1)
-    days_left = (month_end - as_of).days - 1
+    w = run_rate_window(in_month, month_start, month_end, run_rate_days)
+    as_of, elapsed, days_left = w.as_of, w.elapsed, w.days_left
+    rr_days, rr_from = w.rr_days, w.rr_from
     camp_plan = campaign_month_plan(campaigns, month_start, month_end)
     plan_by_channel = dict(zip(channel_plan["channel"], channel_plan["planned_spend"], strict=True))
 

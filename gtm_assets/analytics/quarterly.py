@@ -43,7 +43,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from gtm_assets.analytics.insights import ONE_DEAL_SHARE
+from gtm_assets.analytics.insights import ONE_DEAL_SHARE, dominant_deal
 
 TYPE_DURATION_RANGE = {
     "launch": (28, 56),
@@ -886,21 +886,21 @@ def short_history_risk(
 def one_deal_risk(won_amounts: Sequence[float]) -> dict | None:
     """The plan risk of a quarter whose won revenue rests on one deal (at least
     ``ONE_DEAL_SHARE`` of it), with the revenue of the other deals to plan on instead."""
-    amounts = sorted((float(a) for a in won_amounts if _finite(a) and float(a) > 0), reverse=True)
-    total = sum(amounts)
-    if not amounts or total <= 0 or amounts[0] / total < ONE_DEAL_SHARE:
+    found = dominant_deal(won_amounts)
+    if found is None:
         return None
-    rest = total - amounts[0]
+    top, others = found
+    rest, total = sum(others), top + sum(others)
     return dict(
         kind="revenue_concentration",
         scope_id="revenue",
         severity="high",
         evidence=(
-            f"one deal of {_fmt_money(amounts[0])} is {100 * amounts[0] / total:.0f}% of the "
-            f"quarter's won revenue ({len(amounts) - 1} other deals: {_fmt_money(rest)}); the "
+            f"one deal of {_fmt_money(top)} is {100 * top / total:.0f}% of the "
+            f"quarter's won revenue ({len(others)} other deals: {_fmt_money(rest)}); the "
             "revenue goals, ROAS and the curves' value per lead all carry it"
         ),
-        value=amounts[0] / total,
+        value=top / total,
         threshold=ONE_DEAL_SHARE,
         mitigation=(
             f"plan revenue on the other deals ({_fmt_money(rest)} last quarter), and judge the "

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from gtm_assets import warehouse as wh
 from gtm_assets.partitions import add_months, month_bounds
 from gtm_assets.sql_files import load_sql
 
@@ -47,12 +48,23 @@ def covered_end(con: duckdb.DuckDBPyConnection, month_end: date) -> date:
     """The end of the data a month can use (``intermediate/data_end.sql``): ``month_end``,
     or, when the exports end inside the month, the day after their last row. A warehouse
     without every event table (a partial test setup) is taken as complete."""
-    from gtm_assets import warehouse as wh
-
     if not all(wh.table_exists(con, t) for t in EVENT_TABLES):
         return month_end
     row = con.execute(load_sql("intermediate/data_end"), {"month_end": month_end}).fetchall()
     return row[0][0]
+
+
+def won_amounts(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[float]:
+    """The amounts (reporting currency) of the deals won in [start, end): what the one-deal
+    caveat of the monthly insights and the quarterly plan risk read."""
+    if not wh.table_exists(con, "intermediate.conversions"):
+        return []
+    rows = con.execute(
+        "select value from intermediate.conversions where conversion_type = 'won' "
+        "and converted_at >= $start and converted_at < $end and value is not null",
+        {"start": start, "end": end},
+    ).fetchall()
+    return [float(v) for (v,) in rows]
 
 
 def markdown_table(

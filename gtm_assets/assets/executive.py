@@ -21,6 +21,7 @@ from gtm_assets.assets.common import (
     month_label,
     month_params,
     read_copy_asset,
+    won_amounts,
 )
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -115,18 +116,6 @@ ACTIONS_SCHEMA = {
     "evidence": "varchar",
     "due_by": "date",
 }
-
-
-def _won_amounts(con, month: date) -> list[float]:
-    """The month's won deal amounts (reporting currency)."""
-    if not wh.table_exists(con, "intermediate.conversions"):
-        return []
-    rows = con.execute(
-        "select value from intermediate.conversions where conversion_type = 'won' "
-        "and converted_at >= $start and converted_at < $end",
-        {"start": month, "end": add_months(month, 1)},
-    ).fetchall()
-    return [float(r[0]) for r in rows if r[0] is not None]
 
 
 def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -296,7 +285,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 bottlenecks=inputs["funnel_bottlenecks"],
                 reallocation=inputs["budget_reallocation"],
                 comparison=inputs["attribution_model_comparison"],
-                won_amounts=_won_amounts(con, month),
+                won_amounts=won_amounts(con, month, add_months(month, 1)),
             )
             actions = build_actions(
                 month,

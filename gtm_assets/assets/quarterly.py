@@ -21,7 +21,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics import allocation
 from gtm_assets.analytics import quarterly as core
 from gtm_assets.analytics.experiments import required_units_conversion
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset
+from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset, won_amounts
 from gtm_assets.assets.launch import write_typed
 from gtm_assets.partitions import add_months, quarterly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -794,18 +794,7 @@ def quarter_risks(
             else pd.DataFrame()
         )
         quality = wh.query_df(con, load_sql("marts/quarter_data_quality"), p)
-        won = (
-            [
-                float(v)
-                for (v,) in con.execute(
-                    "select value from intermediate.conversions where conversion_type = 'won' "
-                    "and converted_at >= $s and converted_at < $e and value is not null",
-                    {"s": p["quarter_start"], "e": p["quarter_end"]},
-                ).fetchall()
-            ]
-            if wh.table_exists(con, "intermediate.conversions")
-            else []
-        )
+        won = won_amounts(con, p["quarter_start"], p["quarter_end"])
         facts = _df(con, "quarter_history", p, ("staging.leads", "intermediate.conversions"))
         history = (
             {**facts.iloc[0].to_dict(), "quarter_end": p["quarter_end"]}

@@ -9,17 +9,10 @@ first_lead as (
     from staging.leads
 ),
 
-lead_created as (
-    select lead_id, min(converted_at) as lead_at
-    from intermediate.conversions
-    where conversion_type = 'lead'
-    group by lead_id
-),
-
 won as (
-    select date_diff('day', l.lead_at, c.converted_at) as days_to_win
+    select date_diff('day', l.created_at, c.converted_at) as days_to_win
     from intermediate.conversions as c
-    inner join lead_created as l on l.lead_id = c.lead_id
+    inner join staging.leads as l on l.lead_id = c.lead_id
     where c.conversion_type = 'won'
         and c.converted_at < $quarter_end::timestamp
 ),

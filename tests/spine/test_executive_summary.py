@@ -1,6 +1,7 @@
 """marts.executive_summary against hand-computed numbers (February 2024 sample)."""
 
 import duckdb
+import pandas as pd
 import pytest
 
 from gtm_assets import warehouse as wh
@@ -8,20 +9,27 @@ from gtm_assets.assets.common import covered_end, month_params
 from gtm_assets.assets.raw import build_staging
 from gtm_assets.sql_files import load_sql
 from tests.conftest import create_empty_raw
-from tests.spine.sample_month import FEB, load_sample
+from tests.spine.sample_month import load_sample
+
+
+def _build_summary(con, partition_key: str) -> dict:
+    """Stage the raw tables, build the month's executive summary as the asset does (data
+    end included) and return its rows by metric."""
+    build_staging(con, "USD")
+    params = month_params(partition_key)
+    params["covered_end"] = covered_end(con, params["month_end"])
+    month = params["month_start"]
+    wh.replace_month(
+        con, "marts.executive_summary", load_sql("marts/executive_summary"), month, params
+    )
+    df = wh.query_df(con, "select * from marts.executive_summary where month = $m", {"m": month})
+    return {r["metric"]: r for r in df.to_dict("records")}
 
 
 @pytest.fixture
 def summary(raw_con):
     load_sample(raw_con)
-    build_staging(raw_con, "USD")
-    params = month_params("2024-02-01")
-    params["covered_end"] = covered_end(raw_con, params["month_end"])
-    wh.replace_month(
-        raw_con, "marts.executive_summary", load_sql("marts/executive_summary"), FEB, params
-    )
-    df = wh.query_df(raw_con, "select * from marts.executive_summary where month = $m", {"m": FEB})
-    return {r["metric"]: r for r in df.to_dict("records")}
+    return _build_summary(raw_con, "2024-02-01")
 
 
 def test_values(summary):
@@ -66,22 +74,7 @@ def test_a_prior_month_before_the_exports_is_unknown_not_zero(raw_con):
     """January is the exports' first month: December has no spend and no leads, so the
     prior-month column and the change are NULL, not 0 and not a +inf change."""
     load_sample(raw_con)
-    build_staging(raw_con, "USD")
-    jan = month_params("2024-01-01")
-    jan["covered_end"] = covered_end(raw_con, jan["month_end"])
-    wh.replace_month(
-        raw_con,
-        "marts.executive_summary",
-        load_sql("marts/executive_summary"),
-        jan["month_start"],
-        jan,
-    )
-    df = wh.query_df(
-        raw_con,
-        "select metric, value, prior_month, change_pct from marts.executive_summary "
-        "where month = $m",
-        {"m": jan["month_start"]},
-    )
+    df = pd.DataFrame(_build_summary(raw_con, "2024-01-01").values())
     assert df["value"].notna().any()
     assert df["prior_month"].isna().all() and df["change_pct"].isna().all()
 
@@ -109,14 +102,7 @@ def _summary_with_exports_ending(raw_con, last_day: str) -> dict:
         "where closed_at > $cut::timestamp",
         {"cut": cut},
     )
-    build_staging(raw_con, "USD")
-    params = month_params("2024-02-01")
-    params["covered_end"] = covered_end(raw_con, params["month_end"])
-    wh.replace_month(
-        raw_con, "marts.executive_summary", load_sql("marts/executive_summary"), FEB, params
-    )
-    df = wh.query_df(raw_con, "select * from marts.executive_summary where month = $m", {"m": FEB})
-    return {r["metric"]: r for r in df.to_dict("records")}
+    return _build_summary(raw_con, "2024-02-01")
 
 
 def test_partial_month_compares_the_same_days(raw_con):
