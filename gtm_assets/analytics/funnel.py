@@ -78,6 +78,11 @@ MQL_DEFINITION = (
     "mql = first entry to CRM stage 'mql' in lead_stage_history, or to any later stage "
     "(sql, opportunity, customer) if earlier; entries before the as-of moment only"
 )
+DAYS_TO_CONVERT_DEFINITION = (
+    "days from entering the step's first stage to entering its second, over the units that "
+    "converted; a lead that skipped the first stage counts as entered and converted but not "
+    "in the days (it passed the stage in an unknown time, not in 0 days)"
+)
 #: What each transition counts (``marts.funnel_definitions``); mql steps use MQL_DEFINITION.
 STAGE_DEFINITIONS = {
     "visitor->lead": (
@@ -168,7 +173,10 @@ def lead_stage_entries(
     # the CRM's own MQL flag, before skipped stages are filled in: lead scoring's benchmark
     # rule (a lead that went straight to SQL was not an MQL under the CRM's rule)
     base["crm_mql_at"] = base["mql_at"]
+    recorded = {s: base[f"{s}_at"].notna() for s in LEAD_STAGES[1:]}
     base = backfill_skipped_stages(base, LEAD_STAGES)
+    for stage, seen in recorded.items():
+        base[f"{stage}_skipped"] = base[f"{stage}_at"].notna() & ~seen
     if first_channel is not None and len(first_channel):
         base["channel"] = base["lead_id"].map(
             first_channel.drop_duplicates("lead_id").set_index("lead_id")["channel"]
@@ -183,6 +191,7 @@ def lead_stage_entries(
         *SEGMENT_TYPES[1:],
         *[f"{s}_at" for s in LEAD_STAGES],
         "crm_mql_at",
+        *[f"{s}_skipped" for s in LEAD_STAGES[1:]],
     ]
     return base[keep].reset_index(drop=True)
 
@@ -226,7 +235,9 @@ def visitor_entries(
 def transition_frame(
     visitors: pd.DataFrame, lead_entries: pd.DataFrame, from_stage: str, to_stage: str
 ) -> pd.DataFrame:
-    """Units for one transition: ``from_at``, ``to_at`` and the segment columns that apply."""
+    """Units for one transition: ``from_at``, ``to_at``, the segment columns that apply and
+    ``timed``: False where the lead skipped the from-stage (it passed it only when it
+    reached a later one, so its days in the stage are unknown, not 0)."""
     if from_stage == "visitor":
         frame = visitors.rename(columns={"visitor_at": "from_at", "lead_at": "to_at"})
         segs = [s for s in VISITOR_SEGMENT_TYPES if s != "all"]
@@ -235,7 +246,10 @@ def transition_frame(
             columns={f"{from_stage}_at": "from_at", f"{to_stage}_at": "to_at"}
         )
         segs = list(SEGMENT_TYPES[1:])
-    frame = frame.loc[frame["from_at"].notna(), ["from_at", "to_at", *segs]].copy()
+    skipped = f"{from_stage}_skipped"
+    frame = frame.loc[frame["from_at"].notna()].copy()
+    frame["timed"] = ~frame[skipped].astype(bool) if skipped in frame.columns else True
+    frame = frame[["from_at", "to_at", "timed", *segs]]
     frame["days"] = (frame["to_at"] - frame["from_at"]).dt.total_seconds() / 86400.0
     frame["days"] = frame["days"].clip(lower=0.0)
     return frame.reset_index(drop=True)
@@ -249,19 +263,32 @@ class Units:
     t: np.ndarray  # to-stage entry (meaningless where ``has_t`` is False)
     has_t: np.ndarray
     days: np.ndarray  # days from -> to (NaN where no to-stage entry)
+    timed: np.ndarray  # the from-stage entry was recorded, not passed by skipping it
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> Units:
         has_t = frame["to_at"].notna().to_numpy()
         f = frame["from_at"].astype("datetime64[us]").to_numpy().view("int64")
         t = frame["to_at"].astype("datetime64[us]").to_numpy().view("int64")
-        return cls(f=f, t=t, has_t=has_t, days=frame["days"].to_numpy(dtype=float))
+        return cls(
+            f=f,
+            t=t,
+            has_t=has_t,
+            days=frame["days"].to_numpy(dtype=float),
+            timed=frame["timed"].to_numpy(dtype=bool),
+        )
 
     def __len__(self) -> int:
         return len(self.f)
 
     def take(self, sel: np.ndarray) -> Units:
-        return Units(f=self.f[sel], t=self.t[sel], has_t=self.has_t[sel], days=self.days[sel])
+        return Units(
+            f=self.f[sel],
+            t=self.t[sel],
+            has_t=self.has_t[sel],
+            days=self.days[sel],
+            timed=self.timed[sel],
+        )
 
     def from_between(self, start: date | datetime, end: date | datetime) -> np.ndarray:
         return (self.f >= _us(start)) & (self.f < _us(end))
@@ -339,17 +366,18 @@ class FunnelSettings:
 
 
 def _cohort_stats(u: Units, window_days: int, as_of: pd.Timestamp) -> dict:
-    """Entered, converted within the window (and before ``as_of``), rate, median/p75 days."""
+    """Entered, converted within the window (and before ``as_of``), rate, median/p75 days
+    (over the converted units whose from-stage entry was recorded)."""
     entered = len(u)
     hit = u.has_t & (u.days <= window_days) & (u.t < _us(as_of))
     converted = int(hit.sum())
-    days = u.days[hit]
+    days = u.days[hit & u.timed]
     return {
         "entered": entered,
         "converted": converted,
         "conversion_rate": converted / entered if entered else None,
-        "median_days_to_convert": float(np.median(days)) if converted else None,
-        "p75_days_to_convert": float(np.quantile(days, 0.75)) if converted else None,
+        "median_days_to_convert": float(np.median(days)) if len(days) else None,
+        "p75_days_to_convert": float(np.quantile(days, 0.75)) if len(days) else None,
     }
 
 
@@ -463,8 +491,10 @@ def funnel_velocity(
         frame = transition_frame(visitors, lead_entries, from_stage, to_stage)
         frame = frame.loc[frame["to_at"].notna()]
         for seg_type, seg, u in segment_groups(frame):
-            now = u.days[u.to_between(*_month(month_start))]
-            before = u.days[u.to_between(*_month(prior))]
+            now_done = u.to_between(*_month(month_start))
+            before_done = u.to_between(*_month(prior))
+            now = u.days[now_done & u.timed]
+            before = u.days[before_done & u.timed]
             med = float(np.median(now)) if len(now) else None
             p75 = float(np.quantile(now, 0.75)) if len(now) else None
             pmed = float(np.median(before)) if len(before) else None
@@ -476,10 +506,10 @@ def funnel_velocity(
                     "segment": seg,
                     "from_stage": from_stage,
                     "to_stage": to_stage,
-                    "conversions": len(now),
+                    "conversions": int(now_done.sum()),
                     "median_days": med,
                     "p75_days": p75,
-                    "prior_conversions": len(before),
+                    "prior_conversions": int(before_done.sum()),
                     "prior_median_days": pmed,
                     "prior_p75_days": pp75,
                     "median_days_change": med - pmed

@@ -97,6 +97,7 @@ def definitions_frame(month: date, config: FunnelConfig) -> pd.DataFrame:
             "definition": fn.MQL_DEFINITION
             if "mql" in (a, b)
             else fn.STAGE_DEFINITIONS[fn.transition_name(a, b)],
+            "days_definition": fn.DAYS_TO_CONVERT_DEFINITION,
         }
         for a, b in fn.TRANSITIONS
     ]

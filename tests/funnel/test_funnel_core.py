@@ -200,6 +200,50 @@ def test_velocity_completed_in_month() -> None:
     assert r.median_days_change == pytest.approx(-4.0)
 
 
+def test_a_skipped_stage_counts_as_passed_but_not_as_zero_days() -> None:
+    """L8 went straight to SQL: it passed MQL (entered and converted) but its days from MQL
+    to SQL are unknown, so the median is over the leads with a recorded MQL entry."""
+    leads = pd.concat(
+        [
+            _leads(),
+            pd.DataFrame(
+                {
+                    "lead_id": ["L8"],
+                    "person_id": ["P8"],
+                    "created_at": [T("2024-02-01")],
+                    "industry": ["saas"],
+                    "company_size_band": ["50-199"],
+                    "country": ["DE"],
+                    "seniority": ["vp"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    extra = pd.DataFrame(
+        {
+            "lead_id": ["L3", "L3", "L8"],
+            "stage": ["mql", "sql", "sql"],
+            "entered_at": pd.to_datetime(["2024-02-26", "2024-03-04", "2024-02-12"]),
+        }
+    )
+    history = pd.concat([_history(), extra], ignore_index=True)
+    entries = fn.lead_stage_entries(leads, history, _opps(), None, date(2024, 4, 1))
+    e = entries.set_index("lead_id")
+    assert e.loc["L8", "mql_at"] == T("2024-02-12") and e.loc["L8", "mql_skipped"]
+    assert not e.loc["L3", "mql_skipped"] and not e.loc["L8", "sql_skipped"]
+    visitors = fn.visitor_entries(_visitors(), leads, date(2024, 4, 1))
+    r = _row(fn.funnel_stages(visitors, entries, date(2024, 3, 1), SETTINGS), "mql->sql")
+    # February MQL cohort: L8 (02-12, skipped), L1 (02-20), L3 (02-26); L8 and L3 reach SQL
+    assert r.cohort_month == date(2024, 2, 1)
+    assert (r.entered, r.converted) == (3, 2)
+    assert r.median_days_to_convert == pytest.approx(7.0)  # L3 only; L8's 0 days would give 3.5
+    v = _row(fn.funnel_velocity(visitors, entries, date(2024, 3, 1)), "mql->sql")
+    # completed in March: L3 (7 d) and L4 (skipped MQL); February: L8 (skipped) only
+    assert v.conversions == 2 and v.median_days == pytest.approx(7.0)
+    assert v.prior_conversions == 1 and pd.isna(v.prior_median_days)
+
+
 def test_z_test_and_bh_against_statsmodels() -> None:
     p = fn.two_proportion_z_less(30, 100, 150, 300)
     _, ref = proportions_ztest([30, 150], [100, 300], alternative="smaller")
