@@ -375,7 +375,9 @@ def content_recommendations(
                 if _finite(p["position"])
                 else f"it no longer ranks (was {p['prior_position']:.1f})"
             )
-            pct = f" ({p['clicks_change_pct']:+.0%})" if _finite(p.get("clicks_change_pct")) else ""
+            pct = (
+                f" ({p['clicks_change_pct']:+.0f}%)" if _finite(p.get("clicks_change_pct")) else ""
+            )
             recs.append(
                 {
                     "kind": "refresh",

@@ -115,8 +115,9 @@ final as (
     select
         $month_start::date as month,
         *,
-        (pageviews - prior_pageviews) / nullif(prior_pageviews, 0) as pageviews_change_pct,
-        (organic_sessions - prior_organic_sessions) / nullif(prior_organic_sessions, 0)
+        -- percent, as every *_change_pct in marts
+        100 * (pageviews - prior_pageviews) / nullif(prior_pageviews, 0) as pageviews_change_pct,
+        100 * (organic_sessions - prior_organic_sessions) / nullif(prior_organic_sessions, 0)
             as organic_sessions_change_pct,
         -- ranks on rounded values: float sums differ in the last bits from run to run
         rank() over (order by round(engaged_hours, 9) desc) as engagement_rank,

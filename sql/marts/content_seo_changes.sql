@@ -145,7 +145,7 @@ final as (
         coalesce(u.clicks, 0) as clicks,
         coalesce(u.prior_clicks, 0) as prior_clicks,
         coalesce(u.clicks, 0) - coalesce(u.prior_clicks, 0) as clicks_change,
-        (coalesce(u.clicks, 0) - u.prior_clicks) / nullif(u.prior_clicks, 0)
+        100 * (coalesce(u.clicks, 0) - u.prior_clicks) / nullif(u.prior_clicks, 0)
             as clicks_change_pct,
         u.keywords,
         u.organic_sessions,

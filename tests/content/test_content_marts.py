@@ -176,7 +176,7 @@ def test_performance_engagement_and_ranks_by_hand(world):
     assert a["engaged_hours"] == pytest.approx(12000 / 3600)
     assert a["avg_engaged_seconds"] == pytest.approx(30.0)
     assert a["form_fill_rate"] == pytest.approx(6 / 280)
-    assert a["prior_pageviews"] == 200 and a["pageviews_change_pct"] == pytest.approx(1.0)
+    assert a["prior_pageviews"] == 200 and a["pageviews_change_pct"] == pytest.approx(100.0)
     assert perf.loc["B", "engaged_hours"] == pytest.approx(50 * 300 / 3600)
     assert perf.loc["B", "engagement_rank"] == 1 and a["engagement_rank"] == 2
     assert perf.loc["C", "engagement_rank"] == 3 and perf.loc["D", "engagement_rank"] == 4
@@ -199,7 +199,7 @@ def test_seo_changes_by_keyword_and_page_by_hand(world):
     assert k1["position"] == pytest.approx(8.0)
     assert k1["position_change"] == pytest.approx(-3.5)
     assert k1["movement"] == "loss" and k1["clicks_change"] == -30
-    assert k1["clicks_change_pct"] == pytest.approx(-0.75)
+    assert k1["clicks_change_pct"] == pytest.approx(-75.0)
     k2 = kw.loc[("kw2", "A")]
     assert k2["movement"] == "gain" and k2["position_change"] == pytest.approx(6.0)
     assert kw.loc[("kw3", "B"), "movement"] == "new"

@@ -163,10 +163,10 @@ def test_refresh_from_seo_losses_ranked_by_impact_and_one_per_page():
     p = perf([("a", "Page A", "t", 1000, 1000, 20, 1.0), ("b", "Page B", "t", 1000, 1000, 10, 1.0)])
     seo = pd.DataFrame(
         [
-            ("page", None, "a", 9.0, 4.0, 100, 300, -200, -2 / 3, "loss"),
-            ("page", None, "b", 15.0, 5.0, 100, 600, -500, -5 / 6, "loss"),
-            ("keyword", "k1", "b", 15.0, 5.0, 100, 600, -500, -5 / 6, "loss"),
-            ("page", None, "c", 30.0, 29.5, 0, 5, -5, -1.0, "flat"),
+            ("page", None, "a", 9.0, 4.0, 100, 300, -200, -200 / 3, "loss"),
+            ("page", None, "b", 15.0, 5.0, 100, 600, -500, -500 / 6, "loss"),
+            ("keyword", "k1", "b", 15.0, 5.0, 100, 600, -500, -500 / 6, "loss"),
+            ("page", None, "c", 30.0, 29.5, 0, 5, -5, -100.0, "flat"),
         ],
         columns=[
             "level",
@@ -192,6 +192,7 @@ def test_refresh_from_seo_losses_ranked_by_impact_and_one_per_page():
     assert refresh.loc["b", "expected_impact"] == pytest.approx(5.0)
     assert refresh.loc["b", "rank"] < refresh.loc["a", "rank"]
     assert "'k1' from position 5.0 to 15.0, -500 clicks" in refresh.loc["b", "recommendation"]
+    assert "went from 600 to 100 (-83%) month over month" in refresh.loc["b", "recommendation"]
     assert "c" not in refresh.index  # a 5-click wobble is not a refresh case
     assert recs["content_id"].dropna().is_unique
     # no page ranks in the top 10, so the site's capture rate (and the gap's gain) is unknown
@@ -204,7 +205,7 @@ def test_one_recommendation_per_page_keeps_the_larger_impact():
     # (refresh, 2.5 fills): only the convert advice is kept
     p = perf([("a", "Page A", "t", 1000, 1000, 20, 1.0), ("b", "Page B", "t", 1000, 1000, 5, 1.0)])
     seo = pd.DataFrame(
-        [("page", None, "b", 15.0, 5.0, 100, 600, -500, -5 / 6, "loss", "Page B", "t", 1.0)],
+        [("page", None, "b", 15.0, 5.0, 100, 600, -500, -500 / 6, "loss", "Page B", "t", 1.0)],
         columns=[
             "level",
             "keyword",
