@@ -418,11 +418,64 @@ def lead_values_regression(
     ``shrinkage`` = 1 - (value - mu) / (value_raw - mu), the share pulled towards the mean.
     """
     cols = LEAD_VALUE_COLUMNS
-    if lead_split.empty:
+    design = _value_design(lead_split, won_lags, horizon_days, min_completeness, channels)
+    if design is None:
         return pd.DataFrame(columns=cols)
+    g, x, y, pool = design
+    raw, se2, value, shrinkage = _solve_values(x, y, pool, shrink)
+    g["value_raw"] = raw
+    g["value_se"] = np.sqrt(se2)
+    g["value_per_lead"] = np.maximum(value, 0.0)
+    g["shrinkage"] = shrinkage
+    return g.reset_index()[cols]
+
+
+def lead_value_draws(
+    lead_split: pd.DataFrame,
+    won_lags: pd.DataFrame,
+    horizon_days: int = 270,
+    min_completeness: float = 0.3,
+    shrink: bool = True,
+    channels: Sequence[str] | None = None,
+    n_draws: int = 100,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Bootstrap draws of :func:`lead_values_regression`'s ``value_per_lead`` per channel:
+    the leads resampled with replacement and the whole estimate (least squares, the
+    empirical-Bayes prior, the shrinkage) redone on each resample.
+
+    Won revenue is a few skewed deal amounts, so a channel's value can rest on one deal; its
+    draws then swing with that deal in or out, which the homoscedastic ``value_se`` does not
+    show. Multiplied into the lead curves' bootstrap draws (:func:`revenue_from_leads`), they
+    carry that uncertainty into the revenue bands and the reallocation's gain interval."""
+    design = _value_design(lead_split, won_lags, horizon_days, min_completeness, channels)
+    if design is None or n_draws <= 0:
+        return {}
+    g, x, y, pool = design
+    rng = np.random.default_rng(seed)
+    m = len(y)
+    draws = np.empty((n_draws, x.shape[1]))
+    for b in range(n_draws):
+        idx = rng.integers(0, m, m)
+        draws[b] = np.maximum(_solve_values(x[idx], y[idx], pool, shrink)[2], 0.0)
+    return {str(c): draws[:, j] for j, c in enumerate(g.index)}
+
+
+def _value_design(
+    lead_split: pd.DataFrame,
+    won_lags: pd.DataFrame,
+    horizon_days: int,
+    min_completeness: float,
+    channels: Sequence[str] | None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[int]] | None:
+    """The regression's per-channel frame (credited_leads, leads_used, won_value_observed),
+    design matrix (lead x channel credit), response (maturity-corrected revenue per lead)
+    and the channel positions the prior is estimated from; None without mature leads."""
+    if lead_split.empty:
+        return None
     d = _mature_leads(lead_split, won_lags, horizon_days, min_completeness)
     if d.empty:
-        return pd.DataFrame(columns=cols)
+        return None
     d["w_obs"] = d["credit"] * d["won_value"]
     g = d.groupby("channel").agg(
         credited_leads=("credit", "sum"),
@@ -433,10 +486,22 @@ def lead_values_regression(
         won=("won_value", "first"), completeness=("completeness", "first")
     )
     y = (leads["won"] / leads["completeness"]).to_numpy(dtype=float)
-    design = d.pivot_table(
-        index="lead_id", columns="channel", values="credit", aggfunc="sum", fill_value=0.0
-    ).reindex(index=leads.index, columns=g.index, fill_value=0.0)
-    x = design.to_numpy(dtype=float)
+    x = (
+        d.pivot_table(
+            index="lead_id", columns="channel", values="credit", aggfunc="sum", fill_value=0.0
+        )
+        .reindex(index=leads.index, columns=g.index, fill_value=0.0)
+        .to_numpy(dtype=float)
+    )
+    wanted = None if channels is None else set(channels)
+    pool = [i for i, c in enumerate(g.index) if wanted is None or c in wanted]
+    return g, x, y, pool
+
+
+def _solve_values(
+    x: np.ndarray, y: np.ndarray, pool: list[int], shrink: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(raw least-squares values, their variances, shrunk values, shrinkage share)."""
     m, p = x.shape
     xtx = x.T @ x
     xty = x.T @ y
@@ -446,8 +511,6 @@ def lead_values_regression(
     mu = float(y.mean())
     value = raw.copy()
     shrinkage = np.zeros(p)
-    names = list(g.index)
-    pool = [i for i, c in enumerate(names) if channels is None or c in set(channels)]
     if shrink and len(pool) >= 3:
         idx = np.array(pool)
         tau2 = _eb_prior_variance(raw[idx], se2[idx], mu)
@@ -459,18 +522,18 @@ def lead_values_regression(
         with np.errstate(divide="ignore", invalid="ignore"):
             shrinkage = np.where(np.abs(gap) > 0, 1.0 - (value - mu) / gap, 0.0)
         shrinkage = np.clip(shrinkage, 0.0, 1.0)
-    g["value_raw"] = raw
-    g["value_se"] = np.sqrt(se2)
-    g["value_per_lead"] = np.maximum(value, 0.0)
-    g["shrinkage"] = shrinkage
-    return g.reset_index()[cols]
+    return raw, se2, value, shrinkage
 
 
 def revenue_from_leads(
-    fits: Mapping[tuple[str, str], CurveFit], values: pd.DataFrame
+    fits: Mapping[tuple[str, str], CurveFit],
+    values: pd.DataFrame,
+    value_draws: Mapping[str, np.ndarray] | None = None,
 ) -> dict[tuple[str, str], CurveFit]:
     """Revenue curves as lead curves times the channel's revenue per lead: same K, n and
-    carryover, ``top`` (and its bootstrap draws) scaled by value_per_lead."""
+    carryover, ``top`` scaled by value_per_lead; each bootstrap draw's ``top`` by the
+    channel's matching draw of ``value_draws`` (:func:`lead_value_draws`, paired by
+    position, recycled if fewer), else by value_per_lead."""
     v = (
         dict(zip(values["channel"], values["value_per_lead"], strict=True))
         if not values.empty
@@ -486,7 +549,10 @@ def revenue_from_leads(
         # a value of 0 is a measured zero return (usable, flat); NaN is unknown
         usable = bool(f.usable and np.isfinite(value) and value >= 0)
         boot = f.boot.copy()
-        if boot.size:
+        drawn = (value_draws or {}).get(channel)
+        if boot.size and drawn is not None and len(drawn) and np.isfinite(value) and value > 0:
+            boot[:, 0] = boot[:, 0] * np.resize(np.asarray(drawn, dtype=float), boot.shape[0])
+        elif boot.size:
             boot[:, 0] = boot[:, 0] * (value if np.isfinite(value) else np.nan)
         out[(channel, "revenue")] = replace(
             f,
@@ -699,6 +765,9 @@ def reallocate(
         if c in options.pinned_channels:
             reason[c] = "pinned by configuration"
             pinned_amount[c] = current[i]
+        elif c in planned_next and planned_next[c] <= 0:
+            reason[c] = "no budget in next month's plan: held at 0"
+            pinned_amount[c] = 0.0
         elif current[i] <= 0 and c in planned_next:
             reason[c] = "no spend this month: held at its planned amount"
             pinned_amount[c] = float(planned_next[c])
@@ -821,6 +890,13 @@ def reallocate(
             }
         )
     table = pd.DataFrame(rows)
+    table["note"] = [
+        _beyond_observed_note(
+            c, rec[i], planned_next.get(c), fits.get((c, metric)), periods, c in reason, options
+        )
+        for i, c in enumerate(channels)
+    ]
+    notes += [f"{c}: {n}" for c, n in zip(channels, table["note"], strict=True) if n]
     # the month's gain over the reference mix (recommended - reference, summed over
     # channels draw by draw): an interval that includes 0 means the move may gain nothing
     gain_ci = (float(np.quantile(tot_gain, alpha)), float(np.quantile(tot_gain, 1 - alpha)))
@@ -851,6 +927,38 @@ def reallocate(
         gain_ci=gain_ci,
         notes=notes,
     )
+
+
+def _beyond_observed_note(
+    channel: str,
+    recommended: float,
+    planned: float | None,
+    fit: CurveFit | None,
+    periods: float,
+    held: bool,
+    options: BudgetOptions,
+) -> str | None:
+    """What the table must say when a held channel's amount, or the plan's, lies beyond the
+    extrapolation cap (``1 + extrapolation_limit`` times the most the channel has spent in a
+    period, scaled to the month): no curve measured a return there."""
+    if fit is None or not np.isfinite(fit.spend_max) or fit.spend_max <= 0:
+        return None
+    most = fit.spend_max * periods
+    cap = (1 + options.extrapolation_limit) * most
+    said = []
+    if held and recommended > cap:
+        said.append(
+            f"held at {recommended:,.0f}, {recommended / most:.1f}x the most it has spent "
+            f"({most:,.0f} at its busiest {options.grain}'s rate): its expected revenue there "
+            "is its average return extended in a straight line, not a measured one"
+        )
+    if planned is not None and planned > cap:
+        said.append(
+            f"next month's plan puts it at {planned:,.0f}, {planned / most:.1f}x the most it has "
+            f"spent ({most:,.0f}): no curve can say what that returns; only the plan's total "
+            "is used"
+        )
+    return "; ".join(said) or None
 
 
 def saturation_waste(

@@ -352,7 +352,13 @@ def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
         f"moving {money(float(up['change']), currency)} into {up['channel']} "
         f"and {money(float(-down['change']), currency)} out of {down['channel']} "
         f"(marginal ROAS at current spend: {up['channel']} {up['marginal_roas_current']:.2f}, "
-        f"{down['channel']} {down['marginal_roas_current']:.2f})."
+        f"{down['channel']} {down['marginal_roas_current']:.2f})"
+    )
+    low, _ = gain_interval(reallocation)
+    text += (
+        "; the gain's interval reaches zero or below, so it is a move to test, not yet a plan."
+        if low is not None and low <= 0
+        else "."
     )
     return dict(
         kind="budget",

@@ -187,6 +187,11 @@ def _fit_fixed_decay(
     return top, k, n, sse
 
 
+#: A fit whose half-saturation spend lies below this share of the smallest (adstocked) spend
+#: of any period with spend has seen only its plateau: its marginal return is a guess.
+SATURATION_FLOOR = 0.5
+
+
 def fit_hill(
     spend: Sequence[float] | np.ndarray,
     outcome: Sequence[float] | np.ndarray,
@@ -202,7 +207,9 @@ def fit_hill(
     """Fit a Hill curve (with optional adstock) to a spend/outcome series in time order.
 
     ``usable`` is False (with a ``reason``) when there are fewer than ``min_points`` points,
-    no spend variation, or an R^2 below ``min_r2``: such a curve must not drive budget.
+    no spend variation, an R^2 below ``min_r2``, or a half-saturation spend far below every
+    period with spend (``SATURATION_FLOOR``; e.g. a new channel whose pre-launch zero weeks
+    and one flat spend level fit any small k): such a curve must not drive budget.
     """
     s = np.asarray(spend, dtype=float)
     y = np.asarray(outcome, dtype=float)
@@ -282,6 +289,17 @@ def fit_hill(
         usable, reason = False, f"poor fit (R^2 {r2:.3g} < {min_r2:g})"
     elif spread < 1.1:
         usable, reason = False, "spend barely varied (max/min < 1.1): curve not identifiable"
+    elif k < SATURATION_FLOOR * float(x[s > 0].min()):
+        # every period with spend sits on the plateau: any smaller k fits as well, and the
+        # marginal return (proportional to k there) is not measured
+        usable, reason = (
+            False,
+            (
+                f"saturation not identified: the fitted half-saturation spend ({k:,.0f} a period) "
+                f"lies far below every period with spend (from {float(x[s > 0].min()):,.0f}); "
+                "only spending at new levels can show the marginal return"
+            ),
+        )
     return CurveFit(
         top=top,
         k=k,

@@ -510,15 +510,23 @@ def budget_response_curves(
                 if config.value_method == "regression"
                 else core.lead_values
             )
-            values = estimate(
-                split,
-                lags,
-                config.value_horizon_days,
-                config.min_value_completeness,
+            value_args = dict(
+                lead_split=split,
+                won_lags=lags,
+                horizon_days=config.value_horizon_days,
+                min_completeness=config.min_value_completeness,
                 shrink=config.shrink_value_per_lead,
                 channels=sorted(spend.loc[spend["spend"] > 0, "channel"].unique()),
             )
-            fits = core.revenue_from_leads(fits, values)
+            values = estimate(**value_args)
+            # the regression's uncertainty (a value resting on a few large deals) rides
+            # along in the revenue curves' bootstrap draws
+            value_draws = (
+                core.lead_value_draws(**value_args, n_draws=options.n_boot, seed=options.seed)
+                if config.value_method == "regression"
+                else None
+            )
+            fits = core.revenue_from_leads(fits, values, value_draws)
             points = core.revenue_points_from_leads(points, values)
         elif config.revenue_method == "attributed_revenue":
             fits = core.fit_curves(points, options)

@@ -671,9 +671,16 @@ def _weaker_score_note(auc: float, crm_auc: float, options: pd.DataFrame | None)
 
 
 def _gain_interval_text(realloc: pd.DataFrame, currency: str) -> str:
-    """The gain's bootstrap interval, and what it means when it includes 0."""
+    """The gain's bootstrap interval, and what it means when it includes 0 (nothing when
+    no money moves: there is no move to test)."""
     low, high = gain_interval(realloc)
-    if low is None:
+    base = realloc.get("reference_spend", realloc.get("current_spend"))
+    moved = (
+        base is None
+        or "recommended_spend" not in realloc
+        or bool((realloc["recommended_spend"] - base).abs().max() >= 1)
+    )
+    if low is None or not moved:
         return ""
     text = f" (interval {fmt(low, 'money', currency)} to {fmt(high, 'money', currency)}"
     if low <= 0:
@@ -710,16 +717,23 @@ def budget_section(con, month: date, currency: str) -> Section:
         + "."
     )
     movable = realloc[realloc.upper_bound > realloc.lower_bound + 1e-9]
+    held = ", ".join(
+        f"{r.channel} ({r.pinned_reason})"
+        for r in realloc.itertuples()
+        if r.channel not in set(movable.channel) and r.pinned_reason
+    )
     if len(movable) < 2:
-        held = ", ".join(
-            f"{r.channel} ({r.pinned_reason})"
-            for r in realloc.itertuples()
-            if r.channel not in set(movable.channel) and r.pinned_reason
-        )
         section.paragraphs.append(
             f"{'Only one channel' if len(movable) else 'No channel'} could move this month, so "
             f"no money can shift between channels; held: {held or 'every other channel'}."
         )
+    elif held:
+        section.paragraphs.append(
+            f"Held at the current mix (no move recommended, none measured): {held}."
+        )
+    if "note" in realloc:
+        for r in realloc[realloc["note"].notna()].itertuples():
+            section.paragraphs.append(f"{r.channel}: {r.note}.")
     section.tables.append(
         table_from_df(
             realloc,

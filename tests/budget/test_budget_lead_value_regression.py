@@ -1,9 +1,16 @@
 """Revenue per lead by regression on the leads' channel mix (hand-computed examples)."""
 
+import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
-from gtm_assets.analytics.budget import _eb_prior_variance, lead_values, lead_values_regression
+from gtm_assets.analytics.budget import (
+    _eb_prior_variance,
+    lead_value_draws,
+    lead_values,
+    lead_values_regression,
+)
 
 NO_LAGS = pd.DataFrame(columns=["lag_days", "lead_age_days", "value"])
 
@@ -86,3 +93,49 @@ def test_prior_variance_fixed_point_with_unequal_noise():
     # the returned value solves the weighted moment equation
     assert tau2 == pytest.approx(float((w * ((est - 10.0) ** 2 - se2)).sum() / w.sum()))
     assert _eb_prior_variance(est, se2 * 1000, 10.0) == 0.0
+
+
+def _random_split(n: int, seed: int, big_deal: float | None = None) -> pd.DataFrame:
+    """n mature leads over channels A, B, C (one or two channels each, even split), won
+    revenue 0 or a deal (A's deals 3x the others'); optionally one extra lead, A only, with
+    a deal of ``big_deal``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        mix = rng.choice(["A", "B", "C"], size=rng.integers(1, 3), replace=False)
+        value = {"A": 3000.0, "B": 1000.0, "C": 1000.0}
+        won = sum(value[c] for c in mix) / len(mix) if rng.random() < 0.2 else 0.0
+        won *= rng.lognormal(0, 0.3) if won else 1.0
+        rows += [(f"L{i}", c, 1.0 / len(mix), 400, won) for c in mix]
+    if big_deal is not None:
+        rows.append(("LBIG", "A", 1.0, 400, big_deal))
+    return pd.DataFrame(rows, columns=["lead_id", "channel", "credit", "age_days", "won_value"])
+
+
+def test_value_draws_without_shrinkage_match_the_robust_standard_error():
+    """Resampling leads is the pairs bootstrap of the regression, whose spread estimates
+    the heteroskedasticity-robust (HC0) standard error: statsmodels as the reference."""
+    split = _random_split(3000, seed=1)
+    draws = lead_value_draws(split, NO_LAGS, 100, 0.3, shrink=False, n_draws=400, seed=3)
+    x = split.pivot_table(index="lead_id", columns="channel", values="credit", fill_value=0.0)
+    y = split.groupby("lead_id")["won_value"].first().reindex(x.index)
+    ref = sm.OLS(y.to_numpy(), x.to_numpy()).fit(cov_type="HC0")
+    point = lead_values_regression(split, NO_LAGS, 100, 0.3, shrink=False).set_index("channel")
+    for j, c in enumerate(x.columns):
+        assert point.loc[c, "value_raw"] == pytest.approx(ref.params[j])
+        assert np.std(draws[c], ddof=1) == pytest.approx(ref.bse[j], rel=0.15)
+        assert np.mean(draws[c]) == pytest.approx(ref.params[j], rel=0.05)
+
+
+def test_one_large_deal_widens_its_channels_draws():
+    """One deal 40x the usual in channel A: A's point value jumps, and its draws swing with
+    the deal in or out of the resample (about a third of resamples leave it out)."""
+    base = _random_split(600, seed=2)
+    big = _random_split(600, seed=2, big_deal=120_000.0)
+    spread = {}
+    for name, split in (("base", base), ("big", big)):
+        d = lead_value_draws(split, NO_LAGS, 100, 0.3, n_draws=300, seed=5)
+        spread[name] = np.quantile(d["A"], 0.95) - np.quantile(d["A"], 0.05)
+    assert spread["big"] > 3 * spread["base"]
+    assert lead_value_draws(big, NO_LAGS, 100, 0.3, n_draws=0) == {}
+    assert lead_value_draws(big.iloc[0:0], NO_LAGS, 100, 0.3) == {}

@@ -401,3 +401,85 @@ def test_lead_value_shrinkage_hand_computed():
     assert v.loc["A", "value_per_lead"] == pytest.approx(520 + tau2 / (tau2 + 75**2) * (150 - 520))
     assert v.loc["C", "value_per_lead"] == pytest.approx(1000.0)
     assert v.loc["B", "shrinkage"] > v.loc["A", "shrinkage"] > v.loc["C", "shrinkage"] == 0.0
+
+
+def test_value_per_lead_uncertainty_reaches_the_gain_interval():
+    """Lead curves times revenue per lead: with a value known exactly the move of money into
+    display is a sure gain; when display's value rests on one large deal (its bootstrap
+    draws swing between a fifth and three times the point value) the gain interval
+    includes 0."""
+    from gtm_assets.analytics.budget import revenue_from_leads
+
+    lead_fits = {
+        ("search", "conversions"): _fit(600, 20_000, 1.0),
+        ("social", "conversions"): _fit(300, 3_000, 1.0),
+        ("display", "conversions"): _fit(250, 6_000, 1.8),
+    }
+    values = pd.DataFrame(
+        {"channel": ["search", "social", "display"], "value_per_lead": [100.0, 100.0, 100.0]}
+    )
+    swing = np.tile([20.0, 300.0], 25)
+    sure = revenue_from_leads(lead_fits, values)
+    unsure = revenue_from_leads(lead_fits, values, {"display": swing})
+    assert unsure[("display", "revenue")].top == pytest.approx(sure[("display", "revenue")].top)
+    np.testing.assert_allclose(
+        unsure[("display", "revenue")].boot[:, 0],
+        lead_fits[("display", "conversions")].boot[:, 0] * swing,
+    )
+    np.testing.assert_allclose(unsure[("search", "revenue")].boot, sure[("search", "revenue")].boot)
+    r_sure = reallocate(sure, CURRENT, {}, {}, DAYS, BudgetOptions())
+    r_unsure = reallocate(unsure, CURRENT, {}, {}, DAYS, BudgetOptions())
+    # same point recommendation (same point values) ...
+    np.testing.assert_allclose(
+        r_sure.table["recommended_spend"], r_unsure.table["recommended_spend"]
+    )
+    assert r_sure.table.set_index("channel").loc["display", "change"] > 0
+    # ... but only the sure one is a sure gain
+    assert r_sure.gain_ci[0] > 0
+    assert r_unsure.gain_ci[0] < 0 < r_unsure.gain_ci[1]
+
+
+def test_a_channel_the_plan_gives_nothing_is_held_at_zero():
+    """An events month (30,000 on events) followed by a plan without events: the events
+    money goes nowhere near events, and the rest of the plan's total is allocated."""
+    current = {**CURRENT, "events": 30_000.0}
+    planned = {"search": 45_000.0, "social": 30_000.0, "display": 25_000.0, "events": 0.0}
+    r = reallocate(FITS, current, planned, {"events": 2.0}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    assert t.loc["events", "recommended_spend"] == 0.0
+    assert t.loc["events", "pinned_reason"] == "no budget in next month's plan: held at 0"
+    assert t["recommended_spend"].sum() == pytest.approx(90_000.0)
+    # the other channels keep their share of the allocatable 90,000 (40:30:30)
+    assert t.loc["search", "reference_spend"] == pytest.approx(36_000.0)
+
+
+def test_held_or_planned_amounts_beyond_anything_observed_are_said():
+    """A held channel scaled far beyond its busiest week, and a plan far beyond it, get a
+    note in the table (and the result's notes) instead of a silent straight-line guess."""
+    unusable = CurveFit(
+        np.nan,
+        np.nan,
+        np.nan,
+        0.0,
+        0.01,
+        1.0,
+        40,
+        1_000.0,
+        2_000.0,
+        usable=False,
+        reason="poor fit",
+    )
+    fits = {**FITS, ("video", "revenue"): unusable}
+    current = {**CURRENT, "video": 8_000.0}
+    planned = {"search": 60_000.0, "social": 40_000.0, "display": 40_000.0, "video": 60_000.0}
+    r = reallocate(fits, current, planned, {"video": 1.5}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    most = 2_000.0 * PERIODS
+    held = t.loc["video", "recommended_spend"]
+    # 200,000 budget, 180,000 allocatable, video's 8,000 of 108,000 current
+    assert held == pytest.approx(180_000.0 * 8_000 / 108_000)
+    note = t.loc["video", "note"]
+    assert f"held at {held:,.0f}, {held / most:.1f}x the most it has spent" in note
+    assert f"next month's plan puts it at 60,000, {60_000 / most:.1f}x" in note
+    assert any(n.startswith("video: held at") for n in r.notes)
+    assert t.loc[["search", "social", "display"], "note"].isna().all()

@@ -60,3 +60,27 @@ def test_unusable_when_too_few_points_or_flat_spend():
     flat = np.full(20, 1000.0) * (1 + rng.normal(0, 0.001, 20))
     fit = fit_hill(flat, rng.normal(50, 5, 20), n_boot=0)
     assert not fit.usable
+
+
+def test_a_new_channel_seen_at_one_spend_level_has_no_identified_saturation():
+    """40 weeks before launch (no spend, no leads), then 12 weeks at 3,600-4,400 whose lead
+    counts (about 10 a week) do not follow the small spend changes: the launch step and a
+    flat cluster fit a plateau best (k at the bottom of the search), a saturation the data
+    never showed. (n = 1, the pipeline's default shape.)"""
+    rng = np.random.default_rng(11)
+    spend = np.concatenate([np.zeros(40), rng.uniform(3_600, 4_400, 12)])
+    leads = np.concatenate([np.zeros(40), rng.poisson(10, 12).astype(float)])
+    fit = fit_hill(spend, leads, fit_adstock=False, n_boot=0, n_bounds=(1.0, 1.0))
+    assert fit.r2 > 0.8  # a "good" fit, thanks to the launch step
+    assert fit.k < 0.5 * spend[spend > 0].min()
+    assert not fit.usable and "saturation not identified" in fit.reason
+    # the same channel with spend spread over 1,000-12,000 shows its curve
+    wide = rng.uniform(1_000, 12_000, 52)
+    ok = fit_hill(
+        wide,
+        rng.poisson(hill(wide, 40.0, 6_000.0, 1.0)).astype(float),
+        fit_adstock=False,
+        n_boot=0,
+        n_bounds=(1.0, 1.0),
+    )
+    assert ok.usable and ok.k > 0.5 * wide.min()

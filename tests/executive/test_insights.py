@@ -645,6 +645,9 @@ def test_reallocation_action_says_when_its_gain_interval_includes_nothing():
     assert "the interval USD -4,000 to USD 60,000 includes no gain" in text
     # slices written before the interval existed keep the old wording
     assert ins.reallocation_action(reallocation(), "USD")[0]["action"].startswith("Reallocate")
+    # the insight quoting the same move says so too, instead of contradicting the action
+    assert "a move to test, not yet a plan" in ins.budget_insight(unsure, "USD")["insight"]
+    assert "a move to test" not in ins.budget_insight(sure, "USD")["insight"]
 
 
 def test_partial_month_insights_name_the_days_and_the_prorated_target():

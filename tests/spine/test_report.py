@@ -167,6 +167,37 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
     assert ("no money can shift between channels" in text) is said
     if said:
         assert f"paid_social ({held}), video (no spend history)" in text
+    else:  # held channels are named even when others move
+        assert "Held at the current mix (no move recommended, none measured): video (no " in text
+
+
+def test_budget_section_says_a_held_amount_beyond_anything_observed():
+    import pandas as pd
+
+    note = "held at 60,000, 7.0x the most it has spent (8,571 at its busiest week's rate)"
+    realloc = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-08-01"),
+            "channel": ["paid_search", "video"],
+            "current_spend": [100.0, 50.0],
+            "lower_bound": [70.0, 50.0],
+            "upper_bound": [130.0, 50.0],
+            "recommended_spend": [100.0, 50.0],
+            "pinned_reason": [None, "no usable response curve: poor fit"],
+            "note": [None, note],
+        }
+    ).assign(
+        marginal_roas_current=float("nan"),
+        marginal_roas_recommended=float("nan"),
+        expected_revenue_current=1.0,
+        expected_revenue_recommended=1.0,
+    )
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("realloc", realloc)
+    con.execute("create table marts.budget_reallocation as select * from realloc")
+    text = " ".join(sections.budget_section(con, date(2025, 8, 1), "USD").paragraphs)
+    assert f"video: {note}." in text
 
 
 def test_funnel_section_explains_a_cohort_without_entries():
@@ -239,6 +270,10 @@ def test_budget_gain_interval_is_said_with_its_meaning():
         unsure, "USD"
     )
     assert _gain_interval_text(pd.DataFrame({"x": [1]}), "USD") == ""
+    # no money moves: there is nothing to test
+    still = unsure.assign(reference_spend=100.0, recommended_spend=100.4)
+    assert _gain_interval_text(still, "USD") == ""
+    assert "test the move" in _gain_interval_text(still.assign(recommended_spend=110.0), "USD")
 
 
 def test_lead_quality_section_counts_leads_without_a_score() -> None:
