@@ -40,6 +40,7 @@ for a channel that never appears in a converting path).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -50,7 +51,7 @@ import pandas as pd
 from gtm_assets.analytics.attribution_markov import markov_attribution
 from gtm_assets.analytics.attribution_shapley import shapley_path_shares
 from gtm_assets.sql_files import load_sql
-from gtm_assets.warehouse import round_floats
+from gtm_assets.warehouse import round_floats, table_exists
 
 HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 DATA_DRIVEN_MODELS = ("markov", "shapley")
@@ -778,3 +779,43 @@ def _typed_campaign(frame: pd.DataFrame) -> pd.DataFrame:
         na_position="first",
         ignore_index=True,
     )
+
+
+#: Default drop of touch coverage from the prior month (in share points) worth a warning.
+MAX_COVERAGE_DROP = 0.10
+
+
+def stored_coverage(con: duckdb.DuckDBPyConnection, month: date) -> dict[str, float]:
+    """Touch coverage per conversion type as ``month``'s stored slice of
+    ``marts.channel_attribution`` has it ({} when there is none)."""
+    if not table_exists(con, "marts.channel_attribution"):
+        return {}
+    rows = con.execute(
+        "select conversion_type, max(coverage) from marts.channel_attribution "
+        "where month = $m and coverage is not null group by 1",
+        {"m": month},
+    ).fetchall()
+    return {str(t): float(c) for t, c in rows}
+
+
+def coverage_problems(
+    coverage: Mapping[str, float],
+    prior: Mapping[str, float],
+    min_coverage: float,
+    max_drop: float,
+) -> list[str]:
+    """Why a month's touch coverage (share of conversions with any touch in the lookback)
+    needs a warning: below ``min_coverage``, or ``max_drop`` or more below the prior month's
+    (a tracking break: channel credit then covers fewer conversions, so channel-level
+    changes partly reflect tracking, not performance)."""
+    problems = []
+    for ctype, now in sorted(coverage.items()):
+        before = prior.get(ctype)
+        dropped = before is not None and before - now >= max_drop
+        if now < min_coverage or dropped:
+            problems.append(
+                f"{ctype}: {now:.0%} of conversions have a touch"
+                + (f", down from {before:.0%} last month" if dropped else "")
+                + (f" (below {min_coverage:.0%})" if now < min_coverage else "")
+            )
+    return problems

@@ -251,8 +251,31 @@ def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
     )
 
 
-def channel_mover_insight(channels: pd.DataFrame, currency: str) -> dict | None:
-    """The channel whose attributed revenue changed most in money terms."""
+def tracking_insight(
+    coverage: float | None, prior: float | None, max_drop: float = 0.10
+) -> dict | None:
+    """Leads with any tracked touch fell sharply from last month: say it before any channel
+    change is read as performance."""
+    if coverage is None or prior is None or prior - coverage < max_drop:
+        return None
+    return dict(
+        kind="tracking",
+        insight=(
+            f"Only {coverage:.0%} of this month's leads had a tracked touch, down from "
+            f"{prior:.0%} last month: channel credit and channel ROI cover fewer leads, so "
+            "check form tagging, pixels and imports before acting on channel changes."
+        ),
+        metric="lead_touch_coverage",
+        value=coverage,
+        source="channel_attribution",
+    )
+
+
+def channel_mover_insight(
+    channels: pd.DataFrame, currency: str, tracking_gap: bool = False
+) -> dict | None:
+    """The channel whose attributed revenue changed most in money terms (with a caveat when
+    the month's tracking coverage fell)."""
     if _empty(channels) or "prior_attributed_revenue" not in channels:
         return None
     df = channels[(channels.level == "channel") & channels.prior_attributed_revenue.notna()].copy()
@@ -274,7 +297,13 @@ def channel_mover_insight(channels: pd.DataFrame, currency: str) -> dict | None:
         change = f"{direction} by {money(abs(row['delta']), currency)} to {money(now, currency)}"
     text = (
         f"{row['channel']} attributed revenue {change}{spend_note} "
-        f"({row['attribution_model'].replace('_', ' ')} attribution)."
+        f"({row['attribution_model'].replace('_', ' ')} attribution"
+        + (
+            "; fewer leads were tracked this month, so part of it is the tracking gap"
+            if tracking_gap
+            else ""
+        )
+        + ")."
     )
     return dict(
         kind="channel_mover",
@@ -408,14 +437,18 @@ def build_insights(
     comparison: pd.DataFrame | None = None,
     limit: int = 5,
     won_amounts: Sequence[float] = (),
+    lead_coverage: tuple[float | None, float | None] = (None, None),
 ) -> pd.DataFrame:
     """3-5 sentences with their numbers: headline, biggest movers, bottleneck, budget, attribution.
-    ``won_amounts``: the month's won deal amounts (for the one-deal caveat)."""
+    ``won_amounts``: the month's won deal amounts (for the one-deal caveat);
+    ``lead_coverage``: this and last month's share of leads with a tracked touch."""
+    tracking = tracking_insight(*lead_coverage)
     candidates = [
         revenue_insight(summary, month, currency, won_amounts),
+        tracking,
         bottleneck_insight(bottlenecks),
         budget_insight(reallocation, currency),
-        channel_mover_insight(channels, currency),
+        channel_mover_insight(channels, currency, tracking_gap=tracking is not None),
         biggest_mover_insight(summary),
         attribution_insight(comparison),
     ]

@@ -19,7 +19,7 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics import attribution as at
 from gtm_assets.analytics import attribution_insights as ins
 from gtm_assets.assets.common import markdown_table, table_schema
-from gtm_assets.partitions import month_bounds, monthly_partitions
+from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
 
@@ -226,8 +226,15 @@ class AttributionConfig(dg.Config):
         ),
     )
     min_coverage: float = Field(
-        default=0.5,
+        default=0.7,
         description="Warn when fewer than this share of a month's conversions have any touch.",
+    )
+    max_coverage_drop: float = Field(
+        default=at.MAX_COVERAGE_DROP,
+        description=(
+            "Warn when the share of conversions with any touch falls this much (0.10 = 10 "
+            "points) from the prior month: a tracking break, not a performance change."
+        ),
     )
     roi_basis: str = Field(
         default="lead_sourced",
@@ -278,7 +285,10 @@ def write_month(
 
 
 def _check_results(
-    result: at.MonthAttribution, campaign_ok: list[str], config: AttributionConfig
+    result: at.MonthAttribution,
+    campaign_ok: list[str],
+    config: AttributionConfig,
+    prior_coverage: dict[str, float] | None = None,
 ) -> list[dg.AssetCheckResult]:
     def problems_with(word: str) -> list[str]:
         return [f"{ct}: {p}" for ct, probs in result.problems.items() for p in probs if word in p]
@@ -288,7 +298,9 @@ def _check_results(
     negative = problems_with("negative")
     revenue = problems_with("revenue credit")
     coverage = {s.conversion_type: s.coverage for s in result.summaries if s.coverage is not None}
-    low = {k: v for k, v in coverage.items() if v < config.min_coverage}
+    low = at.coverage_problems(
+        coverage, prior_coverage or {}, config.min_coverage, config.max_coverage_drop
+    )
     conv = {s.conversion_type: s.conversions_with_touch for s in result.summaries}
 
     def check(name: str, asset: str, failures: list[str], **meta) -> dg.AssetCheckResult:
@@ -316,8 +328,13 @@ def _check_results(
             passed=not low,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
+                "problems": "\n".join(low) or "none",
                 "coverage": dg.MetadataValue.json({k: round(v, 4) for k, v in coverage.items()}),
+                "prior_month_coverage": dg.MetadataValue.json(
+                    {k: round(v, 4) for k, v in (prior_coverage or {}).items()}
+                ),
                 "min_coverage": config.min_coverage,
+                "max_coverage_drop": config.max_coverage_drop,
             },
         ),
         check("campaign_credit_matches_channel_credit", "campaign_attribution", campaign_ok),
@@ -546,8 +563,10 @@ def _preview(channel: pd.DataFrame, model: str) -> str:
             asset="channel_attribution",
             blocking=False,
             description=(
-                "Warns when a small share of conversions (below min_coverage, default 50%) has "
-                "any tracked touch: then attribution speaks for few conversions."
+                "Warns when a small share of conversions (below min_coverage, default 70%) has "
+                "any tracked touch, or the share fell 10 points or more from the prior month "
+                "(max_coverage_drop): then attribution speaks for few conversions, and channel "
+                "changes partly reflect tracking."
             ),
         ),
         dg.AssetCheckSpec(
@@ -590,6 +609,7 @@ def attribution_credit(
     month, month_end = month_bounds(context.partition_key)
     params = config.params(settings)
     with warehouse.connect() as con:
+        prior_coverage = at.stored_coverage(con, add_months(month, -1))
         result = at.attribute_month(con, month, month_end, params, top_n=config.top_paths)
         roi, roi_problems = roi_credit(con, result, month, month_end, params, config.roi_basis)
         roi_rows = write_month(con, ROI_TABLE, roi, ROI_SCHEMA, month)
@@ -608,7 +628,9 @@ def attribution_credit(
             for table in [CHANNEL_TABLE, CAMPAIGN_TABLE, *(t for t, _ in INSIGHT_TABLES.values())]
         }
     result.problems.update(roi_problems)
-    checks = _check_results(result, campaign_mismatches(result, config.tolerance), config)
+    checks = _check_results(
+        result, campaign_mismatches(result, config.tolerance), config, prior_coverage
+    )
     checks.append(cycle_check(cycle, params, config.max_cycle_outside_lookback))
     summary = pd.DataFrame(
         [

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from gtm_assets import warehouse as wh
+from gtm_assets.analytics.attribution import stored_coverage
 from gtm_assets.analytics.insights import build_actions, build_insights
 from gtm_assets.assets.common import (
     WAREHOUSE_POOL,
@@ -286,6 +287,10 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 reallocation=inputs["budget_reallocation"],
                 comparison=inputs["attribution_model_comparison"],
                 won_amounts=won_amounts(con, month, add_months(month, 1)),
+                lead_coverage=(
+                    stored_coverage(con, month).get("lead"),
+                    stored_coverage(con, add_months(month, -1)).get("lead"),
+                ),
             )
             actions = build_actions(
                 month,

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from gtm_assets import warehouse as wh
+from gtm_assets.analytics.attribution import MAX_COVERAGE_DROP, stored_coverage
 from gtm_assets.analytics.insights import gain_interval, reallocation_uplift
 from gtm_assets.partitions import add_months
 from gtm_assets.raw.report import quarantine_counts, stored_warnings
@@ -436,13 +437,31 @@ def attribution_section(con, month: date, currency: str) -> Section:
             m: (m.replace("_", " "), "percent") for m in wide.columns if m != "channel"
         }
         section.tables.append(table_from_df(wide, f"Share of {label} by model", columns, currency))
+        if ctype == "won":
+            section.paragraphs.append(
+                "Won-deal shares above use each deal's own path: every touch up to the win, "
+                "including the lead's own form fill and the nurture between lead and deal, so "
+                "the channel people fill forms through (often direct) scores high. What sourced "
+                "the deals is the lead-sourced credit that campaign ROI uses (Channels section; "
+                "docs/attribution.md)."
+            )
         if ctype == "lead" and "coverage" in sub:
             coverage = (
                 float(sub["coverage"].dropna().iloc[0]) if sub["coverage"].notna().any() else None
             )
             if coverage is not None:
+                prior = stored_coverage(con, add_months(month, -1)).get("lead")
                 section.paragraphs.append(
-                    f"{coverage:.0%} of this month's leads had at least one touchpoint in the lookback window."
+                    f"{coverage:.0%} of this month's leads had at least one touchpoint in the "
+                    "lookback window"
+                    + (
+                        f", down from {prior:.0%} last month: the credit above covers fewer "
+                        "leads, so a channel's fall this month is partly a tracking gap "
+                        "(untagged forms, a lost pixel or an import), not performance. Check "
+                        "the tracking before acting on channel changes."
+                        if prior is not None and prior - coverage >= MAX_COVERAGE_DROP
+                        else "."
+                    )
                 )
     disagreement = month_rows(con, "marts.attribution_model_disagreement", month)
     if disagreement is not None and not disagreement.empty:
@@ -452,8 +471,9 @@ def attribution_section(con, month: date, currency: str) -> Section:
         if not lead.empty:
             top = lead.iloc[0]
             section.paragraphs.append(
-                f"The models disagree most between {top['model_a'].replace('_', ' ')} and "
-                f"{top['model_b'].replace('_', ' ')}: {top['tv_distance']:.0%} of lead credit moves between channels."
+                f"The two models furthest apart are {top['model_a'].replace('_', ' ')} and "
+                f"{top['model_b'].replace('_', ' ')}: {top['tv_distance']:.0%} of lead credit "
+                "sits with different channels (total-variation distance of their shares)."
             )
     stats = month_rows(con, "marts.attribution_path_stats", month)
     if stats is not None and not stats.empty:

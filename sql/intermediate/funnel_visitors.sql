@@ -16,7 +16,7 @@ first_visit as (
 ),
 
 first_touch as (
-    select person_id, arg_min(channel, (ts, touchpoint_id)) as channel
+    select person_id, arg_min(channel, (ts, channel, touchpoint_id)) as channel
     from touches
     group by person_id
 ),

@@ -2,7 +2,8 @@
 -- person's counted touches in [path_start, path_end), one row each. Touch filters:
 -- $touch_types (NULL = every type, impressions included) and $include_unclassified.
 -- $window_start is the earliest path_start (lets the scan skip older data).
--- Order inside a path: ts, then touchpoint_id; touch_index 1..path_length;
+-- Order inside a path: ts, then channel, then touchpoint_id (ties at one instant are ordered
+-- by channel name, as in the null paths); touch_index 1..path_length;
 -- previous_channel: the channel of the touch before (NULL for the first).
 -- in_conversion_session: the touch belongs to the session that ends in the conversion
 -- (the chain of touches with gaps of at most $session_minutes minutes, the last of them at
@@ -54,7 +55,7 @@ ordered as (
         lag(channel) over w as previous_channel,
         epoch(lead(ts, 1, path_end) over w - ts) / 60.0 as gap_minutes
     from joined
-    window w as (partition by path_id order by ts, touchpoint_id)
+    window w as (partition by path_id order by ts, channel, touchpoint_id)
 ),
 
 sessions as (

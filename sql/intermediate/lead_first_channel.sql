@@ -17,7 +17,7 @@ touches as (
 ),
 
 final as (
-    select l.lead_id, arg_min(t.channel, (t.ts, t.touchpoint_id)) as first_channel
+    select l.lead_id, arg_min(t.channel, (t.ts, t.channel, t.touchpoint_id)) as first_channel
     from leads as l
     inner join touches as t
         on t.person_id = l.person_id

@@ -71,7 +71,13 @@ def test_attribution_asset_writes_both_marts_and_passes_checks(warehouse_file, t
         ("channel_attribution", "deal_cycle_within_lookback"),
         ("campaign_attribution", "campaign_credit_matches_channel_credit"),
     } | {(key, "consistent_with_paths") for key in insight_keys}
+    coverage = checks.pop(("channel_attribution", "touch_coverage"))
     assert all(c.passed for c in checks.values())
+    # 2 of 3 leads have a touch: below the 70% default, a warning, not a failure
+    assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
+    assert (
+        coverage.metadata["problems"].value == "lead: 67% of conversions have a touch (below 70%)"
+    )
     import duckdb
 
     con = duckdb.connect(str(warehouse_file), read_only=True)

@@ -310,3 +310,23 @@ def test_every_model_lists_every_credited_channel():
     assert out.loc[("shapley", "direct"), "share"] == 0.0
     assert out.loc[("shapley", "paid_search"), "share"] == 1.0
     assert out.loc[("last_touch", "direct"), "share"] == 0.5
+
+
+def test_touches_at_one_instant_are_ordered_by_channel_in_every_path():
+    """Two touches at the same second (ids in the opposite order of their channels): the
+    converting path and the null path order them the same way, by channel name, so first
+    and last touch and the transitions agree between the two."""
+    con = make_warehouse(
+        [
+            ("t1", "p1", "2024-03-05 10:00", "click", "paid_search", None),
+            ("t2", "p1", "2024-03-05 10:00", "email_click", "email", None),
+            ("t3", "p2", "2024-03-05 10:00", "click", "paid_search", None),
+            ("t4", "p2", "2024-03-05 10:00", "email_click", "email", None),
+        ],
+        [("l1", "lead", "p1", "2024-03-09 10:00", 0.0)],
+    )
+    at.build_paths(con, "lead", *MARCH, at.AttributionParams())
+    assert _paths(con)["path"].tolist() == ["email>paid_search", "email>paid_search"]
+    first = at.heuristic_credit(con, at.AttributionParams())
+    first = first[(first.model == "first_touch") & (first.attributed_conversions > 0)]
+    assert first["channel"].tolist() == ["email"]

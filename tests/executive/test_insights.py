@@ -512,6 +512,44 @@ def test_channel_mover_states_from_and_to_when_one_side_is_zero():
     )
 
 
+def test_a_tracking_drop_comes_before_channel_changes():
+    """56% of leads tracked against 97% last month: an insight says so, and the channel
+    mover that follows carries the caveat; a steady 95% says nothing."""
+    summary = pd.DataFrame(columns=["metric", "value"])
+    channels = pd.DataFrame(
+        {
+            "level": "channel",
+            "channel": ["paid_search"],
+            "attributed_revenue": [156_135.0],
+            "prior_attributed_revenue": [315_254.0],
+            "spend_change_pct": [None],
+            "attribution_model": "shapley",
+        }
+    )
+    out = ins.build_insights(
+        date(2025, 5, 1), "USD", summary, channels=channels, lead_coverage=(0.56, 0.97)
+    )
+    assert out["kind"].tolist()[:2] == ["tracking", "channel_mover"]
+    assert (
+        out["insight"]
+        .iloc[0]
+        .startswith("Only 56% of this month's leads had a tracked touch, down from 97% last month")
+    )
+    assert (
+        out["insight"]
+        .iloc[1]
+        .endswith(
+            "(shapley attribution; fewer leads were tracked this month, so part of it is the "
+            "tracking gap)."
+        )
+    )
+    steady = ins.build_insights(
+        date(2025, 5, 1), "USD", summary, channels=channels, lead_coverage=(0.95, 0.97)
+    )
+    assert "tracking" not in set(steady["kind"])
+    assert "tracking gap" not in " ".join(steady["insight"])
+
+
 def test_waste_action_says_which_model_found_no_lead():
     """A campaign with no lead credit under Shapley that is the last touch before 86 leads
     (brand search in the converting session) is not "without a conversion": the action says

@@ -382,3 +382,27 @@ def test_restated_prior_month_is_said_with_both_values() -> None:
         )
         == ""
     )
+
+
+def test_attribution_section_says_when_tracking_coverage_fell():
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2025-04-01", "2025-05-01"]),
+            "conversion_type": "lead",
+            "model": "shapley",
+            "channel": "paid_search",
+            "share": 1.0,
+            "coverage": [0.97, 0.56],
+        }
+    )
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("rows", rows)
+    con.execute("create table marts.channel_attribution as select * from rows")
+    text = " ".join(sections.attribution_section(con, date(2025, 5, 1), "USD").paragraphs)
+    assert "56% of this month's leads had at least one touchpoint in the lookback window, " in text
+    assert "down from 97% last month: the credit above covers fewer leads" in text
+    april = " ".join(sections.attribution_section(con, date(2025, 4, 1), "USD").paragraphs)
+    assert "97% of this month's leads had at least one touchpoint in the lookback window." in april
