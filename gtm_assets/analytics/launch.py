@@ -528,9 +528,13 @@ def mql_expectation(
     quality: float,
     quality_benchmark: float,
     tolerance: float = 0.2,
+    counted_until: tuple[date, int] | None = None,
 ) -> MqlExpectation:
     """MQL volume against spend / target CPA x benchmark MQL rate, and lead quality (mean
-    predicted SQL probability) against the channel's leads; both within ``tolerance``."""
+    predicted SQL probability) against the channel's leads; both within ``tolerance``.
+    ``counted_until``: (last lead day counted, MQL window days), said in the detail (the
+    volume counts only leads old enough to have had the window, unlike the readout's
+    MQL count)."""
     expected = (
         spend / target_cpa * mql_rate_benchmark
         if _finite(target_cpa) and target_cpa > 0 and _finite(mql_rate_benchmark)
@@ -542,7 +546,15 @@ def mql_expectation(
     if _finite(volume):
         good = volume >= 1 - tolerance - 1e-12
         ok &= good
-        notes.append(f"MQLs {actual_mqls:,.1f} vs {expected:,.1f} expected ({100 * volume:.0f}%)")
+        counted = (
+            f" among leads created by {counted_until[0]} (each lead gets the "
+            f"{counted_until[1]}-day MQL window)"
+            if counted_until is not None
+            else ""
+        )
+        notes.append(
+            f"MQLs {actual_mqls:,.1f} vs {expected:,.1f} expected ({100 * volume:.0f}%){counted}"
+        )
     else:
         if not (_finite(target_cpa) and target_cpa > 0):
             why = "no CPA target"
@@ -573,6 +585,45 @@ def mql_expectation(
         bool(ok),
         "; ".join(notes),
     )
+
+
+def budget_pace_check(
+    planned_budget: float,
+    start: date,
+    end: date | None,
+    as_of: date,
+    spend: float,
+    tolerance: float,
+    *,
+    always_on_days: int = 365,
+) -> tuple[bool, str]:
+    """Spend to date against the budget spread evenly over the flight (the plan's pacing
+    schedule): fails when spend runs more than ``tolerance`` ahead of it or has passed the
+    whole planned budget; says when the budget runs out at the campaign's own daily rate."""
+    if not _finite(planned_budget) or planned_budget <= 0:
+        return True, "no planned_budget: spend pace not judged"
+    first, last = campaign_life(start, end, always_on_days)
+    stop = min(as_of, last)
+    if stop < first:
+        return True, "not live yet: nothing to pace"
+    life = (last - first).days + 1
+    elapsed = (stop - first).days + 1
+    planned_to_date = planned_budget * elapsed / life
+    pace = _ratio(spend, planned_to_date)
+    text = (
+        f"spend {spend:,.2f} by day {elapsed} of {life} vs {planned_to_date:,.2f} planned to "
+        f"date ({100 * pace:.0f}%)"
+    )
+    if spend >= planned_budget:
+        return False, f"{text}: the whole planned budget of {planned_budget:,.2f} is spent"
+    daily = spend / elapsed
+    if pace > 1 + tolerance + 1e-12 and daily > 0:
+        runs_out = first + timedelta(days=int(np.ceil(planned_budget / daily)) - 1)
+        return False, (
+            f"{text}: at {daily:,.2f} a day the {planned_budget:,.2f} budget runs out on "
+            f"{runs_out}, before the flight ends on {last}; lower the daily cap"
+        )
+    return True, text
 
 
 def evaluate_launch(
@@ -631,8 +682,18 @@ def evaluate_launch(
         quality[0],
         quality[1],
         tolerance,
+        counted_until=(mature_stop, mql_window_days),
+    )
+    pace = budget_pace_check(
+        plan.get("planned_budget", np.nan),
+        start,
+        _as_date(plan.get("end_date")),
+        as_of,
+        all_totals["spend"],
+        tolerance,
     )
     return {
+        "budget_pace": pace,
         "start": start,
         "totals": all_totals,
         "first": first,
@@ -695,6 +756,19 @@ def week4_decision(
         return "pause", (
             f"{totals['spend']:,.2f} spent (over two target CPAs of {target_cpa:,.2f}) "
             "without a single credited lead"
+        )
+    if mql is not None and _finite(mql.quality_ratio) and mql.quality_ratio < pause_below:
+        sqls = totals.get("sqls", np.nan)
+        counts = (
+            f"; {sqls:,.0f} SQLs from {totals['leads']:,.0f} leads"
+            if _finite(sqls) and totals.get("leads", 0) > 0
+            else ""
+        )
+        return "pause", (
+            f"leads do not qualify: lead quality {mql.quality:.3f} vs {mql.quality_benchmark:.3f} "
+            f"for the channel's leads ({100 * mql.quality_ratio:.0f}%, below the "
+            f"{100 * pause_below:.0f}% pause line){counts}; cheap leads that sales will not "
+            f"work are no success whatever their CPA: {_STAGE_ADVICE['quality']}"
         )
     perf = performance.dropna(subset=["attainment"])
     if perf.empty:

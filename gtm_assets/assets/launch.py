@@ -568,6 +568,14 @@ def _lead_quality(
             asset="launch_monitoring",
             description="MQLs at least 80% of expectation and lead quality at least 80% of the channel's.",
         ),
+        dg.AssetCheckSpec(
+            "budget_pace",
+            asset="launch_monitoring",
+            description=(
+                "Spend to date within 20% of the planned budget spread over the flight, and "
+                "below the whole planned budget; says when the budget runs out."
+            ),
+        ),
     ],
 )
 def launch_monitoring(
@@ -641,6 +649,13 @@ def launch_monitoring(
                     mql.volume_ratio,
                     1 - config.tolerance,
                 ),
+                (
+                    "budget_pace",
+                    result["budget_pace"][0],
+                    result["budget_pace"][1],
+                    result["totals"]["spend"],
+                    plan.get("planned_budget"),
+                ),
             ],
             columns=["check_name", "passed", "detail", "value", "threshold"],
         )
@@ -651,6 +666,7 @@ def launch_monitoring(
         "live_on_schedule": dg.AssetCheckSeverity.WARN,
         "performance_within_tolerance": dg.AssetCheckSeverity.WARN,
         "mql_volume_and_quality": dg.AssetCheckSeverity.WARN,
+        "budget_pace": dg.AssetCheckSeverity.WARN,
     }
     return dg.MaterializeResult(
         metadata={
@@ -798,6 +814,18 @@ def launch_readout(
         reason += core.crm_cross_check(
             t["leads"], crm_leads, t["spend"], targets["cpa"], config.tolerance
         )
+        to_date, _ = campaign_window(con, cid, start, as_of, settings, config.mql_window_days)
+        spend_to_date = core.window_totals(to_date, pd.DataFrame(), start, as_of)["spend"]
+        pace_ok, pace_detail = core.budget_pace_check(
+            plan.get("planned_budget", np.nan),
+            start,
+            core._as_date(plan.get("end_date")),
+            as_of,
+            spend_to_date,
+            config.tolerance,
+        )
+        if not pace_ok:
+            reason += f"; over budget pace: {pace_detail}"
         tests = experiments_summary(experiments)
         mql_rate = t["mqls"] / t["leads"] if t["leads"] > 0 else np.nan
         row = {
@@ -805,6 +833,9 @@ def launch_readout(
             "days_live": days_live,
             "decision_window_end": stop,
             "spend": t["spend"],
+            "spend_to_date": spend_to_date,
+            "budget_pace_ok": pace_ok,
+            "budget_pace": pace_detail,
             "tracked_touchpoints": t["touches"],
             "credited_leads": t["leads"],
             "crm_tagged_leads": crm_leads,

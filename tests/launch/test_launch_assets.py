@@ -105,9 +105,12 @@ def test_good_campaign_passes_monitoring_and_scales(world):
         "live_on_schedule",
         "performance_within_tolerance",
         "mql_volume_and_quality",
+        "budget_pace",
     ):
         assert checks[name].passed, (name, checks[name].metadata)
     readout = _row(path, "marts.launch_readout", "GOOD")
+    # 100 a day against 5,600 over 56 days: on pace
+    assert readout["budget_pace_ok"] and "(100%)" in readout["budget_pace"]
     assert readout["days_live"] == 28
     assert readout["spend"] == pytest.approx(2800.0)
     assert readout["credited_leads"] == pytest.approx(56.0)

@@ -318,3 +318,54 @@ def test_infinite_cpa_is_said_in_words_and_stored_as_null() -> None:
     assert core.describe_actual("cpa", 4539.0) == "CPA 4,539"
     assert math.isnan(core.finite_or_nan(math.inf))
     assert core.finite_or_nan(12.5) == 12.5
+
+
+def test_budget_pace_flags_a_campaign_spending_twice_its_plan():
+    """30,000 over a 42-day flight (Oct 6 - Nov 16) is 714.29 a day; at 1,500 a day,
+    day 14 has spent 21,000 against 10,000 planned to date (210%), and the budget runs
+    out after 20 days, on Oct 25."""
+    start, end = date(2025, 10, 6), date(2025, 11, 16)
+    ok, why = core.budget_pace_check(30_000.0, start, end, date(2025, 10, 19), 21_000.0, 0.2)
+    assert not ok
+    assert why.startswith("spend 21,000.00 by day 14 of 42 vs 10,000.00 planned to date (210%)")
+    assert "at 1,500.00 a day the 30,000.00 budget runs out on 2025-10-25" in why
+    ok, why = core.budget_pace_check(30_000.0, start, end, date(2025, 10, 19), 11_500.0, 0.2)
+    assert ok and "(115%)" in why  # within 20%
+    ok, why = core.budget_pace_check(30_000.0, start, end, date(2025, 11, 30), 30_000.0, 0.2)
+    assert not ok and "the whole planned budget of 30,000.00 is spent" in why
+    assert core.budget_pace_check(np.nan, start, end, date(2025, 10, 19), 9e9, 0.2)[0]
+
+
+def test_leads_that_do_not_qualify_pause_the_campaign_whatever_their_cpa():
+    """Lead quality at 27% of the channel's is a pause even when every cost target is met
+    (and when the cost targets are only cross-channel benchmarks)."""
+    junk = core.mql_expectation(1400.0, 50.0, 0.4, 12.0, 0.047, 0.175, 0.2)
+    totals = dict(spend=41_950.0, leads=701.0, touches=900.0, sqls=4.0)
+    for indicative in ([], ["cpa", "roas", "ctr"]):
+        d, why = core.week4_decision(
+            28,
+            START,
+            True,
+            _perf(cpa=1.9, roas=1.9, ctr=1.0),
+            junk,
+            totals,
+            50.0,
+            indicative=indicative,
+        )
+        assert d == "pause"
+        assert why.startswith("leads do not qualify: lead quality 0.047 vs 0.175 for the")
+        assert "(27%, below the 60% pause line); 4 SQLs from 701 leads" in why
+    # 70% of the channel's quality is an optimize (below the 80% check, above the pause line)
+    weak = core.mql_expectation(1400.0, 50.0, 0.4, 12.0, 0.21, 0.3, 0.2)
+    d, why = core.week4_decision(28, START, True, _perf(cpa=1.2, ctr=1.0), weak, totals, 50.0)
+    assert d == "optimize" and "leads do not qualify: narrow the audience" in why
+
+
+def test_mql_volume_says_which_leads_it_counts():
+    m = core.mql_expectation(
+        1400.0, 50.0, 0.4, 10.0, np.nan, np.nan, 0.2, counted_until=(date(2025, 10, 19), 14)
+    )
+    assert m.detail.startswith(
+        "MQLs 10.0 vs 11.2 expected (89%) among leads created by 2025-10-19 (each lead gets "
+        "the 14-day MQL window)"
+    )
