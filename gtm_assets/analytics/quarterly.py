@@ -240,8 +240,9 @@ def key_learnings(
                         metric="roas",
                         value=float(worst["roas"]),
                         learning=(
-                            f"{worst['channel']} returned only {worst['roas']:.2f} per dollar on "
-                            f"{_fmt_money(worst['spend'])} spend ({worst['verdict']})."
+                            f"{worst['channel']} returned the least of the paid channels, "
+                            f"{worst['roas']:.2f} per dollar on {_fmt_money(worst['spend'])} "
+                            f"spend ({worst['verdict']})."
                         ),
                     )
                 )
@@ -278,8 +279,9 @@ def key_learnings(
                 )
             )
     attr = channels.dropna(subset=["first_touch_share", "last_touch_share"])
-    if not attr.empty:
-        gap = (attr["first_touch_share"] - attr["last_touch_share"]).abs()
+    gap = (attr["first_touch_share"] - attr["last_touch_share"]).abs()
+    # a gap under 5 points of lead credit is no opener/closer role worth a learning
+    if not attr.empty and gap.max() >= 0.05:
         a = attr.loc[gap.idxmax()]
         opener = a["first_touch_share"] > a["last_touch_share"]
         rows.append(

@@ -605,3 +605,32 @@ def test_quarter_history_sql_by_hand():
     assert row["first_day"].iloc[0] == pd.Timestamp("2025-01-05")
     assert row["deals_won"].iloc[0] == 2  # L2's win is after the quarter's end
     assert row["median_days_to_win"].iloc[0] == pytest.approx((40 + 50) / 2)
+
+
+def test_learnings_name_the_weakest_channel_plainly_and_skip_an_empty_role():
+    """The weakest paid channel is "the least of the paid channels" (not "only", beside a
+    "worked" verdict), and a first/last-touch gap under 5 points is no opener/closer role."""
+    channels = pd.DataFrame(
+        {
+            "channel": ["paid_search", "paid_social"],
+            "spend": [100_000.0, 60_000.0],
+            "revenue": [700_000.0, 224_000.0],
+            "roas": [7.0, 3.73],
+            "prior_roas": [np.nan, np.nan],
+            "planned_spend": [np.nan, np.nan],
+            "verdict": ["worked", "worked"],
+            "first_touch_share": [0.36, 0.30],
+            "last_touch_share": [0.36, 0.28],
+        }
+    )
+    empty = pd.DataFrame(columns=["persistent"])
+    out = core.key_learnings(channels, pd.DataFrame(), empty)
+    worst = out.loc[out["kind"] == "worst_channel", "learning"].iloc[0]
+    assert worst == (
+        "paid_social returned the least of the paid channels, 3.73 per dollar on 60,000 spend "
+        "(worked)."
+    )
+    assert "attribution" not in set(out["kind"])
+    opener = channels.assign(first_touch_share=[0.36, 0.40], last_touch_share=[0.36, 0.20])
+    out = core.key_learnings(opener, pd.DataFrame(), empty)
+    assert out.loc[out["kind"] == "attribution", "scope_id"].tolist() == ["paid_social"]
