@@ -885,6 +885,47 @@ def short_history_risk(
     )
 
 
+#: A seasonal difference in leads per unit of spend (or in leads, without spend) worth a risk.
+SEASONAL_GAP = 0.15
+
+
+def seasonality_risk(history: Mapping[str, object]) -> dict | None:
+    """The plan risk of goals carried forward from last quarter's rates when the planned
+    quarter's months, a year earlier, brought clearly more or fewer leads per unit of spend
+    (leads alone without spend) than the reviewed quarter: the goals then inherit the
+    reviewed quarter's season. None without a full year of history."""
+    if not bool(history.get("ly_covered")):
+        return None
+    spend_now, spend_ly = (float(history.get(k) or 0.0) for k in ("review_spend", "ly_spend"))
+    leads_now, leads_ly = (float(history.get(k) or 0.0) for k in ("review_leads", "ly_leads"))
+    per_spend = spend_now > 0 and spend_ly > 0
+    now = leads_now / spend_now if per_spend else leads_now
+    before = leads_ly / spend_ly if per_spend else leads_ly
+    if now <= 0 or before <= 0:
+        return None
+    ratio = before / now
+    if abs(ratio - 1) < SEASONAL_GAP:
+        return None
+    unit = "leads per unit of spend" if per_spend else "leads"
+    start = pd.Timestamp(history["ly_start"])
+    return dict(
+        kind="seasonality",
+        scope_id="leads",
+        severity="medium",
+        evidence=(
+            f"the planned quarter's months a year ago (from {start:%Y-%m}) brought "
+            f"{100 * abs(ratio - 1):.0f}% {'more' if ratio > 1 else 'fewer'} {unit} than the "
+            "quarter just reviewed; the goals carry the reviewed quarter's rates forward"
+        ),
+        value=ratio,
+        threshold=1 + SEASONAL_GAP if ratio > 1 else 1 - SEASONAL_GAP,
+        mitigation=(
+            f"expect about {100 * ratio:.0f}% of the lead goals if last year's season repeats; "
+            "set the quarter's targets with it in mind and read the monthly milestones against it"
+        ),
+    )
+
+
 def one_deal_risk(won_amounts: Sequence[float]) -> dict | None:
     """The plan risk of a quarter whose won revenue rests on one deal (at least
     ``ONE_DEAL_SHARE`` of it), with the revenue of the other deals to plan on instead."""
@@ -936,6 +977,9 @@ def plan_risks(
         )
         if short is not None:
             rows.append(short)
+        seasonal = seasonality_risk(history)
+        if seasonal is not None:
+            rows.append(seasonal)
     one_deal = one_deal_risk(won_amounts)
     if one_deal is not None:
         rows.append(one_deal)

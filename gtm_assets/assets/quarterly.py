@@ -795,7 +795,12 @@ def quarter_risks(
         )
         quality = wh.query_df(con, load_sql("marts/quarter_data_quality"), p)
         won = won_amounts(con, p["quarter_start"], p["quarter_end"])
-        facts = _df(con, "quarter_history", p, ("staging.leads", "intermediate.conversions"))
+        facts = _df(
+            con,
+            "quarter_history",
+            p,
+            ("staging.leads", "intermediate.conversions", "staging.ad_spend"),
+        )
         history = (
             {**facts.iloc[0].to_dict(), "quarter_end": p["quarter_end"]}
             if not facts.empty

@@ -601,10 +601,46 @@ def test_quarter_history_sql_by_hand():
         "('L2', 'won', timestamp '2025-04-20'), ('L3', 'won', timestamp '2025-03-23')) "
         "as t(lead_id, conversion_type, converted_at)"
     )
-    row = con.execute(load_sql("marts/quarter_history"), {"quarter_end": date(2025, 4, 1)}).df()
-    assert row["first_day"].iloc[0] == pd.Timestamp("2025-01-05")
-    assert row["deals_won"].iloc[0] == 2  # L2's win is after the quarter's end
-    assert row["median_days_to_win"].iloc[0] == pytest.approx((40 + 50) / 2)
+    con.execute(
+        "create table staging.ad_spend as select * from (values (date '2024-04-10', 500.0), "
+        "(date '2025-01-15', 1000.0), (date '2025-03-31', 200.0), (date '2025-04-01', 9.0)) "
+        "as t(date, spend)"
+    )
+    params = {"quarter_start": date(2025, 1, 1), "quarter_end": date(2025, 4, 1)}
+    row = con.execute(load_sql("marts/quarter_history"), params).df().iloc[0]
+    assert row["first_day"] == pd.Timestamp("2025-01-05")
+    assert row["deals_won"] == 2  # L2's win is after the quarter's end
+    assert row["median_days_to_win"] == pytest.approx((40 + 50) / 2)
+    # reviewed Q1 2025: 3 leads, 1,200 spent; the planned Q2's months a year earlier
+    # (April-June 2024): 500 spent, no lead, and the exports begin after their start
+    assert (row["review_leads"], row["review_spend"]) == (3, 1200.0)
+    assert (row["ly_leads"], row["ly_spend"]) == (0, 500.0)
+    assert row["ly_start"] == pd.Timestamp("2024-04-01") and not row["ly_covered"]
+
+
+def test_seasonality_risk_from_the_same_months_a_year_earlier():
+    """Q4 reviewed at 1,300 leads on 100,000; last year's Q1 had 1,000 on 100,000: 23% fewer
+    leads per unit of spend, so the goals carried forward from Q4 are too high."""
+    history = dict(
+        ly_covered=True,
+        ly_start=date(2025, 1, 1),
+        review_leads=1300,
+        review_spend=100_000.0,
+        ly_leads=1000,
+        ly_spend=100_000.0,
+    )
+    risk = core.seasonality_risk(history)
+    assert risk["kind"] == "seasonality" and risk["value"] == pytest.approx(1000 / 1300)
+    assert risk["evidence"].startswith(
+        "the planned quarter's months a year ago (from 2025-01) brought 23% fewer leads per "
+        "unit of spend than the quarter just reviewed"
+    )
+    assert "expect about 77% of the lead goals" in risk["mitigation"]
+    assert core.seasonality_risk({**history, "ly_leads": 1200}) is None  # within 15%
+    assert core.seasonality_risk({**history, "ly_covered": False}) is None
+    # no spend at all: leads against leads
+    no_spend = {**history, "review_spend": 0.0, "ly_spend": 0.0, "ly_leads": 1600}
+    assert "23% more leads than" in core.seasonality_risk(no_spend)["evidence"]
 
 
 def test_learnings_name_the_weakest_channel_plainly_and_skip_an_empty_role():
