@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +29,13 @@ class MonthOutcome:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+
+#: Said after a run that stopped on an error (or an interrupt) partway through a month.
+PARTIAL_RUN_NOTE = (
+    "The run of {month} stopped partway: the tables it had already written hold its new "
+    "slice, the others still hold the previous run's (each table's slice is whole, but the "
+    "month is mixed). Re-run the month (gtm run --month {month}) before reading it."
+)
 
 #: How a rejected load's message begins (gtm_assets.raw.errors.RawInputError).
 REJECTED_MARK = "was rejected ("
@@ -98,6 +106,8 @@ def summarize_result(result, month: str, seconds: float) -> MonthOutcome:
     if not result.success and outcome.exit_code == EXIT_OK:
         outcome.exit_code = EXIT_FAILED
         outcome.problems.append("The run did not succeed; open the Dagster UI for the logs.")
+    if outcome.exit_code == EXIT_FAILED:
+        outcome.problems.append(PARTIAL_RUN_NOTE.format(month=month))
     return outcome
 
 
@@ -193,28 +203,16 @@ def run_months(
     run_config = {} if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     worst = EXIT_OK
     late_reports: list[str] = []
-    for index, key in enumerate(keys, start=1):
-        label = key[:7]
-        print(
-            f"[{index}/{len(keys)}] {label}: running the monthly review ...", file=out, flush=True
-        )
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            partition_key=key,
-            instance=instance,
-            raise_on_error=False,
-            run_config=run_config,
-            tags={"gtm/source": "cli"},
-        )
-        outcome = summarize_result(result, label, time.perf_counter() - started)
-        if len(keys) > 1 and hold_late_report(outcome):  # one line at the end, not per month
-            late_reports.append(label)
-        _print_outcome(outcome, out)
-        if outcomes is not None:
-            outcomes.append(outcome)
-        worst = max(worst, outcome.exit_code)
-        if outcome.exit_code != EXIT_OK:
-            break
+    with _turn(out) as got:
+        if not got:
+            return EXIT_FAILED
+        for index, key in enumerate(keys, start=1):
+            code = _run_one_month(
+                job, instance, run_config, key, index, len(keys), out, outcomes, late_reports
+            )
+            worst = max(worst, code)
+            if code != EXIT_OK:
+                break
     if late_reports:
         print(
             f"note: {len(late_reports)} report(s) written after their 3-business-day deadline "
@@ -223,6 +221,48 @@ def run_months(
             file=out,
         )
     return worst
+
+
+def _run_one_month(
+    job, instance, run_config, key, index, total, out, outcomes, late_reports
+) -> int:
+    label = key[:7]
+    print(f"[{index}/{total}] {label}: running the monthly review ...", file=out, flush=True)
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        partition_key=key,
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
+        tags={"gtm/source": "cli"},
+    )
+    outcome = summarize_result(result, label, time.perf_counter() - started)
+    if total > 1 and hold_late_report(outcome):  # one line at the end, not per month
+        late_reports.append(label)
+    _print_outcome(outcome, out)
+    if outcomes is not None:
+        outcomes.append(outcome)
+    return outcome.exit_code
+
+
+@contextmanager
+def _turn(out) -> Iterator[bool]:
+    """This run's turn on the warehouse (``warehouse.run_lock``): yields False, after saying
+    why, when another run kept it past GTM_LOCK_TIMEOUT."""
+    from gtm_assets import paths
+    from gtm_assets import warehouse as wh
+
+    lock = wh.run_lock(paths.warehouse_path(), out=out)
+    try:
+        lock.__enter__()
+    except wh.WarehouseLockedError as exc:
+        print(f"gtm: {exc}", file=sys.stderr)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _print_outcome(outcome: MonthOutcome, out) -> None:
@@ -360,9 +400,10 @@ def later_months_note(month: date) -> str:
         con.close()
     if not later:
         return ""
+    span = f"{later[0]:%Y-%m}" if len(later) == 1 else f"{later[0]:%Y-%m} .. {later[-1]:%Y-%m}"
     return (
-        f"note: {len(later)} later month(s) ({later[0]:%Y-%m} .. {later[-1]:%Y-%m}) were built "
-        f"before this re-run; their channel and campaign prior-month and trailing columns "
+        f"note: {len(later)} later month(s) ({span}) were built before this re-run; if it "
+        f"changed {month:%Y-%m}, their channel and campaign prior-month and trailing columns "
         f"still use the old {month:%Y-%m} slice (the executive summary recomputes its prior "
         f"month from the exports). Re-run them with gtm backfill --from {later[0]:%Y-%m} --to "
         f"{later[-1]:%Y-%m}."
@@ -397,11 +438,14 @@ def _run_other(label: str, runner, out=sys.stdout) -> int:
     """Run a quarterly or launch job via ``runner()`` and report it like a month."""
     started = time.perf_counter()
     print(f"{label}: running ...", file=out, flush=True)
-    try:
-        result = runner()
-    except ValueError as exc:
-        print(f"gtm: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    with _turn(out) as got:
+        if not got:
+            return EXIT_FAILED
+        try:
+            result = runner()
+        except ValueError as exc:
+            print(f"gtm: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     outcome = summarize_result(result, label, time.perf_counter() - started)
     _print_outcome(outcome, out)
     return outcome.exit_code

@@ -30,8 +30,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = Field(description="DuckDB file (GTM_DUCKDB_PATH).")
     read_copy_path: str = Field(description="Read-only copy for analysts (GTM_READ_COPY_PATH).")
-    lock_timeout_s: float = Field(
-        default=120.0, description="How long to wait for another process's file lock."
+    lock_timeout_s: float | None = Field(
+        default=None,
+        description=(
+            "How long to wait for another process's file lock, in seconds; unset reads "
+            "GTM_LOCK_TIMEOUT (default 120)."
+        ),
     )
 
     @classmethod

@@ -73,6 +73,58 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 @contextmanager
+def run_lock(path: str | Path, timeout_s: float | None = None, out=None) -> Iterator[None]:
+    """Hold the warehouse's run lock (``<warehouse>.run.lock``) for a whole ``gtm`` run.
+
+    DuckDB's file lock is per connection, and a run opens many: two runs on one warehouse
+    interleave step by step, and a run that loads other exports rewrites ``raw`` and
+    ``staging`` under the other (its month would mix both exports). Runs therefore take
+    turns: the second waits up to ``timeout_s`` (``GTM_LOCK_TIMEOUT``, 120 s), saying so on
+    ``out``, then fails with ``WarehouseLockedError``."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("GTM_LOCK_TIMEOUT", "120"))
+    lock_path = path.with_name(path.name + ".run.lock")
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        said = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"Another gtm run on {path} ({holder}) is still running after "
+                        f"{timeout_s:.0f} s (GTM_LOCK_TIMEOUT). Runs on one warehouse take "
+                        "turns; retry when it has finished."
+                    ) from None
+                if not said and out is not None:
+                    print(
+                        f"waiting for another gtm run on this warehouse ({holder}) to finish ...",
+                        file=out,
+                        flush=True,
+                    )
+                    said = True
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def connect(
     path: str | Path, *, read_only: bool = False, lock_timeout_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:

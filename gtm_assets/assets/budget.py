@@ -693,9 +693,18 @@ def budget_reallocation(
             result = core.reallocate(fits, current, planned_next, avg, days_next, options)
             notes += result.notes
         table = result.table if result is not None else pd.DataFrame()
-        n = _write(con, "marts.budget_reallocation", table, month)
+        checks = _reallocation_checks(result, options)
+        # a recommendation that fails a gate does not replace the month's slice: the
+        # previous one (if any) stays, and the run stops before anything reads it
+        rejected = [c.check_name for c in checks if not c.passed]
+        if rejected:
+            notes.append(
+                f"not written: the recommendation failed {', '.join(rejected)}; the month's "
+                "previous slice of budget_reallocation and budget_pacing_schedule is kept"
+            )
+        n = 0 if rejected else _write(con, "marts.budget_reallocation", table, month)
         schedule = pd.DataFrame()
-        if result is not None:
+        if result is not None and not rejected:
             daily = _stable_query(
                 con,
                 load_sql("marts/budget_daily_spend"),
@@ -705,7 +714,8 @@ def budget_reallocation(
             amounts = table.set_index("channel")["recommended_spend"]
             schedule = pace.pacing_schedule(amounts, month_end, next_end, profile)
             schedule.insert(0, "schedule_month", month_end)
-        _write(con, "marts.budget_pacing_schedule", schedule, month)
+        if not rejected:
+            _write(con, "marts.budget_pacing_schedule", schedule, month)
         points = (
             _stable_query(
                 con, "select * from marts.budget_curve_points where month = $m", {"m": month}
@@ -714,7 +724,6 @@ def budget_reallocation(
             else pd.DataFrame()
         )
 
-    checks = _reallocation_checks(result, options)
     metadata: dict = {"dagster/row_count": n, "notes": "; ".join(notes) or "none"}
     if result is not None:
         metadata.update(

@@ -3,6 +3,7 @@
 import dagster as dg
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from budget_world import MEAN_VALUE, PAID_SHARE, TRUE, WON_RATE, build_world
 
@@ -98,31 +99,51 @@ def test_fitted_lead_curves_track_the_truth_in_the_observed_range(ran):
         assert fitted == pytest.approx(truth, rel=0.15), r.channel
 
 
-def test_reserve_outside_range_fails_the_gate(world_path, tmp_path):
+def test_reserve_outside_range_fails_the_gate_and_keeps_the_good_slice(world_path, tmp_path):
     path = str(tmp_path / "w.duckdb")
     con = duckdb.connect(path)
     build_world(con)
     con.close()
-    result = dg.materialize(
-        [b.budget_response_curves, b.budget_reallocation],
-        resources={
-            "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
-            "settings": GtmSettings(
-                raw_dir="unused", reports_dir="unused", attribution_model="linear"
-            ),
-        },
-        partition_key="2024-12-01",
-        run_config={
-            "ops": {
-                "budget_response_curves": {"config": {"n_boot": 0}},
-                "budget_reallocation": {"config": {"test_reserve": 0.05}},
-            }
-        },
-        raise_on_error=False,
-    )
+
+    def run(reserve: float):
+        return dg.materialize(
+            [b.budget_response_curves, b.budget_reallocation],
+            resources={
+                "warehouse": WarehouseResource(path=path, read_copy_path=path + ".read"),
+                "settings": GtmSettings(
+                    raw_dir="unused", reports_dir="unused", attribution_model="linear"
+                ),
+            },
+            partition_key="2024-12-01",
+            run_config={
+                "ops": {
+                    "budget_response_curves": {"config": {"n_boot": 0}},
+                    "budget_reallocation": {"config": {"test_reserve": reserve}},
+                }
+            },
+            raise_on_error=False,
+        )
+
+    def stored() -> pd.DataFrame:
+        with duckdb.connect(path, read_only=True) as c:
+            return c.execute(
+                "select channel, recommended_spend, test_reserve_amount "
+                "from marts.budget_reallocation order by channel"
+            ).df()
+
+    assert run(0.10).success
+    good = stored()
+    result = run(0.05)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["reserve_within_range"].passed
     assert checks["allocation_sums_to_budget"].passed
+    # the rejected recommendation did not replace the month's good slice
+    pd.testing.assert_frame_equal(stored(), good)
+    notes = next(
+        m.metadata["notes"].value
+        for m in result.asset_materializations_for_node("budget_reallocation")
+    )
+    assert "not written: the recommendation failed reserve_within_range" in notes
 
 
 def test_without_budget_plan_the_budget_is_current_spend(tmp_path):

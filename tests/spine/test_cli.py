@@ -92,6 +92,14 @@ def test_other_failures_exit_1():
     outcome = cli.summarize_result(dg.materialize([crashes], raise_on_error=False), "2024-01", 1.0)
     assert outcome.exit_code == cli.EXIT_FAILED
     assert "disk full" in outcome.problems[0]
+    # the operator learns the month is now mixed and what to do
+    assert outcome.problems[-1].startswith("The run of 2024-01 stopped partway")
+    assert "Re-run the month (gtm run --month 2024-01)" in outcome.problems[-1]
+    # a rejected load changed nothing: no such note
+    rejected_outcome = cli.summarize_result(
+        dg.materialize([rejected], raise_on_error=False), "2024-01", 1.0
+    )
+    assert not any("stopped partway" in p for p in rejected_outcome.problems)
 
 
 @pytest.mark.parametrize("text", ["2024-02", "2030-12"])
@@ -191,6 +199,8 @@ def test_rerunning_an_earlier_month_names_the_later_months_to_rerun(tmp_path, mo
     note = cli.later_months_note(date(2025, 6, 1))
     assert "2 later month(s) (2025-07 .. 2025-08)" in note
     assert "gtm backfill --from 2025-07 --to 2025-08" in note
+    assert "if it changed 2025-06," in note
+    assert "1 later month(s) (2025-08) were built" in cli.later_months_note(date(2025, 7, 1))
     assert cli.later_months_note(date(2025, 8, 1)) == ""
 
 

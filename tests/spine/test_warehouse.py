@@ -1,5 +1,6 @@
 """The warehouse write path: one partition slice per transaction, nothing else touched."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,19 @@ def test_waits_then_names_the_lock_holder(tmp_path):
             with wh.connect(path, lock_timeout_s=1.0):
                 pass
         assert time.monotonic() - started >= 1.0
+        # the Dagster resource honours GTM_LOCK_TIMEOUT (its own default had overridden it)
+        from gtm_assets.resources import WarehouseResource
+
+        resource = WarehouseResource(path=str(path), read_copy_path=str(path) + ".read")
+        os.environ["GTM_LOCK_TIMEOUT"] = "1"
+        try:
+            started = time.monotonic()
+            with pytest.raises(wh.WarehouseLockedError):
+                with resource.connect():
+                    pass
+            assert time.monotonic() - started < 10
+        finally:
+            del os.environ["GTM_LOCK_TIMEOUT"]
     finally:
         holder.kill()
         holder.wait()
@@ -181,3 +195,38 @@ def test_existing_null_typed_column_is_repaired(con):
     assert wh.table_columns(con, "marts.old")["reason"].strip('"') == "NULL"
     wh.replace_month(con, "marts.old", "select $m::date as month, 'x' as reason", FEB, {"m": FEB})
     assert wh.table_columns(con, "marts.old")["reason"] == "VARCHAR"
+
+
+def test_runs_on_one_warehouse_take_turns(tmp_path):
+    """A second run waits for the first (saying so) and gives up after the timeout with a
+    message naming the holder; once the first is done the lock is free again."""
+    import io
+
+    path = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import time
+            from gtm_assets import warehouse as wh
+            with wh.run_lock({str(path)!r}):
+                print('running', flush=True)
+                time.sleep(20)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "running"
+        said = io.StringIO()
+        with pytest.raises(wh.WarehouseLockedError, match=rf"pid {holder.pid}"):
+            with wh.run_lock(path, timeout_s=1.0, out=said):
+                pass
+        assert "waiting for another gtm run on this warehouse" in said.getvalue()
+    finally:
+        holder.kill()
+        holder.wait()
+    with wh.run_lock(path, timeout_s=1.0):  # the killed holder's lock died with it
+        pass
