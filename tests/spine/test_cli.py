@@ -16,7 +16,7 @@ def test_usage_errors_exit_64(capsys):
 
 def test_month_outside_partitions_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GTM_RAW_DIR", "unused")
-    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     code = cli.main(
         [
             "run",
@@ -107,16 +107,16 @@ def test_parse_month(text):
     assert cli._parse_month(text).strftime("%Y-%m") == text
 
 
-def test_unknown_job_is_a_usage_error(capsys, monkeypatch):
+def test_unknown_job_is_a_usage_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GTM_RAW_DIR", "unused")
-    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     assert cli.main(["run", "--month", "2024-03", "--job", "no_such_job"]) == cli.EXIT_USAGE
     assert "monthly_review_analysis_only" in capsys.readouterr().err
 
 
-def test_bad_quarter_is_a_usage_error(capsys, monkeypatch):
+def test_bad_quarter_is_a_usage_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GTM_RAW_DIR", "unused")
-    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     assert cli.main(["quarter", "--quarter", "1999-Q1"]) == cli.EXIT_USAGE
     assert "not runnable" in capsys.readouterr().err
 
@@ -213,7 +213,7 @@ def test_launch_refuses_exports_changed_since_the_load(tmp_path, capsys, monkeyp
     from gtm_assets.resources import GtmSettings
 
     monkeypatch.setenv("GTM_RAW_DIR", "unused")
-    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "campaigns.csv").write_text("campaign_id,end_date\nC1,\n", encoding="utf-8")
@@ -235,13 +235,13 @@ def test_launch_refuses_exports_changed_since_the_load(tmp_path, capsys, monkeyp
     assert "changed since the warehouse last loaded them" in capsys.readouterr().err
 
 
-def test_a_stopped_backfill_says_where_it_stopped(capsys, monkeypatch):
+def test_a_stopped_backfill_says_where_it_stopped(tmp_path, capsys, monkeypatch):
     def fake_run_months(months, *, job_name, verbose, outcomes):
         outcomes.append(cli.MonthOutcome("2025-04", cli.EXIT_REJECTED, 1.0))
         return cli.EXIT_REJECTED
 
     monkeypatch.setenv("GTM_RAW_DIR", "unused")
-    monkeypatch.setenv("GTM_DUCKDB_PATH", "unused")
+    monkeypatch.setenv("GTM_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setattr(cli, "run_months", fake_run_months)
     code = cli.main(["backfill", "--from", "2025-04", "--to", "2025-06"])
     out = capsys.readouterr().out
