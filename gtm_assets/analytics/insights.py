@@ -364,6 +364,14 @@ def _optimised_moves(reallocation: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(change=rows["recommended_spend"] - base)
 
 
+def moves_money(reallocation: pd.DataFrame) -> bool:
+    """Whether the optimiser moves at least one unit of money between channels (slices
+    without spend columns are taken to move)."""
+    if "recommended_spend" not in reallocation:
+        return True
+    return bool((_optimised_moves(reallocation)["change"].abs() >= 1).any())
+
+
 def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
     if _empty(reallocation):
         return None

@@ -15,7 +15,7 @@ import pandas as pd
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics.attribution import MAX_COVERAGE_DROP, stored_coverage
-from gtm_assets.analytics.insights import gain_interval, reallocation_uplift
+from gtm_assets.analytics.insights import gain_interval, moves_money, reallocation_uplift
 from gtm_assets.partitions import add_months
 from gtm_assets.raw.report import quarantine_counts, stored_warnings
 from gtm_assets.report import charts
@@ -694,13 +694,7 @@ def _gain_interval_text(realloc: pd.DataFrame, currency: str) -> str:
     """The gain's bootstrap interval, and what it means when it includes 0 (nothing when
     no money moves: there is no move to test)."""
     low, high = gain_interval(realloc)
-    base = realloc.get("reference_spend", realloc.get("current_spend"))
-    moved = (
-        base is None
-        or "recommended_spend" not in realloc
-        or bool((realloc["recommended_spend"] - base).abs().max() >= 1)
-    )
-    if low is None or not moved:
+    if low is None or not moves_money(realloc):
         return ""
     text = f" (interval {fmt(low, 'money', currency)} to {fmt(high, 'money', currency)}"
     if low <= 0:

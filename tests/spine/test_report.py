@@ -131,6 +131,17 @@ def test_lead_section_says_when_the_score_loses_to_the_crm_rule(auc, warned):
         assert "AUC 0.46 vs 0.90" in text
 
 
+def _marts(**tables) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse whose ``marts`` schema holds the given frames as tables."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    for name, frame in tables.items():
+        con.register("_frame", frame)
+        con.execute(f"create table marts.{name} as select * from _frame")
+        con.unregister("_frame")
+    return con
+
+
 @pytest.mark.parametrize(("movable", "said"), [(1, True), (2, False)])
 def test_budget_section_says_when_no_money_can_move(movable, said):
     import pandas as pd
@@ -156,10 +167,7 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
         budget_source="budget_plan",
         test_reserve_amount=30.0,
     )
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.register("realloc", realloc)
-    con.execute("create table marts.budget_reallocation as select * from realloc")
+    con = _marts(budget_reallocation=realloc)
     section = sections.budget_section(con, date(2025, 8, 1), "USD")
     text = " ".join(section.paragraphs)
     assert text.startswith("Next month's budget is USD 300 (from the budget plan); USD 30")
@@ -192,10 +200,7 @@ def test_budget_section_says_a_held_amount_beyond_anything_observed():
         expected_revenue_current=1.0,
         expected_revenue_recommended=1.0,
     )
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.register("realloc", realloc)
-    con.execute("create table marts.budget_reallocation as select * from realloc")
+    con = _marts(budget_reallocation=realloc)
     text = " ".join(sections.budget_section(con, date(2025, 8, 1), "USD").paragraphs)
     assert f"video: {note}." in text
 
@@ -220,10 +225,7 @@ def test_funnel_section_explains_a_cohort_without_entries():
             "p75_days_to_convert": [3.2, float("nan")],
         }
     )
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.register("stages", stages)
-    con.execute("create table marts.funnel_stages as select * from stages")
+    con = _marts(funnel_stages=stages)
     text = " ".join(sections.funnel_section(con, date(2025, 8, 1), "USD").paragraphs)
     assert (
         "opportunity → customer: the cohort that has had its whole 120-day window (2025-04)" in text
@@ -397,10 +399,7 @@ def test_attribution_section_says_when_tracking_coverage_fell():
             "coverage": [0.97, 0.56],
         }
     )
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.register("rows", rows)
-    con.execute("create table marts.channel_attribution as select * from rows")
+    con = _marts(channel_attribution=rows)
     text = " ".join(sections.attribution_section(con, date(2025, 5, 1), "USD").paragraphs)
     assert "56% of this month's leads had at least one touchpoint in the lookback window, " in text
     assert "down from 97% last month: the credit above covers fewer leads" in text

@@ -108,25 +108,28 @@ def test_values_are_bound_not_interpolated(con):
     assert con.execute("select name from marts.t").fetchall() == [(hostile,)]
 
 
-def test_waits_then_names_the_lock_holder(tmp_path):
-    path = tmp_path / "w.duckdb"
-    duckdb.connect(str(path)).close()
+def _hold(body: str) -> subprocess.Popen:
+    """Run ``body`` in another Python process (``time`` imported) and return once it has
+    printed 'ready' (it holds a lock by then)."""
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, time
-            con = duckdb.connect({str(path)!r})
-            print('locked', flush=True)
-            time.sleep(20)
-        """),
-        ],
+        [sys.executable, "-c", "import time\n" + textwrap.dedent(body)],
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_waits_then_names_the_lock_holder(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = _hold(f"""
+        import duckdb
+        con = duckdb.connect({str(path)!r})
+        print('ready', flush=True)
+        time.sleep(20)
+    """)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
         with pytest.raises(wh.WarehouseLockedError, match="read copy"):
             with wh.connect(path, lock_timeout_s=1.0):
@@ -203,23 +206,13 @@ def test_runs_on_one_warehouse_take_turns(tmp_path):
     import io
 
     path = tmp_path / "w.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import time
-            from gtm_assets import warehouse as wh
-            with wh.run_lock({str(path)!r}):
-                print('running', flush=True)
-                time.sleep(20)
-        """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _hold(f"""
+        from gtm_assets import warehouse as wh
+        with wh.run_lock({str(path)!r}):
+            print('ready', flush=True)
+            time.sleep(20)
+    """)
     try:
-        assert holder.stdout.readline().strip() == "running"
         said = io.StringIO()
         with pytest.raises(wh.WarehouseLockedError, match=rf"pid {holder.pid}"):
             with wh.run_lock(path, timeout_s=1.0, out=said):
