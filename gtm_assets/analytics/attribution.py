@@ -62,6 +62,7 @@ PATH_TABLE = "_attr_path_touches"  # a view over the two tables below
 CONVERTING_TABLE = "_attr_converting_touches"
 NULL_TABLE = "_attr_null_touches"
 MODEL_TABLE = "_attr_model_touches"  # a view: null paths + _attr_model_converting
+LEAD_SESSIONS_TABLE = "_attr_lead_sessions"
 CREDIT_COLUMNS = [
     "model",
     "channel",
@@ -161,6 +162,16 @@ def build_paths(
         "include_unclassified": params.include_unclassified,
     }
     con.execute(
+        f"create or replace temp table {LEAD_SESSIONS_TABLE} as "
+        + load_sql("intermediate/int_lead_sessions"),
+        {
+            **filters,
+            "window_start": window_start or month_start,
+            "session_minutes": float(params.session_minutes),
+            "deal_paths": _leaves_out_lead_sessions(conversion_type, params),
+        },
+    )
+    con.execute(
         f"create or replace temp table {CONVERTING_TABLE} as "
         + load_sql("intermediate/int_path_touches"),
         {
@@ -186,6 +197,12 @@ def build_paths(
     return _summarise(con, conversion_type, int(total[0]), float(total[1]))
 
 
+def _leaves_out_lead_sessions(conversion_type: str, params: AttributionParams) -> bool:
+    """Whether the data-driven models leave the sourcing leads' conversion sessions out of
+    this type's paths: deal paths that end at the deal (not lead-anchored)."""
+    return conversion_type != "lead" and not params.anchor_on_lead and params.session_minutes > 0
+
+
 def _touch_view(con: duckdb.DuckDBPyConnection) -> None:
     """``_attr_path_touches``: converting and null touches in one shape (null rows carry
     no timestamps, value 0 and no conversion session)."""
@@ -195,8 +212,8 @@ def _touch_view(con: duckdb.DuckDBPyConnection) -> None:
         "union all "
         "select path_id, false as converted, 0.0::double as value, "
         "null::timestamp as path_end, null::timestamp as ts, channel, campaign_id, "
-        "false as in_conversion_session, touch_index, path_length, previous_channel "
-        f"from {NULL_TABLE}"
+        "false as in_conversion_session, in_lead_session, touch_index, path_length, "
+        f"previous_channel from {NULL_TABLE}"
     )
 
 
@@ -204,11 +221,22 @@ def _model_view(con: duckdb.DuckDBPyConnection) -> None:
     """``_attr_model_touches``: the paths as markov and shapley see them."""
     con.execute(
         "create or replace temp table _attr_model_converting as "
-        + load_sql("intermediate/int_path_model_touches")
+        + load_sql("intermediate/int_path_model_touches"),
+        {"converted": True},
     )
+    null_paths = f"(select * from {PATH_TABLE} where not converted)"
+    if con.execute(f"select exists (select 1 from {NULL_TABLE} where in_lead_session)").fetchone()[
+        0
+    ]:
+        con.execute(
+            "create or replace temp table _attr_model_null as "
+            + load_sql("intermediate/int_path_model_touches"),
+            {"converted": False},
+        )
+        null_paths = "_attr_model_null"
     con.execute(
         f"create or replace temp view {MODEL_TABLE} as "
-        f"select * from {PATH_TABLE} where not converted "
+        f"select * from {null_paths} "
         "union all by name select * from _attr_model_converting"
     )
 
@@ -317,6 +345,7 @@ def path_touches_from_strings(
                 channel,
                 null::varchar as campaign_id,
                 false as in_conversion_session,
+                false as in_lead_session,
                 touch_index::integer as touch_index,
                 path_length::integer as path_length,
                 previous_channel
@@ -330,6 +359,7 @@ def path_touches_from_strings(
                 path_id,
                 unnest(channels) as channel,
                 null::varchar as campaign_id,
+                false as in_lead_session,
                 unnest(range(1, len(channels) + 1))::integer as touch_index,
                 len(channels)::integer as path_length,
                 unnest([null::varchar] || channels[1:-2]) as previous_channel
@@ -417,12 +447,17 @@ def markov_month(
     (``int_null_path_transitions_first_order.sql``). Same credit as ``build_paths`` +
     ``markov_credit`` (tested); 1.4-2.3x faster at 10M touchpoints a month (most of the
     time left is the sort of the null paths' touches by person and time). Orders above 1,
-    lead-anchored deal paths, and a channel the chain credits but no converting path
+    deal paths (their null paths leave the leads' conversion sessions out, or are the lead
+    risk set when lead-anchored), and a channel the chain credits but no converting path
     contains (its campaign split needs the null touches) take that full route.
     Returns campaign credit, channel credit (with removal effects) and the path summary.
     """
     anchored = params.anchor_on_lead and conversion_type != "lead"
-    if params.markov_order == 1 and not anchored:
+    if (
+        params.markov_order == 1
+        and not anchored
+        and not _leaves_out_lead_sessions(conversion_type, params)
+    ):
         summary = build_paths(
             con, conversion_type, month_start, month_end, params, include_null_touches=False
         )
@@ -740,7 +775,9 @@ def drop_paths(con: duckdb.DuckDBPyConnection) -> None:
         PATHS_TABLE,
         CONVERTING_TABLE,
         NULL_TABLE,
+        LEAD_SESSIONS_TABLE,
         "_attr_model_converting",
+        "_attr_model_null",
         "_attr_mask_shares",
     ):
         con.execute(f"drop table if exists {table}")

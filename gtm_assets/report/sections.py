@@ -441,9 +441,10 @@ def attribution_section(con, month: date, currency: str) -> Section:
             section.paragraphs.append(
                 "Won-deal shares above use each deal's own path: every touch up to the win, "
                 "including the lead's own form fill and the nurture between lead and deal, so "
-                "the channel people fill forms through (often direct) scores high. What sourced "
-                "the deals is the lead-sourced credit that campaign ROI uses (Channels section; "
-                "docs/attribution.md)."
+                "under the rule-based models the channel people fill forms through (often "
+                "direct) scores high; markov and shapley leave the lead's form-fill session "
+                "out but still credit the nurture. What sourced the deals is the lead-sourced "
+                "credit that campaign ROI uses (Channels section; docs/attribution.md)."
             )
         if ctype == "lead" and "coverage" in sub:
             coverage = (

@@ -5,6 +5,8 @@
 -- Order inside a path: ts, then channel (cheaper to sort than the touchpoint id and just
 -- as deterministic for everything null paths feed: touches tied on both differ at most in
 -- campaign, which null paths are never ordered by).
+-- in_lead_session: the touch lies in a conversion session of one of the person's leads
+-- (temp table _attr_lead_sessions; empty except for deal paths).
 with
 
 touches as (
@@ -18,7 +20,18 @@ touches as (
 ),
 
 joined as (
-    select p.path_id, t.ts, t.channel, t.campaign_id
+    select
+        p.path_id,
+        t.ts,
+        t.channel,
+        t.campaign_id,
+        exists (
+            select 1
+            from _attr_lead_sessions as s
+            where s.person_id = t.person_id
+                and t.ts >= s.session_start
+                and t.ts <= s.session_end
+        ) as in_lead_session
     from touches as t
     inner join (select path_id, person_id from _attr_paths where not converted) as p
         on p.person_id = t.person_id
@@ -29,6 +42,7 @@ final as (
         path_id,
         channel,
         campaign_id,
+        in_lead_session,
         (row_number() over w)::integer as touch_index,
         (count(*) over (w rows between unbounded preceding and unbounded following))::integer
             as path_length,

@@ -11,6 +11,8 @@
 -- Such a session records how the person came back to convert (a direct visit, a branded
 -- search, a click on a nurture email), not what persuaded them; the data-driven models
 -- leave it out. $session_minutes = 0 disables it.
+-- in_lead_session: the touch lies in a conversion session of one of the person's leads
+-- (temp table _attr_lead_sessions, int_lead_sessions.sql; empty except for deal paths).
 -- The null paths' touches are in int_path_null_touches.sql; the temp view
 -- _attr_path_touches puts both together.
 with
@@ -33,7 +35,14 @@ joined as (
         t.ts,
         t.touchpoint_id,
         t.channel,
-        t.campaign_id
+        t.campaign_id,
+        exists (
+            select 1
+            from _attr_lead_sessions as s
+            where s.person_id = t.person_id
+                and t.ts >= s.session_start
+                and t.ts <= s.session_end
+        ) as in_lead_session
     from touches as t
     inner join (select * from _attr_paths where converted) as p
         on p.person_id = t.person_id
@@ -49,6 +58,7 @@ ordered as (
         ts,
         channel,
         campaign_id,
+        in_lead_session,
         row_number() over w as touch_index,
         count(*) over (w rows between unbounded preceding and unbounded following)
             as path_length,
@@ -76,6 +86,7 @@ final as (
         channel,
         campaign_id,
         $session_minutes > 0 and touch_index > coalesce(last_break, 0) as in_conversion_session,
+        in_lead_session,
         touch_index::integer as touch_index,
         path_length::integer as path_length,
         previous_channel

@@ -330,3 +330,92 @@ def test_touches_at_one_instant_are_ordered_by_channel_in_every_path():
     first = at.heuristic_credit(con, at.AttributionParams())
     first = first[(first.model == "first_touch") & (first.attributed_conversions > 0)]
     assert first["channel"].tolist() == ["email"]
+
+
+def _lead_session_warehouse():
+    """pC: a lead created on 5 March at 10:00 inside a web session (direct visits at 09:40
+    and 09:55, the form fill at the instant, a download at 10:20) that an email at 11:00 does
+    not belong to (40 minutes later); then an opportunity. pN: a lead without a deal, after
+    paid social. pQ: a lead whose only touch is its form fill. pV: an anonymous visitor."""
+    from attribution_fixtures import make_warehouse
+
+    touches = [
+        ("c1", "pC", "2024-03-01 10:00", "click", "paid_search", "cmp_s"),
+        ("c2", "pC", "2024-03-05 09:40", "visit", "direct", None),
+        ("c3", "pC", "2024-03-05 09:55", "visit", "direct", None),
+        ("c4", "pC", "2024-03-05 10:00", "form_fill", "direct", None),
+        ("c5", "pC", "2024-03-05 10:20", "content_view", "organic_search", None),
+        ("c6", "pC", "2024-03-05 11:00", "email_click", "email", "cmp_e"),
+        ("n1", "pN", "2024-03-01 08:00", "click", "paid_social", None),
+        ("n2", "pN", "2024-03-06 12:00", "form_fill", "direct", None),
+        ("q1", "pQ", "2024-03-07 12:00", "form_fill", "direct", None),
+        ("v1", "pV", "2024-03-08 12:00", "click", "paid_search", "cmp_s"),
+    ]
+    conversions = [
+        ("lead:LC", "lead", "pC", "2024-03-05 10:00", 0.0, "LC"),
+        ("lead:LN", "lead", "pN", "2024-03-06 12:00", 0.0, "LN"),
+        ("lead:LQ", "lead", "pQ", "2024-03-07 12:00", 0.0, "LQ"),
+        ("opp:OC", "opportunity", "pC", "2024-03-20 10:00", 800.0, "LC"),
+    ]
+    return make_warehouse(touches, conversions)
+
+
+def test_lead_conversion_sessions_span_the_visit_the_lead_was_created_in():
+    con = _lead_session_warehouse()
+    at.build_paths(con, "opportunity", *MARCH, at.AttributionParams())
+    sessions = con.execute(
+        "select person_id, session_start::varchar, session_end::varchar "
+        "from _attr_lead_sessions order by 1"
+    ).fetchall()
+    assert sessions == [
+        ("pC", "2024-03-05 09:40:00", "2024-03-05 10:20:00"),
+        ("pN", "2024-03-06 12:00:00", "2024-03-06 12:00:00"),
+        ("pQ", "2024-03-07 12:00:00", "2024-03-07 12:00:00"),
+    ]
+    at.build_paths(con, "lead", *MARCH, at.AttributionParams())
+    assert con.execute("select count(*) from _attr_lead_sessions").fetchall() == [(0,)]
+    at.build_paths(con, "opportunity", *MARCH, at.AttributionParams(session_minutes=0))
+    assert con.execute("select count(*) from _attr_lead_sessions").fetchall() == [(0,)]
+
+
+def _model_paths(con) -> dict[str, str]:
+    return dict(
+        con.execute(
+            "select case when t.converted then 'c:' else 'n:' end || p.path_key, "
+            "string_agg(t.channel, '>' order by t.touch_index) "
+            "from _attr_model_touches as t join _attr_paths as p using (path_id) group by all"
+        ).fetchall()
+    )
+
+
+def test_deal_paths_leave_the_sourcing_leads_session_out_of_data_driven_models():
+    """Only leads have a form-fill session, so in deal paths it would predict the deal;
+    markov and shapley drop it from converting and null deal paths alike (a path that is
+    nothing else keeps it), rule-based models keep the full path."""
+    con = _lead_session_warehouse()
+    params = at.AttributionParams(models=("linear", "markov", "shapley"))
+    summary = at.build_paths(con, "opportunity", *MARCH, params)
+    assert _model_paths(con) == {
+        "c:opp:OC": "paid_search>email",
+        "n:pN": "paid_social",
+        "n:pQ": "direct",
+        "n:pV": "paid_search",
+    }
+    assert _paths(con).set_index("path_id")["path"].to_dict()["c:opp:OC"] == (
+        "paid_search>direct>direct>direct>organic_search>email"
+    )
+    credit = at.to_channel_credit(at.attribute_paths(con, summary, params))
+    got = credit.set_index(["model", "channel"])["attributed_conversions"]
+    assert got[("linear", "direct")] == pytest.approx(3 / 6)
+    # v({paid_search}) = 0 (pV), v({email}) = 0 (no such path: subsets give nothing),
+    # v({paid_search, email}) = 1: an even split
+    assert got[("shapley", "paid_search")] == pytest.approx(0.5)
+    assert got[("shapley", "email")] == pytest.approx(0.5)
+    assert got.get(("shapley", "direct"), 0.0) == pytest.approx(0.0)
+    # the Markov-only route takes the full route for deal paths and agrees with it
+    at.drop_paths(con)
+    _, channel, fast_summary = at.markov_month(con, "opportunity", *MARCH, params)
+    assert fast_summary == summary
+    markov = channel.set_index("channel")["attributed_conversions"]
+    assert markov.get("direct", 0.0) == pytest.approx(0.0)
+    assert markov["paid_search"] + markov["email"] == pytest.approx(1.0)
