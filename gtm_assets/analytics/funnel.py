@@ -32,6 +32,9 @@ Conversion rates:
   converting within ``early_read_days`` (= min(14, window); ``current_cohort_km_rate``, NULL
   when nobody has been followed that long), shown beside the mature cohort's share converted
   within the same number of days (``cohort_rate_at_early_read``): like is compared with like.
+  ``current_cohort_km_se`` is its Greenwood standard error and ``early_read_p_value`` the
+  one-sided p-value that the current cohort converts more slowly than the mature one did by
+  that age (normal approximation); the executive summary raises an early warning from it.
 * **Period rate**: entries to the to-stage during the month divided by entries to the
   from-stage during the month: a throughput ratio, not a probability (it can exceed 1).
 """
@@ -337,16 +340,40 @@ def kaplan_meier_conversion(
     ``durations``: days to conversion for converters, days of follow-up for the others.
     Returns None when nobody has been followed (converted or still at risk) up to the horizon,
     because the survival curve is then undefined there."""
+    estimate = kaplan_meier_with_se(durations, converted, horizon_days)
+    return None if estimate is None else estimate[0]
+
+
+def kaplan_meier_with_se(
+    durations: np.ndarray, converted: np.ndarray, horizon_days: float
+) -> tuple[float, float] | None:
+    """``kaplan_meier_conversion`` and its standard error (Greenwood's formula:
+    var S = S^2 sum d / (n (n - d)) over the event times up to the horizon)."""
     d = np.asarray(durations, dtype=float)
     e = np.asarray(converted, dtype=bool)
     if len(d) == 0 or d.max() < horizon_days:
         return None
-    survival = 1.0
+    survival, greenwood = 1.0, 0.0
     for t in np.unique(d[e & (d <= horizon_days)]):
         at_risk = np.sum(d >= t)
         events = np.sum(e & (d == t))
         survival *= 1.0 - events / at_risk
-    return float(1.0 - survival)
+        if at_risk > events:
+            greenwood += events / (at_risk * (at_risk - events))
+    return float(1.0 - survival), float(survival * np.sqrt(greenwood))
+
+
+def early_read_p_value(
+    km_rate: float | None, km_se: float | None, reference_rate: float | None, reference_n: int
+) -> float | None:
+    """One-sided p-value that the current cohort converts more slowly than the mature
+    cohort did by the same age: z = (km - ref) / sqrt(se_km^2 + ref (1 - ref) / n_ref)."""
+    if km_rate is None or km_se is None or reference_rate is None or reference_n <= 0:
+        return None
+    variance = km_se**2 + reference_rate * (1 - reference_rate) / reference_n
+    if variance <= 0:
+        return None
+    return float(stats.norm.cdf((km_rate - reference_rate) / np.sqrt(variance)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,8 +457,19 @@ def funnel_stages(
                 "current_cohort_entered": len(current),
                 "current_cohort_converted_so_far": int(conv_now.sum()),
                 "early_read_days": early,
-                "current_cohort_km_rate": kaplan_meier_conversion(dur, conv_now, early),
-                "cohort_rate_at_early_read": (float(early_hits.mean()) if len(in_cohort) else None),
+            }
+            km = kaplan_meier_with_se(dur, conv_now, early)
+            reference = float(early_hits.mean()) if len(in_cohort) else None
+            row |= {
+                "current_cohort_km_rate": None if km is None else km[0],
+                "cohort_rate_at_early_read": reference,
+                "current_cohort_km_se": None if km is None else km[1],
+                "early_read_p_value": early_read_p_value(
+                    None if km is None else km[0],
+                    None if km is None else km[1],
+                    reference,
+                    len(in_cohort),
+                ),
             }
             rows.append(row)
     return as_typed(pd.DataFrame(rows, columns=FUNNEL_STAGE_COLUMNS))
@@ -458,6 +496,8 @@ FUNNEL_STAGE_COLUMNS = [
     "early_read_days",
     "current_cohort_km_rate",
     "cohort_rate_at_early_read",
+    "current_cohort_km_se",
+    "early_read_p_value",
 ]
 
 

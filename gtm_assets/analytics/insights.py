@@ -14,7 +14,7 @@ Ranking actions needs one scale. Each candidate's impact is stated in its natura
 - capacity-only changes (fewer MQLs for the same SQLs) have no revenue equivalent and rank last.
 
 At most ``MAX_PER_SOURCE`` actions come from the same source asset, so one analysis cannot
-crowd the plan.
+crowd the plan, unless the other analyses leave slots empty.
 """
 
 from __future__ import annotations
@@ -51,10 +51,13 @@ STAGE_OWNERS = {
 }
 DUE_DAYS = {
     "budget_waste": 3,
+    "budget_pacing": 3,
+    "channel_performance": 3,
     "budget_reallocation": 7,
     "experiment_results": 7,
     "lead_threshold_recommendations": 10,
     "funnel_bottlenecks": 14,
+    "funnel_stages": 7,
     "content_recommendations": 30,
 }
 
@@ -251,6 +254,179 @@ def biggest_mover_insight(summary: pd.DataFrame) -> dict | None:
     )
 
 
+def _metric_text(value: float, unit: str, currency: str) -> str:
+    if unit == "money":
+        return money(value, currency)
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def target_insight(summary: pd.DataFrame, currency: str) -> dict | None:
+    """The headline metrics off track against their targets (revenue is the headline's own
+    sentence), worst first: a missed target is news the tiles alone do not tell."""
+    if _empty(summary) or "status" not in summary:
+        return None
+    off = summary[(summary["status"] == "off_track") & (summary["metric"] != "revenue")].copy()
+    if off.empty:
+        return None
+    target_col = "target_to_date" if "target_to_date" in off else "target"
+    off["target_used"] = off[target_col].where(off[target_col].notna(), off["target"])
+    off = off[off["target_used"].notna() & (off["target_used"] != 0)]
+    if off.empty:
+        return None
+    off["gap"] = 100 * (off["value"] / off["target_used"] - 1)
+    off = off.reindex(off["gap"].abs().sort_values(ascending=False).index)
+    prorated = partial_days(summary) is not None
+    parts = [
+        f"{r['metric']} {_metric_text(float(r['value']), r.get('unit', ''), currency)} against "
+        f"{_metric_text(float(r['target_used']), r.get('unit', ''), currency)} "
+        f"({pct(r['gap'])})"
+        for r in off.to_dict("records")
+    ]
+    worst = off.iloc[0]
+    return dict(
+        kind="target",
+        insight=(
+            "Off target"
+            + (" (targets prorated to the days covered)" if prorated else "")
+            + ": "
+            + "; ".join(parts)
+            + "."
+        ),
+        metric=str(worst["metric"]),
+        value=float(worst["gap"]),
+        source="executive_summary",
+    )
+
+
+def pacing_insight(pacing: pd.DataFrame | None, currency: str) -> dict | None:
+    """The channel that spent (or is pacing to spend) furthest over its plan."""
+    if _empty(pacing) or "planned_spend" not in pacing:
+        return None
+    over = pacing[
+        (pacing["level"] == "channel")
+        & (pacing["status"] == "over")
+        & pacing["planned_spend"].notna()
+        & (pacing["planned_spend"] > 0)
+    ]
+    if over.empty:
+        return None
+    over = over.assign(gap=over["projected_eom_spend"] - over["planned_spend"])
+    r = over.loc[over["gap"].idxmax()]
+    closed = float(r["days_in_month"]) - float(r["days_elapsed"]) < 2
+    verb = "spent" if closed else "is pacing to"
+    others = len(over) - 1
+    text = (
+        f"{r['channel']} {verb} {money(r['projected_eom_spend'], currency)} against its "
+        f"{money(r['planned_spend'], currency)} plan "
+        f"({pct(100 * (r['projected_eom_spend'] / r['planned_spend'] - 1))}): a pacing overrun, "
+        "not a performance signal"
+        + (f"; {others} other channel(s) are over plan too" if others else "")
+        + "."
+    )
+    return dict(
+        kind="pacing",
+        insight=text,
+        metric="pacing_ratio",
+        value=float(r["pacing_ratio"]),
+        source="budget_pacing",
+    )
+
+
+#: Untagged traffic lands here when utm values go missing (see the channel rules).
+UNTAGGED_CHANNELS = ("direct", "unclassified")
+#: A channel's leads must fall to at most this share of what its clicks predict...
+TAGGING_LEAD_RATIO = 0.7
+#: ... by at least this many leads, with untagged channels gaining at least half of them.
+TAGGING_MIN_LEADS = 10.0
+
+
+def tagging_breaks(channels: pd.DataFrame | None, prior: pd.DataFrame | None) -> pd.DataFrame:
+    """Paid channels whose attributed leads fell while their clicks held and untagged
+    channels (direct, unclassified) gained about as many leads: the signature of utm tags
+    that stopped being set (a broken template, a new ad account), not of a collapse.
+
+    Per channel with clicks in both months: ``expected`` = prior leads x (clicks / prior
+    clicks); flagged when leads <= ``TAGGING_LEAD_RATIO`` x expected, the gap
+    (``missing``) is at least ``TAGGING_MIN_LEADS`` and the untagged channels' leads rose
+    by at least half of the gap (a real drop in conversion leaves untagged leads alone)."""
+    columns = [
+        "channel",
+        "leads",
+        "prior_leads",
+        "clicks",
+        "prior_clicks",
+        "missing",
+        "untagged_rise",
+    ]
+    if _empty(channels) or _empty(prior) or "clicks" not in channels or "clicks" not in prior:
+        return pd.DataFrame(columns=columns)
+    now = channels[channels["level"] == "channel"].set_index("channel")
+    before = prior[prior["level"] == "channel"].set_index("channel")
+    untagged = [c for c in UNTAGGED_CHANNELS if c in now.index or c in before.index]
+    rise = float(
+        now["leads"].reindex(untagged).fillna(0).sum()
+        - before["leads"].reindex(untagged).fillna(0).sum()
+    )
+    rows = []
+    for channel in now.index.intersection(before.index):
+        if channel in UNTAGGED_CHANNELS:
+            continue
+        clicks, prior_clicks = now.at[channel, "clicks"], before.at[channel, "clicks"]
+        leads, prior_leads = now.at[channel, "leads"], before.at[channel, "leads"]
+        if _nan(clicks) or _nan(prior_clicks) or prior_clicks <= 0 or clicks <= 0:
+            continue
+        if _nan(prior_leads) or prior_leads <= 0:
+            continue
+        leads = 0.0 if _nan(leads) else float(leads)
+        expected = float(prior_leads) * float(clicks) / float(prior_clicks)
+        missing = expected - leads
+        if (
+            leads <= TAGGING_LEAD_RATIO * expected
+            and missing >= TAGGING_MIN_LEADS
+            and rise >= 0.5 * missing
+        ):
+            rows.append(
+                dict(
+                    channel=channel,
+                    leads=leads,
+                    prior_leads=float(prior_leads),
+                    clicks=float(clicks),
+                    prior_clicks=float(prior_clicks),
+                    missing=missing,
+                    untagged_rise=rise,
+                )
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _tagging_sentence(r: Mapping) -> str:
+    change = 100 * (r["leads"] / r["prior_leads"] - 1)
+    return (
+        f"{r['channel']}'s attributed leads fell {abs(change):.0f}% to {r['leads']:,.0f} while its "
+        f"clicks held ({r['clicks']:,.0f} against {r['prior_clicks']:,.0f}) and untagged traffic "
+        f"(direct, unclassified) gained {r['untagged_rise']:,.0f} leads"
+    )
+
+
+def tagging_insight(breaks: pd.DataFrame) -> dict | None:
+    if _empty(breaks):
+        return None
+    r = breaks.sort_values("missing", ascending=False).iloc[0]
+    return dict(
+        kind="tracking",
+        insight=(
+            _tagging_sentence(r)
+            + f": that looks like lost utm tags, not a {r['channel']} collapse. Check its "
+            "tagging before acting on its CPA, ROAS or budget."
+        ),
+        metric="leads_mistracked",
+        value=float(r["missing"]),
+        source="channel_performance",
+    )
+
+
 def tracking_insight(
     coverage: float | None, prior: float | None, max_drop: float = 0.10
 ) -> dict | None:
@@ -272,10 +448,13 @@ def tracking_insight(
 
 
 def channel_mover_insight(
-    channels: pd.DataFrame, currency: str, tracking_gap: bool = False
+    channels: pd.DataFrame,
+    currency: str,
+    tracking_gap: bool = False,
+    mistagged: Sequence[str] = (),
 ) -> dict | None:
     """The channel whose attributed revenue changed most in money terms (with a caveat when
-    the month's tracking coverage fell)."""
+    the month's tracking coverage fell, or the channel lost its tags: ``mistagged``)."""
     if _empty(channels) or "prior_attributed_revenue" not in channels:
         return None
     df = channels[(channels.level == "channel") & channels.prior_attributed_revenue.notna()].copy()
@@ -301,6 +480,11 @@ def channel_mover_insight(
         + (
             "; fewer leads were tracked this month, so part of it is the tracking gap"
             if tracking_gap
+            else ""
+        )
+        + (
+            f"; {row['channel']} lost utm tags this month, so part of it is mistracking"
+            if row["channel"] in set(mistagged)
             else ""
         )
         + ")."
@@ -446,17 +630,34 @@ def build_insights(
     limit: int = 5,
     won_amounts: Sequence[float] = (),
     lead_coverage: tuple[float | None, float | None] = (None, None),
+    prior_channels: pd.DataFrame | None = None,
+    pacing: pd.DataFrame | None = None,
+    funnel: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """3-5 sentences with their numbers: headline, biggest movers, bottleneck, budget, attribution.
-    ``won_amounts``: the month's won deal amounts (for the one-deal caveat);
-    ``lead_coverage``: this and last month's share of leads with a tracked touch."""
+    """3-5 sentences with their numbers, most urgent first: headline, tracking problems,
+    missed targets, funnel bottleneck or early warning, pacing overrun, budget, movers,
+    attribution. ``won_amounts``: the month's won deal amounts (for the one-deal caveat);
+    ``lead_coverage``: this and last month's share of leads with a tracked touch;
+    ``prior_channels``: last month's channel_performance (for lost tags); ``pacing``:
+    budget_pacing; ``funnel``: funnel_stages (for the current cohorts' early read)."""
     tracking = tracking_insight(*lead_coverage)
+    breaks = tagging_breaks(channels, prior_channels)
+    bottleneck = bottleneck_insight(bottlenecks)
     candidates = [
         revenue_insight(summary, month, currency, won_amounts),
         tracking,
-        bottleneck_insight(bottlenecks),
+        tagging_insight(breaks),
+        target_insight(summary, currency),
+        bottleneck,
+        early_warning_insight(funnel, bottlenecks),
+        pacing_insight(pacing, currency),
         budget_insight(reallocation, currency),
-        channel_mover_insight(channels, currency, tracking_gap=tracking is not None),
+        channel_mover_insight(
+            channels,
+            currency,
+            tracking_gap=tracking is not None,
+            mistagged=list(breaks["channel"]),
+        ),
         biggest_mover_insight(summary),
         attribution_insight(comparison),
     ]
@@ -480,7 +681,12 @@ def gain_interval(reallocation: pd.DataFrame) -> tuple[float | None, float | Non
     return (None, None) if _nan(low) or _nan(high) else (float(low), float(high))
 
 
-def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]:
+def reallocation_action(
+    reallocation: pd.DataFrame, currency: str, mistagged: set[str] | frozenset = frozenset()
+) -> list[dict]:
+    """Move next month's budget as recommended (or test it, when the gain's interval reaches
+    zero). A cut to a channel that lost its utm tags this month (``mistagged``) rests on
+    the missing credit: the action says to hold it until the tags are fixed."""
     if _empty(reallocation):
         return []
     uplift = reallocation_uplift(reallocation)
@@ -517,6 +723,14 @@ def reallocation_action(reallocation: pd.DataFrame, currency: str) -> list[dict]
             else ")."
         )
     )
+    cut_mistagged = [
+        r.channel for r in moves.itertuples() if r.change <= -1 and r.channel in mistagged
+    ]
+    if cut_mistagged:
+        text += (
+            f" Hold {' and '.join(cut_mistagged)} at its current budget until its utm tags "
+            "are fixed: its cut rests on credit lost to untagged clicks."
+        )
     return [
         dict(
             action=text,
@@ -535,7 +749,7 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         return []
     actions = []
     for r in (
-        waste.sort_values("wasted_spend", ascending=False).head(MAX_PER_SOURCE).to_dict("records")
+        waste.sort_values("wasted_spend", ascending=False).head(MAX_ACTIONS).to_dict("records")
     ):
         if not r.get("wasted_spend") or r["wasted_spend"] <= 0:
             continue
@@ -589,6 +803,7 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
                 revenue_equivalent=float(r["wasted_spend"]),
                 source="budget_waste",
                 evidence=f"{r.get('kind')} {r.get('scope')} {r.get('scope_id')}",
+                channel=r.get("channel"),
             )
         )
     return actions
@@ -598,16 +813,14 @@ def pacing_actions(pacing: pd.DataFrame | None, currency: str) -> list[dict]:
     """While the month is still running (the exports end at least two days before its end),
     a channel projected over its plan gets "lower the daily cap now" (the overspend it
     avoids), and one far under it "raise caps or release the money" (no revenue claimed).
-    Due the day after the data end: waiting for the month-end review is too late."""
+    Due the day after the data end: waiting for the month-end review is too late. A closed
+    month's overspend gets a cap for next month (``closed_overspend_actions``)."""
     if _empty(pacing) or "days_elapsed" not in pacing:
         return []
-    rows = pacing[
-        (pacing["level"] == "channel")
-        & (pacing["days_in_month"] - pacing["days_elapsed"] >= 2)
-        & pacing["status"].isin(["over", "under"])
-        & pacing["planned_spend"].notna()
-    ]
-    actions = []
+    channels = pacing[(pacing["level"] == "channel") & pacing["planned_spend"].notna()]
+    running = channels["days_in_month"] - channels["days_elapsed"] >= 2
+    rows = channels[running & channels["status"].isin(["over", "under"])]
+    actions = closed_overspend_actions(channels[~running], currency)
     for r in rows.to_dict("records"):
         as_of = pd.Timestamp(r["as_of_date"]).date()
         gap = float(r["projected_eom_spend"]) - float(r["planned_spend"])
@@ -642,6 +855,153 @@ def pacing_actions(pacing: pd.DataFrame | None, currency: str) -> list[dict]:
                 source="budget_pacing",
                 evidence=f"pacing ratio {float(r['pacing_ratio']):.2f} as of {as_of}",
                 due_by=as_of + timedelta(days=1),
+            )
+        )
+    return actions
+
+
+def closed_overspend_actions(channels: pd.DataFrame, currency: str) -> list[dict]:
+    """A closed month's channels that spent more than their plan (pacing status ``over``):
+    cap them before next month repeats it. The overspend counts as the spend the cap saves."""
+    actions = []
+    for r in channels[channels["status"] == "over"].to_dict("records"):
+        spent, plan = float(r["projected_eom_spend"]), float(r["planned_spend"])
+        month = pd.Timestamp(r["as_of_date"])
+        run_out = r.get("run_out_date")
+        when = (
+            f"; the plan was used up on {pd.Timestamp(run_out):%d %B}"
+            if run_out is not None and not pd.isna(run_out)
+            else ""
+        )
+        daily = plan / float(r["days_in_month"])
+        actions.append(
+            dict(
+                action=(
+                    f"Cap {r['channel']}'s spend: it spent {money(spent, currency)} against its "
+                    f"{money(plan, currency)} plan for {month:%B} "
+                    f"({pct(100 * (spent / plan - 1))}{when}). Set a daily cap near "
+                    f"{money(daily, currency)} (its plan spread over the month) or agree a "
+                    "larger plan before next month starts."
+                ),
+                owner_role="Paid media manager",
+                expected_impact=spent - plan,
+                impact_metric="spend_over_plan",
+                revenue_equivalent=spent - plan,
+                source="budget_pacing",
+                evidence=f"pacing ratio {float(r['pacing_ratio']):.2f}, month closed",
+            )
+        )
+    return actions
+
+
+#: An early read is a warning when the current cohort converts at most this share of the
+#: mature cohort's rate by the same age, with a one-sided p-value below EARLY_WARNING_P.
+EARLY_WARNING_RATIO = 0.75
+EARLY_WARNING_P = 0.01
+EARLY_WARNING_MIN_ENTERED = 30
+
+
+def early_warnings(funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None) -> pd.DataFrame:
+    """Transitions (all leads) whose current, still-open cohort converts clearly slower than
+    the mature cohort did by the same age: ``current_cohort_km_rate`` at most
+    ``EARLY_WARNING_RATIO`` x ``cohort_rate_at_early_read``, ``early_read_p_value`` below
+    ``EARLY_WARNING_P``, at least ``EARLY_WARNING_MIN_ENTERED`` entries. A drop that shows
+    only once the cohort matures would otherwise reach the review a month late. Transitions
+    already flagged as a bottleneck this month are left to it."""
+    if _empty(funnel) or "early_read_p_value" not in funnel:
+        return pd.DataFrame()
+    rows = funnel[
+        (funnel["segment_type"] == "all")
+        & (funnel["current_cohort_entered"] >= EARLY_WARNING_MIN_ENTERED)
+        & (funnel["early_read_p_value"] < EARLY_WARNING_P)
+        & (
+            funnel["current_cohort_km_rate"]
+            <= EARLY_WARNING_RATIO * funnel["cohort_rate_at_early_read"]
+        )
+    ]
+    if not _empty(bottlenecks) and "flagged" in bottlenecks:
+        flagged = bottlenecks[
+            bottlenecks.flagged.fillna(False).astype(bool) & (bottlenecks.segment_type == "all")
+        ]
+        taken = set(zip(flagged["from_stage"], flagged["to_stage"], strict=True))
+        rows = rows[
+            [(a, b) not in taken for a, b in zip(rows["from_stage"], rows["to_stage"], strict=True)]
+        ]
+    if rows.empty:
+        return rows
+    rows = rows.assign(
+        shortfall=(rows["cohort_rate_at_early_read"] - rows["current_cohort_km_rate"])
+        * rows["current_cohort_entered"]
+    )
+    return rows.sort_values("shortfall", ascending=False)
+
+
+def _early_sentence(r: Mapping) -> str:
+    month = pd.Timestamp(r["month"])
+    return (
+        f"{month:%B}'s {r['from_stage']}s reached {r['to_stage']} at "
+        f"{r['current_cohort_km_rate']:.1%} within {int(r['early_read_days'])} days "
+        f"(Kaplan-Meier) against {r['cohort_rate_at_early_read']:.1%} for the "
+        f"{pd.Timestamp(r['cohort_month']):%B} cohort at the same age "
+        f"({_p_text(r['early_read_p_value'])})"
+    )
+
+
+def early_warning_insight(
+    funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None = None
+) -> dict | None:
+    rows = early_warnings(funnel, bottlenecks)
+    if rows.empty:
+        return None
+    r = rows.iloc[0].to_dict()
+    return dict(
+        kind="early_warning",
+        insight=(
+            f"Early warning on {r['from_stage']}→{r['to_stage']}: " + _early_sentence(r) + "; "
+            f"about {r['shortfall']:,.0f} fewer {r['to_stage']}s so far. The cohort is still "
+            "open, so the final rate is not known yet, but the gap is already significant."
+        ),
+        metric=f"{r['from_stage']}_to_{r['to_stage']}_early_rate",
+        value=float(r["current_cohort_km_rate"]),
+        source="funnel_stages",
+    )
+
+
+def _unit_value(stage: str, values: UnitValues) -> float | None:
+    return {
+        "lead": values.per_lead,
+        "mql": values.per_lead,
+        "sql": values.per_sql,
+        "opportunity": values.per_sql,
+        "customer": values.per_customer,
+    }.get(stage)
+
+
+def early_warning_actions(
+    funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None, values: UnitValues
+) -> list[dict]:
+    """Act on an early warning now: the owner of the from-stage checks follow-up (speed,
+    capacity, routing) while the cohort can still convert."""
+    actions = []
+    for r in early_warnings(funnel, bottlenecks).head(MAX_PER_SOURCE).to_dict("records"):
+        per_unit = _unit_value(str(r["to_stage"]), values)
+        actions.append(
+            dict(
+                action=(
+                    f"Check {r['from_stage']} follow-up now (response time, capacity, "
+                    f"routing): " + _early_sentence(r) + f", about {r['shortfall']:,.0f} "
+                    f"fewer {r['to_stage']}s so far while the cohort can still convert."
+                ),
+                owner_role=STAGE_OWNERS.get(r["from_stage"], "Marketing operations manager"),
+                expected_impact=float(r["shortfall"]),
+                impact_metric=f"{r['to_stage']}s",
+                revenue_equivalent=float(r["shortfall"]) * per_unit if per_unit else 0.0,
+                source="funnel_stages",
+                evidence=(
+                    f"early read {r['current_cohort_km_rate']:.3f} ± "
+                    f"{r['current_cohort_km_se']:.3f} vs {r['cohort_rate_at_early_read']:.3f}, "
+                    f"p {float(r['early_read_p_value']):.2g}"
+                ),
             )
         )
     return actions
@@ -891,22 +1251,63 @@ def content_actions(recommendations: pd.DataFrame, values: UnitValues) -> list[d
 
 
 def rank_actions(candidates: list[dict], month: date, limit: int = MAX_ACTIONS) -> pd.DataFrame:
-    """Top ``limit`` candidates by revenue equivalent, at most ``MAX_PER_SOURCE`` per source."""
+    """Top ``limit`` candidates by revenue equivalent, at most ``MAX_PER_SOURCE`` per source
+    while other sources have candidates; slots the other sources cannot fill go to the next
+    best candidates of any source (a month with three wasteful campaigns and little else
+    lists all three, not two and an empty slot)."""
     ordered = sorted(
         candidates,
         key=lambda c: (-(c["revenue_equivalent"] or 0.0), -(c["expected_impact"] or 0.0)),
     )
-    chosen, per_source = [], {}
-    for c in ordered:
-        if per_source.get(c["source"], 0) >= MAX_PER_SOURCE:
-            continue
-        per_source[c["source"]] = per_source.get(c["source"], 0) + 1
-        chosen.append({**c, "due_by": c.get("due_by") or due_date(month, c["source"])})
-        if len(chosen) == limit:
-            break
+    picked, per_source = [], {}
+    for i, c in enumerate(ordered):
+        if per_source.get(c["source"], 0) < MAX_PER_SOURCE and len(picked) < limit:
+            per_source[c["source"]] = per_source.get(c["source"], 0) + 1
+            picked.append(i)
+    picked += [i for i in range(len(ordered)) if i not in picked][: limit - len(picked)]
+    chosen = [
+        {**ordered[i], "due_by": ordered[i].get("due_by") or due_date(month, ordered[i]["source"])}
+        for i in sorted(picked)
+    ]
     df = pd.DataFrame(chosen, columns=[c for c in ACTION_COLUMNS if c != "rank"])
     df.insert(0, "rank", range(1, len(df) + 1))
     return df
+
+
+def tagging_actions(breaks: pd.DataFrame, suppressed: list[dict], values: UnitValues) -> list[dict]:
+    """Fix the tags first: one action per channel that lost its utm tags. Its revenue
+    equivalent is the value of the mistracked leads plus the spend at stake in the waste
+    actions it replaces (what acting on the broken numbers would have put at risk)."""
+    actions = []
+    for r in breaks.to_dict("records"):
+        held = [a for a in suppressed if a.get("channel") == r["channel"]]
+        stake = sum(float(a["revenue_equivalent"] or 0) for a in held)
+        worth = r["missing"] * values.per_lead if values.per_lead else 0.0
+        text = (
+            f"Fix {r['channel']}'s utm tagging before acting on its numbers: "
+            + _tagging_sentence(r)
+            + ". Untagged clicks count as direct, so its CPA, ROAS and budget moves read "
+            "about "
+            + f"{r['missing']:,.0f} leads short"
+            + (f" ({len(held)} cost action(s) held back until then)" if held else "")
+            + ". Fix the tags or the channel rules and re-run the month."
+        )
+        actions.append(
+            dict(
+                action=text,
+                owner_role="Marketing operations manager",
+                expected_impact=float(r["missing"]),
+                impact_metric="leads_mistracked",
+                revenue_equivalent=stake + worth,
+                source="channel_performance",
+                evidence=(
+                    f"leads {r['leads']:.1f} vs {r['prior_leads']:.1f} last month, clicks "
+                    f"{r['clicks']:.0f} vs {r['prior_clicks']:.0f}, untagged leads "
+                    f"+{r['untagged_rise']:.1f}"
+                ),
+            )
+        )
+    return actions
 
 
 def build_actions(
@@ -920,12 +1321,24 @@ def build_actions(
     experiments: pd.DataFrame | None = None,
     content: pd.DataFrame | None = None,
     pacing: pd.DataFrame | None = None,
+    channels: pd.DataFrame | None = None,
+    prior_channels: pd.DataFrame | None = None,
+    funnel: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """The month's candidate actions from every analysis, ranked (``rank_actions``). A
+    channel that lost its utm tags (``tagging_breaks``) gets a "fix the tags" action in
+    place of the cost actions that rest on its broken attribution."""
     values = UnitValues.from_summary(summary)
+    breaks = tagging_breaks(channels, prior_channels)
+    waste_list = waste_actions(waste, currency)
+    mistagged = set(breaks["channel"])
+    suppressed = [a for a in waste_list if a.get("channel") in mistagged]
     candidates = (
         pacing_actions(pacing, currency)
-        + reallocation_action(reallocation, currency)
-        + waste_actions(waste, currency)
+        + tagging_actions(breaks, suppressed, values)
+        + reallocation_action(reallocation, currency, mistagged=mistagged)
+        + [a for a in waste_list if a.get("channel") not in mistagged]
+        + early_warning_actions(funnel, bottlenecks, values)
         + bottleneck_actions(bottlenecks, values)
         + threshold_action(thresholds, values)
         + experiment_actions(experiments, values, currency)

@@ -398,8 +398,23 @@ def apply_platt(p: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+#: Days in an average month: validation volumes are per this many days.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def validation_span_months(val_start: date, as_of: pd.Timestamp, label_window_days: int) -> float:
+    """How many months of leads the validation set holds: from ``val_start`` to the newest
+    mature lead (``as_of`` minus the label window), in average months. The newest mature
+    month is usually only partly mature (two days of July when the labels need 60 days and
+    the data end on 31 August), so "two validation months" often hold about one; per-month
+    volumes divide by this span, not by the setting."""
+    cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=label_window_days)
+    days = (cutoff - pd.Timestamp(val_start)).total_seconds() / 86_400
+    return max(days, 1.0) / DAYS_PER_MONTH
+
+
 def choose_threshold(
-    y: np.ndarray, p: np.ndarray, months: int, settings: ScoringSettings
+    y: np.ndarray, p: np.ndarray, months: float, settings: ScoringSettings
 ) -> tuple[float, str]:
     """MQL probability threshold from the user's rule, judged on validation leads.
 
@@ -412,7 +427,7 @@ def choose_threshold(
     order = np.argsort(-p, kind="stable")
     ps, ys = p[order], y[order]
     if settings.mql_rule == "sales_capacity":
-        k = max(1, int(round(settings.monthly_sales_capacity * max(months, 1))))
+        k = max(1, int(round(settings.monthly_sales_capacity * months)))
         if k >= len(ps):
             return float(
                 ps[-1]
@@ -450,7 +465,7 @@ def grade(score: np.ndarray, cutoffs: Sequence[int]) -> np.ndarray:
 def threshold_table(
     y: np.ndarray,
     p: np.ndarray,
-    months: int,
+    months: float,
     thresholds: Sequence[float],
     crm_mql: np.ndarray | None = None,
     recommended: float | None = None,
@@ -467,7 +482,7 @@ def threshold_table(
     current process, or no better than chance, is not recommended over it."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
-    months = max(months, 1)
+    months = max(months, 1 / DAYS_PER_MONTH)
     total = y.sum()
     rows = []
     for t in thresholds:
@@ -543,7 +558,7 @@ def _dominates(rule: pd.Series, other: pd.Series) -> bool:
 
 
 def _rule_row(
-    name: str, t: float | None, sel: np.ndarray, y: np.ndarray, months: int, total: float
+    name: str, t: float | None, sel: np.ndarray, y: np.ndarray, months: float, total: float
 ) -> dict:
     n = int(sel.sum())
     k = float(y[sel].sum())
@@ -657,7 +672,7 @@ def run_month(
     val_model = fit_lead_model(train, train["y"].to_numpy(), settings)
     p_val_raw = val_model.predict(val)
     y_val = val["y"].to_numpy()
-    n_val_months = settings.validation_months
+    n_val_months = validation_span_months(val_start, as_of, settings.label_window_days)
     # recalibrate only when needed: validation ECE beyond both the tolerance and the ECE a
     # perfectly calibrated score would show on this many leads by chance, and a clear
     # (likelihood-ratio) rejection of "calibrated": two months of validation leads are few,

@@ -93,6 +93,7 @@ INSIGHT_INPUTS = (
     "experiment_results",
     "content_recommendations",
     "budget_pacing",
+    "funnel_stages",
 )
 
 
@@ -278,6 +279,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         month = month_params(context.partition_key)["month_start"]
         with warehouse.connect() as con:
             inputs = {name: month_rows(con, f"marts.{name}", month) for name in INSIGHT_INPUTS}
+            prior_channels = month_rows(con, "marts.channel_performance", add_months(month, -1))
             insights = build_insights(
                 month,
                 settings.currency,
@@ -291,6 +293,9 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                     stored_coverage(con, month).get("lead"),
                     stored_coverage(con, add_months(month, -1)).get("lead"),
                 ),
+                prior_channels=prior_channels,
+                pacing=inputs["budget_pacing"],
+                funnel=inputs["funnel_stages"],
             )
             actions = build_actions(
                 month,
@@ -303,6 +308,9 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 experiments=inputs["experiment_results"],
                 content=inputs["content_recommendations"],
                 pacing=inputs["budget_pacing"],
+                channels=inputs["channel_performance"],
+                prior_channels=prior_channels,
+                funnel=inputs["funnel_stages"],
             )
             insights.insert(0, "month", month)
             actions.insert(0, "month", month)

@@ -775,9 +775,28 @@ def test_pacing_actions_while_the_month_runs():
     under = pacing.loc["spend_unused"]
     assert under["action"].startswith("display is pacing to USD 12,400 of its USD 24,800 plan")
     assert under["expected_impact"] == pytest.approx(12_400.0)
-    # a closed month (data to the 30th or 31st): overspend is history, not an action
-    closed = ins.build_actions(date(2025, 10, 1), "USD", summary(), pacing=_pacing_rows(30))
-    assert "budget_pacing" not in set(closed["source"])
+    # a closed month (data to the 30th or 31st): the overspend gets a cap for next month,
+    # the underspend is history
+    rows = _pacing_rows(31).assign(
+        mtd_spend=[43_400.0, 12_400.0, 6_200.0],
+        projected_eom_spend=[43_400.0, 12_400.0, 6_200.0],
+        pacing_ratio=[1.4, 0.5, 1.0],
+    )
+    closed = ins.build_actions(date(2025, 10, 1), "USD", summary(), pacing=rows)
+    capped = closed[closed["source"] == "budget_pacing"]
+    assert list(capped["impact_metric"]) == ["spend_over_plan"]
+    assert capped["action"].iloc[0] == (
+        "Cap paid_social's spend: it spent USD 43,400 against its USD 31,000 plan for October "
+        "(+40%; the plan was used up on 20 October). Set a daily cap near USD 1,000 (its plan "
+        "spread over the month) or agree a larger plan before next month starts."
+    )
+    assert capped["expected_impact"].iloc[0] == pytest.approx(12_400.0)
+    assert capped["due_by"].iloc[0] == date(2025, 11, 3)
+    insight = ins.pacing_insight(rows, "USD")
+    assert insight["insight"] == (
+        "paid_social spent USD 43,400 against its USD 31,000 plan (+40%): a pacing overrun, "
+        "not a performance signal."
+    )
 
 
 def test_cpa_waste_action_says_how_many_leads_and_by_which_model():
@@ -822,3 +841,190 @@ def test_a_tiny_count_is_not_the_biggest_mover():
     small = summary(sqls=(4, None, 2), mqls=(210, None, 200))
     mover = ins.biggest_mover_insight(small)
     assert mover["metric"] == "leads" and "rose 33%" in mover["insight"]
+
+
+def _waste_rows(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            dict(
+                kind="no_conversions" if i == n - 1 else "cpa_above_target",
+                scope="campaign",
+                scope_id=f"c{i}",
+                name=f"Campaign {i}",
+                channel="paid_social" if i == n - 1 else "paid_search",
+                spend=10_000.0,
+                metric="leads" if i == n - 1 else "cpa",
+                value=0.0 if i == n - 1 else 400.0,
+                threshold=None if i == n - 1 else 250.0,
+                wasted_spend=9_000.0 - 1_000.0 * i,
+                attribution_model="shapley",
+                last_touch_leads=0.0,
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def test_empty_slots_take_a_third_action_of_one_source():
+    """Three wasteful campaigns and nothing else: all three are listed, not two and an
+    empty slot; with other sources available the cap of two per source holds."""
+    actions = ins.build_actions(MONTH, "USD", summary(), waste=_waste_rows(3))
+    assert list(actions["source"]) == ["budget_waste"] * 3
+    assert actions["action"].iloc[2].startswith("Pause or fix 'Campaign 2' (paid_social)")
+    assert list(actions["rank"]) == [1, 2, 3]
+    candidates = [
+        dict(
+            action=f"w{i}",
+            owner_role="x",
+            expected_impact=1.0,
+            impact_metric="revenue",
+            revenue_equivalent=100.0 - i,
+            source="w",
+            evidence="",
+        )
+        for i in range(4)
+    ] + [
+        dict(
+            action="o",
+            owner_role="x",
+            expected_impact=1.0,
+            impact_metric="revenue",
+            revenue_equivalent=1.0,
+            source="o",
+            evidence="",
+        )
+    ]
+    ranked = ins.rank_actions(candidates, MONTH)
+    assert list(ranked["action"]) == ["w0", "w1", "w2", "w3", "o"]
+    assert len(ins.rank_actions(candidates, MONTH, limit=3)) == 3
+    assert list(ins.rank_actions(candidates, MONTH, limit=3)["action"]) == ["w0", "w1", "o"]
+
+
+def test_missed_targets_are_an_insight():
+    rows = summary(leads=(983, 1_156, 1_000), mqls=(414, 400, 380))
+    rows["status"] = [
+        "no_target",
+        "no_target",
+        "off_track",
+        "no_target",
+        "no_target",
+        "no_target",
+        "on_track",
+    ]
+    rows["unit"] = ["money", "money", "count", "count", "count", "ratio", "count"]
+    insight = ins.target_insight(rows, "USD")
+    assert insight["insight"] == "Off target: leads 983 against 1,156 (-15%)."
+    assert insight["value"] == pytest.approx(100 * (983 / 1156 - 1))
+    rows["status"] = "on_track"
+    assert ins.target_insight(rows, "USD") is None
+
+
+def _channels(paid_search_leads: float, direct_leads: float, clicks: float = 13_000.0):
+    return pd.DataFrame(
+        [
+            dict(
+                level="channel",
+                channel="paid_search",
+                spend=60_000.0,
+                clicks=clicks,
+                leads=paid_search_leads,
+                attributed_revenue=100_000.0,
+                prior_attributed_revenue=120_000.0,
+                attribution_model="shapley",
+                spend_change_pct=0.0,
+            ),
+            dict(
+                level="channel",
+                channel="direct",
+                spend=0.0,
+                clicks=0.0,
+                leads=direct_leads,
+                attributed_revenue=50_000.0,
+                prior_attributed_revenue=30_000.0,
+                attribution_model="shapley",
+                spend_change_pct=None,
+            ),
+            dict(
+                level="channel",
+                channel="display",
+                spend=30_000.0,
+                clicks=25_000.0,
+                leads=130.0,
+                attributed_revenue=40_000.0,
+                prior_attributed_revenue=41_000.0,
+                attribution_model="shapley",
+                spend_change_pct=0.0,
+            ),
+        ]
+    )
+
+
+def test_lost_utm_tags_are_told_apart_from_a_collapse():
+    """paid_search leads fall 44% on flat clicks while direct gains as many: lost tags. The
+    CPA cuts on its campaigns give way to a "fix the tagging" action; the same fall with
+    direct flat is a real drop and stays a cost action."""
+    prior = _channels(166.7, 78.6)
+    now = _channels(93.0, 156.9)
+    breaks = ins.tagging_breaks(now, prior)
+    assert list(breaks["channel"]) == ["paid_search"]
+    assert breaks["missing"].iloc[0] == pytest.approx(166.7 - 93.0)
+    waste = _waste_rows(2)  # c0 paid_search CPA, c1 paid_social no conversions
+    actions = ins.build_actions(
+        MONTH, "USD", summary(), waste=waste, channels=now, prior_channels=prior
+    )
+    assert "Campaign 0" not in " ".join(actions["action"])
+    fix = actions[actions["impact_metric"] == "leads_mistracked"].iloc[0]
+    assert fix["action"].startswith(
+        "Fix paid_search's utm tagging before acting on its numbers: paid_search's attributed "
+        "leads fell 44% to 93 while its clicks held (13,000 against 13,000) and untagged "
+        "traffic (direct, unclassified) gained 78 leads."
+    )
+    assert "(1 cost action(s) held back until then)" in fix["action"]
+    assert fix["revenue_equivalent"] == pytest.approx(9_000.0 + 73.7 * 1_000.0)
+    insight = ins.build_insights(MONTH, "USD", summary(), channels=now, prior_channels=prior)
+    assert "looks like lost utm tags" in " ".join(insight["insight"])
+    # a real collapse: direct did not gain the missing leads
+    assert ins.tagging_breaks(_channels(93.0, 80.0), prior).empty
+    # fewer clicks explain fewer leads
+    assert ins.tagging_breaks(_channels(93.0, 156.9, clicks=7_500.0), prior).empty
+
+
+def _funnel_rows(km: float, p: float, entered: int = 382) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            dict(
+                month=pd.Timestamp("2025-06-01"),
+                segment_type="all",
+                segment="all",
+                from_stage="mql",
+                to_stage="sql",
+                cohort_month=pd.Timestamp("2025-05-01"),
+                current_cohort_entered=entered,
+                early_read_days=14,
+                current_cohort_km_rate=km,
+                cohort_rate_at_early_read=0.394,
+                current_cohort_km_se=0.02,
+                early_read_p_value=p,
+            ),
+        ]
+    )
+
+
+def test_an_open_cohort_converting_slowly_is_an_early_warning():
+    funnel = _funnel_rows(0.129, 1e-12)
+    insight = ins.early_warning_insight(funnel)
+    assert insight["insight"] == (
+        "Early warning on mql→sql: June's mqls reached sql at 12.9% within 14 days "
+        "(Kaplan-Meier) against 39.4% for the May cohort at the same age (p < 0.001); about "
+        "101 fewer sqls so far. The cohort is still open, so the final rate is not known yet, "
+        "but the gap is already significant."
+    )
+    actions = ins.build_actions(MONTH, "USD", summary(), funnel=funnel)
+    early = actions[actions["source"] == "funnel_stages"].iloc[0]
+    assert early["owner_role"] == "Sales development lead"
+    assert early["expected_impact"] == pytest.approx((0.394 - 0.129) * 382)
+    assert early["revenue_equivalent"] == pytest.approx((0.394 - 0.129) * 382 * 400_000 / 100)
+    # not significant, not material, or already a flagged bottleneck: no warning
+    assert ins.early_warning_insight(_funnel_rows(0.129, 0.2)) is None
+    assert ins.early_warning_insight(_funnel_rows(0.35, 1e-6)) is None
+    assert ins.early_warning_insight(funnel, bottlenecks()) is None

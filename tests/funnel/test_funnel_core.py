@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
 import numpy as np
@@ -400,3 +401,25 @@ def test_channel_segment_is_the_first_touch_before_each_lead():
         "L2": "paid_search",
         "L3": "paid_search",
     }
+
+
+def test_early_read_standard_error_matches_statsmodels_greenwood():
+    """Greenwood's variance of the Kaplan-Meier estimate, against statsmodels' SurvfuncRight
+    (a peer implementation) on censored data with ties."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    rng = np.random.default_rng(3)
+    days = np.round(rng.exponential(12.0, 300), 1)
+    follow = rng.uniform(0, 30, 300)
+    converted = days <= follow
+    durations = np.where(converted, days, np.round(follow, 1))
+    rate, se = fn.kaplan_meier_with_se(durations, converted, 14)
+    ref = SurvfuncRight(durations, converted.astype(int))
+    at = np.searchsorted(ref.surv_times, 14, side="right") - 1
+    assert rate == pytest.approx(1 - ref.surv_prob[at], rel=1e-12)
+    assert se == pytest.approx(ref.surv_prob_se[at], rel=1e-9)
+    # one-sided p-value of a slower current cohort
+    p = fn.early_read_p_value(rate, se, 0.9, 400)
+    z = (rate - 0.9) / np.sqrt(se**2 + 0.9 * 0.1 / 400)
+    assert p == pytest.approx(0.5 * math.erfc(-z / math.sqrt(2)))
+    assert fn.early_read_p_value(None, None, 0.9, 400) is None

@@ -355,3 +355,21 @@ def test_post_sql_touch_test_by_hand() -> None:
     assert early.leads == 0 and early.rate_ratio is None and early.cut
     few = ls.post_sql_touch_test(counts, leads.head(10), post_days=10, as_of=as_of)
     assert few.rate_ratio is None and few.cut
+
+
+def test_validation_volumes_are_per_month_of_leads_actually_held_out():
+    """Data to 31 August, a 60-day label window: leads to 2 July are mature, so "June and
+    July" hold 32 days of leads, not two months."""
+    from datetime import date
+
+    import pandas as pd
+
+    from gtm_assets.analytics.lead_scoring import validation_span_months
+
+    span = validation_span_months(date(2025, 6, 1), pd.Timestamp("2025-09-01"), 60)
+    assert span == pytest.approx(32 / (365.25 / 12))
+    # 100 validation MQLs over that span are about 95 a month, not 50
+    y = np.array([1] * 40 + [0] * 60, dtype=float)
+    p = np.linspace(0.99, 0.01, 100)
+    table = ls.threshold_table(y, p, span, [0.005])
+    assert table.loc[0, "mqls_per_month"] == pytest.approx(100 / span)
