@@ -35,7 +35,7 @@ def with_prior(current: pd.DataFrame, prior: pd.DataFrame) -> pd.DataFrame:
     for stat in stats:
         out[f"{stat}_change"] = out[stat] - out[f"prior_{stat}"]
         base = out[f"prior_{stat}"]
-        out[f"{stat}_change_pct"] = out[f"{stat}_change"] / base.where(base != 0)
+        out[f"{stat}_change_pct"] = 100 * out[f"{stat}_change"] / base.where(base != 0)
     return out
 
 

@@ -866,7 +866,9 @@ def reallocate(
                 "lower_bound": lo[i],
                 "upper_bound": hi[i],
                 "change": rec[i] - current[i],
-                "change_pct": (rec[i] - current[i]) / current[i] if current[i] > 0 else np.nan,
+                "change_pct": 100 * (rec[i] - current[i]) / current[i]
+                if current[i] > 0
+                else np.nan,
                 "marginal_roas_current": marginal(i, current[i]),
                 "marginal_roas_recommended": marginal(i, rec[i]),
                 "average_roas_current": value(i, current[i]) / current[i]

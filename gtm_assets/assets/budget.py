@@ -380,6 +380,7 @@ TYPES: dict[str, dict[str, str]] = {
         "threshold": "DOUBLE",
         "fired": "BOOLEAN",
         "action": "VARCHAR",
+        "overridden_by": "VARCHAR",
     },
     "marts.budget_quarterly_allocation": {
         "quarter_start": "DATE",

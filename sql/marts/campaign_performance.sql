@@ -85,8 +85,9 @@ with_ratios as (
         *,
         (attributed_revenue - spend) / nullif(spend, 0) as roi,
         attributed_revenue / nullif(spend, 0) as roas,
-        spend / nullif(customers, 0) as cac,
-        spend / nullif(leads, 0) as cpa,
+        -- no spend, no cost per unit: NULL (an unpaid channel's 0 would read as free leads)
+        case when spend > 0 then spend / nullif(customers, 0) end as cac,
+        case when spend > 0 then spend / nullif(leads, 0) end as cpa,
         clicks / nullif(impressions, 0) as ctr,
         leads / nullif(clicks, 0) as cvr
     from monthly

@@ -43,7 +43,7 @@ def test_path_stats_with_prior_month(month):
     assert lead_days["p90"] == pytest.approx(4 + 0.9 * 4)
     assert lead_days["prior_median"] == pytest.approx(2.0)  # February: l6, 2 days
     assert lead_days["median_change"] == pytest.approx(4.0)
-    assert lead_days["median_change_pct"] == pytest.approx(2.0)
+    assert lead_days["median_change_pct"] == pytest.approx(200.0)  # percent
     lengths = stats.loc[("lead", "path_length")]
     assert lengths["mean"] == pytest.approx(1.5) and lengths["prior_mean"] == pytest.approx(1.0)
     won = stats.loc[("won", "path_length")]

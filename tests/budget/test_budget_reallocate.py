@@ -51,6 +51,10 @@ def test_reallocation_honours_budget_bounds_reserve_and_kkt():
     assert t.loc["search", "lower_bound"] == pytest.approx(36_000.0 * 0.7)
     assert (t["recommended_spend"] >= t["lower_bound"] - 1e-6).all()
     assert (t["recommended_spend"] <= t["upper_bound"] + 1e-6).all()
+    # change_pct in percent, like every *_change_pct in marts
+    assert t.loc["search", "change_pct"] == pytest.approx(
+        100 * (t.loc["search", "recommended_spend"] / t.loc["search", "current_spend"] - 1)
+    )
     assert r.kkt_passed
     # marginal ROAS at the recommendation equals the curve's derivative at weekly spend
     w = t.loc["search", "recommended_spend"] / PERIODS

@@ -125,6 +125,8 @@ def test_untracked_conversions_complete_the_channel_total(con):
     assert untracked["attributed_pipeline"] == 1700.0
     assert (total["leads"], total["customers"], total["attributed_revenue"]) == (2, 1, 1200.0)
     assert total["cpa"] == pytest.approx(520.0 / 2)
+    # no spend, no cost per lead or customer: NULL, not 0
+    assert pd.isna(untracked["cpa"]) and pd.isna(untracked["cac"])
 
 
 def test_no_top_tier_from_campaigns_that_return_nothing(con):
