@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 MAX_ACTIONS = 5
 MAX_PER_SOURCE = 2
@@ -498,6 +499,66 @@ def channel_mover_insight(
     )
 
 
+#: Segments need this many entries to be tested for a disproportionate drop.
+SEGMENT_MIN_ENTERED = 30
+
+
+def segment_focus(bottlenecks: pd.DataFrame, overall: Mapping) -> tuple[dict | None, int]:
+    """Where a flagged transition's drop sits: the segment that fell significantly more than
+    the whole transition did, or None when the drop is broad.
+
+    Each segment (at least ``SEGMENT_MIN_ENTERED`` entries, with a baseline) is tested
+    against its own baseline scaled by the overall fall: expected rate = baseline_s x
+    (overall rate / overall baseline), one-sided normal test, Bonferroni over the segments
+    tested. The biggest segment always has the largest shortfall, so ranking by shortfall
+    names the largest segment of a uniform drop, which says nothing about its cause.
+    Returns (the segment row with its ``expected_rate``, or None; segments tested)."""
+    needed = {"entered", "baseline_rate", "conversion_rate"}
+    if needed - set(bottlenecks) or _nan(overall.get("baseline_rate")):
+        return None, 0
+    base = float(overall["baseline_rate"])
+    if base <= 0:
+        return None, 0
+    fall = float(overall["conversion_rate"]) / base
+    rows = bottlenecks[
+        (bottlenecks.segment_type != "all")
+        & (bottlenecks.from_stage == overall["from_stage"])
+        & (bottlenecks.to_stage == overall["to_stage"])
+        & bottlenecks.baseline_rate.notna()
+        & (bottlenecks.entered >= SEGMENT_MIN_ENTERED)
+    ].copy()
+    if rows.empty:
+        return None, 0
+    for column in needed:
+        rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(float)
+    rows["expected_rate"] = (rows["baseline_rate"] * fall).clip(1e-9, 1 - 1e-9)
+    se = np.sqrt(rows["expected_rate"] * (1 - rows["expected_rate"]) / rows["entered"])
+    z = (rows["conversion_rate"] - rows["expected_rate"]) / se
+    rows["p"] = norm.cdf(z.to_numpy(dtype=float)) * len(rows)
+    hits = rows[rows["p"] < 0.05]
+    if hits.empty:
+        return None, len(rows)
+    return hits.sort_values("p").iloc[0].to_dict(), len(rows)
+
+
+def _segment_phrase(bottlenecks: pd.DataFrame, overall: Mapping) -> str:
+    """ "; it is concentrated in industry = software (11.5% against the 19.8% its baseline
+    and the overall fall imply)" or "; the drop is broad: ..." or ""."""
+    seg, tested = segment_focus(bottlenecks, overall)
+    if seg is not None:
+        return (
+            f"; it is concentrated in {seg['segment_type']} = {seg['segment']} "
+            f"({seg['conversion_rate']:.1%} against the {seg['expected_rate']:.1%} its "
+            f"{seg['baseline_rate']:.1%} baseline and the overall fall imply)"
+        )
+    if tested >= 3:
+        return (
+            f"; the drop is broad: none of the {tested} segments fell significantly more than "
+            "the rest, which points at follow-up capacity or process rather than lead mix"
+        )
+    return ""
+
+
 def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
     """The top-ranked significant bottleneck for all leads, with the segment that drops most."""
     if _empty(bottlenecks):
@@ -520,14 +581,7 @@ def bottleneck_insight(bottlenecks: pd.DataFrame) -> dict | None:
     )
     if not _nan(lost):
         text += f", about {lost:.1f} customers lost downstream"
-    segments = flagged[
-        (flagged.segment_type != "all")
-        & (flagged.from_stage == top["from_stage"])
-        & (flagged.to_stage == top["to_stage"])
-    ].sort_values("shortfall_units", ascending=False)
-    if not segments.empty:
-        seg = segments.iloc[0]
-        text += f"; the drop is largest in {seg['segment_type']} = {seg['segment']}"
+    text += _segment_phrase(bottlenecks, top)
     return dict(
         kind="bottleneck",
         insight=text + ".",
@@ -744,6 +798,26 @@ def reallocation_action(
     ]
 
 
+def _other_lens_within_target(r: Mapping, currency: str) -> str | None:
+    """When last-touch credit or the ad platform's own conversions put a campaign's CPA
+    within target although the configured model does not: "last touch puts its CPA at USD
+    215 (186 leads)". Such a verdict depends on the model, so it is tested, not acted on."""
+    spend, limit = r.get("spend"), r.get("threshold")
+    if _nan(spend) or _nan(limit) or not spend or not limit:
+        return None
+    for column, label in (
+        ("platform_conversions", "the ad platform's own conversions put"),
+        ("last_touch_leads", "last touch puts"),
+    ):
+        count = r.get(column)
+        if not _nan(count) and count and float(spend) / float(count) <= float(limit):
+            return (
+                f"{label} its CPA at {money(float(spend) / float(count), currency)} "
+                f"({float(count):,.0f} {'conversions' if column == 'platform_conversions' else 'leads'})"
+            )
+    return None
+
+
 def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
     if _empty(waste):
         return []
@@ -765,6 +839,13 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
                     f" ({credited:,.1f} leads credited{by} where the target implies {implied:,.1f})"
                 )
             verb = "Cut bids or budget on"
+            other = _other_lens_within_target(r, currency)
+            if other:
+                why += (
+                    f", but {other}, so the verdict rests on the attribution model: lower "
+                    "bids about 20% for two weeks and watch its leads before cutting budget"
+                )
+                verb = "Test lower bids on"
         elif r.get("kind") == "no_conversions":
             model = r.get("attribution_model")
             last_touch = r.get("last_touch_leads")
@@ -1049,20 +1130,11 @@ def bottleneck_actions(bottlenecks: pd.DataFrame, values: UnitValues) -> list[di
         lost = float(lost)
         reference = "target" if r.get("short_of") == "target" else "3-month baseline"
         ref_rate = r["target_rate"] if r.get("short_of") == "target" else r["baseline_rate"]
-        segs = bottlenecks[
-            bottlenecks.flagged.fillna(False).astype(bool)
-            & (bottlenecks.segment_type != "all")
-            & (bottlenecks.from_stage == r["from_stage"])
-            & (bottlenecks.to_stage == r["to_stage"])
-        ].sort_values("shortfall_units", ascending=False)
-        where = (
-            f", starting with {segs.iloc[0]['segment_type']} = {segs.iloc[0]['segment']}"
-            if not segs.empty
-            else ""
-        )
         text = (
-            f"Fix the {r['from_stage']}→{r['to_stage']} step{where}: {r['conversion_rate']:.1%} "
-            f"vs {ref_rate:.1%} {reference}, about {lost:.1f} customers lost."
+            f"Fix the {r['from_stage']}→{r['to_stage']} step: {r['conversion_rate']:.1%} "
+            f"vs {ref_rate:.1%} {reference}, about {lost:.1f} customers lost"
+            + _segment_phrase(bottlenecks, r)
+            + "."
         )
         new = new_segments_below(bottlenecks, r, ref_rate)
         if new is not None:

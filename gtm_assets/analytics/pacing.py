@@ -327,7 +327,8 @@ def campaign_waste(
       the leads credited are fewer than a campaign on target would have had on the same spend
       (spend / target_cpa) at one-sided Poisson p < ``alpha`` (a CPA 8% over target on 20
       leads is noise, not waste); wasted is the spend above what the leads would have cost
-      at the target CPA.
+      at the target CPA. The row keeps the campaign's last-touch leads and the conversions
+      its ad platform reported (``platform_conversions``), the other lenses on its cost.
     """
     rows = []
     for r in perf.itertuples(index=False):
@@ -386,6 +387,8 @@ def campaign_waste(
                             f"{on_target:,.1f} (Poisson p = {p_value:.2g})"
                         ),
                         "attribution_model": getattr(r, "attribution_model", None),
+                        "last_touch_leads": _number(getattr(r, "last_touch_leads", None)),
+                        "platform_conversions": _number(getattr(r, "platform_conversions", None)),
                     }
                 )
     return pd.DataFrame(
@@ -404,8 +407,13 @@ def campaign_waste(
             "detail",
             "attribution_model",
             "last_touch_leads",
+            "platform_conversions",
         ],
     )
+
+
+def _number(value: object) -> float:
+    return float(value) if value is not None and pd.notna(value) else np.nan
 
 
 #: What a campaign's month plan is, said with its pacing triggers: it can differ from the

@@ -369,6 +369,7 @@ TYPES: dict[str, dict[str, str]] = {
         "detail": "VARCHAR",
         "attribution_model": "VARCHAR",
         "last_touch_leads": "DOUBLE",
+        "platform_conversions": "DOUBLE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",

@@ -15,7 +15,12 @@ import pandas as pd
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics.attribution import MAX_COVERAGE_DROP, stored_coverage
-from gtm_assets.analytics.insights import gain_interval, moves_money, reallocation_uplift
+from gtm_assets.analytics.insights import (
+    early_warning_insight,
+    gain_interval,
+    moves_money,
+    reallocation_uplift,
+)
 from gtm_assets.partitions import add_months
 from gtm_assets.raw.report import quarantine_counts, stored_warnings
 from gtm_assets.report import charts
@@ -529,13 +534,16 @@ def funnel_section(con, month: date, currency: str) -> Section:
             "entries in the data yet, so there is no mature rate; the period rate stands in."
         )
     bottlenecks = month_rows(con, "marts.funnel_bottlenecks", month)
+    early = early_warning_insight(stages, bottlenecks)
+    if early is not None:
+        section.paragraphs.append(early["insight"])
     if bottlenecks is not None and not bottlenecks.empty:
         flagged = bottlenecks[bottlenecks.flagged.fillna(False).astype(bool)].sort_values(
             ["downstream_customers_lost"], ascending=False
         )
         if flagged.empty:
             section.paragraphs.append(
-                "No transition fell significantly short of its target or 3-month baseline."
+                "No mature cohort fell significantly short of its target or 3-month baseline."
             )
             return section
         section.tables.append(

@@ -21,7 +21,8 @@ performance as (
         roas,
         target_cpa,
         target_roas,
-        attribution_model
+        attribution_model,
+        platform_conversions
     from marts.campaign_performance
     where month = $month_start
 ),

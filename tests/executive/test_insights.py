@@ -46,6 +46,7 @@ def bottlenecks() -> pd.DataFrame:
                 common,
                 segment_type="all",
                 segment="all",
+                entered=400,
                 conversion_rate=0.25,
                 baseline_rate=0.40,
                 p_adj_vs_baseline=0.001,
@@ -57,6 +58,7 @@ def bottlenecks() -> pd.DataFrame:
                 common,
                 segment_type="channel",
                 segment="paid_social",
+                entered=100,
                 conversion_rate=0.10,
                 baseline_rate=0.40,
                 p_adj_vs_baseline=0.002,
@@ -68,6 +70,7 @@ def bottlenecks() -> pd.DataFrame:
                 common,
                 segment_type="channel",
                 segment="email",
+                entered=100,
                 conversion_rate=0.35,
                 baseline_rate=0.40,
                 p_adj_vs_baseline=0.4,
@@ -81,6 +84,7 @@ def bottlenecks() -> pd.DataFrame:
                 segment="all",
                 from_stage="lead",
                 to_stage="mql",
+                entered=500,
                 conversion_rate=0.5,
                 baseline_rate=0.5,
                 p_adj_vs_baseline=0.9,
@@ -119,7 +123,41 @@ def reallocation() -> pd.DataFrame:
 def test_bottleneck_insight_names_the_transition_and_segment():
     text = ins.bottleneck_insight(bottlenecks())["insight"]
     assert "mql→sql" in text and "25.0%" in text and "40.0%" in text
-    assert "channel = paid_social" in text and "4.0 customers" in text
+    assert "concentrated in channel = paid_social (10.0% against the 25.0% its 40.0% " in text
+    assert "4.0 customers" in text
+
+
+def test_a_uniform_drop_names_no_segment():
+    """Every segment fell to about half its baseline, like the whole step: the biggest
+    segment has the largest shortfall but is no cause; the drop is called broad."""
+    rows = bottlenecks()
+    rows = rows[rows.segment_type == "all"]
+    segments = pd.DataFrame(
+        [
+            dict(
+                rows.iloc[0].to_dict(),
+                segment_type="industry",
+                segment=name,
+                entered=n,
+                conversion_rate=rate,
+                baseline_rate=base,
+                flagged=True,
+                shortfall_units=n * (base - rate),
+            )
+            for name, n, rate, base in [
+                ("software", 60, 0.17, 0.40),
+                ("retail", 200, 0.21, 0.40),
+                ("finance", 80, 0.20, 0.42),
+                ("health", 60, 0.26, 0.38),
+            ]
+        ]
+    )
+    table = pd.concat([rows, segments], ignore_index=True)
+    text = ins.bottleneck_insight(table)["insight"]
+    assert "the drop is broad: none of the 4 segments fell significantly more" in text
+    action = ins.bottleneck_actions(table, ins.UnitValues(None, None, 1_000.0))[0]["action"]
+    assert action.startswith("Fix the mql→sql step: 25.0% vs 40.0% 3-month baseline")
+    assert "retail" not in action and "broad" in action
 
 
 def test_budget_insight_moves_money_out_of_the_saturated_channel():
@@ -821,6 +859,22 @@ def test_cpa_waste_action_says_how_many_leads_and_by_which_model():
     assert action.startswith(
         "Cut bids or budget on 'LinkedIn launch' (paid_social): its CPA is USD 5,000 against a "
         "USD 150 target (0.5 leads credited by shapley attribution where the target implies 16.7)"
+    )
+    # the ad platform (or last touch) puts the campaign within target: test, not cut
+    both = waste.assign(platform_conversions=20.0, last_touch_leads=2.0)
+    action = ins.waste_actions(both, "USD")[0]["action"]
+    assert action.startswith("Test lower bids on 'LinkedIn launch'")
+    assert (
+        "but the ad platform's own conversions put its CPA at USD 125 (20 conversions), so the "
+        "verdict rests on the attribution model"
+    ) in action
+    closer = waste.assign(platform_conversions=None, last_touch_leads=17.0)
+    assert (
+        "last touch puts its CPA at USD 147 (17 leads)"
+        in (ins.waste_actions(closer, "USD")[0]["action"])
+    )
+    assert ins.waste_actions(waste.assign(last_touch_leads=2.0), "USD")[0]["action"].startswith(
+        "Cut bids"
     )
 
 
