@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -189,6 +190,69 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {c: t for c, t in rows}
 
 
+class Gate:
+    """An open gate transaction (see ``gated``): ``reject`` the names of failed blocking
+    checks to have it roll back instead of commit. ``tables`` lists what was written in it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.rejected: list[str] = []
+        self.tables: list[str] = []
+
+    def reject(self, check_names: Iterable[str]) -> list[str]:
+        """Record failed blocking checks; returns every name rejected so far."""
+        self.rejected.extend(n for n in check_names if n not in self.rejected)
+        return self.rejected
+
+    @property
+    def committed(self) -> bool:
+        return not self.rejected
+
+
+@contextmanager
+def gated(con: duckdb.DuckDBPyConnection) -> Iterator[Gate]:
+    """One transaction around an asset's writes and its blocking checks.
+
+    ``replace_slice`` / ``replace_month`` / ``replace_table`` inside the block join it, and
+    checks run inside see the uncommitted writes (same connection). On exit it commits when
+    nothing was rejected and rolls back when something was, so every table the asset wrote
+    keeps its previous slice; on an exception it rolls back and re-raises."""
+    if con in _GATES:
+        raise RuntimeError("gated() does not nest: this connection already has an open gate")
+    con.execute("begin transaction")
+    gate = _GATES[con] = Gate(con)
+    try:
+        yield gate
+    except BaseException:
+        del _GATES[con]
+        con.execute("rollback")
+        raise
+    del _GATES[con]
+    con.execute("rollback" if gate.rejected else "commit")
+
+
+# connections with an open gate: replace_* join its transaction instead of opening their own
+_GATES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Gate] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, *tables: str) -> Iterator[None]:
+    """A transaction of its own for writing ``tables``, or, when ``con`` is inside a gate,
+    the gate's (which then commits or rolls back, and lists ``tables`` as written)."""
+    gate = _GATES.get(con)
+    if gate is not None:
+        gate.tables.extend(t for t in tables if t not in gate.tables)
+        yield
+        return
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
 # digits kept of every float written: parallel float sums differ only beyond them
 SIGNIFICANT_DIGITS = 12
 
@@ -268,15 +332,14 @@ def replace_slice(
     ``source`` is a SELECT (with ``$name`` parameters from ``params``) or a DataFrame; its
     rows must all carry the key values. ``schema`` (column -> SQL type) casts a DataFrame's
     columns, so an empty frame still creates a well-typed table. Delete and insert happen in
-    one transaction, so
-    readers see the old slice or the new one, never a mix. New columns in ``source`` are
+    one transaction (their own, or the enclosing ``gated`` one), so readers see the old
+    slice or the new one, never a mix. New columns in ``source`` are
     added to an existing table (additive schema evolution). Returns the rows written.
     """
     ident(table)
     for column in key:
         ident(column)
-    con.execute("begin transaction")
-    try:
+    with transaction(con, table):
         _stage_slice(con, source, params, schema)
         described = con.execute("describe _gtm_slice").fetchall()
         slice_types = {row[0]: row[1] for row in described}
@@ -309,10 +372,6 @@ def replace_slice(
             con.execute(f"create table {table} as select * from _gtm_slice")
         written = con.execute("select count(*) from _gtm_slice").fetchall()[0][0]
         con.execute("drop table _gtm_slice")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return int(written)
 
 
@@ -334,18 +393,13 @@ def replace_table(
     source: str | pd.DataFrame,
     params: Mapping[str, Any] | None = None,
 ) -> int:
-    """Replace a whole (unpartitioned) table atomically."""
+    """Replace a whole (unpartitioned) table atomically (joins an enclosing ``gated``)."""
     ident(table)
-    con.execute("begin transaction")
-    try:
+    with transaction(con, table):
         _stage_slice(con, source, params)
         con.execute(f"create or replace table {table} as select * from _gtm_slice")
         written = con.execute("select count(*) from _gtm_slice").fetchall()[0][0]
         con.execute("drop table _gtm_slice")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return int(written)
 
 

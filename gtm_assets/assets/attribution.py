@@ -18,7 +18,7 @@ from pydantic import Field
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import attribution as at
 from gtm_assets.analytics import attribution_insights as ins
-from gtm_assets.assets.common import markdown_table, table_schema
+from gtm_assets.assets.common import gate_checks, markdown_table, table_schema
 from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -614,26 +614,50 @@ def attribution_credit(
         prior_coverage = at.stored_coverage(con, add_months(month, -1))
         result = at.attribute_month(con, month, month_end, params, top_n=config.top_paths)
         roi, roi_problems = roi_credit(con, result, month, month_end, params, config.roi_basis)
-        roi_rows = write_month(con, ROI_TABLE, roi, ROI_SCHEMA, month)
-        cycle = con.execute(
-            load_sql("intermediate/deal_cycle_vs_lookback"),
-            {"month_start": month, "month_end": month_end, "lookback_days": params.lookback_days},
-        ).df()
-        channel_rows = write_month(con, CHANNEL_TABLE, result.channel, CHANNEL_SCHEMA, month)
-        campaign_rows = write_month(con, CAMPAIGN_TABLE, result.campaign, CAMPAIGN_SCHEMA, month)
-        insight_rows = {
-            name: write_month(con, table, result.insights[name], schema, month)
-            for name, (table, schema) in INSIGHT_TABLES.items()
-        }
-        schemas = {
-            table: table_schema(con, table)
-            for table in [CHANNEL_TABLE, CAMPAIGN_TABLE, *(t for t, _ in INSIGHT_TABLES.values())]
-        }
-    result.problems.update(roi_problems)
-    checks = _check_results(
-        result, campaign_mismatches(result, config.tolerance), config, prior_coverage
-    )
-    checks.append(cycle_check(cycle, params, config.max_cycle_outside_lookback))
+        with wh.gated(con) as gate:
+            roi_rows = write_month(con, ROI_TABLE, roi, ROI_SCHEMA, month)
+            cycle = con.execute(
+                load_sql("intermediate/deal_cycle_vs_lookback"),
+                {
+                    "month_start": month,
+                    "month_end": month_end,
+                    "lookback_days": params.lookback_days,
+                },
+            ).df()
+            channel_rows = write_month(con, CHANNEL_TABLE, result.channel, CHANNEL_SCHEMA, month)
+            campaign_rows = write_month(
+                con, CAMPAIGN_TABLE, result.campaign, CAMPAIGN_SCHEMA, month
+            )
+            insight_rows = {
+                name: write_month(con, table, result.insights[name], schema, month)
+                for name, (table, schema) in INSIGHT_TABLES.items()
+            }
+            schemas = {
+                table: table_schema(con, table)
+                for table in [
+                    CHANNEL_TABLE,
+                    CAMPAIGN_TABLE,
+                    *(t for t, _ in INSIGHT_TABLES.values()),
+                ]
+            }
+            result.problems.update(roi_problems)
+            checks = _check_results(
+                result, campaign_mismatches(result, config.tolerance), config, prior_coverage
+            )
+            checks.append(cycle_check(cycle, params, config.max_cycle_outside_lookback))
+            problems = insight_problems(result, config.tolerance)
+            insight_checks = {
+                name: dg.AssetCheckResult(
+                    check_name="consistent_with_paths",
+                    asset_key=_insight_key(name),
+                    passed=not problems[name],
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={"problems": "\n".join(problems[name]) or "none"},
+                )
+                for name in INSIGHT_TABLES
+            }
+            # one transaction for every table: a failed blocking check keeps all previous slices
+            not_written = gate_checks(gate, attribution_credit, [*checks, *insight_checks.values()])
     summary = pd.DataFrame(
         [
             {
@@ -658,6 +682,7 @@ def attribution_credit(
             "touch_types": ", ".join(params.touch_types) if params.touch_types else "all",
             "session_minutes": params.session_minutes,
             "anchor_on_lead": params.anchor_on_lead,
+            **not_written,
         },
         check_results=[c for c in checks if c.asset_key == dg.AssetKey("channel_attribution")],
     )
@@ -677,10 +702,10 @@ def attribution_credit(
             "roi_table": ROI_TABLE,
             "roi_basis": config.roi_basis,
             "roi_rows": roi_rows,
+            **not_written,
         },
         check_results=[c for c in checks if c.asset_key == dg.AssetKey("campaign_attribution")],
     )
-    problems = insight_problems(result, config.tolerance)
     headlines = ins.disagreement_headlines(
         result.insights["model_comparison"], result.insights["model_disagreement"]
     )
@@ -691,19 +716,12 @@ def attribution_credit(
             "dagster/column_schema": schemas[table],
             "table": table,
             "preview": dg.MetadataValue.md(markdown_table(frame.drop(columns=["month"]))),
+            **not_written,
         }
         if name in ("model_comparison", "model_disagreement"):
             metadata["disagreement"] = dg.MetadataValue.md("\n".join(f"- {h}" for h in headlines))
         yield dg.MaterializeResult(
             asset_key=_insight_key(name),
             metadata=metadata,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="consistent_with_paths",
-                    asset_key=_insight_key(name),
-                    passed=not problems[name],
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"problems": "\n".join(problems[name]) or "none"},
-                )
-            ],
+            check_results=[insight_checks[name]],
         )

@@ -6,9 +6,16 @@ trailing three months, and top/bottom performers among campaigns with enough vol
 """
 
 import dagster as dg
+import pandas as pd
 
 from gtm_assets import warehouse as wh
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, month_params, table_schema
+from gtm_assets.assets.common import (
+    WAREHOUSE_POOL,
+    gate_checks,
+    markdown_table,
+    month_params,
+    table_schema,
+)
 from gtm_assets.partitions import monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -71,7 +78,7 @@ def campaign_performance(
         min_clicks=settings.min_clicks_for_ranking,
         min_spend=settings.min_spend_for_ranking,
     )
-    with warehouse.connect() as con:
+    with warehouse.connect() as con, wh.gated(con) as gate:
         rows = wh.replace_month(
             con,
             "marts.campaign_performance",
@@ -90,6 +97,9 @@ def campaign_performance(
         violations = wh.query_df(
             con, load_sql("marts/campaign_performance_ratio_violations"), params
         )
+        r = recon.iloc[0].to_dict()
+        checks = _checks(r, violations)
+        not_written = gate_checks(gate, campaign_performance, checks)
         preview = wh.query_df(
             con,
             "select campaign_name, channel, spend, leads, customers, attributed_revenue, roas, "
@@ -105,8 +115,6 @@ def campaign_performance(
         )
         schema = table_schema(con, "marts.campaign_performance")
 
-    r = recon.iloc[0].to_dict()
-    matched = reconcile(r)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -115,25 +123,32 @@ def campaign_performance(
             "total_spend": float(r["mart_spend"]),
             "campaigns": dg.MetadataValue.md(markdown_table(preview)),
             "channels": dg.MetadataValue.md(markdown_table(channels)),
+            **not_written,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="spend_clicks_impressions_reconcile",
-                passed=all(matched.values()),
-                metadata={
-                    **{k: float(v) for k, v in r.items()},
-                    "mismatched": ", ".join(k for k, ok in matched.items() if not ok) or "none",
-                },
-            ),
-            dg.AssetCheckResult(
-                check_name="ratios_null_on_zero_denominator",
-                passed=violations.empty,
-                metadata={"violations": dg.MetadataValue.md(markdown_table(violations))},
-            ),
-            dg.AssetCheckResult(
-                check_name="one_row_per_campaign",
-                passed=int(r["mart_rows"]) == int(r["mart_campaigns"]),
-                metadata={"rows": int(r["mart_rows"]), "campaigns": int(r["mart_campaigns"])},
-            ),
-        ],
+        check_results=checks,
     )
+
+
+def _checks(r: dict, violations: pd.DataFrame) -> list[dg.AssetCheckResult]:
+    """The blocking checks, from the reconciliation row and the ratio violations."""
+    matched = reconcile(r)
+    return [
+        dg.AssetCheckResult(
+            check_name="spend_clicks_impressions_reconcile",
+            passed=all(matched.values()),
+            metadata={
+                **{k: float(v) for k, v in r.items()},
+                "mismatched": ", ".join(k for k, ok in matched.items() if not ok) or "none",
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="ratios_null_on_zero_denominator",
+            passed=violations.empty,
+            metadata={"violations": dg.MetadataValue.md(markdown_table(violations))},
+        ),
+        dg.AssetCheckResult(
+            check_name="one_row_per_campaign",
+            passed=int(r["mart_rows"]) == int(r["mart_campaigns"]),
+            metadata={"rows": int(r["mart_rows"]), "campaigns": int(r["mart_campaigns"])},
+        ),
+    ]

@@ -158,3 +158,49 @@ def publish_read_copy_result(warehouse: Any) -> dg.MaterializeResult:
             "size_mb": round(target.stat().st_size / 1e6, 1),
         }
     )
+
+
+def blocking_failures(
+    assets_def: dg.AssetsDefinition, checks: Sequence[dg.AssetCheckResult]
+) -> list[str]:
+    """Names of the ``checks`` that failed and stop downstream assets: declared
+    ``blocking=True`` on ``assets_def`` and of ERROR severity (a failed WARN never blocks).
+    On a multi-asset a result that names its asset is shown as ``check (asset)``."""
+    blocking = {(spec.asset_key, spec.name) for spec in assets_def.check_specs if spec.blocking}
+    multi = len(assets_def.keys) > 1
+    failed: list[str] = []
+    for c in checks:
+        if c.passed or c.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        if c.asset_key is None:
+            hit = any(name == c.check_name for _, name in blocking)
+            label = c.check_name
+        else:
+            hit = (c.asset_key, c.check_name) in blocking
+            label = f"{c.check_name} ({c.asset_key.to_user_string()})" if multi else c.check_name
+        if hit and label not in failed:
+            failed.append(label)
+    return failed
+
+
+def gate_checks(
+    gate: wh.Gate, assets_def: dg.AssetsDefinition, checks: Sequence[dg.AssetCheckResult]
+) -> dict[str, Any]:
+    """Reject ``gate`` (roll its writes back) when a blocking check among ``checks`` failed.
+
+    Returns the metadata that says so (``not_written`` naming the failed checks and the
+    tables whose previous slice is kept; ``dagster/row_count`` 0), or ``{}`` when the
+    writes are committed."""
+    failed = blocking_failures(assets_def, checks)
+    if not failed:
+        return {}
+    gate.reject(failed)
+    kept = (
+        f"the previous slice of {', '.join(gate.tables)} is kept"
+        if gate.tables
+        else "nothing was written"
+    )
+    return {
+        "dagster/row_count": 0,
+        "not_written": f"not written: failed blocking check(s) {', '.join(failed)}; {kept}",
+    }

@@ -26,7 +26,7 @@ from gtm_assets.analytics.content import (
     content_recommendations,
     empty_frame,
 )
-from gtm_assets.assets.common import markdown_table
+from gtm_assets.assets.common import gate_checks, markdown_table
 from gtm_assets.assets.experiments import missing_optional_inputs, write_frame
 from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
@@ -269,49 +269,66 @@ def content_analysis(
         missing_catalog = missing_optional_inputs(con, CATALOG_INPUTS)
         missing_seo = missing_optional_inputs(con, SEO_INPUTS)
 
-        # 1. assisted conversions (touchpoints are required, so this always runs)
-        n_attr = _write_sql(con, ATTRIBUTION, ATTRIBUTION, month, params(ATTRIBUTION))
-        attribution = _month_df(con, f"marts.{ATTRIBUTION}", month)
-        paths = con.execute(
-            load_sql("marts/content_attribution_paths"), params("content_attribution_paths")
-        ).df()
-        channel_totals = _channel_linear_totals(con, month)
+        # one transaction for every table: a failed blocking check keeps all previous slices
+        with wh.gated(con) as gate:
+            # 1. assisted conversions (touchpoints are required, so this always runs)
+            n_attr = _write_sql(con, ATTRIBUTION, ATTRIBUTION, month, params(ATTRIBUTION))
+            attribution = _month_df(con, f"marts.{ATTRIBUTION}", month)
+            paths = con.execute(
+                load_sql("marts/content_attribution_paths"), params("content_attribution_paths")
+            ).df()
+            channel_totals = _channel_linear_totals(con, month)
 
-        # 2. per content performance and 4. segments
-        if missing_catalog:
-            n_perf = _write_empty_sql(con, PERFORMANCE, PERFORMANCE, month)
-            n_seg = _write_empty_sql(con, SEGMENTS, SEGMENTS, month)
-        else:
-            n_perf = _write_sql(con, PERFORMANCE, PERFORMANCE, month, params(PERFORMANCE))
-            n_seg = _write_sql(con, SEGMENTS, SEGMENTS, month, params(SEGMENTS))
-        performance = _month_df(con, f"marts.{PERFORMANCE}", month)
-        segments = _month_df(con, f"marts.{SEGMENTS}", month)
+            # 2. per content performance and 4. segments
+            if missing_catalog:
+                n_perf = _write_empty_sql(con, PERFORMANCE, PERFORMANCE, month)
+                n_seg = _write_empty_sql(con, SEGMENTS, SEGMENTS, month)
+            else:
+                n_perf = _write_sql(con, PERFORMANCE, PERFORMANCE, month, params(PERFORMANCE))
+                n_seg = _write_sql(con, SEGMENTS, SEGMENTS, month, params(SEGMENTS))
+            performance = _month_df(con, f"marts.{PERFORMANCE}", month)
+            segments = _month_df(con, f"marts.{SEGMENTS}", month)
 
-        # 3. SEO changes
-        if missing_seo:
-            n_seo = _write_empty_sql(con, SEO, SEO, month)
-        else:
-            n_seo = _write_sql(con, SEO, SEO, month, params(SEO))
-        seo = _month_df(con, f"marts.{SEO}", month)
+            # 3. SEO changes
+            if missing_seo:
+                n_seo = _write_empty_sql(con, SEO, SEO, month)
+            else:
+                n_seo = _write_sql(con, SEO, SEO, month, params(SEO))
+            seo = _month_df(con, f"marts.{SEO}", month)
 
-        # 5. gaps and 6. recommendations
-        seo_input = None if missing_seo else seo
-        if missing_catalog:
-            gaps = empty_frame(GAP_SCHEMA)
-            recs = empty_frame(RECOMMENDATION_SCHEMA)
-        else:
-            history = None if missing_seo else _seo_history(con, month)
-            gaps = content_gaps(performance, seo_input, month, cfg, history)
-            recs = content_recommendations(performance, seo_input, gaps, month, cfg)
-        gaps["month"] = month
-        recs["month"] = month
-        n_gaps = write_frame(con, f"marts.{GAPS}", gaps, GAP_SCHEMA, month)
-        n_recs = write_frame(con, f"marts.{RECOMMENDATIONS}", recs, RECOMMENDATION_SCHEMA, month)
+            # 5. gaps and 6. recommendations
+            seo_input = None if missing_seo else seo
+            if missing_catalog:
+                gaps = empty_frame(GAP_SCHEMA)
+                recs = empty_frame(RECOMMENDATION_SCHEMA)
+            else:
+                history = None if missing_seo else _seo_history(con, month)
+                gaps = content_gaps(performance, seo_input, month, cfg, history)
+                recs = content_recommendations(performance, seo_input, gaps, month, cfg)
+            gaps["month"] = month
+            recs["month"] = month
+            n_gaps = write_frame(con, f"marts.{GAPS}", gaps, GAP_SCHEMA, month)
+            n_recs = write_frame(
+                con, f"marts.{RECOMMENDATIONS}", recs, RECOMMENDATION_SCHEMA, month
+            )
+            checks = {
+                ATTRIBUTION: [
+                    credit_bounded_check(attribution, paths),
+                    paths_vs_channel_check(paths, channel_totals),
+                ],
+                PERFORMANCE: [one_row_per_content_check(performance)],
+                SEO: [one_row_per_keyword_page_check(seo)],
+                RECOMMENDATIONS: [recommendations_quantified_check(recs)],
+            }
+            not_written = gate_checks(
+                gate, content_analysis, [c for cs in checks.values() for c in cs]
+            )
 
     yield dg.MaterializeResult(
         asset_key=ATTRIBUTION,
         metadata={
             "dagster/row_count": n_attr,
+            **not_written,
             "preview": dg.MetadataValue.md(
                 markdown_table(
                     attribution.sort_values("linear_conversions", ascending=False),
@@ -331,10 +348,7 @@ def content_analysis(
                 f"type; position-based {config.first_weight:g}/rest/{config.last_weight:g}"
             ),
         },
-        check_results=[
-            credit_bounded_check(attribution, paths),
-            paths_vs_channel_check(paths, channel_totals),
-        ],
+        check_results=checks[ATTRIBUTION],
     )
     catalog_meta = {"skipped": _skipped(missing_catalog)} if missing_catalog else {}
     top_engagement = performance.sort_values("engagement_rank") if len(performance) else performance
@@ -345,6 +359,7 @@ def content_analysis(
         asset_key=PERFORMANCE,
         metadata={
             "dagster/row_count": n_perf,
+            **not_written,
             **catalog_meta,
             "top_by_engagement": dg.MetadataValue.md(
                 markdown_table(
@@ -375,7 +390,7 @@ def content_analysis(
                 )
             ),
         },
-        check_results=[one_row_per_content_check(performance)],
+        check_results=checks[PERFORMANCE],
     )
     seo_meta = {"skipped": _skipped(missing_seo)} if missing_seo else {}
     movers = seo[seo["level"] == "page"].sort_values("clicks_change") if len(seo) else seo
@@ -383,6 +398,7 @@ def content_analysis(
         asset_key=SEO,
         metadata={
             "dagster/row_count": n_seo,
+            **not_written,
             **seo_meta,
             "biggest_page_losses": dg.MetadataValue.md(
                 markdown_table(
@@ -415,12 +431,13 @@ def content_analysis(
                 )
             ),
         },
-        check_results=[one_row_per_keyword_page_check(seo)],
+        check_results=checks[SEO],
     )
     yield dg.MaterializeResult(
         asset_key=SEGMENTS,
         metadata={
             "dagster/row_count": n_seg,
+            **not_written,
             **catalog_meta,
             "preview": dg.MetadataValue.md(
                 markdown_table(
@@ -446,6 +463,7 @@ def content_analysis(
         asset_key=GAPS,
         metadata={
             "dagster/row_count": n_gaps,
+            **not_written,
             **gap_meta,
             "gaps": int(gaps["is_gap"].fillna(False).astype(bool).sum()) if len(gaps) else 0,
             "preview": dg.MetadataValue.md(
@@ -468,13 +486,14 @@ def content_analysis(
         asset_key=RECOMMENDATIONS,
         metadata={
             "dagster/row_count": n_recs,
+            **not_written,
             **catalog_meta,
             "preview": dg.MetadataValue.md(
                 "\n".join(f"{r['rank']}. {r['recommendation']}" for _, r in recs.iterrows())
                 or "_no recommendations_"
             ),
         },
-        check_results=[recommendations_quantified_check(recs)],
+        check_results=checks[RECOMMENDATIONS],
     )
 
 

@@ -18,6 +18,7 @@ from gtm_assets.analytics.insights import build_actions, build_insights
 from gtm_assets.assets.common import (
     WAREHOUSE_POOL,
     covered_end,
+    gate_checks,
     markdown_table,
     month_label,
     month_params,
@@ -164,42 +165,61 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         params = month_params(context.partition_key)
         with warehouse.connect() as con:
             params["covered_end"] = covered_end(con, params["month_end"])
-            rows = wh.replace_month(
-                con,
-                "marts.executive_summary",
-                load_sql("marts/executive_summary"),
-                params["month_start"],
-                params,
-            )
-            con.execute(
-                "update marts.executive_summary as cur set prior_month_as_reported = prev.value "
-                "from marts.executive_summary as prev where cur.month = $month_start "
-                "and prev.month = $prior_month and prev.metric = cur.metric",
-                {"month_start": params["month_start"], "prior_month": params["prior_month"]},
-            )
-            df = wh.query_df(
-                con,
-                "select metric, value, target, prior_month, change_pct, status, partial_month, "
-                "days_covered, days_in_month "
-                "from marts.executive_summary where month = $month_start order by metric_order",
-                params,
-            )
-            campaign_spend = (
+            with wh.gated(con) as gate:
+                rows = wh.replace_month(
+                    con,
+                    "marts.executive_summary",
+                    load_sql("marts/executive_summary"),
+                    params["month_start"],
+                    params,
+                )
                 con.execute(
-                    "select coalesce(sum(spend), 0) from marts.campaign_performance where month = $month_start",
-                    {"month_start": params["month_start"]},
-                ).fetchall()[0][0]
-                if wh.table_exists(con, "marts.campaign_performance")
-                else None
-            )
-        present = set(df.metric)
-        missing = [m for m in HEADLINE_METRICS if m not in present]
-        summary_spend = (
-            float(df.loc[df.metric == "spend", "value"].iloc[0]) if "spend" in present else 0.0
-        )
-        spend_ok = campaign_spend is not None and abs(
-            summary_spend - float(campaign_spend)
-        ) <= 1e-6 * max(1.0, summary_spend)
+                    "update marts.executive_summary as cur set prior_month_as_reported = prev.value "
+                    "from marts.executive_summary as prev where cur.month = $month_start "
+                    "and prev.month = $prior_month and prev.metric = cur.metric",
+                    {"month_start": params["month_start"], "prior_month": params["prior_month"]},
+                )
+                df = wh.query_df(
+                    con,
+                    "select metric, value, target, prior_month, change_pct, status, partial_month, "
+                    "days_covered, days_in_month "
+                    "from marts.executive_summary where month = $month_start order by metric_order",
+                    params,
+                )
+                campaign_spend = (
+                    con.execute(
+                        "select coalesce(sum(spend), 0) from marts.campaign_performance where month = $month_start",
+                        {"month_start": params["month_start"]},
+                    ).fetchall()[0][0]
+                    if wh.table_exists(con, "marts.campaign_performance")
+                    else None
+                )
+                present = set(df.metric)
+                missing = [m for m in HEADLINE_METRICS if m not in present]
+                summary_spend = (
+                    float(df.loc[df.metric == "spend", "value"].iloc[0])
+                    if "spend" in present
+                    else 0.0
+                )
+                spend_ok = campaign_spend is not None and abs(
+                    summary_spend - float(campaign_spend)
+                ) <= 1e-6 * max(1.0, summary_spend)
+                checks = [
+                    dg.AssetCheckResult(
+                        check_name="all_headline_metrics_present",
+                        passed=not missing,
+                        metadata={"missing": ", ".join(missing) or "none"},
+                    ),
+                    dg.AssetCheckResult(
+                        check_name="spend_matches_campaign_performance",
+                        passed=spend_ok,
+                        metadata={
+                            "summary_spend": summary_spend,
+                            "campaign_performance_spend": float(campaign_spend or 0.0),
+                        },
+                    ),
+                ]
+                not_written = gate_checks(gate, executive_summary, checks)
         partial = bool(len(df)) and bool(df["partial_month"].iloc[0])
         coverage = (
             f"the exports end on day {int(df['days_covered'].iloc[0])} of "
@@ -213,26 +233,15 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 "dagster/row_count": rows,
                 "coverage": coverage,
                 "summary": dg.MetadataValue.md(markdown_table(df, max_rows=20)),
+                **not_written,
             },
             check_results=[
-                dg.AssetCheckResult(
-                    check_name="all_headline_metrics_present",
-                    passed=not missing,
-                    metadata={"missing": ", ".join(missing) or "none"},
-                ),
+                *checks,
                 dg.AssetCheckResult(
                     check_name="month_complete",
                     passed=not partial,
                     severity=dg.AssetCheckSeverity.WARN,
                     metadata={"coverage": coverage},
-                ),
-                dg.AssetCheckResult(
-                    check_name="spend_matches_campaign_performance",
-                    passed=spend_ok,
-                    metadata={
-                        "summary_spend": summary_spend,
-                        "campaign_performance_spend": float(campaign_spend or 0.0),
-                    },
                 ),
             ],
         )
@@ -314,22 +323,36 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
             )
             insights.insert(0, "month", month)
             actions.insert(0, "month", month)
-            wh.replace_month(
-                con, "marts.executive_insights", insights, month, schema=INSIGHTS_SCHEMA
-            )
-            written = wh.replace_month(
-                con, "marts.action_items", actions, month, schema=ACTIONS_SCHEMA
-            )
-            untraceable = [
-                f"rank {r['rank']}: {r['source']}"
-                for r in actions.to_dict("records")
-                if not r["owner_role"]
-                or r["due_by"] is None
-                or r["expected_impact"] is None
-                or r["source"] not in inputs
-                or inputs[r["source"]] is None
-                or inputs[r["source"]].empty
-            ]
+            with wh.gated(con) as gate:
+                wh.replace_month(
+                    con, "marts.executive_insights", insights, month, schema=INSIGHTS_SCHEMA
+                )
+                written = wh.replace_month(
+                    con, "marts.action_items", actions, month, schema=ACTIONS_SCHEMA
+                )
+                untraceable = [
+                    f"rank {r['rank']}: {r['source']}"
+                    for r in actions.to_dict("records")
+                    if not r["owner_role"]
+                    or r["due_by"] is None
+                    or r["expected_impact"] is None
+                    or r["source"] not in inputs
+                    or inputs[r["source"]] is None
+                    or inputs[r["source"]].empty
+                ]
+                checks = [
+                    dg.AssetCheckResult(
+                        check_name="at_most_five_actions",
+                        passed=len(actions) <= 5,
+                        metadata={"actions": len(actions)},
+                    ),
+                    dg.AssetCheckResult(
+                        check_name="actions_traceable",
+                        passed=not untraceable,
+                        metadata={"untraceable": ", ".join(untraceable) or "none"},
+                    ),
+                ]
+                not_written = gate_checks(gate, action_items, checks)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written,
@@ -355,18 +378,10 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                         ]
                     )
                 ),
+                **not_written,
             },
             check_results=[
-                dg.AssetCheckResult(
-                    check_name="at_most_five_actions",
-                    passed=len(actions) <= 5,
-                    metadata={"actions": len(actions)},
-                ),
-                dg.AssetCheckResult(
-                    check_name="actions_traceable",
-                    passed=not untraceable,
-                    metadata={"untraceable": ", ".join(untraceable) or "none"},
-                ),
+                *checks,
                 dg.AssetCheckResult(
                     check_name="three_to_five_insights",
                     passed=3 <= len(insights) <= 5,

@@ -20,6 +20,7 @@ from gtm_assets.analytics.experiments import (
     empty_results,
     experiment_results,
 )
+from gtm_assets.assets.common import gate_checks
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -174,9 +175,11 @@ def experiment_results_asset(
             units_loaded = len(units)
             df = experiment_results(experiments, units, month, month_end, cfg)
         df["month"] = month
-        written = write_frame(con, TABLE, df, RESULT_SCHEMA, month)
+        with wh.gated(con) as gate:
+            written = write_frame(con, TABLE, df, RESULT_SCHEMA, month)
+            checks = _checks(df, units_loaded, cfg)
+            not_written = gate_checks(gate, experiment_results_asset, checks)
 
-    checks = _checks(df, units_loaded, cfg)
     metadata: dict = {
         "dagster/row_count": written,
         "preview": dg.MetadataValue.md(results_markdown(df)),
@@ -193,6 +196,7 @@ def experiment_results_asset(
     else:
         counts = df[~df["is_control"].astype(bool)]["verdict"].value_counts().to_dict()
         metadata["verdicts"] = dg.MetadataValue.json({str(k): int(v) for k, v in counts.items()})
+    metadata.update(not_written)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import funnel as fn
-from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, markdown_table
+from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, gate_checks, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 
@@ -166,10 +166,17 @@ def funnel_stages(
     month, _ = month_bounds(context.partition_key)
     with warehouse.connect() as con:
         tables = compute_funnel(con, month, config)
-        written = {t: wh.replace_month(con, t, df, month) for t, df in tables.items()}
-    stages = tables["marts.funnel_stages"]
+        stages = tables["marts.funnel_stages"]
+        with wh.gated(con) as gate:
+            written = {t: wh.replace_month(con, t, df, month) for t, df in tables.items()}
+            problems = fn.funnel_integrity_problems(stages)
+            consistent = dg.AssetCheckResult(
+                check_name="funnel_counts_consistent",
+                passed=not problems,
+                metadata={"problems": dg.MetadataValue.json(problems)},
+            )
+            not_written = gate_checks(gate, funnel_stages, [consistent])
     bottlenecks = tables["marts.funnel_bottlenecks"]
-    problems = fn.funnel_integrity_problems(stages)
     overall = stages[stages.segment_type == "all"][
         [
             "from_stage",
@@ -205,13 +212,10 @@ def funnel_stages(
             "dagster/row_count": written["marts.funnel_stages"],
             "tables": dg.MetadataValue.json({t: n for t, n in written.items()}),
             "preview": dg.MetadataValue.md(markdown_table(overall, floatfmt=",.3f")),
+            **not_written,
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="funnel_counts_consistent",
-                passed=not problems,
-                metadata={"problems": dg.MetadataValue.json(problems)},
-            ),
+            consistent,
             dg.AssetCheckResult(
                 check_name="no_significant_bottleneck",
                 passed=len(flagged) == 0,

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import launch as core
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset
+from gtm_assets.assets.common import WAREHOUSE_POOL, gate_checks, markdown_table, read_copy_asset
 from gtm_assets.assets.raw import staging_is_current
 from gtm_assets.partitions import add_months, campaign_partitions
 from gtm_assets.resources import GtmSettings, WarehouseResource
@@ -786,79 +786,86 @@ def launch_readout(
             if wh.table_exists(con, "marts.experiment_results")
             else pd.DataFrame()
         )
-        write_typed(
-            con,
-            "marts.launch_experiments",
-            experiments,
-            key,
-            types={
-                "experiment_id": "VARCHAR",
-                "verdict": "VARCHAR",
-                "verdict_reason": "VARCHAR",
-                "readout_month": "DATE",
-                "variant": "VARCHAR",
-                "lift_rel": "DOUBLE",
-            },
-        )
-        t = result["totals"]
-        crm_leads = float(
-            con.execute(
-                load_sql("marts/launch_crm_leads"),
-                {
-                    "campaign_id": cid,
-                    "start": _day_ts(start),
-                    "stop_end": _day_ts(stop + timedelta(days=1)),
+        with wh.gated(con) as gate:
+            write_typed(
+                con,
+                "marts.launch_experiments",
+                experiments,
+                key,
+                types={
+                    "experiment_id": "VARCHAR",
+                    "verdict": "VARCHAR",
+                    "verdict_reason": "VARCHAR",
+                    "readout_month": "DATE",
+                    "variant": "VARCHAR",
+                    "lift_rel": "DOUBLE",
                 },
-            ).fetchall()[0][0]
-        )
-        reason += core.crm_cross_check(
-            t["leads"], crm_leads, t["spend"], targets["cpa"], config.tolerance
-        )
-        to_date, _ = campaign_window(con, cid, start, as_of, settings, config.mql_window_days)
-        spend_to_date = core.window_totals(to_date, pd.DataFrame(), start, as_of)["spend"]
-        pace_ok, pace_detail = core.budget_pace_check(
-            plan.get("planned_budget", np.nan),
-            start,
-            core._as_date(plan.get("end_date")),
-            as_of,
-            spend_to_date,
-            config.tolerance,
-        )
-        if not pace_ok:
-            reason += f"; over budget pace: {pace_detail}"
-        tests = experiments_summary(experiments)
-        mql_rate = t["mqls"] / t["leads"] if t["leads"] > 0 else np.nan
-        row = {
-            "as_of": as_of,
-            "days_live": days_live,
-            "decision_window_end": stop,
-            "spend": t["spend"],
-            "spend_to_date": spend_to_date,
-            "budget_pace_ok": pace_ok,
-            "budget_pace": pace_detail,
-            "tracked_touchpoints": t["touches"],
-            "credited_leads": t["leads"],
-            "crm_tagged_leads": crm_leads,
-            "mqls": t["mqls"],
-            "sqls": t["sqls"],
-            "lead_to_mql_rate": mql_rate,
-            "benchmark_mql_rate": plan.get("benchmark_mql_rate"),
-            "mql_to_sql_rate": t["sqls"] / t["mqls"] if t["mqls"] > 0 else np.nan,
-            "actual_ctr": result["metrics"]["ctr"],
-            "actual_cvr": result["metrics"]["cvr"],
-            "actual_cpa": core.finite_or_nan(result["metrics"]["cpa"]),
-            "projected_roas": result["metrics"]["roas"],
-            "attributed_roas": result["metrics"]["actual_roas"],
-            **{f"target_{m}": targets[m] for m in core.TARGET_METRICS},
-            "lead_quality": quality[0],
-            "channel_lead_quality": quality[1],
-            "experiments": tests,
-            "decision": decision,
-            "reason": reason,
-            "decision_due": start + timedelta(days=config.decision_day),
-        }
-        write_typed(con, "marts.launch_readout", pd.DataFrame([row]), key)
-    ok = decision in ("scale", "pause", "optimize", "pending") and bool(reason)
+            )
+            t = result["totals"]
+            crm_leads = float(
+                con.execute(
+                    load_sql("marts/launch_crm_leads"),
+                    {
+                        "campaign_id": cid,
+                        "start": _day_ts(start),
+                        "stop_end": _day_ts(stop + timedelta(days=1)),
+                    },
+                ).fetchall()[0][0]
+            )
+            reason += core.crm_cross_check(
+                t["leads"], crm_leads, t["spend"], targets["cpa"], config.tolerance
+            )
+            to_date, _ = campaign_window(con, cid, start, as_of, settings, config.mql_window_days)
+            spend_to_date = core.window_totals(to_date, pd.DataFrame(), start, as_of)["spend"]
+            pace_ok, pace_detail = core.budget_pace_check(
+                plan.get("planned_budget", np.nan),
+                start,
+                core._as_date(plan.get("end_date")),
+                as_of,
+                spend_to_date,
+                config.tolerance,
+            )
+            if not pace_ok:
+                reason += f"; over budget pace: {pace_detail}"
+            tests = experiments_summary(experiments)
+            mql_rate = t["mqls"] / t["leads"] if t["leads"] > 0 else np.nan
+            row = {
+                "as_of": as_of,
+                "days_live": days_live,
+                "decision_window_end": stop,
+                "spend": t["spend"],
+                "spend_to_date": spend_to_date,
+                "budget_pace_ok": pace_ok,
+                "budget_pace": pace_detail,
+                "tracked_touchpoints": t["touches"],
+                "credited_leads": t["leads"],
+                "crm_tagged_leads": crm_leads,
+                "mqls": t["mqls"],
+                "sqls": t["sqls"],
+                "lead_to_mql_rate": mql_rate,
+                "benchmark_mql_rate": plan.get("benchmark_mql_rate"),
+                "mql_to_sql_rate": t["sqls"] / t["mqls"] if t["mqls"] > 0 else np.nan,
+                "actual_ctr": result["metrics"]["ctr"],
+                "actual_cvr": result["metrics"]["cvr"],
+                "actual_cpa": core.finite_or_nan(result["metrics"]["cpa"]),
+                "projected_roas": result["metrics"]["roas"],
+                "attributed_roas": result["metrics"]["actual_roas"],
+                **{f"target_{m}": targets[m] for m in core.TARGET_METRICS},
+                "lead_quality": quality[0],
+                "channel_lead_quality": quality[1],
+                "experiments": tests,
+                "decision": decision,
+                "reason": reason,
+                "decision_due": start + timedelta(days=config.decision_day),
+            }
+            write_typed(con, "marts.launch_readout", pd.DataFrame([row]), key)
+            ok = decision in ("scale", "pause", "optimize", "pending") and bool(reason)
+            check = dg.AssetCheckResult(
+                check_name="decision_with_reason",
+                passed=ok,
+                metadata={"decision": decision, "reason": reason},
+            )
+            not_written = gate_checks(gate, launch_readout, [check])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": 1,
@@ -866,14 +873,9 @@ def launch_readout(
             "reason": reason,
             "experiments": tests,
             "days_live": days_live,
+            **not_written,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="decision_with_reason",
-                passed=ok,
-                metadata={"decision": decision, "reason": reason},
-            )
-        ],
+        check_results=[check],
     )
 
 

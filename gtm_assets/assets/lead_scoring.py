@@ -11,7 +11,7 @@ from pydantic import Field
 from gtm_assets import warehouse as wh
 from gtm_assets.analytics import funnel as fn
 from gtm_assets.analytics import lead_scoring as ls
-from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, markdown_table
+from gtm_assets.assets.common import WAREHOUSE_POOL, covered_end, gate_checks, markdown_table
 from gtm_assets.partitions import add_months, month_bounds, monthly_partitions
 from gtm_assets.resources import WarehouseResource
 from gtm_assets.sql_files import load_sql
@@ -308,58 +308,65 @@ def lead_scores(
         this_month = leads[(leads["lead_at"] >= pd.Timestamp(month)) & (leads["lead_at"] < as_of)]
         comparison = ls.source_comparison(this_month)
         scores = result.scores.assign(probability_threshold=result.threshold)
-        written = {
-            "marts.lead_score_history": _write(con, "marts.lead_score_history", scores, month),
-            "marts.lead_model_performance": _write(
-                con, "marts.lead_model_performance", result.performance, month
-            ),
-            "marts.lead_model_deciles": _write(
-                con, "marts.lead_model_deciles", result.deciles, month
-            ),
-            "marts.lead_model_reliability": _write(
-                con, "marts.lead_model_reliability", result.reliability, month
-            ),
-            "marts.lead_model_factors": _write(
-                con, "marts.lead_model_factors", result.factors, month
-            ),
-            "marts.lead_threshold_recommendations": _write(
-                con, "marts.lead_threshold_recommendations", result.thresholds, month
-            ),
-            "marts.lead_mql_quality": _write(con, "marts.lead_mql_quality", quality, month),
-            "marts.lead_source_comparison": _write(
-                con, "marts.lead_source_comparison", comparison, month
-            ),
-        }
-        # before the first month with a model the history is empty: lead_scores still has
-        # a row per lead (unscored), so the contract table exists from the first run
-        con.execute(SCORE_HISTORY_DDL)
-        written["marts.lead_scores"] = wh.replace_table(
-            con, "marts.lead_scores", load_sql("marts/lead_scores")
-        )
-        # sales feedback, with each lead's latest score as of this month (not of later
-        # months: re-running a month must give the same slice)
-        feedback_note = "skipped: sales_feedback not supplied"
-        feedback = pd.DataFrame()
-        if _feedback_present(con):
-            fb = con.execute(
-                load_sql("intermediate/lead_sales_feedback"),
-                {"month_start": month, "month_end": month_end},
-            ).df()
-            known = None
-            if wh.table_exists(con, "marts.lead_score_history"):
-                known = con.execute(
-                    "select lead_id, score from marts.lead_score_history where month <= $month "
-                    "qualify row_number() over (partition by lead_id order by month desc) = 1",
-                    {"month": month},
+        with wh.gated(con) as gate:
+            written = {
+                "marts.lead_score_history": _write(con, "marts.lead_score_history", scores, month),
+                "marts.lead_model_performance": _write(
+                    con, "marts.lead_model_performance", result.performance, month
+                ),
+                "marts.lead_model_deciles": _write(
+                    con, "marts.lead_model_deciles", result.deciles, month
+                ),
+                "marts.lead_model_reliability": _write(
+                    con, "marts.lead_model_reliability", result.reliability, month
+                ),
+                "marts.lead_model_factors": _write(
+                    con, "marts.lead_model_factors", result.factors, month
+                ),
+                "marts.lead_threshold_recommendations": _write(
+                    con, "marts.lead_threshold_recommendations", result.thresholds, month
+                ),
+                "marts.lead_mql_quality": _write(con, "marts.lead_mql_quality", quality, month),
+                "marts.lead_source_comparison": _write(
+                    con, "marts.lead_source_comparison", comparison, month
+                ),
+            }
+            # before the first month with a model the history is empty: lead_scores still has
+            # a row per lead (unscored), so the contract table exists from the first run
+            con.execute(SCORE_HISTORY_DDL)
+            written["marts.lead_scores"] = wh.replace_table(
+                con, "marts.lead_scores", load_sql("marts/lead_scores")
+            )
+            # sales feedback, with each lead's latest score as of this month (not of later
+            # months: re-running a month must give the same slice)
+            feedback_note = "skipped: sales_feedback not supplied"
+            feedback = pd.DataFrame()
+            if _feedback_present(con):
+                fb = con.execute(
+                    load_sql("intermediate/lead_sales_feedback"),
+                    {"month_start": month, "month_end": month_end},
                 ).df()
-            feedback = ls.feedback_summary(fb, known)
-            feedback_note = f"{len(fb)} verdicts"
-        written["marts.lead_sales_feedback"] = _write(
-            con, "marts.lead_sales_feedback", feedback, month
-        )
-        consistent, consistency_meta = mql_consistency(
-            con, month, quality, config.mql_sql_window_days
-        )
+                known = None
+                if wh.table_exists(con, "marts.lead_score_history"):
+                    known = con.execute(
+                        "select lead_id, score from marts.lead_score_history where month <= $month "
+                        "qualify row_number() over (partition by lead_id order by month desc) = 1",
+                        {"month": month},
+                    ).df()
+                feedback = ls.feedback_summary(fb, known)
+                feedback_note = f"{len(fb)} verdicts"
+            written["marts.lead_sales_feedback"] = _write(
+                con, "marts.lead_sales_feedback", feedback, month
+            )
+            consistent, consistency_meta = mql_consistency(
+                con, month, quality, config.mql_sql_window_days
+            )
+            consistency = dg.AssetCheckResult(
+                check_name="mql_definition_consistent",
+                passed=bool(consistent),
+                metadata={k: dg.MetadataValue.text(str(v)) for k, v in consistency_meta.items()},
+            )
+            not_written = gate_checks(gate, lead_scores, [consistency])
 
     perf = result.performance.iloc[0].to_dict() if len(result.performance) else {}
     ece_value = perf.get("ece")
@@ -402,6 +409,7 @@ def lead_scores(
                     floatfmt=",.2f",
                 )
             ),
+            **not_written,
         },
         check_results=[
             dg.AssetCheckResult(
@@ -432,10 +440,6 @@ def lead_scores(
                     "threshold": config.psi_warn,
                 },
             ),
-            dg.AssetCheckResult(
-                check_name="mql_definition_consistent",
-                passed=bool(consistent),
-                metadata={k: dg.MetadataValue.text(str(v)) for k, v in consistency_meta.items()},
-            ),
+            consistency,
         ],
     )

@@ -21,7 +21,13 @@ from gtm_assets import warehouse as wh
 from gtm_assets.analytics import allocation
 from gtm_assets.analytics import quarterly as core
 from gtm_assets.analytics.experiments import required_units_conversion
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table, read_copy_asset, won_amounts
+from gtm_assets.assets.common import (
+    WAREHOUSE_POOL,
+    gate_checks,
+    markdown_table,
+    read_copy_asset,
+    won_amounts,
+)
 from gtm_assets.assets.launch import write_typed
 from gtm_assets.partitions import add_months, quarterly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
@@ -402,29 +408,43 @@ def quarter_budget(
         table["plan_quarter"] = p["next_start"]
         table["budget_source"] = source
         problems = core.budget_sums(table, budget, (config.reserve_min, config.reserve_max))
-        n = write_typed(
-            con,
-            "marts.quarter_budget",
-            table,
-            {"quarter": q},
-            types={
-                "pinned": "BOOLEAN",
-                "pinned_reason": "VARCHAR",
-                "objective": "VARCHAR",
-                "is_quarter_end": "BOOLEAN",
-                "quarter_start": "DATE",
-                "marginal_roi_spend": "DOUBLE",
-                "expected_revenue_marginal_roi": "DOUBLE",
-                "expected_revenue_historical_roi": "DOUBLE",
-                "marginal_roas_current": "DOUBLE",
-                "marginal_roas_marginal_roi": "DOUBLE",
-                "average_roas_history": "DOUBLE",
-                "lower_bound": "DOUBLE",
-                "upper_bound": "DOUBLE",
-                "expected_revenue_current": "DOUBLE",
-                "current_quarter_spend": "DOUBLE",
-            },
-        )
+        with wh.gated(con) as gate:
+            n = write_typed(
+                con,
+                "marts.quarter_budget",
+                table,
+                {"quarter": q},
+                types={
+                    "pinned": "BOOLEAN",
+                    "pinned_reason": "VARCHAR",
+                    "objective": "VARCHAR",
+                    "is_quarter_end": "BOOLEAN",
+                    "quarter_start": "DATE",
+                    "marginal_roi_spend": "DOUBLE",
+                    "expected_revenue_marginal_roi": "DOUBLE",
+                    "expected_revenue_historical_roi": "DOUBLE",
+                    "marginal_roas_current": "DOUBLE",
+                    "marginal_roas_marginal_roi": "DOUBLE",
+                    "average_roas_history": "DOUBLE",
+                    "lower_bound": "DOUBLE",
+                    "upper_bound": "DOUBLE",
+                    "expected_revenue_current": "DOUBLE",
+                    "current_quarter_spend": "DOUBLE",
+                },
+            )
+            check = dg.AssetCheckResult(
+                check_name="budget_sums",
+                passed=not problems,
+                metadata={
+                    "problems": "; ".join(problems) or "none",
+                    "budget": budget,
+                    "historical_roi_total": float(summary["historical_roi_total"]),
+                    "marginal_roi_total": float(summary["marginal_roi_total"])
+                    if core._finite(summary["marginal_roi_total"])
+                    else "n/a",
+                },
+            )
+            not_written = gate_checks(gate, quarter_budget, [check])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": n,
@@ -446,21 +466,9 @@ def quarter_budget(
                     ]
                 )
             ),
+            **not_written,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="budget_sums",
-                passed=not problems,
-                metadata={
-                    "problems": "; ".join(problems) or "none",
-                    "budget": budget,
-                    "historical_roi_total": float(summary["historical_roi_total"]),
-                    "marginal_roi_total": float(summary["marginal_roi_total"])
-                    if core._finite(summary["marginal_roi_total"])
-                    else "n/a",
-                },
-            )
-        ],
+        check_results=[check],
     )
 
 
@@ -564,27 +572,38 @@ def quarter_goals(
         supplied = _df(con, "quarter_supplied_targets", p, ("staging.targets",))
         goals = core.with_supplied_targets(goals, supplied) if not goals.empty else goals
         problems = core.goal_problems(goals)
-        n = write_typed(
-            con,
-            "marts.quarter_goals",
-            goals,
-            {"quarter": q},
-            types={
-                "target_value": "DOUBLE",
-                "due_date": "DATE",
-                "goal": "VARCHAR",
-                "supplied_target": "DOUBLE",
-                "supplied_months": "BIGINT",
-                "gap_to_supplied": "DOUBLE",
-            },
-        )
-        write_typed(
-            con,
-            "marts.quarter_goal_milestones",
-            milestones,
-            {"quarter": q},
-            types={"cumulative_target": "DOUBLE", "milestone_month": "DATE", "due_date": "DATE"},
-        )
+        with wh.gated(con) as gate:
+            n = write_typed(
+                con,
+                "marts.quarter_goals",
+                goals,
+                {"quarter": q},
+                types={
+                    "target_value": "DOUBLE",
+                    "due_date": "DATE",
+                    "goal": "VARCHAR",
+                    "supplied_target": "DOUBLE",
+                    "supplied_months": "BIGINT",
+                    "gap_to_supplied": "DOUBLE",
+                },
+            )
+            write_typed(
+                con,
+                "marts.quarter_goal_milestones",
+                milestones,
+                {"quarter": q},
+                types={
+                    "cumulative_target": "DOUBLE",
+                    "milestone_month": "DATE",
+                    "due_date": "DATE",
+                },
+            )
+            check = dg.AssetCheckResult(
+                check_name="goals_specific",
+                passed=not problems,
+                metadata={"problems": "; ".join(problems[:20]) or "none", "goals": len(goals)},
+            )
+            not_written = gate_checks(gate, quarter_goals, [check])
     total = goals[goals["scope"] == "total"] if not goals.empty else goals
     return dg.MaterializeResult(
         metadata={
@@ -595,14 +614,9 @@ def quarter_goals(
                 if not total.empty
                 else "_no goals_"
             ),
+            **not_written,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="goals_specific",
-                passed=not problems,
-                metadata={"problems": "; ".join(problems[:20]) or "none", "goals": len(goals)},
-            )
-        ],
+        check_results=[check],
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from gtm_assets import warehouse as wh
-from gtm_assets.assets.common import WAREHOUSE_POOL, markdown_table
+from gtm_assets.assets.common import WAREHOUSE_POOL, gate_checks, markdown_table
 from gtm_assets.partitions import month_bounds, monthly_partitions
 from gtm_assets.raw import RawInputError, load_raw, raw_fingerprint
 from gtm_assets.raw.report import quarantine_counts, stored_warnings
@@ -191,10 +191,12 @@ def raw_folder_changed(con, settings: GtmSettings) -> bool:
 
 def build_staging(con, currency: str) -> None:
     """(Re)build every staging table and the intermediate tables (conversions,
-    lead_stage_reached) in one transaction."""
+    lead_stage_reached) in one transaction (or the enclosing ``warehouse.gated`` one)."""
     params = {"currency": currency}
-    con.execute("begin transaction")
-    try:
+    tables = [f"staging.{t}" for t in STAGING_TABLES] + [
+        f"intermediate.{t}" for t in INTERMEDIATE_TABLES
+    ]
+    with wh.transaction(con, *tables):
         for table in STAGING_TABLES:
             sql = load_sql(f"staging/{table}")
             wh.execute(con, f"create or replace table staging.{wh.ident(table)} as {sql}", params)
@@ -203,10 +205,6 @@ def build_staging(con, currency: str) -> None:
             wh.execute(
                 con, f"create or replace table intermediate.{wh.ident(table)} as {sql}", params
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 @dg.asset(
@@ -246,47 +244,52 @@ def staging_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: GtmSettings
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        signature = _staging_signature(_stored_fingerprint(con))
-        built = wh.table_exists(con, "staging.build_info") and staging_is_current(con)
-        if built:
-            context.log.info("Staging is up to date with the raw load; not rebuilt.")
-        else:
-            build_staging(con, settings.currency)
-            wh.replace_table(
-                con,
-                "staging.build_info",
-                "select $signature as signature",
-                {"signature": signature},
-            )
-        counts = wh.query_df(con, load_sql("staging/row_count_reconciliation"))
-        money = con.execute(load_sql("staging/unconverted_money")).fetchall()[0][0]
-        channels = wh.query_df(con, load_sql("staging/unclassified_channels"))
-        totals = con.execute(
-            "select count(*), count(*) filter (where channel = 'unclassified') "
-            "from staging.touchpoints"
-        ).fetchall()[0]
-
-    mismatched = counts[counts.raw_rows != counts.staging_rows]
-    touches, unclassified = int(totals[0]), int(totals[1])
-    unclassified_share = unclassified / touches if touches else 0.0
+        with wh.gated(con) as gate:
+            signature = _staging_signature(_stored_fingerprint(con))
+            built = wh.table_exists(con, "staging.build_info") and staging_is_current(con)
+            if built:
+                context.log.info("Staging is up to date with the raw load; not rebuilt.")
+            else:
+                build_staging(con, settings.currency)
+                wh.replace_table(
+                    con,
+                    "staging.build_info",
+                    "select $signature as signature",
+                    {"signature": signature},
+                )
+            counts = wh.query_df(con, load_sql("staging/row_count_reconciliation"))
+            money = con.execute(load_sql("staging/unconverted_money")).fetchall()[0][0]
+            channels = wh.query_df(con, load_sql("staging/unclassified_channels"))
+            totals = con.execute(
+                "select count(*), count(*) filter (where channel = 'unclassified') "
+                "from staging.touchpoints"
+            ).fetchall()[0]
+            mismatched = counts[counts.raw_rows != counts.staging_rows]
+            touches, unclassified = int(totals[0]), int(totals[1])
+            unclassified_share = unclassified / touches if touches else 0.0
+            checks = [
+                dg.AssetCheckResult(
+                    check_name="row_counts_match_raw",
+                    passed=mismatched.empty,
+                    metadata={"mismatches": dg.MetadataValue.md(markdown_table(mismatched))},
+                ),
+                dg.AssetCheckResult(
+                    check_name="money_converted",
+                    passed=money == 0,
+                    metadata={"rows_with_lost_money": int(money)},
+                ),
+            ]
+            not_written = gate_checks(gate, staging_tables, checks)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": int(counts.staging_rows.sum()),
             "rebuilt": not built,
             "tables": dg.MetadataValue.md(markdown_table(counts, max_rows=30)),
             "unclassified_touchpoints": unclassified,
+            **not_written,
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="row_counts_match_raw",
-                passed=mismatched.empty,
-                metadata={"mismatches": dg.MetadataValue.md(markdown_table(mismatched))},
-            ),
-            dg.AssetCheckResult(
-                check_name="money_converted",
-                passed=money == 0,
-                metadata={"rows_with_lost_money": int(money)},
-            ),
+            *checks,
             dg.AssetCheckResult(
                 check_name="channels_classified",
                 passed=unclassified_share <= 0.02,

@@ -145,3 +145,41 @@ def test_gates_are_blocking(key):
     specs = {s.name: s for s in experiment_results_asset.check_specs}
     assert specs[key].blocking
     assert not specs["no_sample_ratio_mismatch"].blocking
+
+
+def test_failed_gate_keeps_the_months_previous_slice(tmp_path, monkeypatch):
+    """A readout that lets a decision through despite SRM fails srm_gate and is not
+    written: the month's previous (good) slice stays for analysts reading the table."""
+    import gtm_assets.assets.experiments as module
+
+    resource = _warehouse(tmp_path)
+    assert _materialize(resource).success
+
+    def stored():
+        with duckdb.connect(resource.path, read_only=True) as con:
+            return con.execute("select * from marts.experiment_results order by all").df()
+
+    good = stored()
+    real = module.experiment_results
+
+    def leaky(*args, **kwargs):
+        df = real(*args, **kwargs)
+        df.loc[df["experiment_id"] == "srm", "verdict"] = "ship"
+        return df
+
+    monkeypatch.setattr(module, "experiment_results", leaky)
+    result = dg.materialize(
+        [experiment_results_asset],
+        resources={"warehouse": resource},
+        partition_key="2025-03-01",
+        raise_on_error=False,
+    )
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["srm_gate"].passed and checks["statistics_valid"].passed
+    pd.testing.assert_frame_equal(stored(), good)
+    (mat,) = result.asset_materializations_for_node("experiment_results")
+    assert mat.metadata["not_written"].value == (
+        "not written: failed blocking check(s) srm_gate; the previous slice of "
+        "marts.experiment_results is kept"
+    )
+    assert mat.metadata["dagster/row_count"].value == 0

@@ -133,3 +133,53 @@ def test_funnel_asset_writes_month_slices(tmp_path: Path) -> None:
     )
     assert types["month"] == "DATE" and types["conversion_rate"] == "DOUBLE"
     con.close()
+
+
+def test_inconsistent_funnel_keeps_the_previous_slice_of_every_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month whose stages fail funnel_counts_consistent (a step converting more than
+    entered) is rolled back whole: funnel_stages and funnel_velocity keep their good slice."""
+    import gtm_assets.assets.funnel as module
+
+    db = tmp_path / "w.duckdb"
+    make_staging(db)
+    wh = WarehouseResource(path=str(db), read_copy_path=str(tmp_path / "r.duckdb"))
+
+    def run() -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [funnel_stages],
+            resources={"warehouse": wh},
+            partition_key="2024-03-01",
+            raise_on_error=False,
+        )
+
+    def stored() -> dict[str, pd.DataFrame]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return {
+                t: con.execute(f"select * from marts.{t} order by all").df()
+                for t in ("funnel_stages", "funnel_velocity")
+            }
+
+    assert run().success
+    good = stored()
+    real = module.compute_funnel
+
+    def corrupted(*args, **kwargs):
+        tables = real(*args, **kwargs)
+        stages = tables["marts.funnel_stages"]
+        stages["converted"] = stages["entered"] + 1
+        tables["marts.funnel_velocity"] = tables["marts.funnel_velocity"].iloc[0:0]
+        return tables
+
+    monkeypatch.setattr(module, "compute_funnel", corrupted)
+    result = run()
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["funnel_counts_consistent"].passed
+    after = stored()
+    for table, frame in good.items():
+        pd.testing.assert_frame_equal(after[table], frame)
+    (mat,) = result.asset_materializations_for_node("funnel_stages")
+    note = mat.metadata["not_written"].value
+    assert note.startswith("not written: failed blocking check(s) funnel_counts_consistent;")
+    assert "marts.funnel_stages, marts.funnel_velocity" in note

@@ -223,3 +223,92 @@ def test_runs_on_one_warehouse_take_turns(tmp_path):
         holder.wait()
     with wh.run_lock(path, timeout_s=1.0):  # the killed holder's lock died with it
         pass
+
+
+# ---------------------------------------------------------------- gated writes
+
+
+def _months(c, table: str) -> dict:
+    return dict(c.execute(f"select month, count(*) from {table} group by 1").fetchall())
+
+
+def _two_good_tables(c) -> None:
+    for table in ("marts.t", "marts.u"):
+        wh.replace_month(c, table, _slice(JAN, 3), JAN, {"m": JAN})
+        wh.replace_month(c, table, _slice(FEB, 2), FEB, {"m": FEB})
+
+
+def test_gate_commits_when_nothing_is_rejected(con):
+    _two_good_tables(con)
+    with wh.gated(con) as gate:
+        wh.replace_month(con, "marts.t", _slice(JAN, 5), JAN, {"m": JAN})
+        wh.replace_table(con, "marts.whole", "select 1 as x")
+        gate.reject([])
+    assert gate.committed and gate.tables == ["marts.t", "marts.whole"]
+    assert _months(con, "marts.t") == {JAN: 5, FEB: 2}
+    assert con.execute("select x from marts.whole").fetchall() == [(1,)]
+
+
+def test_rejected_gate_keeps_the_previous_slice_of_every_table(con):
+    _two_good_tables(con)
+    before = {
+        t: con.execute(f"select * from {t} order by all").fetchall() for t in ("marts.t", "marts.u")
+    }
+    with wh.gated(con) as gate:
+        wh.replace_month(con, "marts.t", _slice(JAN, 7), JAN, {"m": JAN})
+        wh.replace_month(con, "marts.u", _slice(JAN, 9), JAN, {"m": JAN})
+        wh.replace_month(con, "marts.new_table", _slice(JAN, 1), JAN, {"m": JAN})
+        # checks run inside the gate see the uncommitted slice
+        assert _months(con, "marts.t")[JAN] == 7
+        assert gate.reject(["too_many_rows"]) == ["too_many_rows"]
+    assert not gate.committed
+    for table, rows in before.items():
+        assert con.execute(f"select * from {table} order by all").fetchall() == rows
+    assert not wh.table_exists(con, "marts.new_table")
+
+
+def test_rejected_gate_undoes_added_columns(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 2), JAN, {"m": JAN})
+    with wh.gated(con) as gate:
+        wh.replace_month(
+            con,
+            "marts.t",
+            "select $m::date as month, 1 as x, 2.0 as y, 'z' as extra",
+            JAN,
+            {"m": JAN},
+        )
+        gate.reject(["bad"])
+    assert list(wh.table_columns(con, "marts.t")) == ["month", "x", "y"]
+
+
+def test_exception_in_a_gate_rolls_back_and_reraises(con):
+    _two_good_tables(con)
+    with pytest.raises(RuntimeError, match="boom"), wh.gated(con):
+        wh.replace_month(con, "marts.t", _slice(JAN, 7), JAN, {"m": JAN})
+        raise RuntimeError("boom")
+    assert _months(con, "marts.t") == {JAN: 3, FEB: 2}
+    # a failing replace_* inside the gate rolls back the gate's earlier writes too
+    with pytest.raises(ValueError, match="outside"), wh.gated(con):
+        wh.replace_month(con, "marts.u", _slice(JAN, 7), JAN, {"m": JAN})
+        wh.replace_month(con, "marts.t", _slice(FEB, 2), JAN, {"m": FEB})
+    assert _months(con, "marts.u") == {JAN: 3, FEB: 2}
+    # the connection is usable (no transaction left open) and replace_* commit on their own
+    wh.replace_month(con, "marts.t", _slice(JAN, 4), JAN, {"m": JAN})
+    assert _months(con, "marts.t") == {JAN: 4, FEB: 2}
+
+
+def test_replace_outside_a_gate_commits_its_own_transaction(con):
+    wh.replace_month(con, "marts.t", _slice(JAN, 3), JAN, {"m": JAN})
+    wh.replace_table(con, "marts.whole", "select 2 as x")
+    # nothing is left open: an explicit transaction can start and see both writes
+    con.execute("begin transaction")
+    assert _months(con, "marts.t") == {JAN: 3}
+    con.execute("rollback")
+    assert con.execute("select x from marts.whole").fetchall() == [(2,)]
+
+
+def test_gates_do_not_nest(con):
+    with pytest.raises(RuntimeError, match="does not nest"), wh.gated(con), wh.gated(con):
+        pass
+    wh.replace_month(con, "marts.t", _slice(JAN, 1), JAN, {"m": JAN})
+    assert _months(con, "marts.t") == {JAN: 1}
