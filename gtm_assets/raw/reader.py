@@ -185,8 +185,43 @@ def _duckdb_csv_problem(src: SourceFile, exc: Exception) -> Problem:
             break
     if not reason:
         reason = text.splitlines()[0] if text else type(exc).__name__
+    if not m:
+        mixed = first_mixed_line_ending(src.path)
+        if mixed is not None:
+            line, first, other = mixed
+            return Problem(
+                src.name,
+                "unreadable",
+                f"line {line}: the file mixes line endings: lines end with {first} up to "
+                f"here and this one with {other} (often rows appended by another tool); save "
+                "the file again with one kind of line ending",
+            )
     where = f"line {m.group(1)}: " if m else ""
     return Problem(src.name, "unreadable", f"{where}the file cannot be parsed as CSV ({reason})")
+
+
+def first_mixed_line_ending(path: Path, chunk_size: int = 1 << 20) -> tuple[int, str, str] | None:
+    """(line number, first kind, other kind) of the first line whose ending (CRLF or LF)
+    differs from the first line's, or None when the file uses one kind. Reads in chunks;
+    a quoted field holding a bare newline counts as a line here, which only matters for
+    a file that already fails to parse."""
+    names = {True: "CRLF (Windows)", False: "LF (Unix)"}
+    first: bool | None = None
+    line, previous = 0, b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            start = 0
+            while (i := chunk.find(b"\n", start)) >= 0:
+                line += 1
+                before = chunk[i - 1 : i] if i > 0 else previous
+                crlf = before == b"\r"
+                if first is None:
+                    first = crlf
+                elif crlf != first:
+                    return line, names[first], names[crlf]
+                start = i + 1
+            previous = chunk[-1:]
+    return None
 
 
 def stage_text(

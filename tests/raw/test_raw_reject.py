@@ -222,3 +222,35 @@ def test_semicolon_separated_file_gets_a_hint(con, tmp_path):
         "budget_plan.csv: the header is one column separated by semicolons; export the file "
         "with commas as separators (CSV UTF-8, comma-delimited)"
     ]
+
+
+def test_mixed_line_endings_name_the_first_odd_line(con, tmp_path):
+    """A CRLF export with rows appended by a tool that writes LF: DuckDB's parser gives no
+    line, so the message finds the first line whose ending differs."""
+    from gtm_assets.raw.reader import first_mixed_line_ending
+
+    folder = write_raw(tmp_path / "raw", raw_tables())
+    path = folder / "leads.csv"
+    lines = path.read_text().splitlines()
+    path.write_bytes(("\r\n".join(lines[:-1]) + "\r\n" + lines[-1] + "\n").encode())
+    assert first_mixed_line_ending(path) == (len(lines), "CRLF (Windows)", "LF (Unix)")
+    assert first_mixed_line_ending(path, chunk_size=7) == (
+        len(lines),
+        "CRLF (Windows)",
+        "LF (Unix)",
+    )
+    (tmp_path / "one.csv").write_bytes(b"a,b\r\n1,2\r\n")
+    assert first_mixed_line_ending(tmp_path / "one.csv") is None
+    # DuckDB's sniffer error on such a file carries no line (an outside probe's 702-line
+    # opportunities.csv): the message says where the endings change
+    from gtm_assets.raw.reader import SourceFile, _duckdb_csv_problem
+
+    problem = _duckdb_csv_problem(
+        SourceFile("leads", path, "csv"),
+        RuntimeError("Invalid Input Error: The CSV Parser state machine reached an invalid state."),
+    )
+    assert problem.message == (
+        f"line {len(lines)}: the file mixes line endings: lines end with CRLF (Windows) up to "
+        "here and this one with LF (Unix) (often rows appended by another tool); save the "
+        "file again with one kind of line ending"
+    )
