@@ -1,5 +1,5 @@
 -- The conversion sessions of leads, as person time ranges [session_start, session_end]
--- (both ends included): the web session the lead was created in, i.e. the person's touches
+-- (both ends included, no two of a person overlapping): the web session the lead was created in, i.e. the person's touches
 -- chained to the lead's creation instant by gaps of at most $session_minutes minutes, before
 -- it (the return visit, the form fill recorded at the instant) and after it (the thank-you
 -- page, the download). Opportunity and won paths contain this session of the lead that
@@ -65,12 +65,41 @@ located as (
     from numbered
 ),
 
-final as (
+sessions as (
     select person_id, min(ts) as session_start, max(ts) as session_end
     from located
     where session_no = lead_session_no
     group by lead_id, person_id
     having count(*) filter (where not is_lead) > 0
+),
+
+-- two leads created in one visit share their session: overlapping ranges of a person are
+-- merged, so a touch falls in at most one range (the paths join on them)
+reach as (
+    select
+        *,
+        max(session_end) over (
+            partition by person_id order by session_start, session_end
+            rows between unbounded preceding and 1 preceding
+        ) as reach_before
+    from sessions
+),
+
+islands as (
+    select
+        *,
+        sum(case when reach_before is null or session_start > reach_before then 1 else 0 end)
+            over (
+                partition by person_id order by session_start, session_end
+                rows between unbounded preceding and current row
+            ) as island
+    from reach
+),
+
+final as (
+    select person_id, min(session_start) as session_start, max(session_end) as session_end
+    from islands
+    group by person_id, island
 )
 
 select * from final

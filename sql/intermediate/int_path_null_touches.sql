@@ -25,16 +25,14 @@ joined as (
         t.ts,
         t.channel,
         t.campaign_id,
-        exists (
-            select 1
-            from _attr_lead_sessions as s
-            where s.person_id = t.person_id
-                and t.ts >= s.session_start
-                and t.ts <= s.session_end
-        ) as in_lead_session
+        s.person_id is not null as in_lead_session
     from touches as t
     inner join (select path_id, person_id from _attr_paths where not converted) as p
         on p.person_id = t.person_id
+    left join _attr_lead_sessions as s
+        on s.person_id = t.person_id
+        and t.ts >= s.session_start
+        and t.ts <= s.session_end
 ),
 
 final as (

@@ -36,18 +36,16 @@ joined as (
         t.touchpoint_id,
         t.channel,
         t.campaign_id,
-        exists (
-            select 1
-            from _attr_lead_sessions as s
-            where s.person_id = t.person_id
-                and t.ts >= s.session_start
-                and t.ts <= s.session_end
-        ) as in_lead_session
+        s.person_id is not null as in_lead_session
     from touches as t
     inner join (select * from _attr_paths where converted) as p
         on p.person_id = t.person_id
         and t.ts >= p.path_start
         and t.ts < p.path_end
+    left join _attr_lead_sessions as s
+        on s.person_id = t.person_id
+        and t.ts >= s.session_start
+        and t.ts <= s.session_end
 ),
 
 ordered as (

@@ -419,3 +419,28 @@ def test_deal_paths_leave_the_sourcing_leads_session_out_of_data_driven_models()
     markov = channel.set_index("channel")["attributed_conversions"]
     assert markov.get("direct", 0.0) == pytest.approx(0.0)
     assert markov["paid_search"] + markov["email"] == pytest.approx(1.0)
+
+
+def test_two_leads_in_one_visit_share_one_session_range():
+    """A person who fills two forms in one visit has one merged session range, so no touch
+    is counted twice in the paths."""
+    from attribution_fixtures import make_warehouse
+
+    touches = [
+        ("d1", "pD", "2024-03-01 09:00", "click", "paid_search", "cmp_s"),
+        ("d2", "pD", "2024-03-05 10:00", "visit", "direct", None),
+        ("d3", "pD", "2024-03-05 10:10", "visit", "direct", None),
+        ("d4", "pD", "2024-03-05 10:25", "visit", "organic_search", None),
+    ]
+    conversions = [
+        ("lead:L1", "lead", "pD", "2024-03-05 10:05", 0.0, "L1"),
+        ("lead:L2", "lead", "pD", "2024-03-05 10:20", 0.0, "L2"),
+        ("opp:O1", "opportunity", "pD", "2024-03-25 10:00", 100.0, "L1"),
+    ]
+    con = make_warehouse(touches, conversions)
+    at.build_paths(con, "opportunity", *MARCH, at.AttributionParams())
+    assert con.execute(
+        "select session_start::varchar, session_end::varchar from _attr_lead_sessions"
+    ).fetchall() == [("2024-03-05 10:00:00", "2024-03-05 10:25:00")]
+    assert con.execute("select count(*) from _attr_converting_touches").fetchall() == [(4,)]
+    assert _model_paths(con) == {"c:opp:O1": "paid_search"}
