@@ -818,6 +818,16 @@ def _other_lens_within_target(r: Mapping, currency: str) -> str | None:
     return None
 
 
+def _ended_by(end_date: object, month: object) -> date | None:
+    """The campaign's end date when it ended within or before the waste row's month."""
+    if end_date is None or _nan(end_date) or pd.isna(end_date) or month is None or pd.isna(month):
+        return None
+    end = pd.Timestamp(end_date).date()
+    month_start = pd.Timestamp(month).date()
+    next_month = date(month_start.year + month_start.month // 12, month_start.month % 12 + 1, 1)
+    return end if end < next_month else None
+
+
 def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
     if _empty(waste):
         return []
@@ -851,6 +861,7 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
             last_touch = r.get("last_touch_leads")
             why = f"it spent {money(r['spend'], currency)} without a lead"
             verb = "Pause or fix"
+            ended = _ended_by(r.get("campaign_end_date"), r.get("month"))
             if isinstance(model, str) and model:
                 why += f" credited by {model.replace('_', ' ')} attribution"
                 if model != "last_touch" and not _nan(last_touch) and float(last_touch) > 0:
@@ -859,6 +870,11 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
                         "leads: it catches people who were already converting"
                     )
                     verb = "Test pausing"
+            if ended is not None:
+                verb = "Do not renew or extend"
+                why += (
+                    f"; it ended on {ended:%d %B}, so fix its targeting or offer before reusing it"
+                )
         elif r.get("kind") == "past_saturation":
             why = r.get("detail") or (
                 f"the last dollar returns {r.get('value'):.2f} against {r.get('threshold'):.2f}"

@@ -361,6 +361,7 @@ def campaign_waste(
                     "detail": detail,
                     "attribution_model": model,
                     "last_touch_leads": last_touch,
+                    "campaign_end_date": getattr(r, "campaign_end_date", None),
                 }
             )
         elif leads > 0 and pd.notna(r.target_cpa) and r.target_cpa > 0:
@@ -408,6 +409,7 @@ def campaign_waste(
             "attribution_model",
             "last_touch_leads",
             "platform_conversions",
+            "campaign_end_date",
         ],
     )
 

@@ -370,6 +370,7 @@ TYPES: dict[str, dict[str, str]] = {
         "attribution_model": "VARCHAR",
         "last_touch_leads": "DOUBLE",
         "platform_conversions": "DOUBLE",
+        "campaign_end_date": "DATE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",

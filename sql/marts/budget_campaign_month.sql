@@ -3,7 +3,7 @@
 -- campaign's own target): what the waste and trigger rules read. last_touch_leads: the
 -- campaign's leads under last-touch attribution, to tell "no lead at all" from "no lead
 -- credit under the configured model" (a campaign that only catches people already
--- converting).
+-- converting). campaign_end_date: a campaign that has ended needs "do not renew", not "pause".
 -- params: $month_start (DATE)
 with
 
@@ -39,10 +39,13 @@ last_touch as (
 final as (
     select
         p.*,
-        coalesce(l.last_touch_leads, 0) as last_touch_leads
+        coalesce(l.last_touch_leads, 0) as last_touch_leads,
+        c.end_date as campaign_end_date
     from performance as p
     left join last_touch as l
         on l.campaign_id = p.campaign_id
+    left join staging.campaigns as c
+        on c.campaign_id = p.campaign_id
 )
 
 select * from final

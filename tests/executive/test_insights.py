@@ -632,6 +632,15 @@ def test_waste_action_says_which_model_found_no_lead():
     assert "last touch before 86 leads: it catches people who were already converting" in brand
     assert zombie.startswith("Pause or fix 'Zombie' (display): it spent USD 900 without a lead")
     assert "credited by shapley attribution;" in zombie
+    # a campaign that ended within the month cannot be paused: do not renew it
+    ended = waste.assign(month=date(2025, 6, 1), campaign_end_date=[None, date(2025, 6, 30)])
+    actions = {a["evidence"]: a["action"] for a in ins.waste_actions(ended, "USD")}
+    zombie = actions["no_conversions campaign D9"]
+    assert zombie.startswith("Do not renew or extend 'Zombie' (display): it spent USD 900")
+    assert "; it ended on 30 June, so fix its targeting or offer before reusing it;" in zombie
+    running = ended.assign(campaign_end_date=[None, date(2025, 7, 15)])
+    actions = {a["evidence"]: a["action"] for a in ins.waste_actions(running, "USD")}
+    assert actions["no_conversions campaign D9"].startswith("Pause or fix 'Zombie'")
 
 
 def test_ship_action_names_units_and_reaches_a_month_of_traffic():
