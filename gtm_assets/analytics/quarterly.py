@@ -42,6 +42,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
 
 from gtm_assets.analytics.insights import ONE_DEAL_SHARE, dominant_deal
 
@@ -207,11 +209,87 @@ def persistent_bottlenecks(funnel: pd.DataFrame, min_months: int = 2) -> pd.Data
     return out[cols].reset_index(drop=True)
 
 
+#: A unit cost is degrading when it rises at least this much a month ...
+DEGRADING_MONTHLY_RISE = 0.03
+#: ... over at least this many months with spend, at one-sided p below DEGRADING_P.
+DEGRADING_MIN_MONTHS = 5
+DEGRADING_P = 0.05
+
+
+def degrading_channels(months: pd.DataFrame) -> pd.DataFrame:
+    """Paid channels whose cost per lead or per SQL rose steadily over the reviewed and the
+    prior quarter: a quarter's total can look fine while every month is worse than the one
+    before, and a ROAS-only allocation keeps funding it.
+
+    Per channel and unit (leads, SQLs), over the months with spend and at least one unit:
+    weighted least squares of log(spend / units) on the month index, weights = units (the
+    variance of a log count rate is about 1 / count). Flagged when the fitted monthly rise
+    is at least ``DEGRADING_MONTHLY_RISE``, over at least ``DEGRADING_MIN_MONTHS`` months,
+    with one-sided p < ``DEGRADING_P``. One row per flagged channel (the unit with the
+    steeper rise): channel, unit, monthly_rise, p_value, first/last cost, months."""
+    cols = ["channel", "unit", "monthly_rise", "p_value", "first_cost", "last_cost", "months"]
+    if months is None or months.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for channel, part in months.sort_values("month").groupby("channel", sort=True):
+        best = None
+        for unit in ("leads", "sqls"):
+            if unit not in part:
+                continue
+            use = part[(part["spend"] > 0) & (pd.to_numeric(part[unit], errors="coerce") > 0)]
+            if len(use) < DEGRADING_MIN_MONTHS:
+                continue
+            units = use[unit].astype(float).to_numpy()
+            cost = use["spend"].astype(float).to_numpy() / units
+            x = sm.add_constant(np.arange(len(use), dtype=float))
+            fit = sm.WLS(np.log(cost), x, weights=units).fit()
+            slope = float(fit.params[1])
+            p = float(stats.t.sf(float(fit.tvalues[1]), fit.df_resid))
+            rise = math.exp(slope) - 1
+            if rise >= DEGRADING_MONTHLY_RISE and p < DEGRADING_P:
+                row = dict(
+                    channel=channel,
+                    unit=unit,
+                    monthly_rise=rise,
+                    p_value=p,
+                    first_cost=float(cost[0]),
+                    last_cost=float(cost[-1]),
+                    months=len(use),
+                )
+                if best is None or rise > best["monthly_rise"]:
+                    best = row
+        if best is not None:
+            rows.append(best)
+    return pd.DataFrame(rows, columns=cols)
+
+
 def key_learnings(
-    channels: pd.DataFrame, campaigns: pd.DataFrame, bottlenecks: pd.DataFrame, max_items: int = 6
+    channels: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    bottlenecks: pd.DataFrame,
+    max_items: int = 6,
+    months: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Key learnings of the quarter as sentences with their numbers, from the data."""
+    """Key learnings of the quarter as sentences with their numbers, from the data.
+    ``months``: per paid channel and month, spend, leads and SQLs (``degrading_channels``)."""
     rows: list[dict] = []
+    for r in degrading_channels(months).itertuples():
+        label = "lead" if r.unit == "leads" else "SQL"
+        rows.append(
+            dict(
+                kind="degrading_channel",
+                scope_id=r.channel,
+                metric=f"cost_per_{label.lower()}_monthly_rise",
+                value=float(r.monthly_rise),
+                learning=(
+                    f"{r.channel}'s cost per {label} rose about {100 * r.monthly_rise:.0f}% a "
+                    f"month over the last {r.months} months ({_fmt_money(r.first_cost)} to "
+                    f"{_fmt_money(r.last_cost)}, p = {r.p_value:.3f}): its efficiency is "
+                    "degrading, which a quarter's totals hide; cap its budget growth until the "
+                    "cause (audience fatigue, rising bids, lead quality) is found."
+                ),
+            )
+        )
     paid = channels[(channels["spend"] > 0) & channels["roas"].notna()]
     if not paid.empty:
         total_spend = float(paid["spend"].sum())

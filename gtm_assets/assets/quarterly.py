@@ -296,8 +296,11 @@ def quarter_review(
             else pd.DataFrame()
         )
         bottlenecks = _read(con, "marts.quarter_bottlenecks", q)
+        months = _df(
+            con, "quarter_channel_months", p, ("marts.channel_performance", "marts.funnel_stages")
+        )
         learnings = (
-            core.key_learnings(channels, camps, bottlenecks)
+            core.key_learnings(channels, camps, bottlenecks, months=months)
             if not channels.empty
             else pd.DataFrame()
         )

@@ -197,6 +197,7 @@ def build(path: Path, *, drop_month: date | None = None, allocated_scale: float 
             "to_stage varchar, entered bigint, converted bigint, conversion_rate double, period_rate double)"
         )
         con.executemany("insert into marts.funnel_stages values (?,?,?,?,?,?,?,?,?)", fs)
+        con.execute("alter table marts.funnel_stages add column period_to_entries bigint")
         con.execute(
             "create table marts.funnel_bottlenecks (month date, segment_type varchar, segment varchar, "
             "from_stage varchar, to_stage varchar, flagged boolean, baseline_rate double, target_rate double, "

@@ -670,3 +670,42 @@ def test_learnings_name_the_weakest_channel_plainly_and_skip_an_empty_role():
     opener = channels.assign(first_touch_share=[0.36, 0.40], last_touch_share=[0.36, 0.20])
     out = core.key_learnings(opener, pd.DataFrame(), empty)
     assert out.loc[out["kind"] == "attribution", "scope_id"].tolist() == ["paid_social"]
+
+
+def test_a_steadily_rising_cost_per_sql_is_a_learning():
+    """Cost per SQL up 6% a month for six months (leads flat, SQLs falling): flagged, with
+    the slope a weighted log-linear fit finds (checked against numpy's polyfit); flat or
+    noisy series are not."""
+    months = [date(2025, m, 1) for m in range(7, 13)]
+    sqls = [100 / 1.06**i for i in range(6)]
+    rows = pd.DataFrame(
+        {
+            "channel": "paid_social",
+            "month": months,
+            "spend": 10_000.0,
+            "leads": 400.0,
+            "sqls": sqls,
+        }
+    )
+    flat = rows.assign(channel="paid_search", sqls=[100, 104, 97, 101, 99, 102])
+    found = core.degrading_channels(pd.concat([rows, flat]))
+    assert list(found["channel"]) == ["paid_social"]
+    r = found.iloc[0]
+    assert r["unit"] == "sqls" and r["months"] == 6
+    slope = np.polyfit(np.arange(6), np.log(10_000.0 / np.array(sqls)), 1, w=np.sqrt(sqls))[0]
+    assert r["monthly_rise"] == pytest.approx(np.exp(slope) - 1, rel=1e-9)
+    assert r["monthly_rise"] == pytest.approx(0.06, rel=1e-9)
+    assert r["first_cost"] == pytest.approx(100.0) and r["last_cost"] == pytest.approx(
+        10_000 / sqls[-1]
+    )
+    learnings = core.key_learnings(
+        pd.DataFrame(columns=["channel", "spend", "roas", "first_touch_share", "last_touch_share"]),
+        pd.DataFrame(),
+        pd.DataFrame(columns=["persistent"]),
+        months=pd.concat([rows, flat]),
+    )
+    text = learnings.set_index("kind").loc["degrading_channel", "learning"]
+    assert text.startswith(
+        "paid_social's cost per SQL rose about 6% a month over the last 6 months"
+    )
+    assert core.degrading_channels(rows.head(4)).empty  # too few months
