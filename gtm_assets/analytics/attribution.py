@@ -57,6 +57,9 @@ HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "positi
 DATA_DRIVEN_MODELS = ("markov", "shapley")
 MODELS = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
 CONVERSION_TYPES = ("lead", "opportunity", "won")
+#: An ad click of these channels that brought a person into the conversion session stays in
+#: the data-driven paths when the path had not used the channel before (docs/attribution.md).
+PAID_CLICK_CHANNELS = ("paid_search", "paid_social", "display", "video", "affiliate")
 PATHS_TABLE = "_attr_paths"
 PATH_TABLE = "_attr_path_touches"  # a view over the two tables below
 CONVERTING_TABLE = "_attr_converting_touches"
@@ -169,6 +172,7 @@ def build_paths(
             "window_start": window_start or month_start,
             "session_minutes": float(params.session_minutes),
             "deal_paths": _leaves_out_lead_sessions(conversion_type, params),
+            "paid_click_channels": list(PAID_CLICK_CHANNELS),
         },
     )
     con.execute(
@@ -178,6 +182,7 @@ def build_paths(
             **filters,
             "window_start": window_start or month_start,
             "session_minutes": float(params.session_minutes),
+            "paid_click_channels": list(PAID_CLICK_CHANNELS),
         },
     )
     con.execute(

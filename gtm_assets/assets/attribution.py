@@ -214,8 +214,9 @@ class AttributionConfig(dg.Config):
             "markov and shapley leave out the conversion session: the touches chained to the "
             "conversion by gaps of at most this many minutes (a direct visit, branded search "
             "or email click right before the form fill records how the person came back to "
-            "convert, not what persuaded them). Opportunity and won paths also lose the "
-            "session their lead was created in (only leads have one). 0 keeps them. "
+            "convert, not what persuaded them), except an ad click of a channel the path had "
+            "not used before (the direct response to an ad). Opportunity and won paths also "
+            "lose the session their lead was created in (only leads have one). 0 keeps them. "
             "Rule-based models keep them."
         ),
     )

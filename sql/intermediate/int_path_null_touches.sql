@@ -5,8 +5,8 @@
 -- Order inside a path: ts, then channel (cheaper to sort than the touchpoint id and just
 -- as deterministic for everything null paths feed: touches tied on both differ at most in
 -- campaign, which null paths are never ordered by).
--- in_lead_session: the touch lies in a conversion session of one of the person's leads
--- (temp table _attr_lead_sessions; empty except for deal paths).
+-- in_lead_session: the touch is in a conversion session of one of the person's leads (temp
+-- table _attr_lead_sessions; empty except for deal paths).
 with
 
 touches as (
@@ -31,8 +31,8 @@ joined as (
         on p.person_id = t.person_id
     left join _attr_lead_sessions as s
         on s.person_id = t.person_id
-        and t.ts >= s.session_start
-        and t.ts <= s.session_end
+        and s.ts = t.ts
+        and s.channel = t.channel
 ),
 
 final as (

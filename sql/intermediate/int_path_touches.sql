@@ -10,15 +10,17 @@
 -- most $session_minutes before the conversion: web analytics' 30-minute session rule).
 -- Such a session records how the person came back to convert (a direct visit, a branded
 -- search, a click on a nurture email), not what persuaded them; the data-driven models
--- leave it out. $session_minutes = 0 disables it.
--- in_lead_session: the touch lies in a conversion session of one of the person's leads
--- (temp table _attr_lead_sessions, int_lead_sessions.sql; empty except for deal paths).
+-- leave it out. Except an ad click ($paid_click_channels, touch type click) of a channel the
+-- path had not used before the session: that is the direct response to an ad (click, then the
+-- form), not a way back, and it stays in. $session_minutes = 0 disables the rule.
+-- in_lead_session: the touch is in a conversion session of one of the person's leads (temp
+-- table _attr_lead_sessions, int_lead_sessions.sql; empty except for deal paths).
 -- The null paths' touches are in int_path_null_touches.sql; the temp view
 -- _attr_path_touches puts both together.
 with
 
 touches as (
-    select person_id, ts, touchpoint_id, channel, campaign_id
+    select person_id, ts, touchpoint_id, channel, campaign_id, touch_type
     from staging.touchpoints
     where ts >= $window_start::timestamp
         and ts < $month_end::timestamp
@@ -36,6 +38,7 @@ joined as (
         t.touchpoint_id,
         t.channel,
         t.campaign_id,
+        t.touch_type,
         s.person_id is not null as in_lead_session
     from touches as t
     inner join (select * from _attr_paths where converted) as p
@@ -44,8 +47,8 @@ joined as (
         and t.ts < p.path_end
     left join _attr_lead_sessions as s
         on s.person_id = t.person_id
-        and t.ts >= s.session_start
-        and t.ts <= s.session_end
+        and s.ts = t.ts
+        and s.channel = t.channel
 ),
 
 ordered as (
@@ -56,6 +59,7 @@ ordered as (
         ts,
         channel,
         campaign_id,
+        touch_type,
         in_lead_session,
         row_number() over w as touch_index,
         count(*) over (w rows between unbounded preceding and unbounded following)
@@ -74,6 +78,18 @@ sessions as (
     from ordered
 ),
 
+-- an ad click of a channel the path had not used before the session is the ad the person
+-- responded to, not a way back: it stays
+arrivals as (
+    select
+        *,
+        touch_type = 'click'
+        and list_contains($paid_click_channels, channel)
+        and count(*) filter (where touch_index <= coalesce(last_break, 0))
+            over (partition by path_id, channel) = 0 as new_paid_click
+    from sessions
+),
+
 final as (
     select
         path_id,
@@ -83,12 +99,14 @@ final as (
         ts,
         channel,
         campaign_id,
-        $session_minutes > 0 and touch_index > coalesce(last_break, 0) as in_conversion_session,
+        $session_minutes > 0
+        and touch_index > coalesce(last_break, 0)
+        and not new_paid_click as in_conversion_session,
         in_lead_session,
         touch_index::integer as touch_index,
         path_length::integer as path_length,
         previous_channel
-    from sessions
+    from arrivals
 )
 
 select * from final

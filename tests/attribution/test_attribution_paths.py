@@ -336,7 +336,8 @@ def _lead_session_warehouse():
     """pC: a lead created on 5 March at 10:00 inside a web session (direct visits at 09:40
     and 09:55, the form fill at the instant, a download at 10:20) that an email at 11:00 does
     not belong to (40 minutes later); then an opportunity. pN: a lead without a deal, after
-    paid social. pQ: a lead whose only touch is its form fill. pV: an anonymous visitor."""
+    paid social. pQ: a lead whose only touch is its form fill. pV: an anonymous visitor. pS: a
+    lead that clicked a paid social ad and filled the form five minutes later."""
     from attribution_fixtures import make_warehouse
 
     touches = [
@@ -350,11 +351,14 @@ def _lead_session_warehouse():
         ("n2", "pN", "2024-03-06 12:00", "form_fill", "direct", None),
         ("q1", "pQ", "2024-03-07 12:00", "form_fill", "direct", None),
         ("v1", "pV", "2024-03-08 12:00", "click", "paid_search", "cmp_s"),
+        ("s1", "pS", "2024-03-09 09:55", "click", "paid_social", "cmp_so"),
+        ("s2", "pS", "2024-03-09 10:00", "form_fill", "direct", None),
     ]
     conversions = [
         ("lead:LC", "lead", "pC", "2024-03-05 10:00", 0.0, "LC"),
         ("lead:LN", "lead", "pN", "2024-03-06 12:00", 0.0, "LN"),
         ("lead:LQ", "lead", "pQ", "2024-03-07 12:00", 0.0, "LQ"),
+        ("lead:LS", "lead", "pS", "2024-03-09 10:00", 0.0, "LS"),
         ("opp:OC", "opportunity", "pC", "2024-03-20 10:00", 800.0, "LC"),
     ]
     return make_warehouse(touches, conversions)
@@ -364,13 +368,17 @@ def test_lead_conversion_sessions_span_the_visit_the_lead_was_created_in():
     con = _lead_session_warehouse()
     at.build_paths(con, "opportunity", *MARCH, at.AttributionParams())
     sessions = con.execute(
-        "select person_id, session_start::varchar, session_end::varchar "
-        "from _attr_lead_sessions order by 1"
+        "select person_id, strftime(ts, '%d %H:%M'), channel from _attr_lead_sessions order by all"
     ).fetchall()
+    # pS's ad click is the ad that sourced the lead: it stays out of the session
     assert sessions == [
-        ("pC", "2024-03-05 09:40:00", "2024-03-05 10:20:00"),
-        ("pN", "2024-03-06 12:00:00", "2024-03-06 12:00:00"),
-        ("pQ", "2024-03-07 12:00:00", "2024-03-07 12:00:00"),
+        ("pC", "05 09:40", "direct"),
+        ("pC", "05 09:55", "direct"),
+        ("pC", "05 10:00", "direct"),
+        ("pC", "05 10:20", "organic_search"),
+        ("pN", "06 12:00", "direct"),
+        ("pQ", "07 12:00", "direct"),
+        ("pS", "09 10:00", "direct"),
     ]
     at.build_paths(con, "lead", *MARCH, at.AttributionParams())
     assert con.execute("select count(*) from _attr_lead_sessions").fetchall() == [(0,)]
@@ -399,6 +407,7 @@ def test_deal_paths_leave_the_sourcing_leads_session_out_of_data_driven_models()
         "c:opp:OC": "paid_search>email",
         "n:pN": "paid_social",
         "n:pQ": "direct",
+        "n:pS": "paid_social",
         "n:pV": "paid_search",
     }
     assert _paths(con).set_index("path_id")["path"].to_dict()["c:opp:OC"] == (
@@ -422,8 +431,8 @@ def test_deal_paths_leave_the_sourcing_leads_session_out_of_data_driven_models()
 
 
 def test_two_leads_in_one_visit_share_one_session_range():
-    """A person who fills two forms in one visit has one merged session range, so no touch
-    is counted twice in the paths."""
+    """A person who fills two forms in one visit: the session's touches are listed once, so
+    no touch is counted twice in the paths."""
     from attribution_fixtures import make_warehouse
 
     touches = [
@@ -439,8 +448,35 @@ def test_two_leads_in_one_visit_share_one_session_range():
     ]
     con = make_warehouse(touches, conversions)
     at.build_paths(con, "opportunity", *MARCH, at.AttributionParams())
-    assert con.execute(
-        "select session_start::varchar, session_end::varchar from _attr_lead_sessions"
-    ).fetchall() == [("2024-03-05 10:00:00", "2024-03-05 10:25:00")]
+    assert con.execute("select count(*) from _attr_lead_sessions").fetchall() == [(3,)]
     assert con.execute("select count(*) from _attr_converting_touches").fetchall() == [(4,)]
     assert _model_paths(con) == {"c:opp:O1": "paid_search"}
+
+
+def test_an_ad_click_that_starts_the_converting_session_stays():
+    """pI saw an unrelated display ad, later clicked a search ad and filled the form five
+    minutes after: the click is the response, not a way back, and stays (so the impression
+    does not take the whole credit). pB clicked the same channel days before: its return
+    click in the session is left out, like pD's direct visit."""
+    from attribution_fixtures import make_warehouse
+
+    touches = [
+        ("i1", "pI", "2024-03-02 09:00", "impression", "display", "cmp_d"),
+        ("i2", "pI", "2024-03-10 09:55", "click", "paid_search", "cmp_s"),
+        ("b1", "pB", "2024-03-02 09:00", "click", "paid_search", "cmp_s"),
+        ("b2", "pB", "2024-03-10 09:55", "click", "paid_search", "cmp_brand"),
+        ("d1", "pD", "2024-03-02 09:00", "click", "paid_social", "cmp_so"),
+        ("d2", "pD", "2024-03-10 09:55", "visit", "direct", None),
+    ]
+    conversions = [
+        ("lead:LI", "lead", "pI", "2024-03-10 10:00", 0.0, "LI"),
+        ("lead:LB", "lead", "pB", "2024-03-10 10:00", 0.0, "LB"),
+        ("lead:LD", "lead", "pD", "2024-03-10 10:00", 0.0, "LD"),
+    ]
+    con = make_warehouse(touches, conversions)
+    at.build_paths(con, "lead", *MARCH, at.AttributionParams())
+    assert _model_paths(con) == {
+        "c:lead:LI": "display>paid_search",
+        "c:lead:LB": "paid_search",
+        "c:lead:LD": "paid_social",
+    }
