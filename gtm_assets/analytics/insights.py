@@ -875,6 +875,19 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
                 why += (
                     f"; it ended on {ended:%d %B}, so fix its targeting or offer before reusing it"
                 )
+        elif r.get("kind") == "roas_below_target":
+            cpa_text = ""
+            if not _nan(r.get("cpa")) and not _nan(r.get("target_cpa")) and r.get("target_cpa"):
+                cpa_text = (
+                    f"its leads are cheap enough (CPA {money(r['cpa'], currency)} against a "
+                    f"{money(r['target_cpa'], currency)} target) but "
+                )
+            why = (
+                f"{cpa_text}they rarely become revenue: ROAS {r['value']:.2f} this month and "
+                f"{r['trailing_3m_roas']:.2f} over three months, below the "
+                f"{r['threshold']:.2f} its ROAS target allows"
+            )
+            verb = "Cut budget on"
         elif r.get("kind") == "past_saturation":
             why = r.get("detail") or (
                 f"the last dollar returns {r.get('value'):.2f} against {r.get('threshold'):.2f}"
@@ -886,6 +899,8 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         stake = (
             f"it loses about {money(r['wasted_spend'], currency)} a month net of the revenue it brings"
             if r.get("kind") == "past_saturation"
+            else f"{money(r['wasted_spend'], currency)} of its spend is not returned at target"
+            if r.get("kind") == "roas_below_target"
             else f"{money(r['wasted_spend'], currency)} of spend is at stake"
         )
         text = f"{verb} '{name}' ({r.get('channel')}): {why}; {stake}."

@@ -323,18 +323,29 @@ def campaign_waste(
       and the campaign's last-touch leads: a campaign with no credit under a data-driven
       model can still be the last touch before many leads (brand search catching people
       who were already converting).
+    - ``roas_below_target``: ROAS below ``target_roas * (1 - cpa_tolerance)`` this month and
+      over the trailing three months (``_low_roas_row``): cheap leads that do not close.
     - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)`` and clearly so:
       the leads credited are fewer than a campaign on target would have had on the same spend
       (spend / target_cpa) at one-sided Poisson p < ``alpha`` (a CPA 8% over target on 20
       leads is noise, not waste); wasted is the spend above what the leads would have cost
       at the target CPA. The row keeps the campaign's last-touch leads and the conversions
-      its ad platform reported (``platform_conversions``), the other lenses on its cost.
+      its ad platform reported (``platform_conversions``), the other lenses on its cost. A
+      campaign whose ROAS meets its ROAS target (without one: the month's ROAS over every
+      campaign with spend) is not waste: its leads close, which pays for the CPA.
     """
     rows = []
+    benchmark = _paid_roas(perf)
     for r in perf.itertuples(index=False):
         spend = float(r.spend or 0.0)
         leads = float(r.leads) if pd.notna(r.leads) else 0.0
         clicks = float(r.clicks) if pd.notna(r.clicks) else 0.0
+        roas = _number(getattr(r, "roas", None))
+        target_roas = _number(getattr(r, "target_roas", None))
+        low = _low_roas_row(r, spend, roas, target_roas, min_spend, cpa_tolerance)
+        if low is not None:
+            rows.append(low)
+            continue
         if leads <= 0 and spend >= min_spend and clicks >= min_clicks:
             model = getattr(r, "attribution_model", None)
             last_touch = float(getattr(r, "last_touch_leads", 0) or 0)
@@ -369,7 +380,11 @@ def campaign_waste(
             limit = float(r.target_cpa) * (1 + cpa_tolerance)
             on_target = spend / float(r.target_cpa)
             p_value = float(stats.poisson.cdf(math.floor(leads), on_target))
-            if cpa > limit and p_value < alpha:
+            # leads that close pay for a high CPA: no waste while revenue meets its mark
+            revenue_ok = np.isfinite(roas) and (
+                roas >= target_roas if np.isfinite(target_roas) else roas >= benchmark
+            )
+            if cpa > limit and p_value < alpha and not revenue_ok:
                 rows.append(
                     {
                         "kind": "cpa_above_target",
@@ -410,12 +425,69 @@ def campaign_waste(
             "last_touch_leads",
             "platform_conversions",
             "campaign_end_date",
+            "trailing_3m_roas",
+            "target_cpa",
+            "cpa",
         ],
     )
 
 
 def _number(value: object) -> float:
     return float(value) if value is not None and pd.notna(value) else np.nan
+
+
+def _paid_roas(perf: pd.DataFrame) -> float:
+    """The month's ROAS over every campaign with spend (attributed revenue / spend)."""
+    if "attributed_revenue" not in perf or perf.empty:
+        return np.nan
+    spend = pd.to_numeric(perf["spend"], errors="coerce").fillna(0.0)
+    revenue = pd.to_numeric(perf["attributed_revenue"], errors="coerce").fillna(0.0)
+    total = float(spend[spend > 0].sum())
+    return float(revenue[spend > 0].sum()) / total if total > 0 else np.nan
+
+
+def _low_roas_row(
+    r, spend: float, roas: float, target_roas: float, min_spend: float, tolerance: float
+) -> dict | None:
+    """``roas_below_target``: a campaign whose revenue stays below its ROAS target both this
+    month and over the trailing three months (cheap leads that do not close look fine on
+    CPA); wasted is the spend its revenue does not cover at the target ROAS."""
+    trailing = _number(getattr(r, "trailing_3m_roas", None))
+    if not (np.isfinite(target_roas) and target_roas > 0 and np.isfinite(roas)):
+        return None
+    limit = target_roas * (1 - tolerance)
+    if (
+        spend < max(min_spend, 1e-9)
+        or roas >= limit
+        or not (np.isfinite(trailing) and trailing < limit)
+    ):
+        return None
+    revenue = _number(getattr(r, "attributed_revenue", None))
+    revenue = revenue if np.isfinite(revenue) else roas * spend
+    cpa = spend / float(r.leads) if pd.notna(r.leads) and float(r.leads) > 0 else np.nan
+    return {
+        "kind": "roas_below_target",
+        "scope": "campaign",
+        "scope_id": r.campaign_id,
+        "name": r.campaign_name,
+        "channel": r.channel,
+        "spend": spend,
+        "metric": "roas",
+        "value": roas,
+        "threshold": limit,
+        "wasted_spend": spend - revenue / target_roas,
+        "detail": (
+            f"ROAS {roas:.2f} this month and {trailing:.2f} over three months vs target "
+            f"{target_roas:.2f}" + (f" (CPA {cpa:,.2f})" if np.isfinite(cpa) else "")
+        ),
+        "attribution_model": getattr(r, "attribution_model", None),
+        "last_touch_leads": np.nan,
+        "platform_conversions": np.nan,
+        "campaign_end_date": getattr(r, "campaign_end_date", None),
+        "trailing_3m_roas": trailing,
+        "target_cpa": _number(getattr(r, "target_cpa", None)),
+        "cpa": cpa,
+    }
 
 
 #: What a campaign's month plan is, said with its pacing triggers: it can differ from the
@@ -486,6 +558,13 @@ def triggers(
             continue
         if pd.notna(r.target_cpa) and r.target_cpa > 0 and pd.notna(r.cpa):
             limit = float(r.target_cpa) * (1 + cpa_over)
+            target_roas = getattr(r, "target_roas", None)
+            closes = (
+                pd.notna(target_roas)
+                and target_roas > 0
+                and pd.notna(r.roas)
+                and float(r.roas) >= float(target_roas)
+            )
             add(
                 "cpa_above_target",
                 "campaign",
@@ -496,6 +575,9 @@ def triggers(
                 limit,
                 r.cpa > limit,
                 "cut the campaign's daily budget or its worst ad groups",
+                "its ROAS meets its target: the leads close, which pays for the CPA"
+                if closes
+                else None,
             )
         if pd.notna(r.target_roas) and r.target_roas > 0 and pd.notna(r.roas):
             limit = float(r.target_roas) * (1 - roas_under)

@@ -371,6 +371,9 @@ TYPES: dict[str, dict[str, str]] = {
         "last_touch_leads": "DOUBLE",
         "platform_conversions": "DOUBLE",
         "campaign_end_date": "DATE",
+        "trailing_3m_roas": "DOUBLE",
+        "target_cpa": "DOUBLE",
+        "cpa": "DOUBLE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",

@@ -22,7 +22,8 @@ performance as (
         target_cpa,
         target_roas,
         attribution_model,
-        platform_conversions
+        platform_conversions,
+        trailing_3m_roas
     from marts.campaign_performance
     where month = $month_start
 ),

@@ -220,3 +220,69 @@ def test_month_spend_projected_to_the_end_of_a_partial_month():
     spend, note = month_spend_to_end(full, JUNE, JULY)
     assert note is None
     assert spend["paid_search"] == pytest.approx(2 * 1300)
+
+
+def test_revenue_decides_between_cpa_and_roas():
+    """PS03: CPA 830 against 440, but ROAS 6.8 against a 2.0 target (its leads close): no
+    waste. SO05: CPA 60 against 300, but ROAS 0.05 this month and 0.1 over three months
+    against 2.0: waste, the spend its revenue does not cover at the target."""
+    perf = pd.DataFrame(
+        {
+            "campaign_id": ["PS03", "SO05", "X"],
+            "campaign_name": ["ps03", "so05", "x"],
+            "channel": ["paid_search", "paid_social", "paid_search"],
+            "spend": [16_600.0, 6_000.0, 10_000.0],
+            "clicks": [900, 3_000, 2_000],
+            "leads": [20.0, 100.0, 20.0],
+            "target_cpa": [440.0, 300.0, 200.0],
+            "roas": [6.84, 0.05, 1.2],
+            "target_roas": [2.0, 2.0, None],
+            "attributed_revenue": [16_600.0 * 6.84, 300.0, 12_000.0],
+            "trailing_3m_roas": [5.0, 0.1, 1.0],
+        }
+    )
+    w = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.2).set_index("scope_id")
+    assert "PS03" not in w.index
+    so = w.loc["SO05"]
+    assert so["kind"] == "roas_below_target"
+    assert so["wasted_spend"] == pytest.approx(6_000.0 - 300.0 / 2.0)
+    assert so["threshold"] == pytest.approx(1.6)
+    # X has no ROAS target: its 1.2 is below the month's ROAS over all campaigns (3.8), so
+    # its CPA (500 against 200 on 20 leads where 50 were due) is waste
+    assert w.loc["X", "kind"] == "cpa_above_target"
+    # a month that recovers (trailing ROAS at target) is no ROAS waste
+    recovered = perf.assign(trailing_3m_roas=[5.0, 2.5, 1.0])
+    assert "SO05" not in set(
+        campaign_waste(recovered, min_spend=500, min_clicks=100, cpa_tolerance=0.2)["scope_id"]
+    )
+    from gtm_assets.analytics import insights as ins
+
+    text = ins.waste_actions(w.reset_index().loc[lambda d: d.scope_id == "SO05"], "USD")[0]
+    assert text["action"] == (
+        "Cut budget on 'so05' (paid_social): its leads are cheap enough (CPA USD 60 against a "
+        "USD 300 target) but they rarely become revenue: ROAS 0.05 this month and 0.10 over "
+        "three months, below the 1.60 its ROAS target allows; USD 5,850 of its spend is not "
+        "returned at target."
+    )
+
+
+def test_a_cpa_trigger_gives_way_to_a_roas_on_target():
+    from gtm_assets.analytics.pacing import triggers
+
+    perf = pd.DataFrame(
+        {
+            "campaign_id": ["PS03"],
+            "channel": ["paid_search"],
+            "spend": [16_600.0],
+            "cpa": [830.0],
+            "target_cpa": [440.0],
+            "roas": [6.84],
+            "target_roas": [2.0],
+        }
+    )
+    empty = pd.DataFrame(columns=["level", "channel", "campaign_id", "pacing_ratio"])
+    marginal = pd.DataFrame(columns=["channel", "marginal_roas"])
+    out = triggers(perf, empty, marginal).set_index("rule")
+    assert not out.loc["cpa_above_target", "fired"]
+    assert out.loc["cpa_above_target", "overridden_by"].startswith("its ROAS meets its target")
+    assert not out.loc["roas_below_target", "fired"]
