@@ -8,6 +8,10 @@ Every recommendation's ``expected_impact`` is in form fills per month and is com
 this site's own observed rates, never from assumed industry constants:
 
 - ``site_form_fill_rate`` = all content form fills / all content unique visitors;
+- ``typical_form_fill_rate`` = the median page's form-fill rate (pages with at least
+  ``min_visitors`` and no more form fills than visitors): what a new, fixed or recovered page
+  can expect; the site-wide rate is pulled up by a few demo-request pages. A page is held to
+  its content type's median (three or more pages of the type), else to the typical rate;
 - ``top10_capture_rate`` = organic clicks / search volume over the keywords where a page
   ranks in the top ``top_position`` (the share of a keyword's searches a good ranking
   captures on this site); in a month where no keyword ranks there, the same rate over the
@@ -19,10 +23,11 @@ Kinds of recommendation (at most one per piece of content, best first):
   x the page's form-fill rate (site rate when it had no visitors).
 - ``create``: a topic gap (see ``content_gaps``); impact = its expected form fills.
 - ``convert``: a high-traffic page (visitors at or above the ``traffic_quantile``) converting
-  below ``low_rate_factor`` x the site rate; impact = visitors x (site rate - its rate).
-- ``promote``: a page converting at ``high_rate_factor`` x the site rate or more but with
+  below ``low_rate_factor`` x its type's median; impact = visitors x (median - its rate).
+- ``promote``: a page converting at ``high_rate_factor`` x the typical rate or more but with
   traffic below the ``traffic_quantile`` level; impact = (that level - its visitors) x its
-  rate.
+  rate (an upper bound: wider audiences convert worse). Pages with more form fills than
+  visitors are neither.
 
 Topic gaps (``content_gaps``): per topic, its share of the content catalogue vs its share of
 tracked search demand and of linear-credited assisted leads, and how much of its demand
@@ -34,8 +39,10 @@ ranks in the top ``top_position``:
   ``weak_top10_share``.
 
 Expected form fills of a gap: uncaptured demand (search volume of its keywords ranking below
-the top ``top_position``) x top10_capture_rate x site_form_fill_rate, or for a conversion gap
-alone one more piece at the topic's form fills per piece, whichever is larger.
+the top ``top_position``) x top10_capture_rate x typical_form_fill_rate, or for a conversion
+gap alone one more piece at the topic's form fills per piece, whichever is larger. Keywords
+whose page ranked in the top positions last month and fell are refresh cases, not gaps: they
+count as covered. A gap names its biggest uncaptured keywords.
 Keywords are assigned to the topic of their best-ranked page; keywords whose page is missing
 or not in the content catalogue are reported under the topic ``(no catalogued page)``.
 """
@@ -128,22 +135,55 @@ def _top_capture(seo: pd.DataFrame | None, cfg: ContentConfig) -> float:
     return _num(top, "clicks").sum() / volume if volume > 0 else math.nan
 
 
+def _item_rates(performance: pd.DataFrame, cfg: ContentConfig) -> pd.DataFrame:
+    """Items with at least ``min_visitors`` and a plausible rate (form fills <= visitors:
+    more form fills than visitors means fills recorded without a page view, a tracking
+    gap, not a rate)."""
+    if not len(performance):
+        return performance.iloc[0:0]
+    visitors = _num(performance, "unique_visitors").fillna(0.0)
+    fills = _num(performance, "form_fills").fillna(0.0)
+    ok = (visitors >= cfg.min_visitors) & (fills <= visitors)
+    out = performance[ok].copy()
+    out["_rate"] = fills[ok] / visitors[ok]
+    return out
+
+
 def site_rates(
     performance: pd.DataFrame,
     seo: pd.DataFrame | None,
     cfg: ContentConfig,
     seo_history: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """The site's own form-fill rate and top-10 capture rate (NaN when undefined); the
-    capture rate falls back to ``seo_history`` (earlier months' SEO rows) when no keyword
-    ranks in the top positions this month."""
+    """The site's own rates (NaN when undefined): ``site_form_fill_rate`` (all content form
+    fills / visitors), ``typical_form_fill_rate`` (the median item's rate over items with
+    at least ``min_visitors`` and no more form fills than visitors: what a new or fixed
+    page can expect, not pulled up by a few demo-request pages) and the top-10 capture rate
+    (falls back to ``seo_history``, earlier months' SEO rows, when no keyword ranks in the
+    top positions this month)."""
     visitors = _num(performance, "unique_visitors").sum() if len(performance) else 0.0
     fills = _num(performance, "form_fills").sum() if len(performance) else 0.0
     rate = fills / visitors if visitors > 0 else math.nan
+    items = _item_rates(performance, cfg)
+    typical = float(items["_rate"].median()) if len(items) else math.nan
     capture = _top_capture(seo, cfg)
     if not _finite(capture):
         capture = _top_capture(seo_history, cfg)
-    return {"site_form_fill_rate": rate, "top10_capture_rate": capture}
+    return {
+        "site_form_fill_rate": rate,
+        "typical_form_fill_rate": typical,
+        "top10_capture_rate": capture,
+    }
+
+
+def peer_rates(performance: pd.DataFrame, cfg: ContentConfig) -> dict[str, float]:
+    """Median form-fill rate per content type over its plausible items (at least three),
+    the benchmark a page of that type is held to."""
+    items = _item_rates(performance, cfg)
+    if not len(items) or "content_type" not in items:
+        return {}
+    grouped = items.groupby("content_type")["_rate"]
+    return {t: float(r.median()) for t, r in grouped if len(r) >= 3}
 
 
 def _keywords_by_topic(
@@ -152,22 +192,27 @@ def _keywords_by_topic(
     """This month's keywords, each assigned to the topic of its best-ranked page."""
     cols = ["keyword", "topic", "position", "search_volume", "clicks"]
     if seo is None or seo.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=cols + ["recently_lost"])
     kw = seo[(seo["level"] == "keyword") & seo["position"].notna()].copy()
     if kw.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=cols + ["recently_lost"])
     topics = performance.set_index("content_id")["topic"]
     kw["topic"] = kw["content_id"].map(topics)
     kw.loc[kw["content_id"].isna() | kw["topic"].isna(), "topic"] = NO_PAGE_TOPIC
     kw["position"] = _num(kw, "position")
     kw["search_volume"] = _num(kw, "search_volume").fillna(0.0)
     kw["clicks"] = _num(kw, "clicks").fillna(0.0)
+    prior = _num(kw, "prior_position") if "prior_position" in kw else pd.Series(np.nan, kw.index)
+    # a page that ranked in the top positions last month and fell is a refresh case (its
+    # page exists), not uncovered demand
+    kw["recently_lost"] = (prior <= cfg.top_position) & (kw["position"] > cfg.top_position)
     kw = kw.sort_values(["keyword", "position", "content_id"], na_position="last")
     best = kw.groupby("keyword", as_index=False).first()
     # a keyword's clicks come from all the pages that rank for it
     best["clicks"] = best["keyword"].map(kw.groupby("keyword")["clicks"].sum())
     best["search_volume"] = best["keyword"].map(kw.groupby("keyword")["search_volume"].max())
-    return best[cols]
+    best["recently_lost"] = best["keyword"].map(kw.groupby("keyword")["recently_lost"].any())
+    return best[cols + ["recently_lost"]]
 
 
 def content_gaps(
@@ -193,7 +238,7 @@ def content_gaps(
     kw = _keywords_by_topic(seo, perf, cfg)
     has_seo = seo is not None and not seo.empty
     if len(kw):
-        kw["top10"] = kw["position"] <= cfg.top_position
+        kw["top10"] = (kw["position"] <= cfg.top_position) | kw["recently_lost"].astype(bool)
         demand = kw.groupby("topic").agg(
             keywords=("keyword", "count"),
             search_demand=("search_volume", "sum"),
@@ -255,9 +300,14 @@ def content_gaps(
                 f"searches rank in the top {cfg.top_position}"
             )
         impact = math.nan
+        missing = _top_keywords(kw, r["topic"]) if kinds else ""
+        if missing:
+            why.append(f"top uncaptured keywords: {missing}")
         if kinds:
             search_fills = (
-                r["uncaptured_demand"] * rates["top10_capture_rate"] * rates["site_form_fill_rate"]
+                r["uncaptured_demand"]
+                * rates["top10_capture_rate"]
+                * rates["typical_form_fill_rate"]
             )
             per_item = r["form_fills_per_item"] if "conversion" in kinds else math.nan
             candidates = [v for v in (search_fills, per_item) if _finite(v)]
@@ -276,6 +326,15 @@ def content_gaps(
         na_position="last",
     )
     return df[list(GAP_SCHEMA)].reset_index(drop=True)
+
+
+def _top_keywords(kw: pd.DataFrame, topic: str, n: int = 3) -> str:
+    """ "'data clean room' (20,000/month), ..." for a topic's biggest keywords outside the
+    top positions, so a gap names what to write about."""
+    if not len(kw) or "top10" not in kw:
+        return ""
+    rows = kw[(kw["topic"] == topic) & ~kw["top10"]].nlargest(n, "search_volume")
+    return ", ".join(f"'{r.keyword}' ({r.search_volume:,.0f}/month)" for r in rows.itertuples())
 
 
 def _gain_text(impact: float) -> str:
@@ -337,7 +396,8 @@ def content_recommendations(
         perf[col] = _num(perf, col).fillna(0.0)
     perf["form_fill_rate"] = perf["form_fills"] / perf["unique_visitors"].where(lambda s: s > 0)
     rates = site_rates(perf, seo, cfg)
-    site_rate = rates["site_form_fill_rate"]
+    site_rate = rates["typical_form_fill_rate"]
+    peers = peer_rates(perf, cfg)
     by_id = perf.set_index("content_id")
     recs: list[dict] = []
 
@@ -425,14 +485,25 @@ def content_recommendations(
             }
         )
 
-    # convert and promote: rate vs traffic
-    eligible = perf[perf["unique_visitors"] >= cfg.min_visitors]
+    # convert and promote: rate vs traffic, against the page's peers (same content type) or
+    # the typical page; pages with more form fills than visitors have no usable rate
+    eligible = perf[
+        (perf["unique_visitors"] >= cfg.min_visitors)
+        & (perf["form_fills"] <= perf["unique_visitors"])
+    ]
     if _finite(site_rate) and site_rate > 0 and len(eligible):
         level = float(perf["unique_visitors"].quantile(cfg.traffic_quantile))
         for _, c in eligible.iterrows():
             rate = c["form_fill_rate"]
-            if c["unique_visitors"] >= level and rate < cfg.low_rate_factor * site_rate:
-                impact = c["unique_visitors"] * (site_rate - rate)
+            ctype = c.get("content_type")
+            peer = peers.get(ctype, site_rate) if isinstance(ctype, str) else site_rate
+            peer_text = (
+                f"the {peer:.2%} median of its type ({ctype})"
+                if isinstance(ctype, str) and ctype in peers
+                else f"the {peer:.2%} median across content"
+            )
+            if c["unique_visitors"] >= level and peer > 0 and rate < cfg.low_rate_factor * peer:
+                impact = c["unique_visitors"] * (peer - rate)
                 recs.append(
                     _rate_recommendation(
                         "convert",
@@ -440,8 +511,8 @@ def content_recommendations(
                         impact,
                         f"Add or fix the call to action on {_name(c)}: "
                         f"{c['unique_visitors']:,.0f} visitors but a {rate:.2%} form-fill "
-                        f"rate vs {site_rate:.2%} across content. At the content average it "
-                        f"would bring about {impact:,.1f} more form fills a month.",
+                        f"rate against {peer_text}. At that median it would bring about "
+                        f"{impact:,.1f} more form fills a month.",
                     )
                 )
             elif c["unique_visitors"] < level and rate >= cfg.high_rate_factor * site_rate:
@@ -452,10 +523,11 @@ def content_recommendations(
                         c,
                         impact,
                         f"Promote {_name(c)}: it converts {rate:.2%} of its visitors "
-                        f"({rate / site_rate:.1f}x the {site_rate:.2%} content average) but "
+                        f"({rate / site_rate:.1f}x the {site_rate:.2%} median page) but "
                         f"had only {c['unique_visitors']:,.0f} visitors. Bringing it to "
-                        f"{level:,.0f} visitors (the top-quartile level) would add about "
-                        f"{impact:,.1f} form fills a month.",
+                        f"{level:,.0f} visitors (the top-quartile level) at the same rate "
+                        f"would add about {impact:,.1f} form fills a month; expect less, as "
+                        "wider audiences convert worse.",
                     )
                 )
 

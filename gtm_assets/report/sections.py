@@ -884,6 +884,8 @@ def content_section(con, month: date, currency: str) -> Section:
     if seo is not None and not seo.empty and "position_change" in seo:
         kw = seo[seo.level == "keyword"] if "level" in seo else seo
         kw = kw.dropna(subset=["position_change"])
+        if "movement" in kw:  # moves the mart calls flat (a fraction of a position) are noise
+            kw = kw[kw["movement"].isin(["gain", "loss"])]
         seo_cols = {
             "keyword": ("Keyword", "text"),
             "title": ("Page", "text"),
