@@ -52,6 +52,13 @@ class ContentAnalysisConfig(dg.Config):
     last_weight: float = Field(
         default=0.4, description="Position-based credit of a path's last touch (as attribution)."
     )
+    viewer_window_days: int = Field(
+        default=30,
+        description=(
+            "Days after a person's first view of a piece of content in which a new lead counts "
+            "for the viewer comparison (viewer_lead_rate vs other_visitor_lead_rate)."
+        ),
+    )
     min_position_change: float = Field(
         default=1.0,
         description="A keyword or page moving at least this many positions is a gain or loss.",
@@ -233,7 +240,10 @@ def _params_for(name: str, month: date, config: ContentAnalysisConfig, lookback:
     if name == "content_attribution_paths":
         return base | {"lookback_days": lookback}
     if name == "content_performance":
-        return base | {"prior_month": add_months(month, -1)}
+        return base | {
+            "prior_month": add_months(month, -1),
+            "viewer_window_days": config.viewer_window_days,
+        }
     if name == "content_seo_changes":
         return base | {
             "prior_month": add_months(month, -1),

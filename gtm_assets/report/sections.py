@@ -874,12 +874,39 @@ def content_section(con, month: date, currency: str) -> Section:
     section.tables.append(
         table_from_df(
             perf.sort_values("assisted_leads", ascending=False),
-            "Top content by assisted leads",
+            "Top content by assisted leads (presence on converting paths)",
             columns,
             currency,
             max_rows=10,
         )
     )
+    if "incremental_leads" in perf and perf["incremental_leads"].notna().any():
+        section.paragraphs.append(
+            "Assisted leads reward popular pages: a page sits on many paths whether or not it "
+            "persuades anyone. The table below compares each page's viewers with the month's "
+            "other content visitors: the share who became a lead within 30 days of the view "
+            "(viewers still choose what they read, so it is evidence, not an experiment)."
+        )
+        section.tables.append(
+            table_from_df(
+                perf[perf["incremental_leads"].notna()].sort_values(
+                    "incremental_leads", ascending=False
+                ),
+                "Content whose viewers convert more than other visitors",
+                {
+                    "title": ("Content", "text"),
+                    "content_type": ("Type", "text"),
+                    "viewers": ("Viewers", "count"),
+                    "viewer_lead_rate": ("Viewers → lead", "percent"),
+                    "other_visitor_lead_rate": ("Other visitors → lead", "percent"),
+                    "lead_rate_lift": ("Lift", "ratio"),
+                    "incremental_leads": ("Extra leads", "number"),
+                    "incremental_leads_low": ("95% low", "number"),
+                },
+                currency,
+                max_rows=8,
+            )
+        )
     seo = month_rows(con, "marts.content_seo_changes", month)
     if seo is not None and not seo.empty and "position_change" in seo:
         kw = seo[seo.level == "keyword"] if "level" in seo else seo

@@ -311,3 +311,56 @@ def test_seo_history_rows_come_from_the_export_by_hand():
     assert january[4] == pytest.approx((4 * 300 + 8 * 100) / 400)  # weighted by impressions
     assert january[5] == pytest.approx(1100.0) and january[6] == 40
     assert february[4] == pytest.approx(12.0)  # no impressions: plain mean
+
+
+def test_viewers_are_compared_with_other_content_visitors(tmp_path):
+    """March visitors: p1 (A, B, C; lead 4 Mar), p2 (A, C; lead 7 Mar), p4 (A, no lead), p5
+    (B, lead 20 Mar), p6 (A; lead 30 Apr, 46 days after: outside 30 days), p7 (C, no lead),
+    p8 (B, but a lead since February: left out). Six people, three new leads.
+    A: 4 viewers, 2 leads (50%) vs the 2 other visitors' 1 (50%): lift 1, nothing gained.
+    B: 2 viewers, 2 leads (100%) vs 1 of 4 others (25%): lift 4, 1.5 incremental leads.
+    C: p1 and p2 viewed it after becoming leads; p7 alone: 0% vs 1 of 3 others."""
+    from gtm_assets.assets.content import ContentAnalysisConfig, _params_for
+    from gtm_assets.sql_files import load_sql
+
+    resource = build_world(tmp_path)
+    assert materialize(resource).success
+    con = duckdb.connect(resource.path)
+    extra = [
+        ("t7", "p4", datetime(2025, 3, 10), "A"),
+        ("t8", "p5", datetime(2025, 3, 12), "B"),
+        ("t9", "p6", datetime(2025, 3, 15), "A"),
+        ("t10", "p7", datetime(2025, 3, 2), "C"),
+        ("t11", "p8", datetime(2025, 3, 20), "B"),
+    ]
+    for tid, pid, ts, cid in extra:
+        con.execute(
+            "insert into staging.touchpoints values (?, ?, ?, ?, ?)",
+            [tid, pid, ts, date(2025, 3, 1), cid],
+        )
+    for cid, pid, ts in [
+        ("lead:5", "p5", datetime(2025, 3, 20)),
+        ("lead:6", "p6", datetime(2025, 4, 30)),
+        ("lead:8", "p8", datetime(2025, 2, 1)),
+    ]:
+        con.execute(
+            "insert into intermediate.conversions values (?, 'lead', ?, ?, ?, 0.0, ?)",
+            [cid, pid, cid, ts, date(ts.year, ts.month, 1)],
+        )
+    params = _params_for(
+        "content_performance", date(2025, 3, 1), ContentAnalysisConfig(), lookback=90
+    )
+    perf = con.execute(load_sql("marts/content_performance"), params).df().set_index("content_id")
+    con.close()
+    a, b, c = perf.loc["A"], perf.loc["B"], perf.loc["C"]
+    assert (a["viewers"], a["viewer_lead_rate"], a["other_visitor_lead_rate"]) == (4, 0.5, 0.5)
+    assert a["lead_rate_lift"] == pytest.approx(1.0) and a["incremental_leads"] == pytest.approx(0)
+    assert (b["viewers"], b["viewer_lead_rate"]) == (2, 1.0)
+    assert b["other_visitor_lead_rate"] == pytest.approx(0.25)
+    assert b["lead_rate_lift"] == pytest.approx(4.0)
+    assert b["incremental_leads"] == pytest.approx(1.5)
+    margin = 2 * 1.959963984540054 * (0.25 * 0.75 / 4) ** 0.5
+    assert b["incremental_leads_low"] == pytest.approx(1.5 - margin)
+    assert (c["viewers"], c["viewer_lead_rate"]) == (1, 0.0)
+    assert c["other_visitor_lead_rate"] == pytest.approx(1 / 3)
+    assert c["incremental_leads"] == pytest.approx(-1 / 3)

@@ -270,3 +270,31 @@ def test_gap_gain_that_rounds_to_zero_is_said_plainly():
     )
     assert _gain_text(2.345) == " Expected gain about 2.3 form fills a month."
     assert _gain_text(float("nan")) == ""
+
+
+def test_pages_whose_viewers_convert_more_are_amplified():
+    """The whitepaper's viewers became leads at 49% against 17% of other visitors (interval
+    above zero): amplify it. The popular blog's viewers convert like everyone else: nothing."""
+    p = perf(
+        [
+            ("wp", "Whitepaper", "a", 500, 400, 10, 0.0),
+            ("memes", "Memes", "a", 20000, 15000, 20, 0.0),
+        ]
+    )
+    p["viewers"] = [400, 15000]
+    p["viewer_lead_rate"] = [0.493, 0.183]
+    p["other_visitor_lead_rate"] = [0.174, 0.184]
+    p["lead_rate_lift"] = p["viewer_lead_rate"] / p["other_visitor_lead_rate"]
+    p["incremental_leads"] = p["viewers"] * (p["viewer_lead_rate"] - p["other_visitor_lead_rate"])
+    p["incremental_leads_low"] = p["incremental_leads"] - [40.0, 95.0]
+    p["incremental_leads_high"] = p["incremental_leads"] + [40.0, 95.0]
+    recs = content_recommendations(p, None, content_gaps(p, None, MONTH), MONTH)
+    amp = recs[recs["kind"] == "amplify"].set_index("content_id")
+    assert list(amp.index) == ["wp"]
+    assert amp.loc["wp", "expected_impact"] == pytest.approx(400 * (0.493 - 0.174))
+    assert amp.loc["wp", "impact_metric"] == "leads_per_month"
+    assert amp.loc["wp", "recommendation"].startswith(
+        "Put 'Whitepaper' (wp) in front of more people: 49.3% of its 400 viewers became leads "
+        "within 30 days against 17.4% of other content visitors (2.8x; about 127.6 extra leads"
+    )
+    assert set(recs.loc[recs["kind"] != "amplify", "impact_metric"]) <= {"form_fills_per_month"}
