@@ -194,7 +194,7 @@ def _keywords_by_topic(
     seo: pd.DataFrame | None, performance: pd.DataFrame, cfg: ContentConfig
 ) -> pd.DataFrame:
     """This month's keywords, each assigned to the topic of its best-ranked page."""
-    cols = ["keyword", "topic", "position", "search_volume", "clicks"]
+    cols = ["keyword", "topic", "content_id", "position", "search_volume", "clicks"]
     if seo is None or seo.empty:
         return pd.DataFrame(columns=cols + ["recently_lost"])
     kw = seo[(seo["level"] == "keyword") & seo["position"].notna()].copy()
@@ -338,7 +338,16 @@ def _top_keywords(kw: pd.DataFrame, topic: str, n: int = 3) -> str:
     if not len(kw) or "top10" not in kw:
         return ""
     rows = kw[(kw["topic"] == topic) & ~kw["top10"]].nlargest(n, "search_volume")
-    return ", ".join(f"'{r.keyword}' ({r.search_volume:,.0f}/month)" for r in rows.itertuples())
+
+    def one(r) -> str:
+        page = (
+            f"; page {r.content_id} ranks {r.position:.0f}"
+            if isinstance(r.content_id, str) and r.content_id and _finite(r.position)
+            else ""
+        )
+        return f"'{r.keyword}' ({r.search_volume:,.0f}/month{page})"
+
+    return ", ".join(one(r) for r in rows.itertuples())
 
 
 def _gain_text(impact: float) -> str:

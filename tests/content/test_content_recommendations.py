@@ -126,8 +126,15 @@ def test_keywords_without_a_page_are_their_own_gap():
     assert row["content_items"] == 0 and row["is_gap"]
     assert row["demand_share"] == pytest.approx(0.9)
     assert row["expected_form_fills"] == pytest.approx(9000 * 0.1 * 0.01)
-    # the gap names what to write about
+    # the gap names what to write about (and a page that ranks low for it)
     assert "top uncaptured keywords: 'erp' (9,000/month)" in row["gap_reason"]
+    seo = seo_keywords(
+        [("crm software", "c0", 3.0, 1000, 100), ("crm pricing", "c0", 18.0, 800, 1)]
+    )
+    gaps = content_gaps(PERF, seo, MONTH).set_index("topic")
+    assert gaps.loc["crm", "gap_reason"].endswith(
+        "top uncaptured keywords: 'crm pricing' (800/month; page c0 ranks 18)"
+    )
 
 
 def test_gaps_without_seo_assess_conversions_only():
