@@ -875,18 +875,19 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
                 why += (
                     f"; it ended on {ended:%d %B}, so fix its targeting or offer before reusing it"
                 )
-        elif r.get("kind") == "roas_below_target":
+        elif r.get("kind") in ("roas_below_target", "leads_rarely_close"):
             cpa_text = ""
             if not _nan(r.get("cpa")) and not _nan(r.get("target_cpa")) and r.get("target_cpa"):
+                cheap = float(r["cpa"]) <= float(r["target_cpa"])
                 cpa_text = (
-                    f"its leads are cheap enough (CPA {money(r['cpa'], currency)} against a "
-                    f"{money(r['target_cpa'], currency)} target) but "
+                    f"{'its leads are cheap' if cheap else 'its leads cost'} (CPA "
+                    f"{money(r['cpa'], currency)} against a {money(r['target_cpa'], currency)} "
+                    "target) but "
                 )
-            why = (
-                f"{cpa_text}they rarely become revenue: ROAS {r['value']:.2f} this month and "
-                f"{r['trailing_3m_roas']:.2f} over three months, below the "
-                f"{r['threshold']:.2f} its ROAS target allows"
-            )
+            if r.get("kind") == "leads_rarely_close":
+                why = f"{cpa_text}they rarely become pipeline: {r['detail']}"
+            else:
+                why = f"{cpa_text}they rarely become revenue: {r['detail']}"
             verb = "Cut budget on"
         elif r.get("kind") == "past_saturation":
             why = r.get("detail") or (
@@ -901,6 +902,9 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
             if r.get("kind") == "past_saturation"
             else f"{money(r['wasted_spend'], currency)} of its spend is not returned at target"
             if r.get("kind") == "roas_below_target"
+            else f"about {money(r['wasted_spend'], currency)} of this month's spend buys leads "
+            "that an average campaign's would have turned into pipeline"
+            if r.get("kind") == "leads_rarely_close"
             else f"{money(r['wasted_spend'], currency)} of spend is at stake"
         )
         text = f"{verb} '{name}' ({r.get('channel')}): {why}; {stake}."

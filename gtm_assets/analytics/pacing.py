@@ -323,8 +323,9 @@ def campaign_waste(
       and the campaign's last-touch leads: a campaign with no credit under a data-driven
       model can still be the last touch before many leads (brand search catching people
       who were already converting).
-    - ``roas_below_target``: ROAS below ``target_roas * (1 - cpa_tolerance)`` this month and
-      over the trailing three months (``_low_roas_row``): cheap leads that do not close.
+    - ``leads_rarely_close`` / ``roas_below_target``: leads that do not become pipeline, or
+      revenue below the ROAS target, over three months against the account
+      (``_revenue_waste_row``): cheap leads that do not close look fine on CPA.
     - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)`` and clearly so:
       the leads credited are fewer than a campaign on target would have had on the same spend
       (spend / target_cpa) at one-sided Poisson p < ``alpha`` (a CPA 8% over target on 20
@@ -336,13 +337,19 @@ def campaign_waste(
     """
     rows = []
     benchmark = _paid_roas(perf)
+    rates = _account_rates(perf)
+    # the three-month rules test every campaign with spend: Bonferroni over them
+    tested = int((pd.to_numeric(perf["spend"], errors="coerce").fillna(0) >= min_spend).sum())
+    alpha_3m = alpha / max(tested, 1)
     for r in perf.itertuples(index=False):
         spend = float(r.spend or 0.0)
         leads = float(r.leads) if pd.notna(r.leads) else 0.0
         clicks = float(r.clicks) if pd.notna(r.clicks) else 0.0
         roas = _number(getattr(r, "roas", None))
         target_roas = _number(getattr(r, "target_roas", None))
-        low = _low_roas_row(r, spend, roas, target_roas, min_spend, cpa_tolerance)
+        low = _revenue_waste_row(
+            r, spend, roas, target_roas, rates, min_spend, cpa_tolerance, alpha_3m
+        )
         if low is not None:
             rows.append(low)
             continue
@@ -428,6 +435,8 @@ def campaign_waste(
             "trailing_3m_roas",
             "target_cpa",
             "cpa",
+            "leads_3m",
+            "opportunities_3m",
         ],
     )
 
@@ -446,47 +455,115 @@ def _paid_roas(perf: pd.DataFrame) -> float:
     return float(revenue[spend > 0].sum()) / total if total > 0 else np.nan
 
 
-def _low_roas_row(
-    r, spend: float, roas: float, target_roas: float, min_spend: float, tolerance: float
+def _account_rates(perf: pd.DataFrame) -> tuple[float, float, float]:
+    """(opportunities per lead, revenue per won deal, ROAS) over every campaign's trailing
+    three months: the account's yardsticks for whether a campaign's leads close. They share
+    the campaigns' lags (a deal closes months after its lead), so a young account or a slow
+    quarter is not read as one campaign's failure."""
+    columns = ("leads_3m", "opportunities_3m", "customers_3m", "revenue_3m", "spend_3m")
+    if not set(columns) <= set(perf):
+        return np.nan, np.nan, np.nan
+    total = {c: float(pd.to_numeric(perf[c], errors="coerce").fillna(0).sum()) for c in columns}
+    opp_rate = total["opportunities_3m"] / total["leads_3m"] if total["leads_3m"] > 0 else np.nan
+    deal = total["revenue_3m"] / total["customers_3m"] if total["customers_3m"] > 0 else np.nan
+    roas = total["revenue_3m"] / total["spend_3m"] if total["spend_3m"] > 0 else np.nan
+    return opp_rate, deal, roas
+
+
+#: A campaign's leads need at least this many expected opportunities to be judged.
+MIN_EXPECTED_OPPORTUNITIES = 5.0
+
+
+def _revenue_waste_row(
+    r,
+    spend: float,
+    roas: float,
+    target_roas: float,
+    rates: tuple[float, float, float],
+    min_spend: float,
+    tolerance: float,
+    alpha: float,
 ) -> dict | None:
-    """``roas_below_target``: a campaign whose revenue stays below its ROAS target both this
-    month and over the trailing three months (cheap leads that do not close look fine on
-    CPA); wasted is the spend its revenue does not cover at the target ROAS."""
-    trailing = _number(getattr(r, "trailing_3m_roas", None))
-    if not (np.isfinite(target_roas) and target_roas > 0 and np.isfinite(roas)):
+    """Campaigns whose leads do not turn into pipeline or revenue, judged over three months
+    against the account, with a one-sided Poisson test (deal counts are small and lumpy):
+
+    - ``leads_rarely_close``: opportunities from its leads at most half of what the account's
+      opportunities per lead imply (at least ``MIN_EXPECTED_OPPORTUNITIES`` due); wasted =
+      this month's spend x (1 - its rate / the account's): spend buying leads that an
+      average campaign's would have turned into pipeline.
+    - ``roas_below_target``: ROAS below its target this month and below half of it over three
+      months, with fewer won deals (revenue / the account's average deal) than the target
+      implies; wasted = spend - revenue / target ROAS.
+    """
+    if spend < max(min_spend, 1e-9):
         return None
-    limit = target_roas * (1 - tolerance)
-    if (
-        spend < max(min_spend, 1e-9)
-        or roas >= limit
-        or not (np.isfinite(trailing) and trailing < limit)
-    ):
-        return None
-    revenue = _number(getattr(r, "attributed_revenue", None))
-    revenue = revenue if np.isfinite(revenue) else roas * spend
-    cpa = spend / float(r.leads) if pd.notna(r.leads) and float(r.leads) > 0 else np.nan
-    return {
-        "kind": "roas_below_target",
+    opp_rate, deal, account_roas = rates
+    leads_3m = _number(getattr(r, "leads_3m", None))
+    opps_3m = _number(getattr(r, "opportunities_3m", None))
+    spend_3m = _number(getattr(r, "spend_3m", None))
+    revenue_3m = _number(getattr(r, "revenue_3m", None))
+    base = {
         "scope": "campaign",
         "scope_id": r.campaign_id,
         "name": r.campaign_name,
         "channel": r.channel,
         "spend": spend,
-        "metric": "roas",
-        "value": roas,
-        "threshold": limit,
-        "wasted_spend": spend - revenue / target_roas,
-        "detail": (
-            f"ROAS {roas:.2f} this month and {trailing:.2f} over three months vs target "
-            f"{target_roas:.2f}" + (f" (CPA {cpa:,.2f})" if np.isfinite(cpa) else "")
-        ),
         "attribution_model": getattr(r, "attribution_model", None),
         "last_touch_leads": np.nan,
         "platform_conversions": np.nan,
         "campaign_end_date": getattr(r, "campaign_end_date", None),
-        "trailing_3m_roas": trailing,
         "target_cpa": _number(getattr(r, "target_cpa", None)),
-        "cpa": cpa,
+        "cpa": spend / float(r.leads) if pd.notna(r.leads) and float(r.leads) > 0 else np.nan,
+        "leads_3m": leads_3m,
+        "opportunities_3m": opps_3m,
+        "trailing_3m_roas": revenue_3m / spend_3m if spend_3m and spend_3m > 0 else np.nan,
+    }
+    if np.isfinite(opp_rate) and opp_rate > 0 and np.isfinite(leads_3m) and np.isfinite(opps_3m):
+        expected = leads_3m * opp_rate
+        if expected >= MIN_EXPECTED_OPPORTUNITIES and opps_3m <= 0.5 * expected:
+            p_value = float(stats.poisson.cdf(math.floor(opps_3m), expected))
+            if p_value < alpha:
+                own = opps_3m / leads_3m
+                return base | {
+                    "kind": "leads_rarely_close",
+                    "metric": "opportunities_per_lead",
+                    "value": own,
+                    "threshold": opp_rate,
+                    "wasted_spend": spend * (1 - own / opp_rate),
+                    "detail": (
+                        f"{opps_3m:,.1f} opportunities from {leads_3m:,.1f} leads over three "
+                        f"months where the account's {opp_rate:.1%} implies {expected:,.1f} "
+                        f"(Poisson p = {p_value:.2g})"
+                    ),
+                }
+    trailing = base["trailing_3m_roas"]
+    if not (np.isfinite(target_roas) and target_roas > 0 and np.isfinite(roas)):
+        return None
+    if roas >= target_roas * (1 - tolerance) or not np.isfinite(trailing):
+        return None
+    # judged against what the account returned over the same months when that is lower
+    # than the target: deals lag their leads, and a young account has few yet
+    bar = min(target_roas, account_roas) if np.isfinite(account_roas) else target_roas
+    if trailing >= 0.5 * bar or not (np.isfinite(deal) and deal > 0) or bar <= 0:
+        return None
+    due = spend_3m * bar / deal
+    p_value = float(stats.poisson.cdf(math.floor(revenue_3m / deal), due))
+    if p_value >= alpha:
+        return None
+    revenue = _number(getattr(r, "attributed_revenue", None))
+    revenue = revenue if np.isfinite(revenue) else roas * spend
+    return base | {
+        "kind": "roas_below_target",
+        "metric": "roas",
+        "value": roas,
+        "threshold": target_roas,
+        "wasted_spend": spend - revenue / target_roas,
+        "detail": (
+            f"ROAS {roas:.2f} this month and {trailing:.2f} over three months vs target "
+            f"{target_roas:.2f}: about {due:,.1f} won deals were due at the average deal and "
+            + ("the target" if bar == target_roas else f"the account's ROAS of {bar:.2f}")
+            + f" (Poisson p = {p_value:.2g})"
+        ),
     }
 
 

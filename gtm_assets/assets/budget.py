@@ -374,6 +374,8 @@ TYPES: dict[str, dict[str, str]] = {
         "trailing_3m_roas": "DOUBLE",
         "target_cpa": "DOUBLE",
         "cpa": "DOUBLE",
+        "leads_3m": "DOUBLE",
+        "opportunities_3m": "DOUBLE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",

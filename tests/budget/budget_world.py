@@ -130,7 +130,8 @@ def build_world(con: duckdb.DuckDBPyConnection, seed: int = 7, with_plan: bool =
     perf["roas"] = perf["attributed_revenue"] / perf["spend"].replace(0, np.nan)
     perf["attribution_model"] = "linear"
     perf["platform_conversions"] = pd.array([pd.NA] * len(perf), dtype="Int64")
-    perf["trailing_3m_roas"] = np.nan
+    perf["opportunities"] = 0.0
+    perf["customers"] = 0.0
     perf = perf.merge(campaigns[["campaign_id", "target_cpa", "target_roas"]], how="left")
     del leads_m
 

@@ -224,46 +224,56 @@ def test_month_spend_projected_to_the_end_of_a_partial_month():
 
 def test_revenue_decides_between_cpa_and_roas():
     """PS03: CPA 830 against 440, but ROAS 6.8 against a 2.0 target (its leads close): no
-    waste. SO05: CPA 60 against 300, but ROAS 0.05 this month and 0.1 over three months
-    against 2.0: waste, the spend its revenue does not cover at the target."""
+    waste. SO05: CPA 60 against 300, but 1 opportunity from 200 leads in three months where
+    the account's 10% per lead implies 20: its leads rarely close. EV06: ROAS 0 over three
+    months on 60,000 where the 2.0 target at a 15,000 average deal implies 8 won deals: waste
+    (P(0 | 8) = 0.0003, below 0.05 / 5 campaigns tested). EV07: the same on 9,000 (1.2 deals
+    due): too little to judge."""
     perf = pd.DataFrame(
         {
-            "campaign_id": ["PS03", "SO05", "X"],
-            "campaign_name": ["ps03", "so05", "x"],
-            "channel": ["paid_search", "paid_social", "paid_search"],
-            "spend": [16_600.0, 6_000.0, 10_000.0],
-            "clicks": [900, 3_000, 2_000],
-            "leads": [20.0, 100.0, 20.0],
-            "target_cpa": [440.0, 300.0, 200.0],
-            "roas": [6.84, 0.05, 1.2],
-            "target_roas": [2.0, 2.0, None],
-            "attributed_revenue": [16_600.0 * 6.84, 300.0, 12_000.0],
-            "trailing_3m_roas": [5.0, 0.1, 1.0],
+            "campaign_id": ["PS03", "SO05", "EV06", "EV07", "REST"],
+            "campaign_name": ["ps03", "so05", "ev06", "ev07", "rest"],
+            "channel": ["paid_search", "paid_social", "events", "events", "paid_search"],
+            "spend": [16_600.0, 4_000.0, 20_000.0, 3_000.0, 50_000.0],
+            "clicks": [900, 3_000, 500, 500, 9_000],
+            "leads": [20.0, 66.0, 8.0, 3.0, 500.0],
+            "target_cpa": [440.0, 300.0, None, None, None],
+            "roas": [6.84, 0.05, 0.0, 0.0, 2.5],
+            "target_roas": [2.0, 2.0, 2.0, 2.0, None],
+            "attributed_revenue": [16_600.0 * 6.84, 200.0, 0.0, 0.0, 125_000.0],
+            "spend_3m": [50_000.0, 12_000.0, 60_000.0, 9_000.0, 150_000.0],
+            "leads_3m": [60.0, 200.0, 24.0, 9.0, 1_507.0],
+            "opportunities_3m": [18.0, 1.0, 2.0, 1.0, 159.0],
+            "customers_3m": [20.0, 0.0, 0.0, 0.0, 20.0],
+            "revenue_3m": [300_000.0, 0.0, 0.0, 0.0, 300_000.0],
         }
     )
+    # account: 181 opportunities / 1,800 leads = 10.06%; 600,000 / 40 deals = 15,000 a deal
     w = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.2).set_index("scope_id")
-    assert "PS03" not in w.index
+    assert "PS03" not in w.index and "EV07" not in w.index and "REST" not in w.index
     so = w.loc["SO05"]
-    assert so["kind"] == "roas_below_target"
-    assert so["wasted_spend"] == pytest.approx(6_000.0 - 300.0 / 2.0)
-    assert so["threshold"] == pytest.approx(1.6)
-    # X has no ROAS target: its 1.2 is below the month's ROAS over all campaigns (3.8), so
-    # its CPA (500 against 200 on 20 leads where 50 were due) is waste
-    assert w.loc["X", "kind"] == "cpa_above_target"
-    # a month that recovers (trailing ROAS at target) is no ROAS waste
-    recovered = perf.assign(trailing_3m_roas=[5.0, 2.5, 1.0])
-    assert "SO05" not in set(
-        campaign_waste(recovered, min_spend=500, min_clicks=100, cpa_tolerance=0.2)["scope_id"]
-    )
+    rate = 181 / 1_800
+    assert so["kind"] == "leads_rarely_close"
+    assert so["wasted_spend"] == pytest.approx(4_000.0 * (1 - (1 / 200) / rate))
+    assert "(Poisson p = " in so["detail"]
+    ev = w.loc["EV06"]
+    assert ev["kind"] == "roas_below_target"
+    assert ev["wasted_spend"] == pytest.approx(20_000.0)
+    assert "about 8.0 won deals were due at the average deal and the target" in ev["detail"]
+    # a young account (deals have not closed yet for anyone): the bar is the account's own
+    # three-month ROAS, and nothing is due that did not come
+    young = perf.assign(revenue_3m=[5_000.0, 0, 0, 0, 5_000.0], customers_3m=[1.0, 0, 0, 0, 1.0])
+    flagged = campaign_waste(young, min_spend=500, min_clicks=100, cpa_tolerance=0.2)
+    assert "roas_below_target" not in set(flagged["kind"])
     from gtm_assets.analytics import insights as ins
 
     text = ins.waste_actions(w.reset_index().loc[lambda d: d.scope_id == "SO05"], "USD")[0]
-    assert text["action"] == (
-        "Cut budget on 'so05' (paid_social): its leads are cheap enough (CPA USD 60 against a "
-        "USD 300 target) but they rarely become revenue: ROAS 0.05 this month and 0.10 over "
-        "three months, below the 1.60 its ROAS target allows; USD 5,850 of its spend is not "
-        "returned at target."
+    assert text["action"].startswith(
+        "Cut budget on 'so05' (paid_social): its leads are cheap (CPA USD 61 against a USD 300 "
+        "target) but they rarely become pipeline: 1.0 opportunities from 200.0 leads over "
+        "three months where the account's 10.1% implies 20.1"
     )
+    assert text["action"].endswith("would have turned into pipeline.")
 
 
 def test_a_cpa_trigger_gives_way_to_a_roas_on_target():
