@@ -1060,9 +1060,22 @@ class PostSqlTouchTest:
     rate_ratio: float | None
     p_value: float | None
     cut: bool
+    #: the touch type that came clearly faster after SQL when the pooled count did not
+    #: (weekly nurture email to every lead can hide sales visits in the total)
+    driver_type: str | None = None
+    driver_ratio: float | None = None
+    driver_p_value: float | None = None
 
     def describe(self) -> str:
         verb = "left out" if self.cut else "kept"
+        if self.driver_type is not None:
+            return (
+                f"touches after SQL {verb}: on the {self.leads:,} leads that reached SQL inside "
+                f"the post-creation window, {self.driver_type} touches came "
+                f"{self.driver_ratio:.2f}x as fast after SQL as before it (one-sided p = "
+                f"{self.driver_p_value:.2g}, adjusted for the touch types tested), although "
+                f"all touches together came {self.rate_ratio:.2f}x as fast"
+            )
         if self.rate_ratio is None:
             return (
                 f"touches after SQL {verb} ({self.leads} leads reached SQL inside the "
@@ -1083,6 +1096,8 @@ class PostSqlTouchTest:
 POST_SQL_MIN_LEADS = 30
 POST_SQL_ALPHA = 0.01
 POST_SQL_MIN_RATIO = 1.25
+#: a touch type needs this many touches in the tested windows to be tested on its own
+POST_SQL_MIN_TYPE_TOUCHES = 30
 
 
 def post_sql_touch_test(
@@ -1116,7 +1131,28 @@ def post_sql_touch_test(
     p_value = float(stats.binomtest(after, after + before, share, alternative="greater").pvalue)
     ratio = (after / days_after) / (before / days_before) if before else float("inf")
     cut = p_value < POST_SQL_ALPHA and ratio >= POST_SQL_MIN_RATIO
-    return PostSqlTouchTest(len(q), before, days_before, after, days_after, ratio, p_value, cut)
+    test = PostSqlTouchTest(len(q), before, days_before, after, days_after, ratio, p_value, cut)
+    if cut:
+        return test
+    # per touch type too: a type sales drive (visits after a call) can hide in a total that
+    # uniform nurture email dominates; Bonferroni over the types with enough touches
+    by_type = post.groupby(["touch_type", "after_sql"])["n"].sum().unstack(fill_value=0)
+    by_type = by_type[by_type.sum(axis=1) >= POST_SQL_MIN_TYPE_TOUCHES]
+    for touch_type, row in by_type.iterrows():
+        n_after, n_before = int(row.get(True, 0)), int(row.get(False, 0))
+        p = float(stats.binomtest(n_after, n_after + n_before, share, alternative="greater").pvalue)
+        p_adjusted = min(1.0, p * len(by_type))
+        type_ratio = (n_after / days_after) / (n_before / days_before) if n_before else float("inf")
+        if p_adjusted < POST_SQL_ALPHA and type_ratio >= POST_SQL_MIN_RATIO:
+            if test.driver_p_value is None or p_adjusted < test.driver_p_value:
+                test = replace(
+                    test,
+                    cut=True,
+                    driver_type=str(touch_type),
+                    driver_ratio=type_ratio,
+                    driver_p_value=p_adjusted,
+                )
+    return test
 
 
 # --------------------------------------------------------------------------------------------

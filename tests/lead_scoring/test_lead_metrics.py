@@ -373,3 +373,25 @@ def test_validation_volumes_are_per_month_of_leads_actually_held_out():
     p = np.linspace(0.99, 0.01, 100)
     table = ls.threshold_table(y, p, span, [0.005])
     assert table.loc[0, "mqls_per_month"] == pytest.approx(100 / span)
+
+
+def test_a_touch_type_sales_drive_is_found_under_uniform_nurture_email() -> None:
+    """Weekly nurture email at the same pace before and after SQL (40 leads x 20 before, 30
+    after) hides visits that come 3x as fast after SQL (1 before, 4.5 after): the pooled
+    ratio is about 1.1, the visit test finds them and the touches after SQL are left out."""
+    from scipy import stats
+
+    counts, leads = _touch_test_frames(after_per_lead=0)
+    counts["n"] = [1] * 40 + [4] * 20 + [5] * 20  # visits: 40 before SQL, 180 after
+    email = counts.assign(touch_type="email_open", n=[20] * 40 + [30] * 40)
+    both = pd.concat([counts, email], ignore_index=True)
+    test = ls.post_sql_touch_test(both, leads, post_days=10, as_of=pd.Timestamp("2024-04-01"))
+    assert test.cut and test.driver_type == "visit"
+    assert test.rate_ratio == pytest.approx((1200 + 180) / 240 / ((800 + 40) / 160))
+    expected_p = stats.binomtest(180, 220, 0.6, "greater").pvalue * 2
+    assert test.driver_p_value == pytest.approx(expected_p)
+    assert test.driver_ratio == pytest.approx((180 / 240) / (40 / 160))
+    assert "visit touches came 3.00x as fast after SQL" in test.describe()
+    # email alone at an even pace: kept
+    alone = ls.post_sql_touch_test(email, leads, post_days=10, as_of=pd.Timestamp("2024-04-01"))
+    assert not alone.cut and alone.driver_type is None
