@@ -1069,10 +1069,14 @@ class PostSqlTouchTest:
     def describe(self) -> str:
         verb = "left out" if self.cut else "kept"
         if self.driver_type is not None:
+            pace = (
+                "came only after SQL"
+                if self.driver_ratio is None or not np.isfinite(self.driver_ratio)
+                else f"came {self.driver_ratio:.2f}x as fast after SQL as before it"
+            )
             return (
                 f"touches after SQL {verb}: on the {self.leads:,} leads that reached SQL inside "
-                f"the post-creation window, {self.driver_type} touches came "
-                f"{self.driver_ratio:.2f}x as fast after SQL as before it (one-sided p = "
+                f"the post-creation window, {self.driver_type} touches {pace} (one-sided p = "
                 f"{self.driver_p_value:.2g}, adjusted for the touch types tested), although "
                 f"all touches together came {self.rate_ratio:.2f}x as fast"
             )

@@ -392,6 +392,14 @@ def test_a_touch_type_sales_drive_is_found_under_uniform_nurture_email() -> None
     assert test.driver_p_value == pytest.approx(expected_p)
     assert test.driver_ratio == pytest.approx((180 / 240) / (40 / 160))
     assert "visit touches came 3.00x as fast after SQL" in test.describe()
+    # visits that come only after SQL
+    only_after = both.assign(
+        n=both["n"].where(~((both.touch_type == "visit") & ~both.after_sql), 0)
+    )
+    none_before = ls.post_sql_touch_test(
+        only_after, leads, post_days=10, as_of=pd.Timestamp("2024-04-01")
+    )
+    assert "visit touches came only after SQL" in none_before.describe()
     # email alone at an even pace: kept
     alone = ls.post_sql_touch_test(email, leads, post_days=10, as_of=pd.Timestamp("2024-04-01"))
     assert not alone.cut and alone.driver_type is None
