@@ -1038,6 +1038,19 @@ def scoring_frame(
     test = post_sql_touch_test(counts, leads, settings.post_days, pd.Timestamp(cut))
     drop_after_sql = test.cut if cut_after_sql is None else cut_after_sql
     if drop_after_sql:
+        # cutting at SQL shortens the window of exactly the leads that reached SQL, and "fewer
+        # touches" would then carry the label: every lead is counted over the same, shorter
+        # window, one that few leads reach SQL within
+        horizon = common_post_horizon(leads, settings.post_days)
+        if horizon < settings.post_days:
+            con.register("lead_sql_reached", reached)
+            try:
+                counts = con.execute(
+                    load_sql("intermediate/lead_touch_counts"), params | {"post_days": horizon}
+                ).df()
+            finally:
+                con.unregister("lead_sql_reached")
+        test = replace(test, horizon_days=horizon)
         counts = counts[~counts["after_sql"]]
     wide = touch_feature_frame(leads["lead_id"], counts)
     # one row order whatever order the queries returned (the fit's float sums follow it)
@@ -1065,8 +1078,20 @@ class PostSqlTouchTest:
     driver_type: str | None = None
     driver_ratio: float | None = None
     driver_p_value: float | None = None
+    #: days after creation over which engagement is counted for every lead when cut
+    horizon_days: int | None = None
 
     def describe(self) -> str:
+        text = self._verdict()
+        if self.cut and self.horizon_days is not None:
+            text += (
+                f"; engagement after creation is counted over the first {self.horizon_days} "
+                "day(s) for every lead (few reach SQL that early), so a window cut short by "
+                "SQL cannot give the label away"
+            )
+        return text
+
+    def _verdict(self) -> str:
         verb = "left out" if self.cut else "kept"
         if self.driver_type is not None:
             pace = (
@@ -1093,6 +1118,21 @@ class PostSqlTouchTest:
             f"touches after SQL {verb}: on the {self.leads:,} leads that reached SQL inside "
             f"the post-creation window, {pace} (one-sided p = {self.p_value:.2g})"
         )
+
+
+#: common_post_horizon: the share of SQL leads whose window may still be cut by their SQL.
+HORIZON_QUANTILE = 0.10
+
+
+def common_post_horizon(leads: pd.DataFrame, post_days: int) -> int:
+    """Days after creation over which every lead's engagement is counted when touches after
+    SQL are left out: the ``HORIZON_QUANTILE`` quantile of the time from lead to SQL (whole
+    days, at least 1, at most ``post_days``), so that few leads reach SQL inside it."""
+    reached = leads[leads["sql_at"].notna() & (leads["sql_at"] > leads["lead_at"])]
+    if reached.empty:
+        return post_days
+    days = (reached["sql_at"] - reached["lead_at"]).dt.total_seconds() / 86_400
+    return int(min(post_days, max(1, int(np.floor(days.quantile(HORIZON_QUANTILE))))))
 
 
 #: post_sql_touch_test: fewest qualifying leads and touches for a verdict, the significance

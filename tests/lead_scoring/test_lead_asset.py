@@ -295,8 +295,16 @@ def test_touches_after_sql_left_out_when_sales_drive_them(world, tmp_path: Path)
     worked_frame = frames["worked"].set_index("lead_id")
     tp = world["touchpoints"].merge(world["leads"][["person_id", "lead_id", "created_at"]])
     tp = tp.merge(sql_at.rename("sql_at"), left_on="lead_id", right_index=True, how="left")
+    # with the cut, every lead is counted over the same shorter window: the 10th percentile
+    # of the time to SQL in whole days, so a lead's own SQL does not shorten its window
+    lead_days = (
+        tp.drop_duplicates("lead_id").set_index("lead_id").eval("sql_at - created_at")
+    ).dropna()
+    lead_days = lead_days[lead_days > pd.Timedelta(0)].dt.total_seconds() / 86_400
+    horizon = int(min(settings.post_days, max(1, np.floor(lead_days.quantile(0.10)))))
+    assert test.horizon_days == horizon < settings.post_days
     in_post = (tp["ts"] >= tp["created_at"]) & (
-        tp["ts"] < tp["created_at"] + pd.Timedelta(days=settings.post_days)
+        tp["ts"] < tp["created_at"] + pd.Timedelta(days=horizon)
     )
     before_sql = tp["sql_at"].isna() | (tp["ts"] < tp["sql_at"])
     known = (tp["ts"] < pd.Timestamp(as_of)) & tp["lead_id"].isin(worked_frame.index)
