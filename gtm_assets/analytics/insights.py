@@ -687,6 +687,7 @@ def build_insights(
     prior_channels: pd.DataFrame | None = None,
     pacing: pd.DataFrame | None = None,
     funnel: pd.DataFrame | None = None,
+    data_start: date | None = None,
 ) -> pd.DataFrame:
     """3-5 sentences with their numbers, most urgent first: headline, tracking problems,
     missed targets, funnel bottleneck or early warning, pacing overrun, budget, movers,
@@ -703,7 +704,7 @@ def build_insights(
         tagging_insight(breaks),
         target_insight(summary, currency),
         bottleneck,
-        early_warning_insight(funnel, bottlenecks),
+        early_warning_insight(funnel, bottlenecks, data_start),
         pacing_insight(pacing, currency),
         budget_insight(reallocation, currency),
         channel_mover_insight(
@@ -1017,13 +1018,19 @@ EARLY_WARNING_P = 0.01
 EARLY_WARNING_MIN_ENTERED = 30
 
 
-def early_warnings(funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None) -> pd.DataFrame:
+def early_warnings(
+    funnel: pd.DataFrame | None,
+    bottlenecks: pd.DataFrame | None,
+    data_start: date | None = None,
+) -> pd.DataFrame:
     """Transitions (all leads) whose current, still-open cohort converts clearly slower than
     the mature cohort did by the same age: ``current_cohort_km_rate`` at most
     ``EARLY_WARNING_RATIO`` x ``cohort_rate_at_early_read``, ``early_read_p_value`` below
     ``EARLY_WARNING_P``, at least ``EARLY_WARNING_MIN_ENTERED`` entries. A drop that shows
     only once the cohort matures would otherwise reach the review a month late. Transitions
-    already flagged as a bottleneck this month are left to it."""
+    already flagged as a bottleneck this month are left to it, and so is a reference cohort
+    from before ``data_start`` (the first month with leads): before the exports begin, only
+    the people who later converted left a trace, so its rate is not a baseline."""
     if _empty(funnel) or "early_read_p_value" not in funnel:
         return pd.DataFrame()
     rows = funnel[
@@ -1035,6 +1042,8 @@ def early_warnings(funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None
             <= EARLY_WARNING_RATIO * funnel["cohort_rate_at_early_read"]
         )
     ]
+    if data_start is not None and "cohort_month" in rows:
+        rows = rows[pd.to_datetime(rows["cohort_month"]) >= pd.Timestamp(data_start)]
     if not _empty(bottlenecks) and "flagged" in bottlenecks:
         flagged = bottlenecks[
             bottlenecks.flagged.fillna(False).astype(bool) & (bottlenecks.segment_type == "all")
@@ -1064,9 +1073,11 @@ def _early_sentence(r: Mapping) -> str:
 
 
 def early_warning_insight(
-    funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None = None
+    funnel: pd.DataFrame | None,
+    bottlenecks: pd.DataFrame | None = None,
+    data_start: date | None = None,
 ) -> dict | None:
-    rows = early_warnings(funnel, bottlenecks)
+    rows = early_warnings(funnel, bottlenecks, data_start)
     if rows.empty:
         return None
     r = rows.iloc[0].to_dict()
@@ -1094,12 +1105,17 @@ def _unit_value(stage: str, values: UnitValues) -> float | None:
 
 
 def early_warning_actions(
-    funnel: pd.DataFrame | None, bottlenecks: pd.DataFrame | None, values: UnitValues
+    funnel: pd.DataFrame | None,
+    bottlenecks: pd.DataFrame | None,
+    values: UnitValues,
+    data_start: date | None = None,
 ) -> list[dict]:
     """Act on an early warning now: the owner of the from-stage checks follow-up (speed,
     capacity, routing) while the cohort can still convert."""
     actions = []
-    for r in early_warnings(funnel, bottlenecks).head(MAX_PER_SOURCE).to_dict("records"):
+    for r in (
+        early_warnings(funnel, bottlenecks, data_start).head(MAX_PER_SOURCE).to_dict("records")
+    ):
         per_unit = _unit_value(str(r["to_stage"]), values)
         actions.append(
             dict(
@@ -1431,6 +1447,7 @@ def build_actions(
     channels: pd.DataFrame | None = None,
     prior_channels: pd.DataFrame | None = None,
     funnel: pd.DataFrame | None = None,
+    data_start: date | None = None,
 ) -> pd.DataFrame:
     """The month's candidate actions from every analysis, ranked (``rank_actions``). A
     channel that lost its utm tags (``tagging_breaks``) gets a "fix the tags" action in
@@ -1445,7 +1462,7 @@ def build_actions(
         + tagging_actions(breaks, suppressed, values)
         + reallocation_action(reallocation, currency, mistagged=mistagged)
         + [a for a in waste_list if a.get("channel") not in mistagged]
-        + early_warning_actions(funnel, bottlenecks, values)
+        + early_warning_actions(funnel, bottlenecks, values, data_start)
         + bottleneck_actions(bottlenecks, values)
         + threshold_action(thresholds, values)
         + experiment_actions(experiments, values, currency)

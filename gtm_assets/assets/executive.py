@@ -27,7 +27,7 @@ from gtm_assets.assets.common import (
 )
 from gtm_assets.partitions import add_months, monthly_partitions
 from gtm_assets.report.render import render_html, render_markdown, write_atomically
-from gtm_assets.report.sections import build_monthly_sections, month_rows
+from gtm_assets.report.sections import build_monthly_sections, first_lead_month, month_rows
 from gtm_assets.resources import GtmSettings, WarehouseResource
 from gtm_assets.sql_files import load_sql
 
@@ -305,6 +305,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 prior_channels=prior_channels,
                 pacing=inputs["budget_pacing"],
                 funnel=inputs["funnel_stages"],
+                data_start=first_lead_month(con),
             )
             actions = build_actions(
                 month,
@@ -320,6 +321,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 channels=inputs["channel_performance"],
                 prior_channels=prior_channels,
                 funnel=inputs["funnel_stages"],
+                data_start=first_lead_month(con),
             )
             insights.insert(0, "month", month)
             actions.insert(0, "month", month)

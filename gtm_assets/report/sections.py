@@ -44,6 +44,14 @@ METRIC_LABELS = {
 }
 
 
+def first_lead_month(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first month with a lead in the exports (where the data begin)."""
+    if not wh.table_exists(con, "staging.leads"):
+        return None
+    first = con.execute("select min(created_at) from staging.leads").fetchone()[0]
+    return None if first is None else date(first.year, first.month, 1)
+
+
 def month_rows(
     con: duckdb.DuckDBPyConnection, table: str, month: date, order_by: str = ""
 ) -> pd.DataFrame | None:
@@ -534,7 +542,7 @@ def funnel_section(con, month: date, currency: str) -> Section:
             "entries in the data yet, so there is no mature rate; the period rate stands in."
         )
     bottlenecks = month_rows(con, "marts.funnel_bottlenecks", month)
-    early = early_warning_insight(stages, bottlenecks)
+    early = early_warning_insight(stages, bottlenecks, first_lead_month(con))
     if early is not None:
         section.paragraphs.append(early["insight"])
     if bottlenecks is not None and not bottlenecks.empty:

@@ -1087,6 +1087,17 @@ def test_an_open_cohort_converting_slowly_is_an_early_warning():
     assert early["owner_role"] == "Sales development lead"
     assert early["expected_impact"] == pytest.approx((0.394 - 0.129) * 382)
     assert early["revenue_equivalent"] == pytest.approx((0.394 - 0.129) * 382 * 400_000 / 100)
+    # a reference cohort from before the exports begin (only later converters left a trace
+    # there) is no baseline
+    assert ins.early_warning_insight(funnel, data_start=date(2025, 6, 1)) is None
+    assert ins.early_warning_insight(funnel, data_start=date(2025, 5, 1)) is not None
+    assert (
+        ins.build_actions(MONTH, "USD", summary(), funnel=funnel, data_start=date(2025, 6, 1))[
+            "source"
+        ]
+        .ne("funnel_stages")
+        .all()
+    )
     # not significant, not material, or already a flagged bottleneck: no warning
     assert ins.early_warning_insight(_funnel_rows(0.129, 0.2)) is None
     assert ins.early_warning_insight(_funnel_rows(0.35, 1e-6)) is None
