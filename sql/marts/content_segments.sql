@@ -1,5 +1,7 @@
 -- Content performance by content type and by topic, from the month's
 -- marts.content_performance slice. Shares are of the month's all-content totals.
+-- assisted_leads sums the items' counts: a lead whose path holds two items of a segment
+-- counts twice (the credit columns add up exactly; docs/content.md).
 with
 
 performance as (
