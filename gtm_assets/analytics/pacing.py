@@ -491,9 +491,12 @@ def _revenue_waste_row(
       opportunities per lead imply (at least ``MIN_EXPECTED_OPPORTUNITIES`` due); wasted =
       this month's spend x (1 - its rate / the account's): spend buying leads that an
       average campaign's would have turned into pipeline.
-    - ``roas_below_target``: ROAS below its target this month and below half of it over three
-      months, with fewer won deals (revenue / the account's average deal) than the target
-      implies; wasted = spend - revenue / target ROAS.
+    - ``roas_below_target``: ROAS below its target this month and below half the bar over
+      three months, with fewer won deals (revenue / the account's average deal) than the bar
+      implies; the bar is the target, or the account's own three-month ROAS when lower (a
+      young account whose deals have not closed yet); wasted = spend - revenue / target ROAS.
+
+    ``alpha`` arrives Bonferroni-adjusted over the campaigns tested.
     """
     if spend < max(min_spend, 1e-9):
         return None
