@@ -544,10 +544,7 @@ def content_recommendations(
 
     # convert and promote: rate vs traffic, against the page's peers (same content type) or
     # the typical page; pages with more form fills than visitors have no usable rate
-    eligible = perf[
-        (perf["unique_visitors"] >= cfg.min_visitors)
-        & (perf["form_fills"] <= perf["unique_visitors"])
-    ]
+    eligible = _item_rates(perf, cfg)
     if _finite(site_rate) and site_rate > 0 and len(eligible):
         level = float(perf["unique_visitors"].quantile(cfg.traffic_quantile))
         for _, c in eligible.iterrows():

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from gtm_assets.analytics.funnel import add_months
+
 MAX_ACTIONS = 5
 MAX_PER_SOURCE = 2
 ACTION_COLUMNS = [
@@ -128,8 +130,7 @@ def pct(value: float) -> str:
 
 def due_date(month: date, source: str) -> date:
     """Due date of an action: a number of days after the month's last day, by source."""
-    next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return next_month - timedelta(days=1) + timedelta(days=DUE_DAYS.get(source, 14))
+    return add_months(month, 1) - timedelta(days=1) + timedelta(days=DUE_DAYS.get(source, 14))
 
 
 # --- insights ---------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def _period_phrases(summary: pd.DataFrame, month: date) -> tuple[str, str]:
     days = partial_days(summary)
     if days is None:
         return f"{month:%B %Y}", "month over month"
-    prior = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    prior = add_months(month, -1)
     return f"1-{days} {month:%B %Y}", f"against 1-{days} {prior:%B}"
 
 
@@ -824,9 +825,7 @@ def _ended_by(end_date: object, month: object) -> date | None:
     if end_date is None or _nan(end_date) or pd.isna(end_date) or month is None or pd.isna(month):
         return None
     end = pd.Timestamp(end_date).date()
-    month_start = pd.Timestamp(month).date()
-    next_month = date(month_start.year + month_start.month // 12, month_start.month % 12 + 1, 1)
-    return end if end < next_month else None
+    return end if end < add_months(pd.Timestamp(month).date(), 1) else None
 
 
 def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:

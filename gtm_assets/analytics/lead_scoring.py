@@ -1017,11 +1017,17 @@ def scoring_frame(
         "post_days": settings.post_days,
     }
     reached = inputs.lead_entries.loc[inputs.lead_entries["sql_at"].notna(), ["lead_id", "sql_at"]]
-    con.register("lead_sql_reached", reached)
-    try:
-        counts = con.execute(load_sql("intermediate/lead_touch_counts"), params).df()
-    finally:
-        con.unregister("lead_sql_reached")
+
+    def touch_counts(post_days: int) -> pd.DataFrame:
+        con.register("lead_sql_reached", reached)
+        try:
+            return con.execute(
+                load_sql("intermediate/lead_touch_counts"), params | {"post_days": post_days}
+            ).df()
+        finally:
+            con.unregister("lead_sql_reached")
+
+    counts = touch_counts(settings.post_days)
     first = con.execute(
         load_sql("intermediate/lead_first_channel"), {"as_of": cut, "since": params["since"]}
     ).df()
@@ -1043,13 +1049,7 @@ def scoring_frame(
         # window, one that few leads reach SQL within
         horizon = common_post_horizon(leads, settings.post_days)
         if horizon < settings.post_days:
-            con.register("lead_sql_reached", reached)
-            try:
-                counts = con.execute(
-                    load_sql("intermediate/lead_touch_counts"), params | {"post_days": horizon}
-                ).df()
-            finally:
-                con.unregister("lead_sql_reached")
+            counts = touch_counts(horizon)
         test = replace(test, horizon_days=horizon)
         counts = counts[~counts["after_sql"]]
     wide = touch_feature_frame(leads["lead_id"], counts)

@@ -45,6 +45,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from gtm_assets.analytics.funnel import add_months
 from gtm_assets.analytics.insights import ONE_DEAL_SHARE, dominant_deal
 
 TYPE_DURATION_RANGE = {
@@ -73,11 +74,6 @@ def _div(a: float, b: float) -> float:
 def quarter_label(start: date) -> str:
     """date(2026, 4, 1) -> '2026-Q2'."""
     return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-
-
-def add_months(value: date, months: int) -> date:
-    index = value.year * 12 + value.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def quarter_months(start: date) -> list[date]:

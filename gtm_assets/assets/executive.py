@@ -289,6 +289,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
         with warehouse.connect() as con:
             inputs = {name: month_rows(con, f"marts.{name}", month) for name in INSIGHT_INPUTS}
             prior_channels = month_rows(con, "marts.channel_performance", add_months(month, -1))
+            data_start = first_lead_month(con)
             insights = build_insights(
                 month,
                 settings.currency,
@@ -305,7 +306,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 prior_channels=prior_channels,
                 pacing=inputs["budget_pacing"],
                 funnel=inputs["funnel_stages"],
-                data_start=first_lead_month(con),
+                data_start=data_start,
             )
             actions = build_actions(
                 month,
@@ -321,7 +322,7 @@ def build_executive_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDef
                 channels=inputs["channel_performance"],
                 prior_channels=prior_channels,
                 funnel=inputs["funnel_stages"],
-                data_start=first_lead_month(con),
+                data_start=data_start,
             )
             insights.insert(0, "month", month)
             actions.insert(0, "month", month)

@@ -14,11 +14,11 @@ from gtm_assets.analytics import attribution as at
 MARCH = (date(2024, 3, 1), date(2024, 4, 1))
 
 
-def _paths(con) -> pd.DataFrame:
+def _paths(con, touches: str = "_attr_path_touches") -> pd.DataFrame:
     return con.execute(
         "select case when t.converted then 'c:' else 'n:' end || p.path_key as path_id, "
         "t.converted, string_agg(t.channel, '>' order by t.touch_index) as path "
-        "from _attr_path_touches as t join _attr_paths as p using (path_id) "
+        f"from {touches} as t join _attr_paths as p using (path_id) "
         "group by all order by path_id"
     ).df()
 
@@ -387,13 +387,7 @@ def test_lead_conversion_sessions_span_the_visit_the_lead_was_created_in():
 
 
 def _model_paths(con) -> dict[str, str]:
-    return dict(
-        con.execute(
-            "select case when t.converted then 'c:' else 'n:' end || p.path_key, "
-            "string_agg(t.channel, '>' order by t.touch_index) "
-            "from _attr_model_touches as t join _attr_paths as p using (path_id) group by all"
-        ).fetchall()
-    )
+    return _paths(con, "_attr_model_touches").set_index("path_id")["path"].to_dict()
 
 
 def test_deal_paths_leave_the_sourcing_leads_session_out_of_data_driven_models():
