@@ -455,16 +455,99 @@ def _paid_roas(perf: pd.DataFrame) -> float:
     return float(revenue[spend > 0].sum()) / total if total > 0 else np.nan
 
 
+#: Lead cohorts (months) the opportunity lag is measured over; opportunities later than
+#: this after their lead count as if on time.
+LAG_HISTORY_MONTHS = 12
+
+#: The three-month window the revenue waste rules judge a campaign over.
+WINDOW_MONTHS = 3
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole calendar months from ``start``'s month to ``end``'s month."""
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def lead_cohort_completeness(
+    development: pd.DataFrame, month: date, max_age: int = LAG_HISTORY_MONTHS
+) -> np.ndarray:
+    """Share of a lead cohort's eventual opportunities (or won deals) dated by the end of
+    the month it is ``a`` months old, for a = 0..max_age (1 from max_age on): the chain
+    ladder on the account's cohorts observed up to ``month``.
+
+    ``development``: lead_month, age_months, conversions (budget_lead_cohort_development
+    .sql). The development factor from age a to a + 1 is the cohorts' cumulative
+    conversions at a + 1 over those at a, over every cohort observed at a + 1; a factor
+    with no cohort (or no conversion) to measure it is 1, so a young account's lags read
+    short, never long.
+    """
+    cumulative: dict[int, np.ndarray] = {}
+    if not development.empty:
+        for lead_month, part in development.groupby("lead_month"):
+            observed = months_between(pd.Timestamp(lead_month).date(), month)
+            if observed < 0:
+                continue
+            counts = np.zeros(max_age + 1)
+            ages = np.minimum(part["age_months"].to_numpy(dtype=int), max_age)
+            np.add.at(counts, ages, part["conversions"].to_numpy(dtype=float))
+            cumulative[observed] = cumulative.get(observed, 0) + np.cumsum(counts)
+    factors = np.ones(max_age)
+    for a in range(max_age):
+        rows = [c for observed, c in cumulative.items() if observed >= a + 1]
+        den = sum(float(c[a]) for c in rows)
+        if den > 0:
+            factors[a] = max(sum(float(c[a + 1]) for c in rows) / den, 1.0)
+    tail = np.append(np.cumprod(factors[::-1])[::-1], 1.0)
+    return 1.0 / tail
+
+
+def due_in_window(
+    history: pd.DataFrame,
+    month: date,
+    completeness: np.ndarray,
+    column: str = "leads",
+    window: int = WINDOW_MONTHS,
+) -> pd.Series:
+    """Per campaign: its monthly ``column`` (leads, or the spend that bought them) weighted
+    by the share of their eventual opportunities (or won deals) the account's lag puts
+    inside the ``window`` months ending with ``month``: sum over months k of
+    column(k) x (F(age at the window's end) - F(age at its start)).
+
+    A steady campaign's is close to its own total over the window; a campaign launched this
+    month has only F(0) of it due yet, one winding down more. ``history``: campaign_id,
+    month and ``column`` (budget_campaign_history.sql).
+    """
+
+    def share(age: int) -> float:
+        if age < 0:
+            return 0.0
+        return float(completeness[min(age, len(completeness) - 1)])
+
+    if history.empty:
+        return pd.Series(dtype=float)
+    ages = np.array([months_between(pd.Timestamp(m).date(), month) for m in history["month"]])
+    due = np.array([share(a) - share(a - window) for a in ages])
+    weighted = pd.to_numeric(history[column], errors="coerce").fillna(0.0).to_numpy() * due
+    return pd.Series(weighted, index=history["campaign_id"].to_numpy()).groupby(level=0).sum()
+
+
 def _account_rates(perf: pd.DataFrame) -> tuple[float, float, float]:
     """(opportunities per lead, revenue per won deal, ROAS) over every campaign's trailing
     three months: the account's yardsticks for whether a campaign's leads close. They share
     the campaigns' lags (a deal closes months after its lead), so a young account or a slow
-    quarter is not read as one campaign's failure."""
+    quarter is not read as one campaign's failure. With ``effective_leads_3m`` (leads
+    weighted by the share of their opportunities due in the window, ``due_in_window``)
+    the rate is per effective lead: what a campaign's leads owe at their own ages."""
     columns = ("leads_3m", "opportunities_3m", "customers_3m", "revenue_3m", "spend_3m")
     if not set(columns) <= set(perf):
         return np.nan, np.nan, np.nan
     total = {c: float(pd.to_numeric(perf[c], errors="coerce").fillna(0).sum()) for c in columns}
-    opp_rate = total["opportunities_3m"] / total["leads_3m"] if total["leads_3m"] > 0 else np.nan
+    leads = (
+        float(pd.to_numeric(perf["effective_leads_3m"], errors="coerce").fillna(0).sum())
+        if "effective_leads_3m" in perf
+        else total["leads_3m"]
+    )
+    opp_rate = total["opportunities_3m"] / leads if leads > 0 else np.nan
     deal = total["revenue_3m"] / total["customers_3m"] if total["customers_3m"] > 0 else np.nan
     roas = total["revenue_3m"] / total["spend_3m"] if total["spend_3m"] > 0 else np.nan
     return opp_rate, deal, roas
@@ -490,11 +573,16 @@ def _revenue_waste_row(
     - ``leads_rarely_close``: opportunities from its leads at most half of what the account's
       opportunities per lead imply (at least ``MIN_EXPECTED_OPPORTUNITIES`` due); wasted =
       this month's spend x (1 - its rate / the account's): spend buying leads that an
-      average campaign's would have turned into pipeline.
+      average campaign's would have turned into pipeline. With ``effective_leads_3m`` the
+      account's rate applies at the campaign's leads' ages (a launch's leads are weeks old;
+      most of their opportunities are not due yet), and ``threshold`` is that rate per lead.
     - ``roas_below_target``: ROAS below its target this month and below half the bar over
       three months, with fewer won deals (revenue / the account's average deal) than the bar
       implies; the bar is the target, or the account's own three-month ROAS when lower (a
-      young account whose deals have not closed yet); wasted = spend - revenue / target ROAS.
+      young account whose deals have not closed yet), applied to the spend whose deals were
+      due in the window (``won_due_spend_3m``: each month's spend weighted by the share of
+      its leads' won deals the account's lag puts in the window; a launch's are mostly not
+      due yet); wasted = spend - revenue / target ROAS.
 
     ``alpha`` arrives Bonferroni-adjusted over the campaigns tested.
     """
@@ -521,22 +609,35 @@ def _revenue_waste_row(
         "opportunities_3m": opps_3m,
         "trailing_3m_roas": revenue_3m / spend_3m if spend_3m and spend_3m > 0 else np.nan,
     }
-    if np.isfinite(opp_rate) and opp_rate > 0 and np.isfinite(leads_3m) and np.isfinite(opps_3m):
-        expected = leads_3m * opp_rate
+    effective = _number(getattr(r, "effective_leads_3m", None))
+    if not np.isfinite(effective):
+        effective = leads_3m
+    if (
+        np.isfinite(opp_rate)
+        and opp_rate > 0
+        and np.isfinite(leads_3m)
+        and leads_3m > 0
+        and np.isfinite(opps_3m)
+    ):
+        expected = effective * opp_rate
         if expected >= MIN_EXPECTED_OPPORTUNITIES and opps_3m <= 0.5 * expected:
             p_value = float(stats.poisson.cdf(math.floor(opps_3m), expected))
             if p_value < alpha:
-                own = opps_3m / leads_3m
+                own, bar = opps_3m / leads_3m, expected / leads_3m
+                # a campaign whose leads are younger than the account's owes fewer yet
+                ages = (
+                    " at these leads' ages" if abs(effective - leads_3m) > 0.05 * leads_3m else ""
+                )
                 return base | {
                     "kind": "leads_rarely_close",
                     "metric": "opportunities_per_lead",
                     "value": own,
-                    "threshold": opp_rate,
-                    "wasted_spend": spend * (1 - own / opp_rate),
+                    "threshold": bar,
+                    "wasted_spend": spend * (1 - own / bar),
                     "detail": (
                         f"{opps_3m:,.1f} opportunities from {leads_3m:,.1f} leads over three "
-                        f"months where the account's {opp_rate:.1%} implies {expected:,.1f} "
-                        f"(Poisson p = {p_value:.2g})"
+                        f"months where the account's {opp_rate:.1%}{ages} implies "
+                        f"{expected:,.1f} (Poisson p = {p_value:.2g})"
                     ),
                 }
     trailing = base["trailing_3m_roas"]
@@ -547,9 +648,20 @@ def _revenue_waste_row(
     # judged against what the account returned over the same months when that is lower
     # than the target: deals lag their leads, and a young account has few yet
     bar = min(target_roas, account_roas) if np.isfinite(account_roas) else target_roas
-    if trailing >= 0.5 * bar or not (np.isfinite(deal) and deal > 0) or bar <= 0:
+    # on the spend whose deals were due in the window: a launch's deals are not due yet,
+    # a campaign winding down closes the deals of leads bought before the window
+    due_spend = _number(getattr(r, "won_due_spend_3m", None))
+    if not np.isfinite(due_spend):
+        due_spend = spend_3m
+    maturity = due_spend / spend_3m if spend_3m and spend_3m > 0 else 1.0
+    if (
+        revenue_3m >= 0.5 * bar * due_spend
+        or not (np.isfinite(deal) and deal > 0)
+        or bar <= 0
+        or due_spend <= 0
+    ):
         return None
-    due = spend_3m * bar / deal
+    due = due_spend * bar / deal
     p_value = float(stats.poisson.cdf(math.floor(revenue_3m / deal), due))
     if p_value >= alpha:
         return None
@@ -562,8 +674,15 @@ def _revenue_waste_row(
         "threshold": target_roas,
         "wasted_spend": spend - revenue / target_roas,
         "detail": (
-            f"ROAS {roas:.2f} this month and {trailing:.2f} over three months vs target "
-            f"{target_roas:.2f}: about {due:,.1f} won deals were due at the average deal and "
+            (
+                f"ROAS {roas:.2f} this month and {trailing:.2f} over three months vs target "
+                f"{target_roas:.2f}"
+                if abs(maturity - 1.0) <= 0.05
+                else f"ROAS {roas:.2f} this month; {revenue_3m / due_spend:.2f} over three "
+                f"months on the {due_spend:,.0f} of spend whose leads' deals were due in them "
+                f"(of {spend_3m:,.0f} spent) vs target {target_roas:.2f}"
+            )
+            + f": about {due:,.1f} won deals were due at the average deal and "
             + ("the target" if bar == target_roas else f"the account's ROAS of {bar:.2f}")
             + f" (Poisson p = {p_value:.2g})"
         ),

@@ -287,6 +287,28 @@ def _average_return(
     return out
 
 
+def _with_due_in_window(con, perf: pd.DataFrame, month: date) -> pd.DataFrame:
+    """``perf`` with ``effective_leads_3m`` (each campaign's leads weighted by the share of
+    their opportunities the account's lead-to-opportunity lag puts in the three months
+    ending with ``month``) and ``won_due_spend_3m`` (its spend weighted the same way by the
+    lead-to-won-deal lag): what its leads and its spend owe the window at their ages."""
+    params = {"month_start": month, "history_months": pace.LAG_HISTORY_MONTHS}
+    history = _stable_query(con, load_sql("marts/budget_campaign_history"), params)
+    out = perf.copy()
+    for column, conversion_type, volume in (
+        ("effective_leads_3m", "opportunity", "leads"),
+        ("won_due_spend_3m", "won", "spend"),
+    ):
+        development = con.execute(
+            load_sql("marts/budget_lead_cohort_development"),
+            params | {"conversion_type": conversion_type},
+        ).df()
+        completeness = pace.lead_cohort_completeness(development, month)
+        due = pace.due_in_window(history, month, completeness, volume)
+        out[column] = out["campaign_id"].map(due).astype(float).fillna(0.0)
+    return out
+
+
 def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     if not wh.table_exists(con, "marts.budget_response_curves"):
         return {}, pd.DataFrame(), pd.DataFrame()
@@ -932,8 +954,11 @@ def budget_pacing(
     deps=["campaign_performance", "budget_response_curves"],
     description=(
         "Where money was wasted this month: campaigns with real volume but no lead, campaigns "
-        "with CPA above target, and channels past saturation (the last dollar returns less than "
-        "a dollar while the average ROAS looks fine), with the amount (table budget_waste)."
+        "with CPA above target, campaigns whose leads rarely become pipeline or whose revenue "
+        "stays below the ROAS target over three months (judged at their leads' ages: a "
+        "launch's deals are not due yet), and channels past saturation (the last dollar "
+        "returns less than a dollar while the average ROAS looks fine), with the amount "
+        "(table budget_waste)."
     ),
     check_specs=[
         dg.AssetCheckSpec(
@@ -952,7 +977,11 @@ def budget_waste(
 ) -> dg.MaterializeResult:
     month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        perf = _with_due_in_window(
+            con,
+            _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
+            month,
+        )
         fits, curves, _ = _load_fits(con, month)
         current, _ = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(

@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -296,3 +297,178 @@ def test_a_cpa_trigger_gives_way_to_a_roas_on_target():
     assert not out.loc["cpa_above_target", "fired"]
     assert out.loc["cpa_above_target", "overridden_by"].startswith("its ROAS meets its target")
     assert not out.loc["roas_below_target", "fired"]
+
+
+def _development() -> pd.DataFrame:
+    """Opportunities by lead month and age, seen at the end of June 2024: March's cohort
+    10 / 5 / 5 at ages 0 / 1 / 2; April's 8 / 4; May's 6; June's 3."""
+    rows = [
+        ("2024-03-01", 0, 10),
+        ("2024-03-01", 1, 5),
+        ("2024-03-01", 2, 5),
+        ("2024-04-01", 0, 8),
+        ("2024-04-01", 1, 4),
+        ("2024-05-01", 0, 6),
+        ("2024-06-01", 0, 3),
+    ]
+    return pd.DataFrame(rows, columns=["lead_month", "age_months", "conversions"]).assign(
+        lead_month=lambda d: pd.to_datetime(d["lead_month"])
+    )
+
+
+def test_lead_cohort_completeness_is_the_chain_ladder():
+    """Age 0 -> 1 over March-May (observed at 1+): (15 + 12 + 6) / (10 + 8 + 6) = 33/24;
+    1 -> 2 over March-April: (20 + 12) / (15 + 12) = 32/27; 2 -> 3 over March: 20/20; no
+    cohort is older. F(0) = 1 / (33/24 x 32/27) = 27/44, F(1) = 27/32, F(2..) = 1."""
+    from gtm_assets.analytics.pacing import lead_cohort_completeness
+
+    f = lead_cohort_completeness(_development(), JUNE, max_age=4)
+    assert f == pytest.approx([27 / 44, 27 / 32, 1.0, 1.0, 1.0])
+    # no history at all: every lead's opportunities are taken as due at once
+    empty = pd.DataFrame(columns=["lead_month", "age_months", "conversions"])
+    assert lead_cohort_completeness(empty, JUNE, max_age=2) == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_leads_weighed_by_the_opportunities_due_in_the_window():
+    """With F = 27/44, 27/32, 1: a campaign launched in June owes F(0) of its 100 leads'
+    opportunities; a steady 100 leads a month since January owes exactly its 300 leads in
+    the window (ages 5..0: 0 + (1 - 27/32) + (1 - 27/44) + 1 + 27/32 + 27/44 = 3)."""
+    from gtm_assets.analytics.pacing import due_in_window
+
+    f = np.array([27 / 44, 27 / 32, 1.0, 1.0, 1.0])
+    months = pd.date_range("2024-01-01", "2024-06-01", freq="MS")
+    lead_months = pd.concat(
+        [
+            pd.DataFrame({"campaign_id": "LAUNCH", "month": [months[-1]], "leads": [100.0]}),
+            pd.DataFrame({"campaign_id": "STEADY", "month": months, "leads": 100.0}),
+        ]
+    )
+    e = due_in_window(lead_months, JUNE, f, "leads")
+    assert e["LAUNCH"] == pytest.approx(100 * 27 / 44)
+    assert e["STEADY"] == pytest.approx(300.0)
+
+
+def test_a_launch_is_judged_on_the_opportunities_its_young_leads_owe():
+    """LAUNCH: 600 leads this month and 50 opportunities. Against the account's plain
+    ratio (650 / 3,600 per lead: 108 due) that is less than half: flagged. At its leads'
+    age it owes 0.193 x 368 = 71 (the account: 650 opportunities / (3,000 + 368) effective
+    leads): 50 is not half of that, no waste. BAD: the same launch with 5 opportunities is
+    waste either way, and says it is judged at its leads' ages."""
+    f0 = 27 / 44
+    perf = pd.DataFrame(
+        {
+            "campaign_id": ["LAUNCH", "REST"],
+            "campaign_name": ["launch", "rest"],
+            "channel": ["paid_search", "paid_social"],
+            "spend": [30_000.0, 90_000.0],
+            "clicks": [5_000, 20_000],
+            "leads": [600.0, 1_000.0],
+            "target_cpa": [None, None],
+            "roas": [None, None],
+            "target_roas": [None, None],
+            "attributed_revenue": [0.0, 0.0],
+            "spend_3m": [30_000.0, 270_000.0],
+            "leads_3m": [600.0, 3_000.0],
+            "opportunities_3m": [50.0, 600.0],
+            "customers_3m": [0.0, 60.0],
+            "revenue_3m": [0.0, 600_000.0],
+        }
+    )
+    plain = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.2)
+    assert list(plain["scope_id"]) == ["LAUNCH"]
+    aged = perf.assign(effective_leads_3m=[600 * f0, 3_000.0])
+    assert campaign_waste(aged, min_spend=500, min_clicks=100, cpa_tolerance=0.2).empty
+    bad = aged.assign(opportunities_3m=[5.0, 600.0])
+    w = campaign_waste(bad, min_spend=500, min_clicks=100, cpa_tolerance=0.2).iloc[0]
+    rate = 605 / (3_000 + 600 * f0)
+    assert w["kind"] == "leads_rarely_close"
+    assert w["threshold"] == pytest.approx(rate * f0)
+    assert w["wasted_spend"] == pytest.approx(30_000 * (1 - 5 / (rate * 600 * f0)))
+    assert f"where the account's {rate:.1%} at these leads' ages implies" in w["detail"]
+
+
+def test_effective_leads_from_the_warehouse():
+    """The two SQL reads behind ``effective_leads_3m``: March's 4 leads make 2
+    opportunities in March and 1 in April, and one dated before its lead counts at age 0,
+    so F(0) = 3/4 and F(1..) = 1. In the window April-June, June's launch (10 leads) owes
+    F(0) of its leads, March's 4 leads F(3) - F(0); a campaign without lead history none."""
+    import duckdb
+
+    from gtm_assets.assets.budget import _with_due_in_window
+
+    con = duckdb.connect()
+    con.execute("create schema intermediate; create schema marts")
+    rows = [(f"lead:{i}", "lead", f"L{i}", "2024-03-10") for i in range(4)]
+    rows += [
+        ("opportunity:a", "opportunity", "L0", "2024-03-20"),
+        ("opportunity:b", "opportunity", "L1", "2024-03-25"),
+        ("opportunity:c", "opportunity", "L2", "2024-04-05"),
+        ("opportunity:d", "opportunity", "L3", "2024-02-05"),  # before its lead: age 0
+    ]
+    conversions = pd.DataFrame(
+        rows, columns=["conversion_id", "conversion_type", "lead_id", "converted_at"]
+    ).assign(converted_at=lambda d: pd.to_datetime(d["converted_at"]))
+    performance = pd.DataFrame(
+        {
+            "campaign_id": ["LAUNCH", "OLD", "OLD"],
+            "month": pd.to_datetime(["2024-06-01", "2024-03-01", "2024-06-01"]).date,
+            "leads": [10.0, 4.0, None],
+            "spend": [5_000.0, 2_000.0, None],
+        }
+    )
+    con.register("conversions_df", conversions)
+    con.register("performance_df", performance)
+    con.execute("create table intermediate.conversions as select * from conversions_df")
+    con.execute("create table marts.campaign_performance as select * from performance_df")
+    perf = pd.DataFrame({"campaign_id": ["LAUNCH", "OLD", "NEW"]})
+    out = _with_due_in_window(con, perf, JUNE).set_index("campaign_id")
+    leads = out["effective_leads_3m"]
+    # March's cohort: 3 opportunities at age 0, 4 by age 1: F(0) = 3/4, F(1..) = 1
+    assert leads["LAUNCH"] == pytest.approx(10 * 0.75)
+    # March's leads are 3 months old: their opportunities after age 0 fall in April-June
+    assert leads["OLD"] == pytest.approx(4 * (1.0 - 0.75))
+    assert leads["NEW"] == 0.0
+    # no won deal yet: no lag measured, each month's spend is due at once (in the window
+    # for June's, before it for March's)
+    assert out["won_due_spend_3m"].to_dict() == {"LAUNCH": 5_000.0, "OLD": 0.0, "NEW": 0.0}
+
+
+def test_a_launch_owes_revenue_only_on_the_spend_whose_deals_are_due():
+    """LAUNCH spent 100,000 this month and has no revenue yet. At the 2.0 target and a
+    15,000 average deal, 13.3 won deals would be due if all its spend counted (P(0) =
+    1.6e-6: waste); with 10% of a lead's won deals closing in its first month only 10,000
+    of the spend is due, 1.3 deals (P(0) = 0.26): not waste. OLD, winding down, spent
+    10,000 in the window but 90,000 of spend is due there, and returned 30,000: waste,
+    said to be judged on that spend."""
+    perf = pd.DataFrame(
+        {
+            "campaign_id": ["LAUNCH", "OLD", "REST"],
+            "campaign_name": ["launch", "old", "rest"],
+            "channel": ["paid_search", "display", "paid_social"],
+            "spend": [100_000.0, 2_000.0, 90_000.0],
+            "clicks": [5_000, 500, 20_000],
+            "leads": [500.0, 5.0, 1_000.0],
+            "target_cpa": [None, None, None],
+            "roas": [0.0, 0.5, 3.0],
+            "target_roas": [2.0, 2.0, 2.0],
+            "attributed_revenue": [0.0, 1_000.0, 270_000.0],
+            "spend_3m": [100_000.0, 10_000.0, 270_000.0],
+            "leads_3m": [500.0, 40.0, 3_000.0],
+            "opportunities_3m": [60.0, 10.0, 600.0],
+            "customers_3m": [0.0, 2.0, 52.0],
+            "revenue_3m": [0.0, 30_000.0, 780_000.0],
+        }
+    )
+    plain = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.2)
+    assert set(plain["scope_id"]) == {"LAUNCH"}
+    due = perf.assign(won_due_spend_3m=[10_000.0, 90_000.0, 270_000.0])
+    w = campaign_waste(due, min_spend=500, min_clicks=100, cpa_tolerance=0.2).set_index("scope_id")
+    assert "LAUNCH" not in w.index and "REST" not in w.index
+    old = w.loc["OLD"]
+    assert old["kind"] == "roas_below_target"
+    # account: 810,000 / 54 won deals = 15,000 a deal; 90,000 x 2.0 / 15,000 = 12 due
+    assert "about 12.0 won deals were due" in old["detail"]
+    assert old["detail"].startswith(
+        "ROAS 0.50 this month; 0.33 over three months on the 90,000 of spend whose leads' "
+        "deals were due in them (of 10,000 spent) vs target 2.00"
+    )
