@@ -689,6 +689,10 @@ def _revenue_waste_row(
     }
 
 
+#: A campaign whose three months' spend has less than this share of its deals due (the
+#: account's lag from lead to won deal) is too young for the in-month ROAS rule.
+YOUNG_DUE_SHARE = 0.5
+
 #: What a campaign's month plan is, said with its pacing triggers: it can differ from the
 #: channel's budget_plan (a campaign at the channel's pace can still outrun its own budget).
 CAMPAIGN_PLAN_NOTE = " (plan: the campaign's planned_budget spread evenly over its flight)"
@@ -718,7 +722,9 @@ def triggers(
     ``min_spend`` of spend. ``recommended_change`` (channel: recommended minus reference
     spend of the month's reallocation): a channel rule that points the other way from the
     reallocation does not fire, and ``overridden_by`` says why (a channel can return 3 at the
-    margin and still lose budget to channels that return more).
+    margin and still lose budget to channels that return more). The ROAS rule gives way
+    for a campaign whose spend's deals are mostly not due yet (``won_due_spend_3m`` below
+    ``YOUNG_DUE_SHARE`` of ``spend_3m``: a launch).
     """
     rows = []
 
@@ -780,6 +786,12 @@ def triggers(
             )
         if pd.notna(r.target_roas) and r.target_roas > 0 and pd.notna(r.roas):
             limit = float(r.target_roas) * (1 - roas_under)
+            spent = _number(getattr(r, "spend_3m", None))
+            due = (
+                _number(getattr(r, "won_due_spend_3m", None)) / spent
+                if np.isfinite(spent) and spent > 0
+                else np.nan
+            )
             add(
                 "roas_below_target",
                 "campaign",
@@ -790,6 +802,10 @@ def triggers(
                 limit,
                 r.roas < limit,
                 "reduce the campaign's budget and review targeting",
+                f"its leads are young: the deals of only {due:.0%} of its three months' spend "
+                "are due yet (the account's lag from lead to won deal)"
+                if np.isfinite(due) and due < YOUNG_DUE_SHARE
+                else None,
             )
     for r in pacing_rows.itertuples(index=False):
         if r.pacing_ratio is None or pd.isna(r.pacing_ratio):

@@ -1048,7 +1048,11 @@ def budget_triggers(
 ) -> dg.MaterializeResult:
     month, _ = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month})
+        perf = _with_due_in_window(
+            con,
+            _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
+            month,
+        )
         pacing_rows = (
             _stable_query(con, "select * from marts.budget_pacing where month = $m", {"m": month})
             if wh.table_exists(con, "marts.budget_pacing")

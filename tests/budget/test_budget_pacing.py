@@ -472,3 +472,30 @@ def test_a_launch_owes_revenue_only_on_the_spend_whose_deals_are_due():
         "ROAS 0.50 this month; 0.33 over three months on the 90,000 of spend whose leads' "
         "deals were due in them (of 10,000 spent) vs target 2.00"
     )
+
+
+def test_the_roas_trigger_waits_for_a_launch_s_deals():
+    """Both campaigns return ROAS 0.2 against a 2.0 target this month; LAUNCH's three
+    months' spend has only 10% of its deals due yet, STEADY's all: only STEADY fires."""
+    perf = pd.DataFrame(
+        {
+            "campaign_id": ["LAUNCH", "STEADY"],
+            "channel": ["paid_search", "display"],
+            "spend": [50_000.0, 50_000.0],
+            "cpa": [None, None],
+            "target_cpa": [None, None],
+            "roas": [0.2, 0.2],
+            "target_roas": [2.0, 2.0],
+            "spend_3m": [50_000.0, 150_000.0],
+            "won_due_spend_3m": [5_000.0, 150_000.0],
+        }
+    )
+    empty = pd.DataFrame(columns=["level", "channel", "campaign_id", "pacing_ratio"])
+    marginal = pd.DataFrame(columns=["channel", "marginal_roas"])
+    out = triggers(perf, empty, marginal).set_index(["rule", "scope_id"])
+    assert out.loc[("roas_below_target", "STEADY"), "fired"]
+    launch = out.loc[("roas_below_target", "LAUNCH")]
+    assert not launch["fired"]
+    assert launch["overridden_by"].startswith(
+        "its leads are young: the deals of only 10% of its three months' spend are due yet"
+    )
