@@ -51,6 +51,7 @@ import pandas as pd
 from gtm_assets.analytics.allocation import (
     Curve,
     Linear,
+    MeanHill,
     PeriodHill,
     check_kkt,
     historical_roi_allocation,
@@ -59,6 +60,7 @@ from gtm_assets.analytics.allocation import (
 from gtm_assets.analytics.response_curves import DECAY_GRID, CurveFit, adstock, fit_hill
 
 METRICS = ("revenue", "conversions")
+OBJECTIVE_CURVES = ("point", "bootstrap_mean")
 _TYPE_OF_METRIC = {"revenue": "won", "conversions": "lead"}
 
 
@@ -82,6 +84,9 @@ class BudgetOptions:
     seed: int = 0
     grain: str = "week"
     n_bounds: tuple[float, float] = (1.0, 1.0)
+    # what the optimizer maximises per channel: the mean of the fit's bootstrap curves (the
+    # expected revenue under the fit's uncertainty; see optimizer_curve) or the point fit
+    objective_curve: str = "bootstrap_mean"
 
     @property
     def grain_days(self) -> int:
@@ -96,6 +101,10 @@ class BudgetOptions:
             raise ValueError(f"test_reserve must be in [0, 1), got {self.test_reserve}")
         if not 0 < self.bound_pct < 1:
             raise ValueError("bound_pct must be in (0, 1)")
+        if self.objective_curve not in OBJECTIVE_CURVES:
+            raise ValueError(
+                f"objective_curve must be one of {OBJECTIVE_CURVES}, got {self.objective_curve!r}"
+            )
 
 
 # ---------------------------------------------------------------- weekly series
@@ -701,6 +710,23 @@ def curves_table(
 # ---------------------------------------------------------------- reallocation
 
 
+def optimizer_curve(fit: CurveFit, periods: float, options: BudgetOptions) -> Curve:
+    """The curve the optimizer maximises for a usable fit over a period of ``periods``
+    grain units: the point fit (``objective_curve="point"``), or the mean over the fit's
+    bootstrap draws (``"bootstrap_mean"``, the default; for revenue each draw already
+    carries its paired revenue-per-lead draw), i.e. the expected revenue under the fit's
+    uncertainty rather than the revenue of its single best curve. Falls back to the point
+    fit without at least two finite draws."""
+    point = PeriodHill(fit.top, fit.k, fit.n, periods)
+    if options.objective_curve == "point":
+        return point
+    b = np.asarray(fit.boot, dtype=float).reshape(-1, 3)
+    b = b[np.all(np.isfinite(b), axis=1) & (b[:, 1] > 0) & (b[:, 0] >= 0)]
+    if b.shape[0] < 2:
+        return point
+    return MeanHill(b, periods)
+
+
 @dataclass
 class Reallocation:
     table: pd.DataFrame
@@ -742,6 +768,9 @@ def reallocate(
     without a usable curve is held at its reference (``pinned`` with the reason) and its
     expected outcome uses its historical average return. A channel only in the plan (no
     spend history) is held at its planned amount.
+
+    The curves maximised, and the expected revenue and marginal ROAS reported, are
+    :func:`optimizer_curve`'s: by default each channel's mean bootstrap curve.
     """
     options.validate()
     metric = options.objective
@@ -791,7 +820,7 @@ def reallocate(
         f = fits.get((c, metric))
         usable = f is not None and f.usable
         if usable:
-            curves.append(PeriodHill(f.top, f.k, f.n, periods))
+            curves.append(optimizer_curve(f, periods, options))
             source_of_curve.append("hill_fit")
         else:
             rate = float(average_return.get(c, np.nan))
@@ -1044,7 +1073,7 @@ def quarterly_allocation(
     for c, s in zip(t["channel"], hist, strict=True):
         f = fits.get((c, options.objective))
         if f is not None and f.usable:
-            expected_hist.append(float(PeriodHill(f.top, f.k, f.n, periods).value(s)))
+            expected_hist.append(float(optimizer_curve(f, periods, options).value(s)))
         else:
             expected_hist.append(float(average_return.get(c, 0.0)) * s)
     out = pd.DataFrame(

@@ -148,6 +148,14 @@ class ReallocationConfig(dg.Config):
         description="Relative tolerance of the equal-marginal-ROAS check at the optimum.",
     )
     interval_level: float = Field(default=0.9, description="Level of the bootstrap intervals.")
+    objective_curve: str = Field(
+        default="bootstrap_mean",
+        description=(
+            "The curve maximised per channel: point (the fitted curve) or bootstrap_mean "
+            "(the mean of the fit's bootstrap curves, each with its paired revenue-per-lead "
+            "draw: the expected revenue under the fits' uncertainty)."
+        ),
+    )
 
 
 class PacingConfig(dg.Config):
@@ -217,6 +225,7 @@ def _options(
             extrapolation_limit=realloc.extrapolation_limit,
             kkt_tolerance=realloc.kkt_tolerance,
             interval_level=realloc.interval_level,
+            objective_curve=realloc.objective_curve,
         )
     return core.BudgetOptions(**kw)
 
@@ -657,7 +666,8 @@ def budget_response_curves(
     deps=["staging_tables", "campaign_attribution", "budget_response_curves"],
     description=(
         "Next month's recommended spend per channel: maximises expected revenue on the fitted "
-        "curves within +-30% of each channel's current share, holding back a 10% test reserve, "
+        "curves (by default each channel's mean bootstrap curve) within +-30% of each "
+        "channel's current share, holding back a 10% test reserve, "
         "with expected revenue before and after (90% intervals), and the daily/weekly pacing "
         "schedule that delivers it (tables budget_reallocation, budget_pacing_schedule)."
     ),

@@ -56,12 +56,25 @@ def test_reallocation_honours_budget_bounds_reserve_and_kkt():
         100 * (t.loc["search", "recommended_spend"] / t.loc["search", "current_spend"] - 1)
     )
     assert r.kkt_passed
-    # marginal ROAS at the recommendation equals the curve's derivative at weekly spend
+    # marginal ROAS at the recommendation is the derivative at weekly spend of the curve
+    # maximised: by default the mean of the fit's bootstrap curves
     w = t.loc["search", "recommended_spend"] / PERIODS
     f = FITS[("search", "revenue")]
-    assert t.loc["search", "marginal_roas_recommended"] == pytest.approx(float(f.marginal(w)))
+    draws = [CurveFit(tp, k, n, 0.0, 0.9, 1.0, 40, 0.0, 1.0) for tp, k, n in f.boot]
+    assert t.loc["search", "marginal_roas_recommended"] == pytest.approx(
+        np.mean([float(d.marginal(w)) for d in draws])
+    )
     assert t.loc["search", "expected_revenue_recommended"] == pytest.approx(
-        PERIODS * float(f.response(w))
+        PERIODS * np.mean([float(d.response(w)) for d in draws])
+    )
+    # with the point objective, the point fit's
+    rp = reallocate(FITS, CURRENT, {}, {}, DAYS, BudgetOptions(objective_curve="point"))
+    tp = rp.table.set_index("channel")
+    wp = tp.loc["search", "recommended_spend"] / PERIODS
+    assert rp.kkt_passed
+    assert tp.loc["search", "marginal_roas_recommended"] == pytest.approx(float(f.marginal(wp)))
+    assert tp.loc["search", "expected_revenue_recommended"] == pytest.approx(
+        PERIODS * float(f.response(wp))
     )
     lo, hi = r.total_recommended_ci
     assert lo <= r.total_recommended <= hi
@@ -431,8 +444,11 @@ def test_value_per_lead_uncertainty_reaches_the_gain_interval():
         lead_fits[("display", "conversions")].boot[:, 0] * swing,
     )
     np.testing.assert_allclose(unsure[("search", "revenue")].boot, sure[("search", "revenue")].boot)
-    r_sure = reallocate(sure, CURRENT, {}, {}, DAYS, BudgetOptions())
-    r_unsure = reallocate(unsure, CURRENT, {}, {}, DAYS, BudgetOptions())
+    # on the point curves (the default bootstrap-mean objective would value display at its
+    # draws' mean, 160 a lead, and move more money into it)
+    point = BudgetOptions(objective_curve="point")
+    r_sure = reallocate(sure, CURRENT, {}, {}, DAYS, point)
+    r_unsure = reallocate(unsure, CURRENT, {}, {}, DAYS, point)
     # same point recommendation (same point values) ...
     np.testing.assert_allclose(
         r_sure.table["recommended_spend"], r_unsure.table["recommended_spend"]
