@@ -58,24 +58,6 @@ class PeriodHill:
         )
 
 
-def _hill_rows(x: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hill values and marginals of every parameter row ``(top, k, n)`` at spends ``x``
-    (shape ``(draws, *x.shape)`` each), with the same limits at zero spend as
-    :func:`hill_marginal` (``inf`` for n < 1, ``top / k`` for n = 1, 0 for n > 1)."""
-    shape = (-1,) + (1,) * x.ndim
-    top, k, n = (params[:, j].reshape(shape) for j in range(3))
-    s = np.maximum(x, 0.0)[None, ...]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = np.power(s / k, n)
-        val = top * r / (1.0 + r)
-        marg = top * n * r / (s * (1.0 + r) ** 2)
-    val = np.where(np.isfinite(val), val, top)
-    at_zero = np.where(n < 1, np.inf, np.where(n == 1, top / k, 0.0))
-    marg = np.where(s > 0, marg, at_zero)
-    marg = np.where(np.isfinite(marg) | (s == 0), marg, 0.0)
-    return val, marg
-
-
 @dataclass(frozen=True)
 class MeanHill:
     """The expected outcome over a set of Hill curves (e.g. a fit's bootstrap draws, rows
@@ -91,17 +73,19 @@ class MeanHill:
     draws: np.ndarray
     periods: float = 1.0
 
-    def _eval(self, spend: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        d = np.asarray(self.draws, dtype=float).reshape(-1, 3)
+    def _draws(self, spend: np.ndarray | float) -> tuple[np.ndarray, ...]:
+        """Per-period spend with a leading axis for the draws, and the draws' (top, k, n)
+        shaped to broadcast against it."""
         x = np.asarray(spend, dtype=float) / self.periods
-        val, marg = _hill_rows(x, d)
-        return val.mean(axis=0), marg.mean(axis=0)
+        d = np.asarray(self.draws, dtype=float).reshape(-1, 3)
+        shape = (-1,) + (1,) * x.ndim
+        return (x[None, ...], *(d[:, j].reshape(shape) for j in range(3)))
 
     def value(self, spend: np.ndarray | float) -> np.ndarray:
-        return self.periods * self._eval(spend)[0]
+        return self.periods * hill(*self._draws(spend)).mean(axis=0)
 
     def marginal(self, spend: np.ndarray | float) -> np.ndarray:
-        return self._eval(spend)[1]
+        return hill_marginal(*self._draws(spend)).mean(axis=0)
 
 
 @dataclass(frozen=True)

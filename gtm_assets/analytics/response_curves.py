@@ -42,13 +42,14 @@ def hill_marginal(spend: np.ndarray | float, top: float, k: float, n: float) -> 
 
     Written in terms of ``r = (s/K)^n`` for numerical stability:
     ``top * n * r / (s * (1 + r)^2)``. At ``s = 0`` the limit is used (``inf`` for n < 1,
-    ``top / K`` for n = 1, 0 for n > 1).
+    ``top / K`` for n = 1, 0 for n > 1). Parameters may be arrays that broadcast against
+    ``spend`` (many curves at once).
     """
     s = np.maximum(np.asarray(spend, dtype=float), 0.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = np.power(s / k, n)
         out = top * n * r / (s * (1.0 + r) ** 2)
-    at_zero = np.inf if n < 1 else (top / k if n == 1 else 0.0)
+        at_zero = np.where(np.less(n, 1), np.inf, np.where(np.equal(n, 1), np.divide(top, k), 0.0))
     out = np.where(s > 0, out, at_zero)
     return np.where(np.isfinite(out) | (s == 0), out, 0.0)
 
