@@ -476,10 +476,11 @@ def lead_cohort_completeness(
     ladder on the account's cohorts observed up to ``month``.
 
     ``development``: lead_month, age_months, conversions (budget_lead_cohort_development
-    .sql). The development factor from age a to a + 1 is the cohorts' cumulative
-    conversions at a + 1 over those at a, over every cohort observed at a + 1; a factor
-    with no cohort (or no conversion) to measure it is 1, so a young account's lags read
-    short, never long.
+    .sql). F(a) = F(a + 1) x the cohorts' cumulative conversions at a over those at a + 1,
+    over every cohort observed at a + 1 (the chain ladder's development factor, inverted
+    so that an age without conversions, e.g. no deal closes in its lead's month, gives 0);
+    without a cohort or a conversion to measure it the ratio is 1, so a young account's
+    lags read short, never long.
     """
     cumulative: dict[int, np.ndarray] = {}
     if not development.empty:
@@ -491,14 +492,13 @@ def lead_cohort_completeness(
             ages = np.minimum(part["age_months"].to_numpy(dtype=int), max_age)
             np.add.at(counts, ages, part["conversions"].to_numpy(dtype=float))
             cumulative[observed] = cumulative.get(observed, 0) + np.cumsum(counts)
-    factors = np.ones(max_age)
-    for a in range(max_age):
+    completeness = np.ones(max_age + 1)
+    for a in range(max_age - 1, -1, -1):
         rows = [c for observed, c in cumulative.items() if observed >= a + 1]
-        den = sum(float(c[a]) for c in rows)
-        if den > 0:
-            factors[a] = max(sum(float(c[a + 1]) for c in rows) / den, 1.0)
-    tail = np.append(np.cumprod(factors[::-1])[::-1], 1.0)
-    return 1.0 / tail
+        later = sum(float(c[a + 1]) for c in rows)
+        ratio = min(sum(float(c[a]) for c in rows) / later, 1.0) if later > 0 else 1.0
+        completeness[a] = completeness[a + 1] * ratio
+    return completeness
 
 
 def due_in_window(

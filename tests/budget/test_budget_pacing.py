@@ -327,6 +327,15 @@ def test_lead_cohort_completeness_is_the_chain_ladder():
     # no history at all: every lead's opportunities are taken as due at once
     empty = pd.DataFrame(columns=["lead_month", "age_months", "conversions"])
     assert lead_cohort_completeness(empty, JUNE, max_age=2) == pytest.approx([1.0, 1.0, 1.0])
+    # won deals never close in their lead's month: nothing is due at age 0. Cumulative by
+    # age 0 / 1 / 2: March 0 / 4 / 6, April 0 / 2 / 2 (both seen at age 2 by June's end):
+    # F(2) = 6 / 6 over March, F(1) = (4 + 2) / (6 + 2), F(0) = 0 / 6
+    won = pd.DataFrame(
+        [("2024-03-01", 1, 4), ("2024-03-01", 2, 2), ("2024-04-01", 1, 2)],
+        columns=["lead_month", "age_months", "conversions"],
+    ).assign(lead_month=lambda d: pd.to_datetime(d["lead_month"]))
+    f = lead_cohort_completeness(won, JUNE, max_age=3)
+    assert f == pytest.approx([0.0, 3 / 4, 1.0, 1.0])
 
 
 def test_leads_weighed_by_the_opportunities_due_in_the_window():
