@@ -553,6 +553,20 @@ def _account_rates(perf: pd.DataFrame) -> tuple[float, float, float]:
     return opp_rate, deal, roas
 
 
+def _event_ahead(r) -> bool:
+    """An events campaign whose flight ends after this month: its leads are registrations,
+    whose pipeline comes after the event, not at the account's lag from the lead."""
+    end = getattr(r, "campaign_end_date", None)
+    month = getattr(r, "month", None)
+    if getattr(r, "channel", None) != "events" or end is None or month is None:
+        return False
+    if pd.isna(end) or pd.isna(month):
+        return False
+    month_start = pd.Timestamp(month).date().replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    return pd.Timestamp(end).date() >= next_month
+
+
 #: A campaign's leads need at least this many expected opportunities to be judged.
 MIN_EXPECTED_OPPORTUNITIES = 5.0
 
@@ -584,9 +598,12 @@ def _revenue_waste_row(
       its leads' won deals the account's lag puts in the window; a launch's are mostly not
       due yet); wasted = spend - revenue / target ROAS.
 
+    Neither judges an events campaign before its event (flight ending after the month):
+    registrations become pipeline after the event.
+
     ``alpha`` arrives Bonferroni-adjusted over the campaigns tested.
     """
-    if spend < max(min_spend, 1e-9):
+    if spend < max(min_spend, 1e-9) or _event_ahead(r):
         return None
     opp_rate, deal, account_roas = rates
     leads_3m = _number(getattr(r, "leads_3m", None))

@@ -508,3 +508,34 @@ def test_the_roas_trigger_waits_for_a_launch_s_deals():
     assert launch["overridden_by"].startswith(
         "its leads are young: the deals of only 10% of its three months' spend are due yet"
     )
+
+
+def test_an_event_is_not_judged_before_it_happens():
+    """EV: an events campaign whose event is on 7 February collects 90 registrations in
+    January and no opportunity yet; judged in January it would be waste (the account's
+    20% implies 18). In January it is not judged; in February (the flight over) it is."""
+    perf = pd.DataFrame(
+        {
+            "month": [date(2026, 1, 1)] * 2,
+            "campaign_id": ["EV", "REST"],
+            "campaign_name": ["ev", "rest"],
+            "channel": ["events", "paid_search"],
+            "campaign_end_date": [date(2026, 2, 7), None],
+            "spend": [20_000.0, 90_000.0],
+            "clicks": [500, 20_000],
+            "leads": [90.0, 1_000.0],
+            "target_cpa": [None, None],
+            "roas": [None, None],
+            "target_roas": [None, None],
+            "attributed_revenue": [0.0, 0.0],
+            "spend_3m": [20_000.0, 270_000.0],
+            "leads_3m": [90.0, 3_000.0],
+            "opportunities_3m": [0.0, 618.0],
+            "customers_3m": [0.0, 60.0],
+            "revenue_3m": [0.0, 600_000.0],
+        }
+    )
+    assert campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.2).empty
+    after = perf.assign(month=[date(2026, 2, 1)] * 2)
+    w = campaign_waste(after, min_spend=500, min_clicks=100, cpa_tolerance=0.2)
+    assert list(w["scope_id"]) == ["EV"] and w.iloc[0]["kind"] == "leads_rarely_close"
