@@ -1038,6 +1038,23 @@ def budget_waste(
 # ---------------------------------------------------------------------------- triggers
 
 
+def decision_marginals(curves: pd.DataFrame, realloc: pd.DataFrame) -> pd.DataFrame:
+    """Each channel's marginal ROAS at current spend as the month's reallocation measured it
+    (the curve the optimizer maximised: by default the mean over the fit's bootstrap), else
+    the point fit's from the curves table: the channel trigger rules then read the same
+    number as the reallocation they defer to."""
+    decided = (
+        realloc.dropna(subset=["marginal_roas_current"])
+        .set_index("channel")["marginal_roas_current"]
+        .astype(float)
+        if "marginal_roas_current" in realloc
+        else pd.Series(dtype=float)
+    )
+    point = curves.set_index("channel")["marginal_roas"].astype(float)
+    both = decided.combine_first(point)
+    return both.rename("marginal_roas").rename_axis("channel").reset_index()
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
     group_name=GROUP,
@@ -1079,17 +1096,17 @@ def budget_triggers(
         realloc = (
             _stable_query(
                 con,
-                "select channel, recommended_spend - reference_spend as delta "
-                "from marts.budget_reallocation where month = $m",
+                "select channel, recommended_spend - reference_spend as delta, "
+                "marginal_roas_current from marts.budget_reallocation where month = $m",
                 {"m": month},
             )
             if wh.table_exists(con, "marts.budget_reallocation")
-            else pd.DataFrame(columns=["channel", "delta"])
+            else pd.DataFrame(columns=["channel", "delta", "marginal_roas_current"])
         )
         out = pace.triggers(
             perf,
             pacing_rows,
-            marg[["channel", "marginal_roas"]],
+            decision_marginals(marg[["channel", "marginal_roas"]], realloc),
             cpa_over=config.cpa_over,
             roas_under=config.roas_under,
             pacing_tolerance=config.pacing_tolerance,

@@ -539,3 +539,21 @@ def test_an_event_is_not_judged_before_it_happens():
     after = perf.assign(month=[date(2026, 2, 1)] * 2)
     w = campaign_waste(after, min_spend=500, min_clicks=100, cpa_tolerance=0.2)
     assert list(w["scope_id"]) == ["EV"] and w.iloc[0]["kind"] == "leads_rarely_close"
+
+
+def test_channel_triggers_read_the_reallocation_s_marginal_roas():
+    """paid_search: the point fit says 0.9 at the margin, the reallocation's (mean) curve
+    1.2: the trigger reads 1.2. display has no reallocation curve (held at its average
+    return): the point fit's 0.7 stands. email only in the reallocation: 3.0."""
+    from gtm_assets.assets.budget import decision_marginals
+
+    curves = pd.DataFrame({"channel": ["paid_search", "display"], "marginal_roas": [0.9, 0.7]})
+    realloc = pd.DataFrame(
+        {
+            "channel": ["paid_search", "display", "email"],
+            "delta": [100.0, 0.0, -50.0],
+            "marginal_roas_current": [1.2, np.nan, 3.0],
+        }
+    )
+    out = decision_marginals(curves, realloc).set_index("channel")["marginal_roas"]
+    assert out.to_dict() == {"display": 0.7, "email": 3.0, "paid_search": 1.2}
