@@ -11,6 +11,8 @@ from datetime import date
 
 import dagster as dg
 
+from gtm_assets.analytics.funnel import add_months
+
 DEFAULT_START_MONTH = "2024-01"
 
 
@@ -42,12 +44,6 @@ def month_start(partition_key: str) -> date:
     if value.day != 1:
         raise ValueError(f"not a month partition key: {partition_key!r}")
     return value
-
-
-def add_months(value: date, months: int) -> date:
-    """First day of the month ``months`` after ``value``'s month."""
-    index = value.year * 12 + value.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def month_bounds(partition_key: str) -> tuple[date, date]:

@@ -113,6 +113,7 @@ def _ts(value: date | datetime) -> pd.Timestamp:
 
 
 def add_months(value: date, months: int) -> date:
+    """First day of the month ``months`` after ``value``'s month."""
     index = value.year * 12 + value.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 

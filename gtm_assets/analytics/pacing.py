@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from gtm_assets.analytics.funnel import add_months
+
 
 def _status(ratio: float | None, tolerance: float) -> str:
     if ratio is None or not np.isfinite(ratio):
@@ -562,9 +564,7 @@ def _event_ahead(r) -> bool:
         return False
     if pd.isna(end) or pd.isna(month):
         return False
-    month_start = pd.Timestamp(month).date().replace(day=1)
-    next_month = (month_start + timedelta(days=32)).replace(day=1)
-    return pd.Timestamp(end).date() >= next_month
+    return pd.Timestamp(end).date() >= add_months(pd.Timestamp(month).date(), 1)
 
 
 #: A campaign's leads need at least this many expected opportunities to be judged.
