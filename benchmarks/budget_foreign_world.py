@@ -15,8 +15,10 @@ is its lead curve x deal rate x mean amount.
 The exports go through ``gtm backfill`` (every month of the monthly review, default
 settings); each month's ``marts.budget_reallocation`` is then scored on the true curves
 with the same ``evaluate_against_truth`` as the generator's check: capture = true uplift
-of the recommendation over the current mix / true uplift of the true optimum, same bounds
-and budget. Writes ``results/budget_foreign_world.md``.
+of the recommendation over the current mix / true uplift of the true optimum within the
+configured bounds and the same budget (a channel the recommendation held for want of a
+curve may move in the optimum). Months before any channel has a curve are not scored.
+Writes ``results/budget_foreign_world.md``.
 """
 
 from __future__ import annotations
@@ -183,11 +185,13 @@ def capture_by_month(warehouse: Path, truth: pd.DataFrame) -> pd.DataFrame:
         ev = core.evaluate_against_truth(
             table, lambda c, s: true_response(c, s, "revenue", truth), days
         )
+        with_curve = int((table["curve_source"] == "hill_fit").sum())
         rows.append(
             {
                 "month": f"{pd.Timestamp(month):%Y-%m}",
-                "channels_with_curve": int((table["curve_source"] == "hill_fit").sum()),
-                "capture": ev["capture"],
+                "channels_with_curve": with_curve,
+                # the first months have no curve at all yet: not scored
+                "capture": ev["capture"] if with_curve else np.nan,
                 "true_achievable_uplift": ev["achievable_uplift"],
                 "true_recommended_uplift": ev["recommended_uplift"],
             }

@@ -25,10 +25,16 @@ eventual won revenue per lead. Won deals close weeks to months after the lead (a
 attribution lookback before a *close* mostly sees post-lead nurture touches), so fitting
 won-revenue credit on spend directly is mostly noise. Revenue per lead comes from the
 leads' own deals (``sql/marts/budget_lead_value.sql``: each lead's even split over its
-touch channels), young leads scaled up by the share of revenue that closes by their age
-(``won_completeness``): by default a regression of each lead's revenue on its channel mix
-(``lead_values_regression``), else the credit-weighted mean (``lead_values``), either
-shrunk towards the mean by empirical Bayes.
+touch channels). A lead's revenue is by default (``value_basis="pipeline"``) its won
+revenue plus its open opportunities' amounts at the trailing window's amount-weighted win
+rate, young leads scaled up by the share of opportunity value created by their age: open
+pipeline is known weeks to months before it closes, so a young account or a channel whose
+leads are recent is valued on its opportunities rather than on its few closes yet. With
+``value_basis="won"`` only closed-won revenue counts, scaled by the share that closes by
+the leads' age. Both shares are a chain ladder over all leads (``deal_completeness``). By
+default a regression of each lead's revenue on its channel mix (``lead_values_regression``)
+shrinks the channels towards the mean under a hierarchical prior; else the credit-weighted
+mean (``lead_values``), shrunk by empirical Bayes.
 ``revenue_method="attributed_revenue"`` fits the won-revenue credit directly instead.
 
 What limits accuracy: the curves measure *attributed* outcomes, so they inherit the
@@ -87,6 +93,9 @@ class BudgetOptions:
     # what the optimizer maximises per channel: the mean of the fit's bootstrap curves (the
     # expected revenue under the fit's uncertainty; see optimizer_curve) or the point fit
     objective_curve: str = "bootstrap_mean"
+    # a channel without a usable curve may be cut at its average return (an upper bound on
+    # a saturating channel's marginal return), never raised; False holds it
+    cut_without_curve: bool = True
 
     @property
     def grain_days(self) -> int:
@@ -277,32 +286,54 @@ def _credit_months(period: date, gdays: int, lookback_days: int, month_end: date
 # ---------------------------------------------------------------- revenue per lead
 
 
-def won_completeness(won_lags: pd.DataFrame, horizon_days: int) -> Callable[[float], float]:
-    """Share of a lead's eventual won revenue that has closed ``a`` days after the lead.
+def deal_completeness(lags: pd.DataFrame, horizon_days: int) -> Callable[[float], float]:
+    """Share of a lead's eventual deal value (won revenue, or opportunity amount) dated
+    within ``a`` days of the lead: the chain ladder at day grain over every lead, young or
+    old, so that a young account's deals count too.
 
-    Estimated from leads at least ``horizon_days`` old (their revenue within the horizon is
-    fully observed): cumulative won value by lag / won value with lag <= horizon. Revenue
-    later than the horizon is not counted anywhere. Returns F(a) (1 beyond the horizon);
-    without any old enough lead, F = 1 everywhere (no correction possible: say so).
+    ``lags``: lag_days (lead to deal), lead_age_days (lead to the month's end), value.
+    ``F(horizon) = 1`` (value later than the horizon is not counted anywhere) and
+    ``F(d) = F(d + 1) x V(lag <= d) / V(lag <= d + 1)``, both sums over the deals of leads
+    at least ``d + 1`` days old (the ones whose first ``d + 1`` days are fully observed).
+    With every lead older than the horizon this is the plain cumulative share; ages no
+    lead has reached yet count as complete (a young account's lags read short, never
+    long). Returns F(a) (1 from the horizon on); without deals, F = 1 everywhere.
     """
-    old = won_lags[
-        (won_lags["lead_age_days"] >= horizon_days) & (won_lags["lag_days"] <= horizon_days)
-    ]
-    total = float(old["value"].sum()) if not old.empty else 0.0
-    if total <= 0:
+    if lags.empty:
         return lambda a: 1.0
-    lags = old["lag_days"].to_numpy(dtype=float)
-    order = np.argsort(lags)
-    xs = lags[order]
-    cum = np.cumsum(old["value"].to_numpy(dtype=float)[order]) / total
+    lag = np.clip(lags["lag_days"].to_numpy(dtype=float), 0, None)
+    age = lags["lead_age_days"].to_numpy(dtype=float)
+    value = lags["value"].to_numpy(dtype=float)
+    keep = (lag <= horizon_days) & (value > 0) & np.isfinite(value)
+    top = int(min(horizon_days, age[keep].max())) if keep.any() else 0
+    if top <= 0:
+        return lambda a: 1.0
+    # by[a, l]: value of deals whose lead is a days old (capped at top) with lag l
+    by = np.zeros((top + 1, top + 1))
+    np.add.at(by, (np.minimum(age[keep], top).astype(int), lag[keep].astype(int)), value[keep])
+    older = np.cumsum(by[::-1], axis=0)[::-1]  # rows: leads at least a days old
+    within = np.cumsum(older, axis=1)  # [a, l]: of those, value with lag <= l
+    ladder = np.ones(top + 1)
+    for d in range(top - 1, -1, -1):
+        later = within[d + 1, d + 1]
+        ladder[d] = ladder[d + 1] * (within[d + 1, d] / later if later > 0 else 1.0)
 
     def f(a: float) -> float:
-        if a >= horizon_days:
-            return 1.0
-        i = np.searchsorted(xs, a, side="right")
-        return float(cum[i - 1]) if i > 0 else 0.0
+        return float(ladder[int(a)]) if 0 <= a < top else (1.0 if a >= top else 0.0)
 
     return f
+
+
+def win_rate(opportunity_lags: pd.DataFrame) -> float:
+    """Amount-weighted share of the closed opportunities that were won (``closed`` and
+    ``won`` flags as of the month's end); NaN without a closed opportunity."""
+    if opportunity_lags.empty:
+        return float("nan")
+    closed = opportunity_lags[opportunity_lags["closed"].astype(bool)]
+    total = float(closed["value"].sum())
+    if total <= 0:
+        return float("nan")
+    return float(closed.loc[closed["won"].astype(bool), "value"].sum()) / total
 
 
 LEAD_VALUE_COLUMNS = [
@@ -318,33 +349,47 @@ LEAD_VALUE_COLUMNS = [
 
 
 def _mature_leads(
-    lead_split: pd.DataFrame, won_lags: pd.DataFrame, horizon_days: int, min_completeness: float
+    lead_split: pd.DataFrame,
+    lags: pd.DataFrame,
+    horizon_days: int,
+    min_completeness: float,
+    pipeline_win_rate: float | None = None,
 ) -> pd.DataFrame:
-    """``lead_split`` with each lead's won-revenue completeness F(age) (``won_completeness``),
-    keeping the leads with F(age) >= ``min_completeness``."""
-    f = won_completeness(won_lags, horizon_days)
+    """``lead_split`` with each lead's ``revenue`` so far and its completeness F(age)
+    (:func:`deal_completeness` on ``lags``), keeping the leads with F(age) >=
+    ``min_completeness``.
+
+    ``revenue`` is the won revenue, plus the lead's open pipeline (``open_pipeline``) at
+    ``pipeline_win_rate`` when one is given: then ``lags`` should be the lead-to-opportunity
+    lags, since what is still to come for a lead is opportunities, not closes."""
+    f = deal_completeness(lags, horizon_days)
     d = lead_split.copy()
     ages = d["age_days"].to_numpy(dtype=float)
     comp = {a: f(a) for a in np.unique(ages)}
     d["completeness"] = [comp[a] for a in ages]
+    d["revenue"] = d["won_value"].astype(float)
+    if pipeline_win_rate is not None:
+        d["revenue"] += pipeline_win_rate * d["open_pipeline"].astype(float)
     return d[d["completeness"] >= min_completeness].copy()
 
 
 def lead_values(
     lead_split: pd.DataFrame,
-    won_lags: pd.DataFrame,
+    lags: pd.DataFrame,
     horizon_days: int = 270,
     min_completeness: float = 0.3,
     shrink: bool = True,
     channels: Sequence[str] | None = None,
+    pipeline_win_rate: float | None = None,
 ) -> pd.DataFrame:
     """Each channel's expected eventual won revenue per (credited) lead.
 
     ``lead_split``: lead_id, channel, credit (the lead's even split over its touches'
-    channels), age_days, won_value (revenue sourced so far). Young leads have not closed
-    yet: each lead's revenue so far is divided by F(age) (``won_completeness``), and leads
-    with F(age) below ``min_completeness`` are left out. ``value_raw`` =
-    sum(credit * won / F) / sum(credit) over the kept leads, with its sampling variance
+    channels), age_days, won_value (revenue sourced so far) and, with
+    ``pipeline_win_rate``, open_pipeline (see :func:`_mature_leads`). Young leads have not
+    closed yet: each lead's revenue so far is divided by F(age) (:func:`deal_completeness`),
+    and leads with F(age) below ``min_completeness`` are left out. ``value_raw`` =
+    sum(credit * revenue / F) / sum(credit) over the kept leads, with its sampling variance
     ``value_se**2 = sum(credit^2 (x - value_raw)^2) / sum(credit)^2``.
 
     Won deals are rare and their amounts skewed, so a channel's raw value is noisy. With
@@ -355,8 +400,8 @@ def lead_values(
     cols = LEAD_VALUE_COLUMNS
     if lead_split.empty:
         return pd.DataFrame(columns=cols)
-    d = _mature_leads(lead_split, won_lags, horizon_days, min_completeness)
-    d["x"] = d["won_value"] / d["completeness"]
+    d = _mature_leads(lead_split, lags, horizon_days, min_completeness, pipeline_win_rate)
+    d["x"] = d["revenue"] / d["completeness"]
     d["w_value"] = d["credit"] * d["x"]
     d["w_obs"] = d["credit"] * d["won_value"]
     g = d.groupby("channel").agg(
@@ -384,30 +429,46 @@ def lead_values(
     return g.reset_index()[cols]
 
 
-def _eb_prior_variance(est: np.ndarray, se2: np.ndarray, mean: float) -> float:
-    """Between-channel variance ``tau^2`` of true values around ``mean`` beyond sampling
-    noise: the fixed point of the weighted moment equation
-    ``sum w_c ((est_c - mean)^2 - se2_c) / sum w_c = tau^2`` with ``w_c = 1 / (tau^2 + se2_c)``
-    (Paule-Mandel style), started from the unweighted moment estimate; 0 when the spread is
-    within the noise."""
-    dev2 = (est - mean) ** 2
-    tau2 = max(float(np.mean(dev2 - se2)), 0.0)
-    for _ in range(100):
-        w = 1.0 / np.maximum(tau2 + se2, 1e-12 * max(float(np.max(dev2)), 1.0))
-        new = max(float(np.sum(w * (dev2 - se2)) / np.sum(w)), 0.0)
-        if abs(new - tau2) <= 1e-10 * max(tau2, 1.0):
-            return new
-        tau2 = new
-    return tau2
+TAU_GRID_POINTS = 400
+
+
+def prior_spread_posterior(
+    est: np.ndarray, se2: np.ndarray, mean: float, points: int = TAU_GRID_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the between-channel spread ``tau`` of true values around ``mean``:
+    ``est_c ~ N(mean, tau^2 + se2_c)`` with a flat prior on ``tau`` (Gelman 2006, the
+    hierarchical normal model of BDA ch. 5 with the mean fixed). Returns a grid of
+    ``tau^2`` values and their normalised weights (trapezoid rule).
+
+    Averaging over ``tau`` rather than plugging in a point estimate matters with a handful
+    of channels: the point estimate is often exactly 0 (every channel gets the mean, as
+    if they were known to be equal) when one channel stands out by less than its noise.
+    """
+    dev2 = (np.asarray(est, dtype=float) - mean) ** 2
+    se2 = np.maximum(np.asarray(se2, dtype=float), 0.0)
+    scale = np.sqrt(float(np.max(dev2) + np.max(se2)))
+    if not np.isfinite(scale) or scale <= 0:
+        return np.zeros(1), np.ones(1)
+    tau = np.linspace(0.0, 20.0 * scale, points)
+    var = tau[:, None] ** 2 + se2[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik = -0.5 * np.sum(np.log(var) + dev2[None, :] / var, axis=1)
+    loglik = np.where(np.isfinite(loglik), loglik, -np.inf)
+    if not np.isfinite(loglik).any():
+        return np.zeros(1), np.ones(1)
+    weight = np.exp(loglik - np.max(loglik))
+    weight[[0, -1]] *= 0.5
+    return tau**2, weight / weight.sum()
 
 
 def lead_values_regression(
     lead_split: pd.DataFrame,
-    won_lags: pd.DataFrame,
+    lags: pd.DataFrame,
     horizon_days: int = 270,
     min_completeness: float = 0.3,
     shrink: bool = True,
     channels: Sequence[str] | None = None,
+    pipeline_win_rate: float | None = None,
 ) -> pd.DataFrame:
     """Each channel's expected eventual won revenue per lead, by regression on the leads'
     channel mix (same input and output columns as :func:`lead_values`).
@@ -415,19 +476,22 @@ def lead_values_regression(
     A lead touched by several channels mixes their values, so the credit-weighted mean of
     :func:`lead_values` pulls every channel towards the overall mean (a lead sourced by an
     expensive-deal channel that also got nurture email lends email half its deal). The
-    regression un-mixes it: each kept lead's maturity-corrected revenue ``x_i = won_i /
+    regression un-mixes it: each kept lead's maturity-corrected revenue ``x_i = revenue_i /
     F(age_i)`` is modelled as ``sum_c credit_ic * beta_c`` (its even split over its touch
     channels times the channels' values), solved by least squares; ``value_raw`` is
     ``beta``, ``value_se`` its standard error ``sqrt(diag(sigma^2 (X'X)^-1))``.
 
     With ``shrink`` the coefficients get a normal prior around the mean revenue per lead
-    ``mu`` with variance ``tau^2`` estimated from ``channels`` (default all) by empirical
-    Bayes (:func:`_eb_prior_variance`), i.e. ridge regression towards ``mu`` with penalty
-    ``sigma^2 / tau^2``; ``tau^2 = 0`` gives every channel ``mu``. Values are clipped at 0.
-    ``shrinkage`` = 1 - (value - mu) / (value_raw - mu), the share pulled towards the mean.
+    ``mu`` whose spread ``tau`` is itself uncertain: the value is the ridge regression
+    towards ``mu`` (penalty ``sigma^2 / tau^2``) averaged over the posterior of ``tau``
+    given the raw values of ``channels`` (default all; :func:`prior_spread_posterior`).
+    Values are clipped at 0. ``shrinkage`` = 1 - (value - mu) / (value_raw - mu), the share
+    pulled towards the mean.
     """
     cols = LEAD_VALUE_COLUMNS
-    design = _value_design(lead_split, won_lags, horizon_days, min_completeness, channels)
+    design = _value_design(
+        lead_split, lags, horizon_days, min_completeness, channels, pipeline_win_rate
+    )
     if design is None:
         return pd.DataFrame(columns=cols)
     g, x, y, pool = design
@@ -441,23 +505,27 @@ def lead_values_regression(
 
 def lead_value_draws(
     lead_split: pd.DataFrame,
-    won_lags: pd.DataFrame,
+    lags: pd.DataFrame,
     horizon_days: int = 270,
     min_completeness: float = 0.3,
     shrink: bool = True,
     channels: Sequence[str] | None = None,
+    pipeline_win_rate: float | None = None,
     n_draws: int = 100,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Bootstrap draws of :func:`lead_values_regression`'s ``value_per_lead`` per channel:
-    the leads resampled with replacement and the whole estimate (least squares, the
-    empirical-Bayes prior, the shrinkage) redone on each resample.
+    the leads resampled with replacement and the whole estimate (least squares, the prior's
+    spread, the shrinkage) redone on each resample. The pipeline's win rate and the lag
+    completeness are held fixed.
 
     Won revenue is a few skewed deal amounts, so a channel's value can rest on one deal; its
     draws then swing with that deal in or out, which the homoscedastic ``value_se`` does not
     show. Multiplied into the lead curves' bootstrap draws (:func:`revenue_from_leads`), they
     carry that uncertainty into the revenue bands and the reallocation's gain interval."""
-    design = _value_design(lead_split, won_lags, horizon_days, min_completeness, channels)
+    design = _value_design(
+        lead_split, lags, horizon_days, min_completeness, channels, pipeline_win_rate
+    )
     if design is None or n_draws <= 0:
         return {}
     g, x, y, pool = design
@@ -472,17 +540,18 @@ def lead_value_draws(
 
 def _value_design(
     lead_split: pd.DataFrame,
-    won_lags: pd.DataFrame,
+    lags: pd.DataFrame,
     horizon_days: int,
     min_completeness: float,
     channels: Sequence[str] | None,
+    pipeline_win_rate: float | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[int]] | None:
     """The regression's per-channel frame (credited_leads, leads_used, won_value_observed),
     design matrix (lead x channel credit), response (maturity-corrected revenue per lead)
     and the channel positions the prior is estimated from; None without mature leads."""
     if lead_split.empty:
         return None
-    d = _mature_leads(lead_split, won_lags, horizon_days, min_completeness)
+    d = _mature_leads(lead_split, lags, horizon_days, min_completeness, pipeline_win_rate)
     if d.empty:
         return None
     d["w_obs"] = d["credit"] * d["won_value"]
@@ -492,9 +561,9 @@ def _value_design(
         won_value_observed=("w_obs", "sum"),
     )
     leads = d.groupby("lead_id", sort=True).agg(
-        won=("won_value", "first"), completeness=("completeness", "first")
+        revenue=("revenue", "first"), completeness=("completeness", "first")
     )
-    y = (leads["won"] / leads["completeness"]).to_numpy(dtype=float)
+    y = (leads["revenue"] / leads["completeness"]).to_numpy(dtype=float)
     x = (
         d.pivot_table(
             index="lead_id", columns="channel", values="credit", aggfunc="sum", fill_value=0.0
@@ -522,11 +591,15 @@ def _solve_values(
     shrinkage = np.zeros(p)
     if shrink and len(pool) >= 3:
         idx = np.array(pool)
-        tau2 = _eb_prior_variance(raw[idx], se2[idx], mu)
-        if tau2 > 0:
-            value = np.linalg.solve(xtx + sigma2 / tau2 * np.eye(p), xty + sigma2 / tau2 * mu)
-        else:
-            value = np.full(p, mu)
+        tau2, weight = prior_spread_posterior(raw[idx], se2[idx], mu)
+        value = np.full(p, mu) * float(weight[tau2 == 0].sum())
+        free = tau2 > 0
+        if free.any():
+            penalty = sigma2 / tau2[free]
+            lhs = xtx[None, :, :] + penalty[:, None, None] * np.eye(p)[None, :, :]
+            rhs = xty[None, :] + penalty[:, None] * mu
+            ridge = np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
+            value = value + weight[free] @ ridge
         gap = raw - mu
         with np.errstate(divide="ignore", invalid="ignore"):
             shrinkage = np.where(np.abs(gap) > 0, 1.0 - (value - mu) / gap, 0.0)
@@ -748,6 +821,9 @@ class Reallocation:
     notes: list[str] = field(default_factory=list)
 
 
+CUT_ONLY = "may be cut at its average return, not raised"
+
+
 def reallocate(
     fits: Mapping[tuple[str, str], CurveFit],
     current_spend: Mapping[str, float],
@@ -765,9 +841,13 @@ def reallocate(
     budget). Bounds: reference * (1 -/+ ``bound_pct``); the upper bound is also capped at
     ``(1 + extrapolation_limit)`` times the largest per-period spend the curve was fitted on
     (never below the reference): the optimizer refuses to extrapolate far. A channel
-    without a usable curve is held at its reference (``pinned`` with the reason) and its
-    expected outcome uses its historical average return. A channel only in the plan (no
-    spend history) is held at its planned amount.
+    without a usable curve is priced at its historical average return; with
+    ``cut_without_curve`` (default) it may move between its lower bound and its reference
+    (``pinned_reason`` says so): for a saturating response the marginal return is at most
+    the average, so a channel whose average is below the others' marginal return should
+    lose budget, while nothing says it would use more well. Otherwise it is held at its
+    reference (``pinned`` with the reason). A channel only in the plan (no spend history)
+    is held at its planned amount.
 
     The curves maximised, and the expected revenue and marginal ROAS reported, are
     :func:`optimizer_curve`'s: by default each channel's mean bootstrap curve.
@@ -789,6 +869,7 @@ def reallocate(
     alloc = budget - reserve
 
     reason = {}
+    cut_only: dict[str, str] = {}
     pinned_amount = {}
     for i, c in enumerate(channels):
         if c in options.pinned_channels:
@@ -827,11 +908,18 @@ def reallocate(
             curves.append(Linear(rate if np.isfinite(rate) else 0.0))
             source_of_curve.append("average_return" if np.isfinite(rate) else "none")
             if c not in reason:
-                reason[c] = "no usable response curve" + (
+                why = "no usable response curve" + (
                     f": {f.reason}" if f is not None and f.reason else ""
                 )
+                if options.cut_without_curve and np.isfinite(rate) and rate >= 0:
+                    cut_only[c] = f"{why}; {CUT_ONLY}"
+                else:
+                    reason[c] = why
         if c in reason:
             lo[i] = hi[i] = reference[i]
+            continue
+        if c in cut_only:
+            lo[i], hi[i] = reference[i] * (1 - options.bound_pct), reference[i]
             continue
         lo[i] = reference[i] * (1 - options.bound_pct)
         hi[i] = reference[i] * (1 + options.bound_pct)
@@ -913,7 +1001,7 @@ def reallocate(
                 "expected_revenue_recommended_ci_low": float(np.quantile(draws_rec[i], alpha)),
                 "expected_revenue_recommended_ci_high": float(np.quantile(draws_rec[i], 1 - alpha)),
                 "pinned": status == "pinned",
-                "pinned_reason": reason.get(c),
+                "pinned_reason": reason.get(c, cut_only.get(c)),
                 "at_bound": status if status in ("at_lower", "at_upper") else None,
                 "extrapolation_capped": bool(capped[i]),
                 "curve_source": source_of_curve[i],
@@ -923,7 +1011,13 @@ def reallocate(
     table = pd.DataFrame(rows)
     table["note"] = [
         _beyond_observed_note(
-            c, rec[i], planned_next.get(c), fits.get((c, metric)), periods, c in reason, options
+            c,
+            rec[i],
+            planned_next.get(c),
+            fits.get((c, metric)),
+            periods,
+            c in reason or c in cut_only,
+            options,
         )
         for i, c in enumerate(channels)
     ]
@@ -1303,27 +1397,47 @@ def channel_plots(
     return out
 
 
+OUR_HOLDS = ("no usable response curve",)  # holds and cut-only bounds of our own making
+
+
 def evaluate_against_truth(
     reallocation: pd.DataFrame,
     true_fn: Callable[[str, np.ndarray], np.ndarray],
     days: int,
+    bound_pct: float = BudgetOptions.bound_pct,
 ) -> dict:
     """Uplift capture of one month's recommendation on the true curves.
 
     ``true_fn(channel, spend_per_day)`` is the true expected outcome per day (the
     generator's ``true_response``); a month of ``days`` days with spend S spread evenly
     yields ``days * f(S / days)``. The baseline is the reference spend (the current mix at
-    the same allocatable budget), the bounds and budget those of the recommendation.
+    the same allocatable budget) and the budget the recommendation's.
+
+    The true optimum is sought within the configured bounds (``bound_pct`` around the
+    reference): a channel the recommendation held for want of a usable curve, or capped at
+    the spend it has been observed at, is free to move there, so holding a channel costs
+    capture rather than making the comparison easier. Pins by configuration and by next
+    month's plan stay. ``capture_within_own_bounds`` compares with the optimum inside the
+    recommendation's own bounds instead.
     """
     t = reallocation.sort_values("channel")
     curves = [FunctionCurve(lambda s, c=c: true_fn(c, s), float(days)) for c in t["channel"]]
-    out = uplift_capture(
+    ref = t["reference_spend"].to_numpy(float)
+    lo = t["lower_bound"].to_numpy(float)
+    hi = t["upper_bound"].to_numpy(float)
+    args = (
         curves,
-        t["reference_spend"].to_numpy(float),
+        ref,
         t["recommended_spend"].to_numpy(float),
-        t["lower_bound"].to_numpy(float),
-        t["upper_bound"].to_numpy(float),
-        float(t["recommended_spend"].sum()),
     )
+    budget = float(t["recommended_spend"].sum())
+    ours = t["pinned_reason"].fillna("").str.startswith(OUR_HOLDS).to_numpy()
+    if "extrapolation_capped" in t:
+        ours = ours | t["extrapolation_capped"].fillna(False).astype(bool).to_numpy()
+    nominal_lo = np.where(ours, ref * (1 - bound_pct), lo)
+    nominal_hi = np.where(ours, ref * (1 + bound_pct), hi)
+    out = uplift_capture(*args, nominal_lo, nominal_hi, budget)
+    own = uplift_capture(*args, lo, hi, budget)
+    out["capture_within_own_bounds"] = own["capture"]
     out["channels"] = list(t["channel"])
     return out

@@ -66,8 +66,20 @@ class CurveConfig(dg.Config):
             "(noisy: deals close weeks to months after the touches that caused them)."
         ),
     )
+    value_basis: str = Field(
+        default="pipeline",
+        description=(
+            "What a lead is worth so far. pipeline: its won revenue plus its open "
+            "opportunities' amounts at the account's amount-weighted win rate over the "
+            "trailing window, young leads scaled up by the share of opportunity value the "
+            "account's leads have created by their age (open pipeline shows a channel's deal "
+            "sizes months before they close); won: closed-won revenue only, young leads "
+            "scaled up by the share that has closed by their age."
+        ),
+    )
     value_horizon_days: int = Field(
-        default=270, description="Leads this old are taken to have closed all their deals."
+        default=270,
+        description="Leads this old are taken to have created (or closed) all their deals.",
     )
     min_value_completeness: float = Field(
         default=0.3,
@@ -90,7 +102,8 @@ class CurveConfig(dg.Config):
         description=(
             "How a channel's revenue per lead is estimated from the leads' own deals. "
             "regression: least squares of each lead's revenue on its channel mix (un-mixes "
-            "leads touched by several channels), shrunk towards the mean by empirical Bayes; "
+            "leads touched by several channels), shrunk towards the mean under a "
+            "hierarchical prior whose spread is averaged over its posterior; "
             "average: the credit-weighted mean revenue of the channel's leads (pulls every "
             "channel towards the overall mean)."
         ),
@@ -99,7 +112,8 @@ class CurveConfig(dg.Config):
         default=True,
         description=(
             "Shrink each channel's revenue per lead towards the paid channels' mean by its "
-            "sampling noise (empirical Bayes): won deals are rare and skewed."
+            "sampling noise (hierarchical prior for regression, empirical Bayes for "
+            "average): deals are rare and skewed."
         ),
     )
     hill_n_min: float = Field(
@@ -154,6 +168,15 @@ class ReallocationConfig(dg.Config):
             "The curve maximised per channel: point (the fitted curve) or bootstrap_mean "
             "(the mean of the fit's bootstrap curves, each with its paired revenue-per-lead "
             "draw: the expected revenue under the fits' uncertainty)."
+        ),
+    )
+    cut_without_curve: bool = Field(
+        default=True,
+        description=(
+            "A channel without a usable curve may be cut (down to its lower bound) when even "
+            "its average return is below the others' marginal return, but is never raised: "
+            "for a saturating response the marginal return is at most the average. False "
+            "holds such a channel at the current mix."
         ),
     )
 
@@ -226,6 +249,7 @@ def _options(
             kkt_tolerance=realloc.kkt_tolerance,
             interval_level=realloc.interval_level,
             objective_curve=realloc.objective_curve,
+            cut_without_curve=realloc.cut_without_curve,
         )
     return core.BudgetOptions(**kw)
 
@@ -318,6 +342,22 @@ def _with_due_in_window(con, perf: pd.DataFrame, month: date) -> pd.DataFrame:
     return out
 
 
+VALUE_BASES = ("pipeline", "won")
+
+
+def _value_lags(con, basis: str, params: dict) -> tuple[pd.DataFrame, float | None]:
+    """The lags that say how complete a young lead's revenue is, and the win rate its open
+    pipeline counts at (None: won revenue only). Without a closed opportunity in the window
+    there is no win rate to value pipeline at, and the won basis is used."""
+    if basis == "pipeline":
+        lags = _stable_query(con, load_sql("marts/budget_opportunity_lags"), params)
+        rate = core.win_rate(lags)
+        if np.isfinite(rate):
+            return lags, rate
+    won = _stable_query(con, load_sql("marts/budget_won_lags"), {"month_end": params["month_end"]})
+    return won, None
+
+
 def _load_fits(con, month: date) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     if not wh.table_exists(con, "marts.budget_response_curves"):
         return {}, pd.DataFrame(), pd.DataFrame()
@@ -338,6 +378,8 @@ TYPES: dict[str, dict[str, str]] = {
         "metric": "VARCHAR",
         "reason": "VARCHAR",
         "window_start": "DATE",
+        "value_basis": "VARCHAR",
+        "pipeline_win_rate": "DOUBLE",
     },
     "marts.budget_curve_points": {
         "channel": "VARCHAR",
@@ -532,6 +574,7 @@ def budget_response_curves(
             config.grain,
         )
         values = pd.DataFrame()
+        value_basis, pipeline_win_rate = None, None
         if config.revenue_method == "lead_value":
             fits = core.fit_curves(points[points["metric"] == "conversions"], options)
             split = _stable_query(
@@ -539,11 +582,16 @@ def budget_response_curves(
                 load_sql("marts/budget_lead_value"),
                 {**params, "lookback_days": settings.lookback_days},
             )
-            lags = _stable_query(con, load_sql("marts/budget_won_lags"), {"month_end": month_end})
             if config.value_method not in ("regression", "average"):
                 raise ValueError(
                     f"value_method must be regression or average, got {config.value_method!r}"
                 )
+            if config.value_basis not in VALUE_BASES:
+                raise ValueError(
+                    f"value_basis must be one of {VALUE_BASES}, got {config.value_basis!r}"
+                )
+            lags, pipeline_win_rate = _value_lags(con, config.value_basis, params)
+            value_basis = "won" if pipeline_win_rate is None else "pipeline"
             estimate = (
                 core.lead_values_regression
                 if config.value_method == "regression"
@@ -551,11 +599,12 @@ def budget_response_curves(
             )
             value_args = dict(
                 lead_split=split,
-                won_lags=lags,
+                lags=lags,
                 horizon_days=config.value_horizon_days,
                 min_completeness=config.min_value_completeness,
                 shrink=config.shrink_value_per_lead,
                 channels=sorted(spend.loc[spend["spend"] > 0, "channel"].unique()),
+                pipeline_win_rate=pipeline_win_rate,
             )
             values = estimate(**value_args)
             # the regression's uncertainty (a value resting on a few large deals) rides
@@ -598,6 +647,8 @@ def budget_response_curves(
                 how="left",
             )
         table["window_start"] = window_start
+        table["value_basis"] = value_basis
+        table["pipeline_win_rate"] = pipeline_win_rate
         n = _write(con, "marts.budget_response_curves", table, month)
         _write(con, "marts.budget_curve_points", points, month)
         _write(
@@ -632,7 +683,10 @@ def budget_response_curves(
         "preview": dg.MetadataValue.md(markdown_table(shown)),
         "window": f"{window_start} to {month_end} (weekly points)",
         "attribution_model": model_name,
+        "value_basis": value_basis or "none (attributed_revenue)",
     }
+    if pipeline_win_rate is not None:
+        metadata["pipeline_win_rate"] = round(float(pipeline_win_rate), 4)
     if schema is not None:
         metadata["dagster/column_schema"] = schema
     return dg.MaterializeResult(

@@ -762,6 +762,18 @@ def budget_section(con, month: date, currency: str) -> Section:
         section.paragraphs.append(
             f"Held at the current mix (no move recommended, none measured): {held}."
         )
+    cut_only = ", ".join(
+        r.channel
+        for r in realloc.itertuples()
+        if r.channel in set(movable.channel) and isinstance(r.pinned_reason, str)
+    )
+    if cut_only:
+        section.paragraphs.append(
+            "Without a usable response curve, priced at their average return and allowed "
+            "only to lose budget (a saturating channel's marginal return is at most its "
+            f"average, so one whose average is below the others' marginal return should "
+            f"lose money; nothing says it would use more well): {cut_only}."
+        )
     if "note" in realloc:
         for r in realloc[realloc["note"].notna()].itertuples():
             section.paragraphs.append(f"{r.channel}: {r.note}.")

@@ -1,6 +1,7 @@
 -- Each lead of the trailing window with its even split over the channels of its touches in
--- the lookback window and the won revenue it has sourced so far (deals closed before the
--- month's end), for the channels' revenue per lead.
+-- the lookback window, the won revenue it has sourced so far (deals closed before the
+-- month's end) and its open pipeline (amounts of its opportunities created but not closed
+-- by the month's end), for the channels' revenue per lead.
 -- params: $window_start (DATE), $month_end (DATE), $lookback_days (INTEGER)
 with
 
@@ -17,6 +18,18 @@ won as (
     from intermediate.conversions
     where conversion_type = 'won'
       and converted_at < cast($month_end as timestamp)
+    group by lead_id
+),
+
+open_pipeline as (
+    select lead_id, sum(coalesce(amount, 0)) as open_pipeline
+    from staging.opportunities
+    where created_at < cast($month_end as timestamp)
+      and not coalesce(
+          is_closed
+          and coalesce(closed_at, cast(close_date as timestamp)) < cast($month_end as timestamp),
+          false
+      )
     group by lead_id
 ),
 
@@ -46,12 +59,15 @@ final as (
         s.channel,
         s.credit,
         date_diff('day', l.converted_at, cast($month_end as timestamp)) as age_days,
-        coalesce(w.won_value, 0) as won_value
+        coalesce(w.won_value, 0) as won_value,
+        coalesce(p.open_pipeline, 0) as open_pipeline
     from split as s
     inner join leads as l
         on l.lead_id = s.lead_id
     left join won as w
         on w.lead_id = s.lead_id
+    left join open_pipeline as p
+        on p.lead_id = s.lead_id
 )
 
 select * from final

@@ -69,6 +69,32 @@ def build_world(con: duckdb.DuckDBPyConnection, seed: int = 7, with_plan: bool =
     cv = pd.DataFrame(
         convs, columns=["conversion_id", "conversion_type", "person_id", "converted_at", "value"]
     )
+    # each won deal's opportunity opens a quarter of the way from the lead to the close;
+    # one still open at the end of the data is open pipeline
+    lead_at = cv[cv["conversion_type"] == "lead"].set_index("person_id")["converted_at"]
+    won = cv[cv["conversion_type"] == "won"]
+    opened = (
+        won["person_id"].map(lead_at) + (won["converted_at"] - won["person_id"].map(lead_at)) / 4
+    )
+    closed = won["converted_at"] < pd.Timestamp(end)
+    opportunities = pd.DataFrame(
+        {
+            "opportunity_id": "o" + won["person_id"],
+            "lead_id": won["person_id"],
+            "person_id": won["person_id"],
+            "created_at": opened,
+            "amount": won["value"],
+            "stage": np.where(closed, "closed_won", "negotiation"),
+            "close_date": won["converted_at"].dt.date,
+            "closed_at": won["converted_at"].where(closed),
+            "is_closed": closed,
+            "is_won": closed,
+        }
+    )
+    opportunities = opportunities[opportunities["created_at"] < pd.Timestamp(end)]
+    leads = pd.DataFrame(
+        {"lead_id": lead_at.index, "person_id": lead_at.index, "created_at": lead_at}
+    )
     cv = cv[cv["converted_at"] < pd.Timestamp(end)]
     cv["month"] = cv["converted_at"].dt.to_period("M").dt.to_timestamp().dt.date
     cv["lead_id"] = cv["person_id"]
@@ -141,6 +167,8 @@ def build_world(con: duckdb.DuckDBPyConnection, seed: int = 7, with_plan: bool =
         "staging.ad_spend": sp,
         "staging.touchpoints": tp,
         "intermediate.conversions": cv,
+        "staging.leads": leads.reset_index(drop=True),
+        "staging.opportunities": opportunities.reset_index(drop=True),
         "marts.campaign_attribution": attr,
         "staging.campaigns": campaigns,
         "staging.budget_plan": plan if with_plan else plan.iloc[0:0],

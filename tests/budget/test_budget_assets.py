@@ -200,3 +200,31 @@ def test_revenue_curves_are_lead_curves_times_revenue_per_lead(ran):
             conv.loc[channel, "top"] * rev.loc[channel, "value_per_lead"]
         )
         assert rev.loc[channel, "k"] == pytest.approx(conv.loc[channel, "k"])
+
+
+def test_value_basis_is_recorded_and_won_only_is_available(ran, tmp_path):
+    import shutil
+
+    path, _ = ran
+    con = duckdb.connect(path, read_only=True)
+    default = con.execute(
+        "select distinct value_basis, pipeline_win_rate from marts.budget_response_curves "
+        "where month = date '2024-12-01'"
+    ).fetchall()
+    con.close()
+    # every closed opportunity of the synthetic world was won: open pipeline counts in full
+    assert default == [("pipeline", 1.0)]
+    copy = str(tmp_path / "w.duckdb")
+    shutil.copy(path, copy)
+    won = {"ops": {"budget_response_curves": {"config": {"value_basis": "won"}}}}
+    assert _run(copy, run_config=won).success
+    con = duckdb.connect(copy, read_only=True)
+    rows = con.execute(
+        "select channel, value_basis, pipeline_win_rate, value_per_lead "
+        "from marts.budget_response_curves where month = date '2024-12-01' and metric = 'revenue'"
+    ).df()
+    con.close()
+    assert set(rows["value_basis"]) == {"won"} and rows["pipeline_win_rate"].isna().all()
+    for channel in TRUE:
+        value = rows.set_index("channel").loc[channel, "value_per_lead"]
+        assert value == pytest.approx(WON_RATE * MEAN_VALUE, rel=0.2)

@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy.integrate import quad
 
 from gtm_assets.analytics.budget import (
-    _eb_prior_variance,
     lead_value_draws,
     lead_values,
     lead_values_regression,
+    prior_spread_posterior,
 )
 
 NO_LAGS = pd.DataFrame(columns=["lag_days", "lead_age_days", "value"])
@@ -55,11 +56,35 @@ def test_regression_corrects_young_leads_like_the_average():
     assert v["value_per_lead"].tolist() == pytest.approx([400.0, 50.0])
 
 
-def test_regression_shrinkage_hand_computed():
+def _posterior_mean_reference(
+    raw: np.ndarray, se2: np.ndarray, mu: float, upper: float = np.inf
+) -> np.ndarray:
+    """Independent reference for one-channel leads (a diagonal design): with ``tau`` known
+    the ridge value is ``mu + tau^2 / (tau^2 + se2) (raw - mu)``; average it over
+    ``p(tau) ~ prod N(raw | mu, tau^2 + se2)`` (flat prior on [0, upper]) by quadrature."""
+
+    def density(t: float) -> float:
+        v = t * t + se2
+        return float(np.exp(-0.5 * np.sum(np.log(v) + (raw - mu) ** 2 / v)))
+
+    norm = quad(density, 0, upper, limit=400)[0]
+    return np.array(
+        [
+            quad(
+                lambda t, c=c: density(t) * (mu + t * t / (t * t + se2[c]) * (raw[c] - mu)),
+                0,
+                upper,
+                limit=400,
+            )[0]
+            / norm
+            for c in range(len(raw))
+        ]
+    )
+
+
+def test_regression_shrinkage_against_quadrature():
     # one-channel leads, two each: means 100, 300, 500; mean revenue per lead 300;
-    # residuals +-100 -> sigma^2 = 60000 / (6 - 3) = 20000, se^2 = 10000 per channel;
-    # tau^2 = (200^2 + 0 + 200^2) / 3 - 10000 = 16666.67 (equal weights); ridge penalty
-    # sigma^2 / tau^2 = 1.2 -> A = (2 * 100 + 1.2 * 300) / 3.2 = 175, C = 425
+    # residuals +-100 -> sigma^2 = 60000 / (6 - 3) = 20000, se^2 = 10000 per channel
     split = _split(
         [
             ({c: 1.0}, x)
@@ -70,10 +95,23 @@ def test_regression_shrinkage_hand_computed():
     v = lead_values_regression(split, NO_LAGS, 100, 0.3).set_index("channel")
     assert v["value_raw"].tolist() == pytest.approx([100.0, 300.0, 500.0])
     assert v["value_se"].tolist() == pytest.approx([100.0] * 3)
-    assert v["value_per_lead"].tolist() == pytest.approx([175.0, 300.0, 425.0])
-    assert v.loc["A", "shrinkage"] == pytest.approx(0.375)
-    assert v.loc["C", "shrinkage"] == pytest.approx(0.375)
-    # spread within the noise (means 100, 150, 200): every channel gets the mean, 150
+    raw, se2 = np.array([100.0, 300.0, 500.0]), np.full(3, 10_000.0)
+    # the prior is flat on tau in [0, 20 sqrt(max dev^2 + max se^2)]: same integral by quad
+    upper = 20 * np.sqrt(200.0**2 + 10_000.0)
+    ref = _posterior_mean_reference(raw, se2, 300.0, upper)
+    assert v["value_per_lead"].tolist() == pytest.approx(ref.tolist(), rel=1e-3)
+    # and the truncation of the flat prior moves it by under 1% of the gap to the mean
+    untruncated = _posterior_mean_reference(raw, se2, 300.0)
+    assert np.abs(v["value_per_lead"].to_numpy() - untruncated).max() < 0.01 * 200
+    # B sits on the mean; A and C are pulled towards it, symmetrically, but not onto it
+    assert v.loc["B", "value_per_lead"] == pytest.approx(300.0)
+    assert 100 < v.loc["A", "value_per_lead"] < 300 - 50
+    assert v.loc["A", "shrinkage"] == pytest.approx(v.loc["C", "shrinkage"])
+
+
+def test_spread_within_the_noise_is_shrunk_hard_but_not_erased():
+    # means 100, 150, 200 with se 100 each: a point estimate of the spread is 0 (every
+    # channel would get the mean, 150); averaging over the spread keeps the order
     split = _split(
         [
             ({c: 1.0}, x)
@@ -81,18 +119,37 @@ def test_regression_shrinkage_hand_computed():
             for x in xs
         ]
     )
-    v = lead_values_regression(split, NO_LAGS, 100, 0.3)
-    assert v["value_per_lead"].tolist() == pytest.approx([150.0] * 3)
+    v = lead_values_regression(split, NO_LAGS, 100, 0.3).set_index("channel")
+    upper = 20 * np.sqrt(50.0**2 + 10_000.0)
+    ref = _posterior_mean_reference(
+        np.array([100.0, 150.0, 200.0]), np.full(3, 10_000.0), 150.0, upper
+    )
+    assert v["value_per_lead"].tolist() == pytest.approx(ref.tolist(), rel=1e-3)
+    assert 100 < v.loc["A", "value_per_lead"] < v.loc["B", "value_per_lead"] == pytest.approx(150)
+    assert v.loc["A", "shrinkage"] > 0.5
 
 
-def test_prior_variance_fixed_point_with_unequal_noise():
-    est = pd.Series([0.0, 10.0, 30.0]).to_numpy()
-    se2 = pd.Series([1.0, 4.0, 25.0]).to_numpy()
-    tau2 = _eb_prior_variance(est, se2, 10.0)
-    w = 1.0 / (tau2 + se2)
-    # the returned value solves the weighted moment equation
-    assert tau2 == pytest.approx(float((w * ((est - 10.0) ** 2 - se2)).sum() / w.sum()))
-    assert _eb_prior_variance(est, se2 * 1000, 10.0) == 0.0
+def test_prior_spread_posterior_weights():
+    est = np.array([0.0, 10.0, 30.0])
+    se2 = np.array([1.0, 4.0, 25.0])
+    tau2, weight = prior_spread_posterior(est, se2, 10.0)
+    assert weight.sum() == pytest.approx(1.0)
+    assert tau2[0] == 0.0 and np.all(np.diff(tau2) > 0)
+    # the posterior mean of tau^2 against quadrature of the same flat prior on [0, upper]
+    upper = float(np.sqrt(tau2[-1]))
+
+    def density(t: float) -> float:
+        v = t * t + se2
+        return float(np.exp(-0.5 * np.sum(np.log(v) + (est - 10.0) ** 2 / v)))
+
+    ref = (
+        quad(lambda t: t * t * density(t), 0, upper, limit=400)[0]
+        / quad(density, 0, upper, limit=400)[0]
+    )
+    assert float(weight @ tau2) == pytest.approx(ref, rel=1e-3)
+    # no spread beyond a huge noise: the posterior piles up near 0 but is not a point mass
+    tau2, weight = prior_spread_posterior(est, se2 * 1e6, 10.0)
+    assert float(weight @ tau2) > 0
 
 
 def _random_split(n: int, seed: int, big_deal: float | None = None) -> pd.DataFrame:

@@ -105,17 +105,35 @@ def test_plan_budget_pinned_and_extrapolation_cap():
     assert t["recommended_spend"].sum() == pytest.approx(108_000.0)
 
 
-def test_channel_without_usable_curve_is_held():
+def test_channel_without_usable_curve_may_be_cut_but_not_raised():
     fits = dict(FITS)
     fits[("display", "revenue")] = CurveFit(
         np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 3, 1.0, 2.0, usable=False, reason="too few"
     )
+    # an average return of 0.8 is below the others' marginal return: cut to 0.7 x 27000
     r = reallocate(fits, CURRENT, {}, {"display": 0.8}, DAYS, BudgetOptions())
     t = r.table.set_index("channel")
-    assert t.loc["display", "recommended_spend"] == pytest.approx(27_000.0)
+    assert t.loc["display", "recommended_spend"] == pytest.approx(0.7 * 27_000.0)
+    assert (t.loc["display", "lower_bound"], t.loc["display", "upper_bound"]) == pytest.approx(
+        (0.7 * 27_000.0, 27_000.0)
+    )
     assert t.loc["display", "curve_source"] == "average_return"
     assert t.loc["display", "expected_revenue_current"] == pytest.approx(0.8 * 30_000)
     assert "too few" in t.loc["display", "pinned_reason"]
+    assert "not raised" in t.loc["display", "pinned_reason"]
+    assert r.kkt_passed
+    # an average return of 50 would pull money in; it stays at its reference instead
+    r = reallocate(fits, CURRENT, {}, {"display": 50.0}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    assert t.loc["display", "recommended_spend"] == pytest.approx(27_000.0)
+    assert r.kkt_passed
+    # cut_without_curve=False holds it
+    r = reallocate(
+        fits, CURRENT, {}, {"display": 0.8}, DAYS, BudgetOptions(cut_without_curve=False)
+    )
+    t = r.table.set_index("channel")
+    assert t.loc["display", "recommended_spend"] == pytest.approx(27_000.0)
+    assert bool(t.loc["display", "pinned"])
 
 
 def test_channel_with_no_outcome_in_any_week_moves_to_its_lower_bound():
@@ -302,20 +320,24 @@ def test_tables_round_trip_and_plots_are_png():
 
 
 def test_lead_values_correct_young_leads_for_deals_still_to_close():
-    from gtm_assets.analytics.budget import lead_values, revenue_from_leads, won_completeness
+    from gtm_assets.analytics.budget import deal_completeness, lead_values, revenue_from_leads
 
-    # leads >= 100 days old: won 100 after 10 days and 300 after 50 days -> F(10)=.25, F(50)=1
+    # chain ladder, horizon 100: leads >= 51 days old won 100 after 10 days and 300 after
+    # 50 -> F(10..49) = 100 / 400 = .25; a 20-day-old lead won 999 after 5 days, so among
+    # leads >= 10 days old F(9) / F(10) = 999 / (999 + 100); nothing closed by day 4
     lags = pd.DataFrame(
         {"lag_days": [10, 50, 5], "lead_age_days": [150, 120, 20], "value": [100.0, 300.0, 999.0]}
     )
-    f = won_completeness(lags, horizon_days=100)
-    assert [f(5), f(10), f(30), f(50), f(500)] == pytest.approx([0.0, 0.25, 0.25, 1.0, 1.0])
+    f = deal_completeness(lags, horizon_days=100)
+    assert [f(4), f(5), f(9), f(10), f(30), f(50), f(500)] == pytest.approx(
+        [0.0, 0.25 * 999 / 1099, 0.25 * 999 / 1099, 0.25, 0.25, 1.0, 1.0]
+    )
     split = pd.DataFrame(
         {
             "lead_id": ["L1", "L2", "L2", "L3"],
             "channel": ["A", "A", "B", "B"],
             "credit": [1.0, 0.5, 0.5, 1.0],
-            "age_days": [200, 30, 30, 5],
+            "age_days": [200, 30, 30, 4],
             "won_value": [600.0, 100.0, 100.0, 0.0],
         }
     )
@@ -503,3 +525,30 @@ def test_held_or_planned_amounts_beyond_anything_observed_are_said():
     assert f"next month's plan puts it at 60,000, {60_000 / most:.1f}x" in note
     assert any(n.startswith("video: held at") for n in r.notes)
     assert t.loc[["search", "social", "display"], "note"].isna().all()
+
+
+def test_capture_counts_a_channel_held_for_want_of_a_curve_against_the_recommendation():
+    from gtm_assets.analytics.budget import evaluate_against_truth
+
+    # true returns: A 2 per unit, B 1; A was held at its reference (no usable curve), so the
+    # recommendation is the reference. Within the configured +-30% the true optimum moves 30
+    # from B to A (+30): the capture is 0 / 30 = 0, not undefined
+    realloc = pd.DataFrame(
+        {
+            "channel": ["A", "B"],
+            "reference_spend": [100.0, 100.0],
+            "recommended_spend": [100.0, 100.0],
+            "lower_bound": [100.0, 70.0],
+            "upper_bound": [100.0, 130.0],
+            "pinned_reason": ["no usable response curve: poor fit (R^2 0.02 < 0.1)", None],
+            "extrapolation_capped": [False, False],
+        }
+    )
+    rate = {"A": 2.0, "B": 1.0}
+    ev = evaluate_against_truth(realloc, lambda c, s: rate[c] * np.asarray(s), days=1)
+    assert ev["achievable_uplift"] == pytest.approx(30.0, rel=1e-4)
+    assert ev["capture"] == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(ev["capture_within_own_bounds"])
+    # a pin by configuration stays a pin
+    pinned = realloc.assign(pinned_reason=["pinned by configuration", None])
+    assert np.isnan(evaluate_against_truth(pinned, lambda c, s: rate[c] * s, days=1)["capture"])

@@ -1,19 +1,18 @@
-"""Issue 5's correctness criterion on `gtm generate` data (slow: about 5 minutes).
+"""Issue 5's correctness criterion on `gtm generate` data (slow: about 4 minutes).
 
 Generates 12 months (seed 42) at scale 5 and at the default scale 1, loads them, runs
 attribution, campaign performance and the budget assets month by month (curves on Shapley
 credit, 20 bootstrap draws to keep it quick; the default is 100), and evaluates every
-month's recommendation on the generator's true response curves: the share of the truly
-achievable revenue uplift it captures (same bounds and budget).
+month's recommendation that has curves on the generator's true response curves: the share
+of the truly achievable revenue uplift it captures, the true optimum sought within the
+configured +-30% bounds and the same budget (a channel the recommendation held still
+counts against it; ``evaluate_against_truth``).
 
-Measured with the default objective (each channel's mean bootstrap curve,
-``objective_curve="bootstrap_mean"``) at these settings: scale 5, at least 0.9 in 10 of
-the 10 months that have curves, median 1.00, worst 0.94; scale 1, 7 of 10, median 0.96,
-worst 0.07 (the first months have 2-4 months of weekly points). With 100 draws: scale 5
-10 of 10 (worst 0.90), scale 1 6 of 10 (median 0.96). The point-fit objective
-(``objective_curve="point"``) measured scale 5 9 of 10 (worst 0.88) and scale 1 5 of 10
-(median 0.91). The thresholds below are the bootstrap-mean measurements with a little
-room; the method before the regression revenue per lead fails both (scale 1: median 0.27).
+Measured at these settings: scale 5, at least 0.9 in 10 of 10 months, median 1.00, worst
+0.92; scale 1, 6 of 10, median 0.95, worst 0.43 (2026-03). Before open pipeline in the
+revenue per lead, the hierarchical prior and cut-only channels without a curve, the same
+measurement gave scale 5 3 of 10 (median 0.82) and scale 1 3 of 10 (median 0.79, worst
+0.07). The thresholds are the measurements with a little room.
 """
 
 import dagster as dg
@@ -75,6 +74,8 @@ def monthly_captures(tmp_path, scale: int, seed: int) -> np.ndarray:
     con.close()
     captures = []
     for month, part in realloc.groupby("month"):
+        if not (part["curve_source"] == "hill_fit").any():
+            continue  # the first months: no channel has the weeks for a curve yet
         nxt = add_months(pd.Timestamp(month).date(), 1)
         days = (add_months(nxt, 1) - nxt).days
         ev = evaluate_against_truth(part, lambda c, s: true_response(c, s, "revenue", truth), days)
@@ -89,7 +90,7 @@ def test_recommendation_captures_the_achievable_uplift_at_scale_5(tmp_path):
     assert len(captures) >= 10
     assert np.median(captures) >= 0.95
     assert (captures >= 0.9).sum() >= 9
-    assert captures.min() > 0.85
+    assert captures.min() > 0.88
 
 
 def test_recommendation_at_the_default_scale(tmp_path):
@@ -99,3 +100,4 @@ def test_recommendation_at_the_default_scale(tmp_path):
     assert (captures >= 0.9).sum() >= 6
     # the months with six or more months of history
     assert np.median(captures[4:]) >= 0.9
+    assert captures.min() > 0.3

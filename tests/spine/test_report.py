@@ -179,6 +179,42 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
         assert "Held at the current mix (no move recommended, none measured): video (no " in text
 
 
+def test_budget_section_names_channels_that_may_only_lose_budget():
+    import pandas as pd
+
+    realloc = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-08-01"),
+            "channel": ["paid_search", "paid_social", "display"],
+            "current_spend": [100.0, 100.0, 100.0],
+            "lower_bound": [70.0, 70.0, 70.0],
+            "upper_bound": [130.0, 130.0, 100.0],
+            "pinned_reason": [
+                None,
+                None,
+                "no usable response curve: poor fit; may be cut at its average return, not raised",
+            ],
+        }
+    ).assign(
+        recommended_spend=[130.0, 100.0, 70.0],
+        marginal_roas_current=float("nan"),
+        marginal_roas_recommended=float("nan"),
+        expected_revenue_current=1.0,
+        expected_revenue_recommended=1.0,
+        expected_revenue_reference=1.0,
+        next_budget=330.0,
+        budget_source="budget_plan",
+        test_reserve_amount=30.0,
+    )
+    text = " ".join(
+        sections.budget_section(
+            _marts(budget_reallocation=realloc), date(2025, 8, 1), "USD"
+        ).paragraphs
+    )
+    assert "allowed only to lose budget" in text and text.rstrip().count("): display.") == 1
+    assert "Held at the current mix" not in text
+
+
 def test_budget_section_says_a_held_amount_beyond_anything_observed():
     import pandas as pd
 

@@ -30,6 +30,11 @@ def con():
         {"lead_at": LEAD_AT},
     )
     con.execute(
+        "create table staging.opportunities (opportunity_id varchar, lead_id varchar, "
+        "person_id varchar, created_at timestamp, amount double, stage varchar, "
+        "close_date date, closed_at timestamp, is_closed boolean, is_won boolean)"
+    )
+    con.execute(
         "create table intermediate.conversions as select * from (values "
         "('lead', 'L1', 'p1', $lead_at, 0.0), ('lead', 'L2', 'p2', $lead_at, 0.0)) "
         "as t(conversion_type, lead_id, person_id, converted_at, value)",
