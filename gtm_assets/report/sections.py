@@ -751,7 +751,7 @@ def budget_section(con, month: date, currency: str) -> Section:
     held = ", ".join(
         f"{r.channel} ({r.pinned_reason})"
         for r in realloc.itertuples()
-        if r.channel not in set(movable.channel) and r.pinned_reason
+        if r.channel not in set(movable.channel) and isinstance(r.pinned_reason, str)
     )
     if len(movable) < 2:
         section.paragraphs.append(
