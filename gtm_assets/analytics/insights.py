@@ -616,19 +616,30 @@ def budget_insight(reallocation: pd.DataFrame, currency: str) -> dict | None:
         return None
     uplift = reallocation_uplift(reallocation)
     moves = _optimised_moves(reallocation)
-    moves = moves[pd.to_numeric(moves["marginal_roas_current"], errors="coerce").notna()]
+    marginal = pd.to_numeric(moves["marginal_roas_current"], errors="coerce")
+    average = pd.to_numeric(
+        moves.get("average_roas_current", pd.Series(np.nan, index=moves.index)), errors="coerce"
+    )
+    # a channel without a curve (priced at its average return) can only be cut
+    moves = moves[marginal.notna() | (average.notna() & (moves["change"] < 0))]
     if uplift <= 0 or moves.empty or moves["change"].abs().max() < 1:
         return None
     up = moves.loc[moves["change"].idxmax()]
     down = moves.loc[moves["change"].idxmin()]
     if up["change"] < 1 or down["change"] > -1:
         return None
+
+    def roas(row: pd.Series) -> str:
+        value = pd.to_numeric(row["marginal_roas_current"], errors="coerce")
+        if pd.notna(value):
+            return f"{row['channel']} {value:.2f}"
+        return f"{row['channel']} {row['average_roas_current']:.2f} on average, no fitted curve"
+
     text = (
         f"The budget optimizer expects {money(uplift, currency)} more revenue from the same budget by "
         f"moving {money(float(up['change']), currency)} into {up['channel']} "
         f"and {money(float(-down['change']), currency)} out of {down['channel']} "
-        f"(marginal ROAS at current spend: {up['channel']} {up['marginal_roas_current']:.2f}, "
-        f"{down['channel']} {down['marginal_roas_current']:.2f})"
+        f"(marginal ROAS at current spend: {roas(up)}, {roas(down)})"
     )
     low, _ = gain_interval(reallocation)
     text += (

@@ -1102,3 +1102,19 @@ def test_an_open_cohort_converting_slowly_is_an_early_warning():
     assert ins.early_warning_insight(_funnel_rows(0.129, 0.2)) is None
     assert ins.early_warning_insight(_funnel_rows(0.35, 1e-6)) is None
     assert ins.early_warning_insight(funnel, bottlenecks()) is None
+
+
+def test_budget_insight_names_a_cut_channel_without_a_curve_by_its_average_return():
+    realloc = reallocation().assign(
+        marginal_roas_current=[float("nan"), 3.0], average_roas_current=[0.31, 3.4]
+    )
+    text = ins.budget_insight(realloc, "USD")["insight"]
+    assert "out of display" in text
+    assert "paid_search 3.00, display 0.31 on average, no fitted curve)" in text
+    # without a curve a channel is never the one money moves into
+    raised = realloc.assign(
+        marginal_roas_current=[float("nan"), 3.0],
+        recommended_spend=[65_000.0, 35_000.0],
+        expected_revenue_recommended=[90_000.0, 127_500.0],
+    )
+    assert ins.budget_insight(raised, "USD") is None
