@@ -63,6 +63,7 @@ from gtm_assets.analytics.allocation import (
     historical_roi_allocation,
     optimize_allocation,
 )
+from gtm_assets.analytics.pacing import chain_ladder
 from gtm_assets.analytics.response_curves import DECAY_GRID, CurveFit, adstock, fit_hill
 
 METRICS = ("revenue", "conversions")
@@ -291,35 +292,22 @@ def deal_completeness(lags: pd.DataFrame, horizon_days: int) -> Callable[[float]
     within ``a`` days of the lead: the chain ladder at day grain over every lead, young or
     old, so that a young account's deals count too.
 
-    ``lags``: lag_days (lead to deal), lead_age_days (lead to the month's end), value.
-    ``F(horizon) = 1`` (value later than the horizon is not counted anywhere) and
-    ``F(d) = F(d + 1) x V(lag <= d) / V(lag <= d + 1)``, both sums over the deals of leads
-    at least ``d + 1`` days old (the ones whose first ``d + 1`` days are fully observed).
-    With every lead older than the horizon this is the plain cumulative share; ages no
-    lead has reached yet count as complete (a young account's lags read short, never
-    long). Returns F(a) (1 from the horizon on); without deals, F = 1 everywhere.
+    ``lags``: lag_days (lead to deal), lead_age_days (lead to the month's end), value;
+    :func:`~gtm_assets.analytics.pacing.chain_ladder` in days. With every lead older than
+    the horizon this is the plain cumulative share. Returns F(a) (1 from the horizon on);
+    without deals, F = 1 everywhere.
     """
     if lags.empty:
         return lambda a: 1.0
-    lag = np.clip(lags["lag_days"].to_numpy(dtype=float), 0, None)
-    age = lags["lead_age_days"].to_numpy(dtype=float)
-    value = lags["value"].to_numpy(dtype=float)
-    keep = (lag <= horizon_days) & (value > 0) & np.isfinite(value)
-    top = int(min(horizon_days, age[keep].max())) if keep.any() else 0
-    if top <= 0:
-        return lambda a: 1.0
-    # by[a, l]: value of deals whose lead is a days old (capped at top) with lag l
-    by = np.zeros((top + 1, top + 1))
-    np.add.at(by, (np.minimum(age[keep], top).astype(int), lag[keep].astype(int)), value[keep])
-    older = np.cumsum(by[::-1], axis=0)[::-1]  # rows: leads at least a days old
-    within = np.cumsum(older, axis=1)  # [a, l]: of those, value with lag <= l
-    ladder = np.ones(top + 1)
-    for d in range(top - 1, -1, -1):
-        later = within[d + 1, d + 1]
-        ladder[d] = ladder[d + 1] * (within[d + 1, d] / later if later > 0 else 1.0)
+    ladder = chain_ladder(
+        lags["lag_days"].to_numpy(dtype=float),
+        lags["lead_age_days"].to_numpy(dtype=float),
+        lags["value"].to_numpy(dtype=float),
+        horizon_days,
+    )
 
     def f(a: float) -> float:
-        return float(ladder[int(a)]) if 0 <= a < top else (1.0 if a >= top else 0.0)
+        return float(ladder[int(min(max(a, 0), horizon_days))])
 
     return f
 

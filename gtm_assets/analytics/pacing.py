@@ -470,37 +470,60 @@ def months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
+def chain_ladder(lag: np.ndarray, age: np.ndarray, value: np.ndarray, horizon: int) -> np.ndarray:
+    """Share of a lead's eventual conversions (counts or value) dated within ``a`` periods
+    of the lead, for a = 0..horizon: the chain ladder over every lead, young or old.
+
+    ``lag``: periods from each conversion's lead to it (negative counts as 0); ``age``:
+    periods from that lead to the end of the data; ``value``: its weight. ``F(horizon) = 1``
+    (conversions later than the horizon are not counted) and ``F(d) = F(d + 1) x
+    V(lag <= d) / V(lag <= d + 1)``, both sums over the conversions of leads at least
+    ``d + 1`` periods old (whose first ``d + 1`` periods are fully observed). An age without
+    conversions gives 0 (nothing converts that soon); an age no lead has reached yet, or
+    without a conversion to measure it, gives a ratio of 1, so a young account's lags read
+    short, never long.
+    """
+    lag = np.clip(np.asarray(lag, dtype=float), 0, None)
+    age = np.asarray(age, dtype=float)
+    value = np.asarray(value, dtype=float)
+    ladder = np.ones(int(horizon) + 1)
+    keep = (lag <= horizon) & (value > 0) & np.isfinite(value)
+    top = int(min(horizon, age[keep].max())) if keep.any() else 0
+    if top <= 0:
+        return ladder
+    # by[a, l]: value of conversions whose lead is a periods old (capped at top) with lag l
+    by = np.zeros((top + 1, top + 1))
+    np.add.at(by, (np.minimum(age[keep], top).astype(int), lag[keep].astype(int)), value[keep])
+    older = np.cumsum(by[::-1], axis=0)[::-1]  # rows: leads at least a periods old
+    within = np.cumsum(older, axis=1)  # [a, l]: of those, value with lag <= l
+    for d in range(top - 1, -1, -1):
+        later = within[d + 1, d + 1]
+        ladder[d] = ladder[d + 1] * (within[d + 1, d] / later if later > 0 else 1.0)
+    return ladder
+
+
 def lead_cohort_completeness(
     development: pd.DataFrame, month: date, max_age: int = LAG_HISTORY_MONTHS
 ) -> np.ndarray:
     """Share of a lead cohort's eventual opportunities (or won deals) dated by the end of
     the month it is ``a`` months old, for a = 0..max_age (1 from max_age on): the chain
-    ladder on the account's cohorts observed up to ``month``.
+    ladder (:func:`chain_ladder`) on the account's monthly cohorts observed up to ``month``.
 
     ``development``: lead_month, age_months, conversions (budget_lead_cohort_development
-    .sql). F(a) = F(a + 1) x the cohorts' cumulative conversions at a over those at a + 1,
-    over every cohort observed at a + 1 (the chain ladder's development factor, inverted
-    so that an age without conversions, e.g. no deal closes in its lead's month, gives 0);
-    without a cohort or a conversion to measure it the ratio is 1, so a young account's
-    lags read short, never long.
+    .sql); conversions older than ``max_age`` count at ``max_age``.
     """
-    cumulative: dict[int, np.ndarray] = {}
-    if not development.empty:
-        for lead_month, part in development.groupby("lead_month"):
-            observed = months_between(pd.Timestamp(lead_month).date(), month)
-            if observed < 0:
-                continue
-            counts = np.zeros(max_age + 1)
-            ages = np.minimum(part["age_months"].to_numpy(dtype=int), max_age)
-            np.add.at(counts, ages, part["conversions"].to_numpy(dtype=float))
-            cumulative[observed] = cumulative.get(observed, 0) + np.cumsum(counts)
-    completeness = np.ones(max_age + 1)
-    for a in range(max_age - 1, -1, -1):
-        rows = [c for observed, c in cumulative.items() if observed >= a + 1]
-        later = sum(float(c[a + 1]) for c in rows)
-        ratio = min(sum(float(c[a]) for c in rows) / later, 1.0) if later > 0 else 1.0
-        completeness[a] = completeness[a + 1] * ratio
-    return completeness
+    if development.empty:
+        return np.ones(max_age + 1)
+    observed = np.array(
+        [months_between(pd.Timestamp(m).date(), month) for m in development["lead_month"]]
+    )
+    seen = observed >= 0
+    return chain_ladder(
+        np.minimum(development["age_months"].to_numpy(dtype=float), max_age)[seen],
+        observed[seen],
+        development["conversions"].to_numpy(dtype=float)[seen],
+        max_age,
+    )
 
 
 def due_in_window(

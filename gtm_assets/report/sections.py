@@ -748,10 +748,11 @@ def budget_section(con, month: date, currency: str) -> Section:
         + "."
     )
     movable = realloc[realloc.upper_bound > realloc.lower_bound + 1e-9]
+    can_move = set(movable.channel)
     held = ", ".join(
         f"{r.channel} ({r.pinned_reason})"
         for r in realloc.itertuples()
-        if r.channel not in set(movable.channel) and isinstance(r.pinned_reason, str)
+        if r.channel not in can_move and isinstance(r.pinned_reason, str)
     )
     if len(movable) < 2:
         section.paragraphs.append(
@@ -765,7 +766,7 @@ def budget_section(con, month: date, currency: str) -> Section:
     cut_only = ", ".join(
         r.channel
         for r in realloc.itertuples()
-        if r.channel in set(movable.channel) and isinstance(r.pinned_reason, str)
+        if r.channel in can_move and isinstance(r.pinned_reason, str)
     )
     if cut_only:
         section.paragraphs.append(
