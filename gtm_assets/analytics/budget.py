@@ -97,6 +97,8 @@ class BudgetOptions:
     # a channel without a usable curve may be cut at its average return (an upper bound on
     # a saturating channel's marginal return), never raised; False holds it
     cut_without_curve: bool = True
+    # a weekly curve may saturate on the daily rate inside the week (see fit_hill_series)
+    within_period: bool = True
 
     @property
     def grain_days(self) -> int:
@@ -655,11 +657,16 @@ def revenue_points_from_leads(points: pd.DataFrame, values: pd.DataFrame) -> pd.
 # ---------------------------------------------------------------- curves
 
 
-def fit_curves(points: pd.DataFrame, options: BudgetOptions) -> dict[tuple[str, str], CurveFit]:
+def fit_curves(
+    points: pd.DataFrame, options: BudgetOptions, spend_daily: pd.DataFrame | None = None
+) -> dict[tuple[str, str], CurveFit]:
     """Fit one Hill curve per (channel, metric) on the weeks marked ``used_in_fit``.
 
     The weekly series is kept in time order with all weeks (adstock needs the sequence);
     weeks that are not used still feed the carryover of later weeks with their spend.
+    With ``spend_daily`` (date, channel, spend) and a grain longer than a day, each fit may
+    also saturate on the daily rate inside the period (``daily_design``; see
+    ``fit_hill_series``).
     """
     fits: dict[tuple[str, str], CurveFit] = {}
     for (channel, metric), part in points.groupby(["channel", "metric"], sort=True):
@@ -667,40 +674,75 @@ def fit_curves(points: pd.DataFrame, options: BudgetOptions) -> dict[tuple[str, 
         y = np.where(
             part["used_in_fit"].to_numpy(dtype=bool), part["outcome"].to_numpy(float), np.nan
         )
-        fits[(channel, metric)] = fit_hill_series(part["spend"].to_numpy(float), y, options)
+        daily = (
+            daily_design(spend_daily, channel, part["period_start"], options.grain_days)
+            if spend_daily is not None and options.grain_days > 1 and options.within_period
+            else None
+        )
+        fits[(channel, metric)] = fit_hill_series(part["spend"].to_numpy(float), y, options, daily)
     return fits
 
 
-def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptions) -> CurveFit:
+def daily_design(
+    spend_daily: pd.DataFrame, channel: str, period_starts: pd.Series, period_days: int
+) -> np.ndarray:
+    """Spend of ``channel`` per period (rows, in the order of ``period_starts``) and day of
+    the period (columns), at the period's rate: a day's spend times ``period_days``, so a
+    row's mean is the period's spend. Days without a spend row are zero."""
+    sd = spend_daily[spend_daily["channel"] == channel]
+    by_day = sd.groupby(pd.to_datetime(sd["date"]))["spend"].sum()
+    starts = pd.to_datetime(pd.Series(period_starts)).to_numpy()
+    days = starts[:, None] + np.arange(period_days) * np.timedelta64(1, "D")
+    values = by_day.reindex(pd.DatetimeIndex(days.ravel())).fillna(0.0).to_numpy(float)
+    return values.reshape(len(starts), period_days) * period_days
+
+
+def fit_hill_series(
+    spend: np.ndarray,
+    outcome: np.ndarray,
+    options: BudgetOptions,
+    daily: np.ndarray | None = None,
+) -> CurveFit:
     """Adstock fit on a series whose outcome may be NaN in places: the carryover runs over
     all periods, the fit uses periods with an outcome.
 
     The decay is chosen by AIC, ``m log(SSE / m) + 2 [decay > 0]``: a carryover must
     improve the fit by more than chance to be adopted (outcomes are already placed at
-    their touch date, so most of the delay between spend and conversion is gone)."""
+    their touch date, so most of the delay between spend and conversion is gone).
+
+    With ``daily`` (``daily_design``), the curve may also saturate on the daily rate: each
+    period's outcome is then the mean of the curve over its days, so a week of pulses earns
+    less than the same spend spread evenly. Both saturation grains have the same
+    parameters; the one with the lower AIC wins (the period grain on a tie, e.g. when spend
+    is even inside every period, where the two coincide). The fitted curve is the response
+    to spend spread evenly over the period either way."""
     keep = np.isfinite(outcome)
     m = int(keep.sum())
     best: CurveFit | None = None
     best_decay = 0.0
+    best_design = spend
     best_aic = np.inf
-    for decay in DECAY_GRID if options.adstock else (0.0,):
-        x = adstock(spend, decay)
-        fit = fit_hill(
-            x[keep],
-            outcome[keep],
-            fit_adstock=False,
-            n_boot=0,
-            min_points=options.min_points,
-            min_r2=options.min_r2,
-            n_bounds=options.n_bounds,
-        )
-        if not np.isfinite(fit.r2):
-            return fit
-        aic = m * np.log(max(1.0 - fit.r2, 1e-12)) + (2.0 if decay > 0 else 0.0)
-        if aic < best_aic - 1e-9:
-            best, best_decay, best_aic = fit, decay, aic
+    designs = [spend] if daily is None else [spend, daily]
+    for design in designs:
+        for decay in DECAY_GRID if options.adstock else (0.0,):
+            x = adstock(design, decay)
+            fit = fit_hill(
+                x[keep],
+                outcome[keep],
+                fit_adstock=False,
+                n_boot=0,
+                min_points=options.min_points,
+                min_r2=options.min_r2,
+                n_bounds=options.n_bounds,
+            )
+            if not np.isfinite(fit.r2):
+                fit.saturation_grain = options.grain
+                return fit
+            aic = m * np.log(max(1.0 - fit.r2, 1e-12)) + (2.0 if decay > 0 else 0.0)
+            if aic < best_aic - 1e-9:
+                best, best_decay, best_design, best_aic = fit, decay, design, aic
     assert best is not None
-    x = adstock(spend, best_decay)
+    x = adstock(best_design, best_decay)
     final = fit_hill(
         x[keep],
         outcome[keep],
@@ -712,11 +754,30 @@ def fit_hill_series(spend: np.ndarray, outcome: np.ndarray, options: BudgetOptio
         n_bounds=options.n_bounds,
     )
     final.adstock_decay = best_decay
+    final.saturation_grain = "day" if best_design is not spend else options.grain
     # the observed range is of actual spend, not of adstocked spend
     pos = spend[keep][spend[keep] > 0]
     if pos.size:
         final.spend_min, final.spend_max = float(pos.min()), float(pos.max())
     return final
+
+
+def flighting_shortfall(fit: CurveFit, daily_spend: np.ndarray, period_days: int) -> float:
+    """Share of expected outcome that ``daily_spend`` (one value per day, in time order)
+    loses against the same total spread evenly, on a curve that saturates on the daily rate
+    (``saturation_grain == "day"``): ``1 - mean_d f(x_d) / f(mean_d x_d)`` with ``x`` the
+    days' spend at the period's rate, carried over day by day at the fit's decay. NaN for a
+    curve fitted on period totals (whose fit says nothing about the days inside a period),
+    an unusable one, or no spend."""
+    s = np.asarray(daily_spend, dtype=float)
+    if fit.saturation_grain != "day" or not fit.usable or s.size == 0 or s.sum() <= 0:
+        return np.nan
+    decay = float(fit.adstock_decay) if np.isfinite(fit.adstock_decay) else 0.0
+    x = adstock(s, decay ** (1.0 / period_days) if decay > 0 else 0.0) * period_days
+    even = float(fit.response(s.mean() * period_days)[()])
+    if even <= 0:
+        return np.nan
+    return 1.0 - float(np.mean(fit.response(x))) / even
 
 
 def curves_table(
@@ -742,6 +803,7 @@ def curves_table(
                 "k": f.k,
                 "n": f.n,
                 "adstock_decay": f.adstock_decay,
+                "saturation_grain": f.saturation_grain or grain,
                 "top_se": float(boot_se[0]),
                 "k_se": float(boot_se[1]),
                 "n_se": float(boot_se[2]),
@@ -1349,6 +1411,7 @@ def fits_from_tables(curves: pd.DataFrame, boot: pd.DataFrame) -> dict[tuple[str
             boot=b[["top", "k", "n"]].to_numpy(dtype=float) if not b.empty else np.empty((0, 3)),
             usable=bool(r.usable),
             reason=r.reason if isinstance(r.reason, str) else "",
+            saturation_grain=str(getattr(r, "saturation_grain", "") or ""),
         )
     return fits
 

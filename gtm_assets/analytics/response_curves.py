@@ -9,6 +9,13 @@ The adstock is normalised so that a constant spend ``s`` gives ``x = s``: the Hi
 is then directly the *steady-state* response to a constant spend, which is what budget
 planning needs, and ``decay`` only changes how quickly the response follows a change.
 
+When the spend of each period is known at a finer grain (the days of a week), the design
+may be a matrix with one row per period and one column per sub-period, holding the spend
+*at the period's rate* (a day's spend times the days in the period): the period's expected
+outcome is then the mean of the Hill curve over its sub-periods. The curve saturates on the
+daily rate, so a week whose spend came in one pulse earns less than the same spend spread
+evenly, and the fitted curve is the response to an even spread (what a plan deploys).
+
 Fitting: a grid over (K, n) with ``top`` solved in closed form (least squares through the
 origin), then ``scipy.optimize.least_squares`` from the best grid point; the adstock decay
 (when enabled) is chosen on a grid by the same residual sum of squares. Uncertainty comes
@@ -54,9 +61,27 @@ def hill_marginal(spend: np.ndarray | float, top: float, k: float, n: float) -> 
     return np.where(np.isfinite(out) | (s == 0), out, 0.0)
 
 
+def period_response(x: np.ndarray, top: float, k: float, n: float) -> np.ndarray:
+    """Expected outcome per period of a design ``x``: the Hill curve of a 1-D design, or the
+    mean over sub-periods (columns) of a 2-D one (see module docstring)."""
+    h = hill(x, top, k, n)
+    return h.mean(axis=1) if h.ndim == 2 else h
+
+
+def period_level(x: np.ndarray) -> np.ndarray:
+    """The spend of each period at the period's rate: ``x`` itself, or its row means."""
+    return x.mean(axis=1) if x.ndim == 2 else x
+
+
 def adstock(spend: Sequence[float] | np.ndarray, decay: float) -> np.ndarray:
-    """Normalised geometric carryover: ``x_t = (1-d) s_t + d x_{t-1}``, ``x_0 = s_0``."""
+    """Normalised geometric carryover: ``x_t = (1-d) s_t + d x_{t-1}``, ``x_0 = s_0``.
+
+    A 2-D design (periods x sub-periods) carries over sub-period by sub-period, at the
+    per-sub-period decay that compounds to ``decay`` over a period."""
     s = np.asarray(spend, dtype=float)
+    if s.ndim == 2:
+        per_sub = decay ** (1.0 / s.shape[1]) if decay > 0 else 0.0
+        return adstock(s.ravel(), per_sub).reshape(s.shape)
     if decay <= 0 or s.size == 0:
         return s.copy()
     out = np.empty_like(s)
@@ -82,6 +107,8 @@ class CurveFit:
     boot: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
     usable: bool = True
     reason: str = ""
+    # the grain the curve saturates at when the fit chose it (budget: "week" or "day")
+    saturation_grain: str = ""
 
     def response(self, spend: np.ndarray | float) -> np.ndarray:
         return hill(spend, self.top, self.k, self.n)
@@ -131,7 +158,8 @@ def _fit_fixed_decay(
     start: tuple[float, float, float] | None = None,
     n_bounds: tuple[float, float] = N_BOUNDS,
 ) -> tuple[float, float, float, float]:
-    """Least-squares Hill fit on already-adstocked spend. Returns (top, K, n, sse).
+    """Least-squares Hill fit on already-adstocked spend (a 1-D or 2-D design, see
+    ``period_response``). Returns (top, K, n, sse).
 
     ``n_bounds`` with equal ends fixes the exponent (a two-parameter fit)."""
     k_grid = _k_grid(x)
@@ -142,7 +170,7 @@ def _fit_fixed_decay(
         best = (np.inf, 0.0, float(k_grid[0]), n_grid[0])
         for n in n_grid:
             for k in k_grid:
-                h = hill(x, 1.0, k, n)
+                h = period_response(x, 1.0, k, n)
                 top = _top_closed_form(h, y)
                 sse = float(np.sum((y - top * h) ** 2))
                 if sse < best[0]:
@@ -159,7 +187,7 @@ def _fit_fixed_decay(
         n0 = n_lo
 
         def resid(p: np.ndarray) -> np.ndarray:
-            return (hill(x, np.exp(p[0]), np.exp(p[1]), n_lo) - y) / y_scale
+            return (period_response(x, np.exp(p[0]), np.exp(p[1]), n_lo) - y) / y_scale
 
         x0 = [np.log(top0), np.log(k0)]
         bounds = ([np.log(y_scale * 1e-6), np.log(k_lo)], [np.log(top_hi), np.log(k_hi)])
@@ -168,7 +196,7 @@ def _fit_fixed_decay(
         n0 = min(max(n0, n_lo + 1e-6), n_hi - 1e-6)
 
         def resid(p: np.ndarray) -> np.ndarray:
-            return (hill(x, np.exp(p[0]), np.exp(p[1]), p[2]) - y) / y_scale
+            return (period_response(x, np.exp(p[0]), np.exp(p[1]), p[2]) - y) / y_scale
 
         x0 = [np.log(top0), np.log(k0), n0]
         bounds = (
@@ -179,10 +207,10 @@ def _fit_fixed_decay(
     result = least_squares(resid, x0=x0, bounds=bounds, method="trf", x_scale=x_scale, max_nfev=400)
     top, k = float(np.exp(result.x[0])), float(np.exp(result.x[1]))
     n = n_lo if fixed_n else float(result.x[2])
-    sse = float(np.sum((hill(x, top, k, n) - y) ** 2))
+    sse = float(np.sum((period_response(x, top, k, n) - y) ** 2))
     if start is None:
         # keep the grid optimum if the local search somehow made things worse
-        sse0 = float(np.sum((hill(x, top0, k0, n0) - y) ** 2))
+        sse0 = float(np.sum((period_response(x, top0, k0, n0) - y) ** 2))
         if sse0 < sse:
             return top0, k0, n0, sse0
     return top, k, n, sse
@@ -207,6 +235,9 @@ def fit_hill(
 ) -> CurveFit:
     """Fit a Hill curve (with optional adstock) to a spend/outcome series in time order.
 
+    ``spend`` is one value per period, or a periods x sub-periods design at the period's
+    rate (see the module docstring); the observed spend range is of the period totals.
+
     ``usable`` is False (with a ``reason``) when there are fewer than ``min_points`` points,
     no spend variation, an R^2 below ``min_r2``, or a half-saturation spend far below every
     period with spend (``SATURATION_FLOOR``; e.g. a new channel whose pre-launch zero weeks
@@ -214,12 +245,13 @@ def fit_hill(
     """
     s = np.asarray(spend, dtype=float)
     y = np.asarray(outcome, dtype=float)
-    if s.shape != y.shape:
+    if s.ndim not in (1, 2) or s.shape[0] != y.shape[0] or y.ndim != 1:
         raise ValueError("spend and outcome must have the same length")
-    keep = np.isfinite(s) & np.isfinite(y)
+    keep = np.isfinite(period_level(s)) & np.isfinite(y)
     s, y = s[keep], y[keep]
-    n_points = int(s.size)
-    positive = s[s > 0]
+    level = period_level(s)
+    n_points = int(level.size)
+    positive = level[level > 0]
     if n_points < min_points or positive.size < min_points:
         return CurveFit(
             top=np.nan,
@@ -267,6 +299,7 @@ def fit_hill(
     assert best is not None
     decay, top, k, n, sse = best
     x = adstock(s, decay)
+    x_level = period_level(x)
     sst = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - sse / sst if sst > 0 else np.nan
     rmse = float(np.sqrt(sse / n_points))
@@ -277,7 +310,7 @@ def fit_hill(
         draws = []
         for _ in range(n_boot):
             idx = rng.integers(0, n_points, n_points)
-            if np.unique(x[idx]).size < 3:
+            if np.unique(x_level[idx]).size < 3:
                 continue
             bt, bk, bn, _ = _fit_fixed_decay(x[idx], y[idx], start=(top, k, n), n_bounds=n_bounds)
             draws.append((bt, bk, bn))
@@ -290,14 +323,14 @@ def fit_hill(
         usable, reason = False, f"poor fit (R^2 {r2:.3g} < {min_r2:g})"
     elif spread < 1.1:
         usable, reason = False, "spend barely varied (max/min < 1.1): curve not identifiable"
-    elif k < SATURATION_FLOOR * float(x[s > 0].min()):
+    elif k < SATURATION_FLOOR * float(x_level[level > 0].min()):
         # every period with spend sits on the plateau: any smaller k fits as well, and the
         # marginal return (proportional to k there) is not measured
         usable, reason = (
             False,
             (
                 f"saturation not identified: the fitted half-saturation spend ({k:,.0f} a period) "
-                f"lies far below every period with spend (from {float(x[s > 0].min()):,.0f}); "
+                f"lies far below every period with spend (from {float(x_level[level > 0].min()):,.0f}); "
                 "only spending at new levels can show the marginal return"
             ),
         )

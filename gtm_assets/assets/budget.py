@@ -97,6 +97,16 @@ class CurveConfig(dg.Config):
         default="week",
         description="Time grain of the fitted points: day or week (Monday-start weeks).",
     )
+    within_period_saturation: bool = Field(
+        default=True,
+        description=(
+            "At week grain, let a channel's curve saturate on its daily spend rate inside "
+            "the week when that fits its weekly outcomes better (same parameters, lower "
+            "AIC): a week spent in one or two pulses then earns less than the same spend "
+            "spread evenly, and the curve and the recommendation are for an even spread. "
+            "The chosen grain is the saturation_grain column. False: weekly totals only."
+        ),
+    )
     value_method: str = Field(
         default="regression",
         description=(
@@ -223,6 +233,13 @@ def _window(partition_key: str, months: int) -> tuple[date, date, date]:
     return start, end, add_months(start, -(months - 1))
 
 
+def _month_daily_spend(in_month: pd.DataFrame, channel: str, month: date, end: date) -> np.ndarray:
+    """``channel``'s spend on each day of ``[month, end)`` (zero where it had none)."""
+    part = in_month[in_month["channel"] == channel]
+    by_day = part.groupby(pd.to_datetime(part["date"]))["spend"].sum()
+    return by_day.reindex(pd.date_range(month, end, inclusive="left")).fillna(0.0).to_numpy()
+
+
 def _options(
     curve: CurveConfig | None = None, realloc: ReallocationConfig | None = None
 ) -> core.BudgetOptions:
@@ -237,6 +254,7 @@ def _options(
             n_boot=curve.n_boot,
             seed=curve.seed,
             grain=curve.grain,
+            within_period=curve.within_period_saturation,
             n_bounds=(curve.hill_n_min, curve.hill_n_max),
         )
     if realloc is not None:
@@ -380,6 +398,8 @@ TYPES: dict[str, dict[str, str]] = {
         "window_start": "DATE",
         "value_basis": "VARCHAR",
         "pipeline_win_rate": "DOUBLE",
+        "saturation_grain": "VARCHAR",
+        "flighting_shortfall": "DOUBLE",
     },
     "marts.budget_curve_points": {
         "channel": "VARCHAR",
@@ -524,7 +544,9 @@ def _write(con, table: str, df: pd.DataFrame, month: date) -> int:
     description=(
         "How each paid channel's attributed revenue and leads respond to its spend: a "
         "saturating (Hill) curve fitted on the last 12 months of weeks (or days), with carryover, "
-        "goodness of fit, bootstrap uncertainty, average and marginal ROAS at current spend "
+        "saturating on the week's or the day's spend (whichever fits better; bursts of spend "
+        "then earn less than an even spread), goodness of fit, bootstrap uncertainty, "
+        "average and marginal ROAS at current spend "
         "and the spend range it was observed on (tables budget_response_curves, "
         "budget_curve_points, budget_curve_bootstrap)."
     ),
@@ -576,7 +598,7 @@ def budget_response_curves(
         values = pd.DataFrame()
         value_basis, pipeline_win_rate = None, None
         if config.revenue_method == "lead_value":
-            fits = core.fit_curves(points[points["metric"] == "conversions"], options)
+            fits = core.fit_curves(points[points["metric"] == "conversions"], options, spend)
             split = _stable_query(
                 con,
                 load_sql("marts/budget_lead_value"),
@@ -617,7 +639,7 @@ def budget_response_curves(
             fits = core.revenue_from_leads(fits, values, value_draws)
             points = core.revenue_points_from_leads(points, values)
         elif config.revenue_method == "attributed_revenue":
-            fits = core.fit_curves(points, options)
+            fits = core.fit_curves(points, options, spend)
         else:
             raise ValueError(
                 f"revenue_method must be lead_value or attributed_revenue, got {config.revenue_method!r}"
@@ -629,6 +651,14 @@ def budget_response_curves(
             for c, v in in_month.groupby("channel")["spend"].sum().items()
         }
         table = core.curves_table(fits, current_per_period, config.grain)
+        table["flighting_shortfall"] = [
+            core.flighting_shortfall(
+                fits[(r.channel, r.metric)],
+                _month_daily_spend(in_month, r.channel, month, month_end),
+                options.grain_days,
+            )
+            for r in table.itertuples()
+        ]
         table["attribution_model"] = model_name
         table["revenue_method"] = config.revenue_method
         if not values.empty:
@@ -668,6 +698,8 @@ def budget_response_curves(
                 "r2",
                 "n_points",
                 "adstock_decay",
+                "saturation_grain",
+                "flighting_shortfall",
                 "current_period_spend",
                 "average_return_current",
                 "marginal_return_current",

@@ -719,6 +719,30 @@ def _gain_interval_text(realloc: pd.DataFrame, currency: str) -> str:
     return text + ")"
 
 
+#: A channel's uneven daily spend is named when it cost at least this share of its outcome.
+FLIGHTING_SHORTFALL_SHOWN = 0.05
+
+
+def _uneven_spend_text(curves) -> str:
+    """The sentence naming channels whose bursts of spend this month cost revenue against
+    an even spread (``flighting_shortfall``), or "" when none did."""
+    if curves is None or curves.empty or "flighting_shortfall" not in curves:
+        return ""
+    rows = curves[
+        (curves["metric"] == "revenue")
+        & (curves["flighting_shortfall"].fillna(0) >= FLIGHTING_SHORTFALL_SHOWN)
+    ].sort_values("flighting_shortfall", ascending=False)
+    if rows.empty:
+        return ""
+    named = ", ".join(f"{r.channel} ({r.flighting_shortfall:.0%})" for r in rows.itertuples())
+    return (
+        "Spent in bursts: these channels' results saturate on the day's spend, and this "
+        "month's uneven days earned an expected share less than the same money spread "
+        f"evenly would have: {named}. The curves and the recommendation assume an even "
+        "spread; spending next month in the same bursts would return less than shown."
+    )
+
+
 def budget_section(con, month: date, currency: str) -> Section:
     title = "Budget: pacing, response curves and the recommended reallocation"
     realloc = month_rows(con, "marts.budget_reallocation", month)
@@ -775,6 +799,10 @@ def budget_section(con, month: date, currency: str) -> Section:
             f"average, so one whose average is below the others' marginal return should "
             f"lose money; nothing says it would use more well): {cut_only}."
         )
+    curves = month_rows(con, "marts.budget_response_curves", month)
+    uneven = _uneven_spend_text(curves)
+    if uneven:
+        section.paragraphs.append(uneven)
     if "note" in realloc:
         for r in realloc[realloc["note"].notna()].itertuples():
             section.paragraphs.append(f"{r.channel}: {r.note}.")
@@ -815,7 +843,6 @@ def budget_section(con, month: date, currency: str) -> Section:
                 currency,
             )
         )
-    curves = month_rows(con, "marts.budget_response_curves", month)
     boot = month_rows(con, "marts.budget_curve_bootstrap", month)
     points = month_rows(con, "marts.budget_curve_points", month)
     if curves is not None and not curves.empty and boot is not None and points is not None:

@@ -1,3 +1,5 @@
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,13 +11,16 @@ from gtm_assets.analytics.budget import (
     boot_table,
     channel_plots,
     curves_table,
+    daily_design,
+    fit_curves,
     fits_from_tables,
+    flighting_shortfall,
     period_points,
     reallocate,
     saturation_waste,
     uplift_capture,
 )
-from gtm_assets.analytics.response_curves import CurveFit, hill
+from gtm_assets.analytics.response_curves import CurveFit, hill, period_response
 
 DAYS = 30
 PERIODS = DAYS / 7
@@ -303,6 +308,7 @@ def test_tables_round_trip_and_plots_are_png():
     boot = boot_table(FITS)
     back = fits_from_tables(table, boot)
     assert back[("search", "revenue")].k == pytest.approx(20_000)
+    assert set(table["saturation_grain"]) == {"week"}
     assert back[("search", "revenue")].boot.shape == (50, 3)
     r = reallocate(FITS, CURRENT, {}, {}, DAYS, BudgetOptions())
     pts = pd.DataFrame(
@@ -552,3 +558,80 @@ def test_capture_counts_a_channel_held_for_want_of_a_curve_against_the_recommend
     # a pin by configuration stays a pin
     pinned = realloc.assign(pinned_reason=["pinned by configuration", None])
     assert np.isnan(evaluate_against_truth(pinned, lambda c, s: rate[c] * s, days=1)["capture"])
+
+
+def test_daily_design_hand_computed():
+    spend = pd.DataFrame(
+        {
+            "date": ["2024-06-03", "2024-06-03", "2024-06-05", "2024-06-10", "2024-06-12"],
+            "channel": ["events", "events", "events", "events", "search"],
+            "spend": [100.0, 50.0, 20.0, 700.0, 9.0],
+        }
+    )
+    starts = pd.Series([date(2024, 6, 3), date(2024, 6, 10)])
+    got = daily_design(spend, "events", starts, 7)
+    # a day's spend at the weekly rate (x7); same-day rows add up; missing days are zero
+    want = np.zeros((2, 7))
+    want[0, 0], want[0, 2], want[1, 0] = 150.0 * 7, 20.0 * 7, 700.0 * 7
+    assert got == pytest.approx(want)
+    assert got.mean(axis=1) == pytest.approx([170.0, 700.0])  # the weeks' spend
+
+
+def _weekly_points_and_spend(pulsed: bool, seed: int = 4):
+    """52 weeks of one channel: spend even inside the week, or in one-day pulses every
+    other week; the true response saturates on the daily rate (daily K 2,000)."""
+    rng = np.random.default_rng(seed)
+    first = pd.Timestamp("2024-01-01")  # a Monday
+    rows, points = [], []
+    for w in range(52):
+        total = rng.uniform(3_000, 40_000)
+        daily = np.full(7, total / 7)
+        if pulsed and w % 2:
+            daily = np.zeros(7)
+            daily[rng.integers(7)] = total
+        start = first + pd.Timedelta(weeks=w)
+        rows += [(start + pd.Timedelta(days=d), "events", daily[d]) for d in range(7)]
+        y = period_response(daily[None, :] * 7, 5_000.0, 14_000.0, 1.0)[0]
+        points.append(("events", "conversions", start.date(), total, y * rng.normal(1, 0.03)))
+    spend = pd.DataFrame(rows, columns=["date", "channel", "spend"])
+    pts = pd.DataFrame(points, columns=["channel", "metric", "period_start", "spend", "outcome"])
+    pts["used_in_fit"] = True
+    return pts, spend
+
+
+def test_a_pulsed_channel_saturates_on_its_daily_rate_and_an_even_one_keeps_the_week():
+    options = BudgetOptions(n_boot=0, adstock=False)
+    pts, spend = _weekly_points_and_spend(pulsed=True)
+    daily = fit_curves(pts, options, spend)[("events", "conversions")]
+    weekly = fit_curves(pts, options)[("events", "conversions")]
+    assert daily.saturation_grain == "day" and weekly.saturation_grain == "week"
+    assert daily.k == pytest.approx(14_000.0, rel=0.08)
+    assert daily.r2 > weekly.r2
+    assert not BudgetOptions(within_period=False).within_period
+    off = fit_curves(pts, BudgetOptions(n_boot=0, adstock=False, within_period=False), spend)
+    assert off[("events", "conversions")].saturation_grain == "week"
+
+    pts, spend = _weekly_points_and_spend(pulsed=False)
+    even = fit_curves(pts, options, spend)[("events", "conversions")]
+    # even spend inside every week: the two grains coincide and the week is kept
+    assert even.saturation_grain == "week"
+    assert even.k == pytest.approx(14_000.0, rel=0.08)
+
+
+def test_flighting_shortfall_hand_computed():
+    # weekly curve top 10, K 100, n 1, saturating on the day: a week spent in one day of
+    # 700 (x = 4,900 at the weekly rate) earns mean(0 x6, 10 * 4900 / 5000) = 1.4 against
+    # 10 * 700 / 800 = 8.75 spread evenly: a shortfall of 1 - 1.4 / 8.75 = 0.84
+    fit = CurveFit(10.0, 100.0, 1.0, 0.0, 0.9, 1.0, 30, 50.0, 900.0, saturation_grain="day")
+    pulse = np.array([0, 0, 0, 0, 0, 0, 700.0])
+    assert flighting_shortfall(fit, pulse, 7) == pytest.approx(0.84)
+    assert flighting_shortfall(fit, np.full(7, 100.0), 7) == pytest.approx(0.0)
+    # carry-over smooths the burst: day by day at 0.5 ** (1/7), less is lost
+    smoothed = CurveFit(10.0, 100.0, 1.0, 0.5, 0.9, 1.0, 30, 50.0, 900.0, saturation_grain="day")
+    x = 7 * np.array([0, 0, 0, 0, 0, 0, 700.0 * (1 - 0.5 ** (1 / 7))])
+    want = 1 - np.mean(10 * x / (x + 100)) / 8.75
+    assert flighting_shortfall(smoothed, pulse, 7) == pytest.approx(want)
+    # a curve fitted on weekly totals says nothing about the days inside the week
+    weekly = CurveFit(10.0, 100.0, 1.0, 0.0, 0.9, 1.0, 30, 50.0, 900.0, saturation_grain="week")
+    assert np.isnan(flighting_shortfall(weekly, pulse, 7))
+    assert np.isnan(flighting_shortfall(fit, np.zeros(7), 7))

@@ -241,6 +241,23 @@ def test_budget_section_says_a_held_amount_beyond_anything_observed():
     assert f"video: {note}." in text
 
 
+def test_budget_section_names_channels_whose_bursts_cost_revenue():
+    import pandas as pd
+
+    curves = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-08-01"),
+            "channel": ["events", "events", "paid_search", "video"],
+            "metric": ["revenue", "conversions", "revenue", "revenue"],
+            "flighting_shortfall": [0.23, 0.23, 0.01, float("nan")],
+        }
+    )
+    assert sections._uneven_spend_text(curves).count("events (23%)") == 1
+    assert "paid_search" not in sections._uneven_spend_text(curves)
+    assert sections._uneven_spend_text(curves.iloc[2:]) == ""
+    assert sections._uneven_spend_text(curves.drop(columns="flighting_shortfall")) == ""
+
+
 def test_funnel_section_explains_a_cohort_without_entries():
     import pandas as pd
 
