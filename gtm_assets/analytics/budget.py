@@ -689,12 +689,20 @@ def daily_design(
     """Spend of ``channel`` per period (rows, in the order of ``period_starts``) and day of
     the period (columns), at the period's rate: a day's spend times ``period_days``, so a
     row's mean is the period's spend. Days without a spend row are zero."""
-    sd = spend_daily[spend_daily["channel"] == channel]
-    by_day = sd.groupby(pd.to_datetime(sd["date"]))["spend"].sum()
     starts = pd.to_datetime(pd.Series(period_starts)).to_numpy()
     days = starts[:, None] + np.arange(period_days) * np.timedelta64(1, "D")
-    values = by_day.reindex(pd.DatetimeIndex(days.ravel())).fillna(0.0).to_numpy(float)
+    values = channel_daily_spend(spend_daily, channel, pd.DatetimeIndex(days.ravel()))
     return values.reshape(len(starts), period_days) * period_days
+
+
+def channel_daily_spend(
+    spend_daily: pd.DataFrame, channel: str, days: pd.DatetimeIndex
+) -> np.ndarray:
+    """``channel``'s spend on each of ``days`` (rows of the same day added; zero where it
+    had none)."""
+    sd = spend_daily[spend_daily["channel"] == channel]
+    by_day = sd.groupby(pd.to_datetime(sd["date"]))["spend"].sum()
+    return by_day.reindex(days).fillna(0.0).to_numpy(float)
 
 
 def fit_hill_series(

@@ -233,13 +233,6 @@ def _window(partition_key: str, months: int) -> tuple[date, date, date]:
     return start, end, add_months(start, -(months - 1))
 
 
-def _month_daily_spend(in_month: pd.DataFrame, channel: str, month: date, end: date) -> np.ndarray:
-    """``channel``'s spend on each day of ``[month, end)`` (zero where it had none)."""
-    part = in_month[in_month["channel"] == channel]
-    by_day = part.groupby(pd.to_datetime(part["date"]))["spend"].sum()
-    return by_day.reindex(pd.date_range(month, end, inclusive="left")).fillna(0.0).to_numpy()
-
-
 def _options(
     curve: CurveConfig | None = None, realloc: ReallocationConfig | None = None
 ) -> core.BudgetOptions:
@@ -654,7 +647,9 @@ def budget_response_curves(
         table["flighting_shortfall"] = [
             core.flighting_shortfall(
                 fits[(r.channel, r.metric)],
-                _month_daily_spend(in_month, r.channel, month, month_end),
+                core.channel_daily_spend(
+                    in_month, r.channel, pd.date_range(month, month_end, inclusive="left")
+                ),
                 options.grain_days,
             )
             for r in table.itertuples()

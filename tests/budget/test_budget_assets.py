@@ -97,6 +97,12 @@ def test_fitted_lead_curves_track_the_truth_in_the_observed_range(ran):
         fitted = hill(s, r.top, r.k, r.n)
         truth = PAID_SHARE * hill(s, top, k, n)
         assert fitted == pytest.approx(truth, rel=0.15), r.channel
+        assert r.saturation_grain in ("week", "day"), r.channel
+        if r.saturation_grain == "day":
+            # a concave curve (n = 1 by default) loses to any uneven day: never negative
+            assert -1e-9 <= r.flighting_shortfall < 1, r.channel
+        else:
+            assert np.isnan(r.flighting_shortfall), r.channel
 
 
 def test_reserve_outside_range_fails_the_gate_and_keeps_the_good_slice(world_path, tmp_path):
