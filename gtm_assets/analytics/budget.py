@@ -64,7 +64,13 @@ from gtm_assets.analytics.allocation import (
     optimize_allocation,
 )
 from gtm_assets.analytics.pacing import chain_ladder
-from gtm_assets.analytics.response_curves import DECAY_GRID, CurveFit, adstock, fit_hill
+from gtm_assets.analytics.response_curves import (
+    DECAY_GRID,
+    CurveFit,
+    adstock,
+    fit_hill,
+    sub_period_decay,
+)
 
 METRICS = ("revenue", "conversions")
 OBJECTIVE_CURVES = ("point", "bootstrap_mean")
@@ -781,7 +787,7 @@ def flighting_shortfall(fit: CurveFit, daily_spend: np.ndarray, period_days: int
     if fit.saturation_grain != "day" or not fit.usable or s.size == 0 or s.sum() <= 0:
         return np.nan
     decay = float(fit.adstock_decay) if np.isfinite(fit.adstock_decay) else 0.0
-    x = adstock(s, decay ** (1.0 / period_days) if decay > 0 else 0.0) * period_days
+    x = adstock(s, sub_period_decay(decay, period_days)) * period_days
     even = float(fit.response(s.mean() * period_days)[()])
     if even <= 0:
         return np.nan

@@ -73,6 +73,11 @@ def period_level(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=1) if x.ndim == 2 else x
 
 
+def sub_period_decay(decay: float, sub_periods: int) -> float:
+    """The carryover per sub-period (a day) that compounds to ``decay`` over a period."""
+    return decay ** (1.0 / sub_periods) if decay > 0 else 0.0
+
+
 def adstock(spend: Sequence[float] | np.ndarray, decay: float) -> np.ndarray:
     """Normalised geometric carryover: ``x_t = (1-d) s_t + d x_{t-1}``, ``x_0 = s_0``.
 
@@ -80,8 +85,7 @@ def adstock(spend: Sequence[float] | np.ndarray, decay: float) -> np.ndarray:
     per-sub-period decay that compounds to ``decay`` over a period."""
     s = np.asarray(spend, dtype=float)
     if s.ndim == 2:
-        per_sub = decay ** (1.0 / s.shape[1]) if decay > 0 else 0.0
-        return adstock(s.ravel(), per_sub).reshape(s.shape)
+        return adstock(s.ravel(), sub_period_decay(decay, s.shape[1])).reshape(s.shape)
     if decay <= 0 or s.size == 0:
         return s.copy()
     out = np.empty_like(s)

@@ -35,15 +35,16 @@ final as (
             and o.closed_at >= cast($window_start as timestamp),
             false
         ) as closed,
-        coalesce(
-            o.closed_at < cast($month_end as timestamp)
-            and o.closed_at >= cast($window_start as timestamp)
-            and o.is_won,
-            false
-        ) as won
+        o.is_won
     from opportunities as o
     inner join leads as l
         on l.lead_id = o.lead_id
 )
 
-select * from final
+select
+    lag_days,
+    lead_age_days,
+    value,
+    closed,
+    closed and coalesce(is_won, false) as won
+from final

@@ -19,6 +19,14 @@ ASSETS = [
     b.budget_triggers,
     b.budget_quarterly_allocation,
 ]
+
+
+def _read(path: str, sql: str) -> pd.DataFrame:
+    """One query's result from a read-only connection to the warehouse at ``path``."""
+    with duckdb.connect(path, read_only=True) as con:
+        return con.execute(sql).df()
+
+
 CONTRACT = [
     "month",
     "channel",
@@ -86,11 +94,11 @@ def test_gates_pass_and_contract_columns(ran):
 
 def test_fitted_lead_curves_track_the_truth_in_the_observed_range(ran):
     path, _ = ran
-    con = duckdb.connect(path, read_only=True)
-    curves = con.execute(
-        "select * from marts.budget_response_curves where month = date '2024-12-01' and metric = 'conversions'"
-    ).df()
-    con.close()
+    curves = _read(
+        path,
+        "select * from marts.budget_response_curves "
+        "where month = date '2024-12-01' and metric = 'conversions'",
+    )
     for r in curves.itertuples():
         top, k, n, base = TRUE[r.channel]
         s = np.array([0.6, 1.0, 1.4]) * base  # inside the observed range (0.4x - 1.6x)
@@ -192,11 +200,9 @@ def test_without_budget_plan_the_budget_is_current_spend(tmp_path):
 
 def test_revenue_curves_are_lead_curves_times_revenue_per_lead(ran):
     path, _ = ran
-    con = duckdb.connect(path, read_only=True)
-    curves = con.execute(
-        "select * from marts.budget_response_curves where month = date '2024-12-01'"
-    ).df()
-    con.close()
+    curves = _read(
+        path, "select * from marts.budget_response_curves where month = date '2024-12-01'"
+    )
     rev = curves[curves["metric"] == "revenue"].set_index("channel")
     conv = curves[curves["metric"] == "conversions"].set_index("channel")
     for channel in TRUE:
@@ -224,12 +230,11 @@ def test_value_basis_is_recorded_and_won_only_is_available(ran, tmp_path):
     shutil.copy(path, copy)
     won = {"ops": {"budget_response_curves": {"config": {"value_basis": "won"}}}}
     assert _run(copy, run_config=won).success
-    con = duckdb.connect(copy, read_only=True)
-    rows = con.execute(
+    rows = _read(
+        copy,
         "select channel, value_basis, pipeline_win_rate, value_per_lead "
-        "from marts.budget_response_curves where month = date '2024-12-01' and metric = 'revenue'"
-    ).df()
-    con.close()
+        "from marts.budget_response_curves where month = date '2024-12-01' and metric = 'revenue'",
+    )
     assert set(rows["value_basis"]) == {"won"} and rows["pipeline_win_rate"].isna().all()
     for channel in TRUE:
         value = rows.set_index("channel").loc[channel, "value_per_lead"]

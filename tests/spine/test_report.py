@@ -142,26 +142,31 @@ def _marts(**tables) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@pytest.mark.parametrize(("movable", "said"), [(1, True), (2, False)])
-def test_budget_section_says_when_no_money_can_move(movable, said):
+def _reallocation(**columns):
+    """A month's budget_reallocation rows for the budget section: ``columns`` plus the
+    expected-revenue and marginal-ROAS columns it reads, set to neutral values."""
     import pandas as pd
 
-    held = "no usable response curve: poor fit"
-    realloc = pd.DataFrame(
-        {
-            "month": pd.Timestamp("2025-08-01"),
-            "channel": ["paid_search", "paid_social", "video"],
-            "current_spend": [100.0, 100.0, 0.0],
-            "lower_bound": [70.0, 70.0 if movable == 2 else 130.0, 50.0],
-            "upper_bound": [130.0, 130.0, 50.0],
-            "pinned_reason": [None, None if movable == 2 else held, "no spend history"],
-        }
-    ).assign(
-        recommended_spend=lambda d: d.lower_bound,
+    return pd.DataFrame({"month": pd.Timestamp("2025-08-01"), **columns}).assign(
         marginal_roas_current=float("nan"),
         marginal_roas_recommended=float("nan"),
         expected_revenue_current=1.0,
         expected_revenue_recommended=1.0,
+    )
+
+
+@pytest.mark.parametrize(("movable", "said"), [(1, True), (2, False)])
+def test_budget_section_says_when_no_money_can_move(movable, said):
+
+    held = "no usable response curve: poor fit"
+    realloc = _reallocation(
+        channel=["paid_search", "paid_social", "video"],
+        current_spend=[100.0, 100.0, 0.0],
+        lower_bound=[70.0, 70.0 if movable == 2 else 130.0, 50.0],
+        upper_bound=[130.0, 130.0, 50.0],
+        pinned_reason=[None, None if movable == 2 else held, "no spend history"],
+    ).assign(
+        recommended_spend=lambda d: d.lower_bound,
         expected_revenue_reference=1.0,
         next_budget=300.0,
         budget_source="budget_plan",
@@ -180,27 +185,19 @@ def test_budget_section_says_when_no_money_can_move(movable, said):
 
 
 def test_budget_section_names_channels_that_may_only_lose_budget():
-    import pandas as pd
 
-    realloc = pd.DataFrame(
-        {
-            "month": pd.Timestamp("2025-08-01"),
-            "channel": ["paid_search", "paid_social", "display"],
-            "current_spend": [100.0, 100.0, 100.0],
-            "lower_bound": [70.0, 70.0, 70.0],
-            "upper_bound": [130.0, 130.0, 100.0],
-            "pinned_reason": [
-                None,
-                None,
-                "no usable response curve: poor fit; may be cut at its average return, not raised",
-            ],
-        }
+    realloc = _reallocation(
+        channel=["paid_search", "paid_social", "display"],
+        current_spend=[100.0, 100.0, 100.0],
+        lower_bound=[70.0, 70.0, 70.0],
+        upper_bound=[130.0, 130.0, 100.0],
+        pinned_reason=[
+            None,
+            None,
+            "no usable response curve: poor fit; may be cut at its average return, not raised",
+        ],
     ).assign(
         recommended_spend=[130.0, 100.0, 70.0],
-        marginal_roas_current=float("nan"),
-        marginal_roas_recommended=float("nan"),
-        expected_revenue_current=1.0,
-        expected_revenue_recommended=1.0,
         expected_revenue_reference=1.0,
         next_budget=330.0,
         budget_source="budget_plan",
@@ -216,25 +213,16 @@ def test_budget_section_names_channels_that_may_only_lose_budget():
 
 
 def test_budget_section_says_a_held_amount_beyond_anything_observed():
-    import pandas as pd
 
     note = "held at 60,000, 7.0x the most it has spent (8,571 at its busiest week's rate)"
-    realloc = pd.DataFrame(
-        {
-            "month": pd.Timestamp("2025-08-01"),
-            "channel": ["paid_search", "video"],
-            "current_spend": [100.0, 50.0],
-            "lower_bound": [70.0, 50.0],
-            "upper_bound": [130.0, 50.0],
-            "recommended_spend": [100.0, 50.0],
-            "pinned_reason": [None, "no usable response curve: poor fit"],
-            "note": [None, note],
-        }
-    ).assign(
-        marginal_roas_current=float("nan"),
-        marginal_roas_recommended=float("nan"),
-        expected_revenue_current=1.0,
-        expected_revenue_recommended=1.0,
+    realloc = _reallocation(
+        channel=["paid_search", "video"],
+        current_spend=[100.0, 50.0],
+        lower_bound=[70.0, 50.0],
+        upper_bound=[130.0, 50.0],
+        recommended_spend=[100.0, 50.0],
+        pinned_reason=[None, "no usable response curve: poor fit"],
+        note=[None, note],
     )
     con = _marts(budget_reallocation=realloc)
     text = " ".join(sections.budget_section(con, date(2025, 8, 1), "USD").paragraphs)
