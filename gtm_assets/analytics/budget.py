@@ -780,14 +780,22 @@ def flighting_shortfall(fit: CurveFit, daily_spend: np.ndarray, period_days: int
     """Share of expected outcome that ``daily_spend`` (one value per day, in time order)
     loses against the same total spread evenly, on a curve that saturates on the daily rate
     (``saturation_grain == "day"``): ``1 - mean_d f(x_d) / f(mean_d x_d)`` with ``x`` the
-    days' spend at the period's rate, carried over day by day at the fit's decay. NaN for a
-    curve fitted on period totals (whose fit says nothing about the days inside a period),
-    an unusable one, or no spend."""
+    days' spend at the period's rate, carried over day by day at the fit's decay.
+
+    The carryover is the pattern's own in its steady state (the days repeated, so the
+    carryover into the first day is what the last days leave), as the even spread's is: a
+    burst on the 1st is not read as a standing rate, a burst on the last day keeps the
+    carryover it brings the days after it, and where in the month a burst falls does not
+    matter. NaN for a curve fitted on period totals (whose fit says nothing about the days
+    inside a period), an unusable one, or no spend."""
     s = np.asarray(daily_spend, dtype=float)
     if fit.saturation_grain != "day" or not fit.usable or s.size == 0 or s.sum() <= 0:
         return np.nan
     decay = float(fit.adstock_decay) if np.isfinite(fit.adstock_decay) else 0.0
-    x = adstock(s, sub_period_decay(decay, period_days)) * period_days
+    r = sub_period_decay(decay, period_days)
+    from_nothing = adstock(np.concatenate([[0.0], s]), r)[1:]
+    carried_in = from_nothing[-1] / (1.0 - r**s.size)
+    x = (from_nothing + carried_in * r ** np.arange(1, s.size + 1)) * period_days
     even = float(fit.response(s.mean() * period_days)[()])
     if even <= 0:
         return np.nan

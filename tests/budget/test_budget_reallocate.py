@@ -626,11 +626,21 @@ def test_flighting_shortfall_hand_computed():
     pulse = np.array([0, 0, 0, 0, 0, 0, 700.0])
     assert flighting_shortfall(fit, pulse, 7) == pytest.approx(0.84)
     assert flighting_shortfall(fit, np.full(7, 100.0), 7) == pytest.approx(0.0)
-    # carry-over smooths the burst: day by day at 0.5 ** (1/7), less is lost
+    # carry-over smooths the burst: day by day at r = 0.5 ** (1/7), in the pattern's steady
+    # state (the week repeated). One burst of 700 a week: on the burst day
+    # x = 7 * 700 (1 - r) / (1 - r^7), then x r^t for the next six days; the even spread
+    # stays at 700
     smoothed = CurveFit(10.0, 100.0, 1.0, 0.5, 0.9, 1.0, 30, 50.0, 900.0, saturation_grain="day")
-    x = 7 * np.array([0, 0, 0, 0, 0, 0, 700.0 * (1 - 0.5 ** (1 / 7))])
+    r = 0.5 ** (1 / 7)
+    x = 7 * 700 * (1 - r) / (1 - r**7) * r ** np.arange(7)
     want = 1 - np.mean(10 * x / (x + 100)) / 8.75
     assert flighting_shortfall(smoothed, pulse, 7) == pytest.approx(want)
+    # where in the month the burst falls does not matter: a burst on the 1st is not read as a
+    # standing rate, one on the last day keeps the carryover it brings the days after it
+    for day in range(6):
+        moved = np.roll(pulse, day + 1)
+        assert flighting_shortfall(smoothed, moved, 7) == pytest.approx(want, rel=1e-6)
+    assert flighting_shortfall(smoothed, np.full(7, 100.0), 7) == pytest.approx(0.0)
     # a curve fitted on weekly totals says nothing about the days inside the week
     weekly = CurveFit(10.0, 100.0, 1.0, 0.0, 0.9, 1.0, 30, 50.0, 900.0, saturation_grain="week")
     assert np.isnan(flighting_shortfall(weekly, pulse, 7))
