@@ -894,6 +894,8 @@ class Reallocation:
 
 
 CUT_ONLY = "may be cut at its average return, not raised"
+#: The start of the reason of a channel held (or cut-only) for want of a usable curve.
+NO_CURVE = "no usable response curve"
 
 
 def reallocate(
@@ -980,9 +982,7 @@ def reallocate(
             curves.append(Linear(rate if np.isfinite(rate) else 0.0))
             source_of_curve.append("average_return" if np.isfinite(rate) else "none")
             if c not in reason:
-                why = "no usable response curve" + (
-                    f": {f.reason}" if f is not None and f.reason else ""
-                )
+                why = NO_CURVE + (f": {f.reason}" if f is not None and f.reason else "")
                 if options.cut_without_curve and np.isfinite(rate) and rate >= 0:
                     cut_only[c] = f"{why}; {CUT_ONLY}"
                 else:
@@ -1470,7 +1470,7 @@ def channel_plots(
     return out
 
 
-OUR_HOLDS = ("no usable response curve",)  # holds and cut-only bounds of our own making
+OUR_HOLDS = (NO_CURVE,)  # holds and cut-only bounds of our own making
 
 
 def evaluate_against_truth(

@@ -323,18 +323,19 @@ def fit_hill(
 
     usable, reason = True, ""
     spread = float(positive.max() / positive.min()) if positive.min() > 0 else np.inf
+    lowest = float(x_level[level > 0].min())
     if not np.isfinite(r2) or r2 < min_r2:
         usable, reason = False, f"poor fit (R^2 {r2:.3g} < {min_r2:g})"
     elif spread < 1.1:
         usable, reason = False, "spend barely varied (max/min < 1.1): curve not identifiable"
-    elif k < SATURATION_FLOOR * float(x_level[level > 0].min()):
+    elif k < SATURATION_FLOOR * lowest:
         # every period with spend sits on the plateau: any smaller k fits as well, and the
         # marginal return (proportional to k there) is not measured
         usable, reason = (
             False,
             (
                 f"saturation not identified: the fitted half-saturation spend ({k:,.0f} a period) "
-                f"lies far below every period with spend (from {float(x_level[level > 0].min()):,.0f}); "
+                f"lies far below every period with spend (from {lowest:,.0f}); "
                 "only spending at new levels can show the marginal return"
             ),
         )

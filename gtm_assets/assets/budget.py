@@ -644,12 +644,11 @@ def budget_response_curves(
             for c, v in in_month.groupby("channel")["spend"].sum().items()
         }
         table = core.curves_table(fits, current_per_period, config.grain)
+        month_days = pd.date_range(month, month_end, inclusive="left")
         table["flighting_shortfall"] = [
             core.flighting_shortfall(
                 fits[(r.channel, r.metric)],
-                core.channel_daily_spend(
-                    in_month, r.channel, pd.date_range(month, month_end, inclusive="left")
-                ),
+                core.channel_daily_spend(in_month, r.channel, month_days),
                 options.grain_days,
             )
             for r in table.itertuples()
