@@ -210,6 +210,35 @@ def test_saturation_waste_hand_computed():
     )
 
 
+def _saturation_fit(draw_marginals):
+    """Point fit top 10,000, K 1,000, n 1 (weekly spend 8,000: marginal 1e7 / 9e7 = 0.111,
+    average 10,000 * 8/9 / 8,000 = 1.11); draws that differ in top only, so each draw's
+    marginal at 8,000 is top * K / (K + s)^2 = top / 81,000."""
+    tops = np.asarray(draw_marginals, dtype=float) * 81_000.0
+    boot = np.column_stack([tops, np.full(tops.size, 1_000.0), np.ones(tops.size)])
+    return {("x", "revenue"): CurveFit(10_000, 1_000, 1.0, 0.0, 0.9, 1.0, 40, 1e3, 2e4, boot=boot)}
+
+
+def test_saturation_waste_needs_the_whole_interval_below_one():
+    # 21 draws with marginals 0, 0.06, ..., 1.2 (np.quantile interpolates linearly):
+    # 90% interval = quantiles 0.05 and 0.95 = draws 1 and 19 = 0.06 and 1.14;
+    # 50% interval = draws 5 and 15 = 0.30 and 0.90
+    fits = _saturation_fit(np.arange(21) * 0.06)
+    spend = 8_000.0 * PERIODS
+    assert saturation_waste(fits, {"x": spend}, PERIODS).empty  # 1.14 >= 1: could be noise
+    w = saturation_waste(fits, {"x": spend}, PERIODS, level=0.5)
+    assert len(w) == 1
+    assert w.iloc[0]["value"] == pytest.approx(1e7 / 9_000.0**2)
+    assert "returns 0.12 (50% interval 0.30-0.90)" in w.iloc[0]["detail"]
+
+
+def test_saturation_waste_without_draws_reads_the_point_fit():
+    fits = _saturation_fit([])
+    w = saturation_waste(fits, {"x": 8_000.0 * PERIODS}, PERIODS)
+    assert len(w) == 1
+    assert "(no bootstrap interval: the point fit alone)" in w.iloc[0]["detail"]
+
+
 def test_period_points_rescale_to_model_and_correct_completeness():
     # one channel, two weeks of spend; credit timing: conversions in June credit week 1 (70%)
     # and week 2 (30%); the model gives 100 leads to the channel in June.
