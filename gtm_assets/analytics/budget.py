@@ -1162,13 +1162,13 @@ def saturation_waste(
     fits: Mapping[tuple[str, str], CurveFit],
     current_spend: Mapping[str, float],
     periods: float,
-    level: float = 0.9,
+    min_probability: float = 0.8,
 ) -> pd.DataFrame:
     """Channels past saturation: marginal ROAS < 1 while average ROAS >= 1 (revenue curve),
-    and the upper end of the marginal ROAS's bootstrap interval (two-sided ``level``) below
-    1 too, so a point estimate that is below 1 by noise is not reported as waste (as the
-    CPA rule asks for a significant shortfall). A fit without bootstrap draws is judged on
-    its point estimate, and the detail says so.
+    on the point fit and on at least ``min_probability`` of the fit's bootstrap draws, so a
+    point estimate below 1 by noise is not reported as waste (as the CPA rule asks for a
+    significant shortfall). A fit without two or more draws is judged on its point fit, and
+    the detail says so.
 
     ``wasted_spend`` is the spend above the point ``S1`` where the marginal ROAS falls to 1,
     net of the revenue it still brings: ``(S - S1) - (F(S) - F(S1))``.
@@ -1181,8 +1181,9 @@ def saturation_waste(
         curve = PeriodHill(f.top, f.k, f.n, periods)
         marg = float(curve.marginal(spend))
         avg = float(curve.value(spend)) / spend
-        marg_lo, marg_hi = (float(v[0]) for v in f.marginal_interval(spend / periods, level))
-        if marg < 1.0 and avg >= 1.0 and not marg_hi >= 1.0:
+        draws = f.marginal_draws(spend / periods)[:, 0]
+        below = float(np.mean(draws < 1.0)) if draws.size >= 2 else np.nan
+        if marg < 1.0 and avg >= 1.0 and not below < min_probability:
             lo, hi = 0.0, spend
             for _ in range(100):
                 mid = (lo + hi) / 2
@@ -1208,9 +1209,9 @@ def saturation_waste(
                     "detail": (
                         f"average ROAS {avg:.2f} looks fine but the last dollar returns {marg:.2f} "
                         + (
-                            f"({level:.0%} interval {marg_lo:.2f}-{marg_hi:.2f})"
-                            if np.isfinite(marg_hi)
-                            else "(no bootstrap interval: the point fit alone)"
+                            f"(below 1 on {below:.0%} of the bootstrap's curves)"
+                            if np.isfinite(below)
+                            else "(no bootstrap draws: the point fit alone)"
                         )
                         + f"; the {spend - s1:,.0f} spent above {s1:,.0f} a month returns less "
                         "than it costs"

@@ -132,14 +132,23 @@ class CurveFit:
         """Pointwise bootstrap percentile interval of the marginal response."""
         return self._boot_interval(hill_marginal, spend, level)
 
+    def marginal_draws(self, spend: np.ndarray | float) -> np.ndarray:
+        """The marginal response of each bootstrap draw (rows) at ``spend`` (columns)."""
+        return self._draws(hill_marginal, spend)
+
+    def _draws(self, curve, spend: np.ndarray | float) -> np.ndarray:
+        s = np.atleast_1d(np.asarray(spend, dtype=float))
+        if self.boot.shape[0] == 0:
+            return np.empty((0, s.size))
+        return np.stack([curve(s, t, k, n) for t, k, n in self.boot])
+
     def _boot_interval(
         self, curve, spend: np.ndarray | float, level: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        s = np.atleast_1d(np.asarray(spend, dtype=float))
-        if self.boot.shape[0] < 2:
-            nan = np.full(s.shape, np.nan)
+        draws = self._draws(curve, spend)
+        if draws.shape[0] < 2:
+            nan = np.full(draws.shape[1], np.nan)
             return nan, nan
-        draws = np.stack([curve(s, t, k, n) for t, k, n in self.boot])
         alpha = (1.0 - level) / 2.0
         return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1.0 - alpha, axis=0)
 

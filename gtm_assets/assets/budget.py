@@ -210,13 +210,13 @@ class WasteConfig(dg.Config):
             "leads is noise)."
         ),
     )
-    saturation_interval_level: float = Field(
-        default=0.9,
-        ge=0.5,
-        lt=1.0,
+    saturation_min_probability: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
         description=(
-            "A channel is past saturation only when the upper end of this two-sided "
-            "bootstrap interval of its marginal ROAS is below 1, not just the point fit."
+            "A channel is past saturation only when its marginal ROAS is below 1 on the "
+            "point fit and on at least this share of the curve's bootstrap draws."
         ),
     )
 
@@ -1056,8 +1056,8 @@ def budget_pacing(
         "with CPA above target, campaigns whose leads rarely become pipeline or whose revenue "
         "stays below the ROAS target over three months (judged at their leads' ages: a "
         "launch's deals are not due yet), and channels past saturation (the last dollar "
-        "returns less than a dollar, all of its 90% interval, while the average ROAS looks "
-        "fine), with the amount "
+        "returns less than a dollar, on 80% of the curve's bootstrap draws, while the "
+        "average ROAS looks fine), with the amount "
         "(table budget_waste)."
     ),
     check_specs=[
@@ -1095,7 +1095,7 @@ def budget_waste(
             fits,
             current,
             (month_end - month).days / core.GRAIN_DAYS[_grain_of(curves)],
-            level=config.saturation_interval_level,
+            min_probability=config.saturation_min_probability,
         )
         out = (
             pd.concat([d for d in (camp, sat) if not d.empty], ignore_index=True)

@@ -219,24 +219,23 @@ def _saturation_fit(draw_marginals):
     return {("x", "revenue"): CurveFit(10_000, 1_000, 1.0, 0.0, 0.9, 1.0, 40, 1e3, 2e4, boot=boot)}
 
 
-def test_saturation_waste_needs_the_whole_interval_below_one():
-    # 21 draws with marginals 0, 0.06, ..., 1.2 (np.quantile interpolates linearly):
-    # 90% interval = quantiles 0.05 and 0.95 = draws 1 and 19 = 0.06 and 1.14;
-    # 50% interval = draws 5 and 15 = 0.30 and 0.90
-    fits = _saturation_fit(np.arange(21) * 0.06)
+def test_saturation_waste_needs_most_draws_below_one():
+    # 20 draws with marginals 0.1, 0.2, ..., 2.0: below 1 on 9 of 20 = 45%
+    fits = _saturation_fit(np.arange(1, 21) * 0.1)
     spend = 8_000.0 * PERIODS
-    assert saturation_waste(fits, {"x": spend}, PERIODS).empty  # 1.14 >= 1: could be noise
-    w = saturation_waste(fits, {"x": spend}, PERIODS, level=0.5)
+    assert saturation_waste(fits, {"x": spend}, PERIODS).empty  # 45% < 80%: could be noise
+    w = saturation_waste(fits, {"x": spend}, PERIODS, min_probability=0.45)
     assert len(w) == 1
     assert w.iloc[0]["value"] == pytest.approx(1e7 / 9_000.0**2)
-    assert "returns 0.12 (50% interval 0.30-0.90)" in w.iloc[0]["detail"]
+    assert "returns 0.12 (below 1 on 45% of the bootstrap's curves)" in w.iloc[0]["detail"]
+    assert saturation_waste(fits, {"x": spend}, PERIODS, min_probability=0.46).empty
 
 
 def test_saturation_waste_without_draws_reads_the_point_fit():
     fits = _saturation_fit([])
     w = saturation_waste(fits, {"x": 8_000.0 * PERIODS}, PERIODS)
     assert len(w) == 1
-    assert "(no bootstrap interval: the point fit alone)" in w.iloc[0]["detail"]
+    assert "(no bootstrap draws: the point fit alone)" in w.iloc[0]["detail"]
 
 
 def test_period_points_rescale_to_model_and_correct_completeness():
