@@ -1162,7 +1162,7 @@ def saturation_waste(
     fits: Mapping[tuple[str, str], CurveFit],
     current_spend: Mapping[str, float],
     periods: float,
-    min_probability: float = 0.8,
+    min_probability: float = 0.95,
 ) -> pd.DataFrame:
     """Channels past saturation: marginal ROAS < 1 while average ROAS >= 1 (revenue curve),
     on the point fit and on at least ``min_probability`` of the fit's bootstrap draws, so a

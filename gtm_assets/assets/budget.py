@@ -211,12 +211,13 @@ class WasteConfig(dg.Config):
         ),
     )
     saturation_min_probability: float = Field(
-        default=0.8,
+        default=0.95,
         ge=0.0,
         le=1.0,
         description=(
             "A channel is past saturation only when its marginal ROAS is below 1 on the "
-            "point fit and on at least this share of the curve's bootstrap draws."
+            "point fit and on at least this share of the curve's bootstrap draws (0.95: "
+            "the same evidence as cpa_p_value 0.05)."
         ),
     )
 
@@ -1056,7 +1057,7 @@ def budget_pacing(
         "with CPA above target, campaigns whose leads rarely become pipeline or whose revenue "
         "stays below the ROAS target over three months (judged at their leads' ages: a "
         "launch's deals are not due yet), and channels past saturation (the last dollar "
-        "returns less than a dollar, on 80% of the curve's bootstrap draws, while the "
+        "returns less than a dollar, on 95% of the curve's bootstrap draws, while the "
         "average ROAS looks fine), with the amount "
         "(table budget_waste)."
     ),
