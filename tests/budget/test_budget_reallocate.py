@@ -211,7 +211,7 @@ def test_saturation_waste_hand_computed():
 
 
 def _saturation_fit(draw_marginals):
-    """Point fit top 10,000, K 1,000, n 1 (weekly spend 8,000: marginal 1e7 / 9e7 = 0.111,
+    """Point fit top 10,000, K 1,000, n 1 (weekly spend 8,000: marginal 1e7 / 8.1e7 = 0.123,
     average 10,000 * 8/9 / 8,000 = 1.11); draws that differ in top only, so each draw's
     marginal at 8,000 is top * K / (K + s)^2 = top / 81,000."""
     tops = np.asarray(draw_marginals, dtype=float) * 81_000.0
@@ -220,15 +220,25 @@ def _saturation_fit(draw_marginals):
 
 
 def test_saturation_waste_needs_most_draws_below_one():
-    # 20 draws with marginals 0.1, 0.2, ..., 2.0: below 1 on 9 of 20 = 45%
-    fits = _saturation_fit(np.arange(1, 21) * 0.1)
+    # 20 draws with marginals 0.15, 0.25, ..., 2.05: below 1 on 9 of 20 = 45%
+    fits = _saturation_fit(np.arange(1, 21) * 0.1 + 0.05)
     spend = 8_000.0 * PERIODS
-    assert saturation_waste(fits, {"x": spend}, PERIODS).empty  # 45% < 80%: could be noise
+    assert saturation_waste(fits, {"x": spend}, PERIODS).empty  # 45% < 95%: could be noise
     w = saturation_waste(fits, {"x": spend}, PERIODS, min_probability=0.45)
     assert len(w) == 1
     assert w.iloc[0]["value"] == pytest.approx(1e7 / 9_000.0**2)
     assert "returns 0.12 (below 1 on 45% of the bootstrap's curves)" in w.iloc[0]["detail"]
     assert saturation_waste(fits, {"x": spend}, PERIODS, min_probability=0.46).empty
+
+
+def test_saturation_waste_default_is_95_percent_of_draws():
+    # 19 of 20 draws below 1 (0.05, ..., 0.95 and one at 1.5): exactly 95%, reported
+    fits = _saturation_fit([*(np.arange(1, 20) * 0.05), 1.5])
+    w = saturation_waste(fits, {"x": 8_000.0 * PERIODS}, PERIODS)
+    assert "(below 1 on 95% of the bootstrap's curves)" in w.iloc[0]["detail"]
+    # 18 of 20: not
+    fits = _saturation_fit([*(np.arange(1, 19) * 0.05), 1.5, 1.5])
+    assert saturation_waste(fits, {"x": 8_000.0 * PERIODS}, PERIODS).empty
 
 
 def test_saturation_waste_without_draws_reads_the_point_fit():
