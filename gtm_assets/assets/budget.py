@@ -1057,8 +1057,8 @@ def budget_pacing(
         "with CPA above target, campaigns whose leads rarely become pipeline or whose revenue "
         "stays below the ROAS target over three months (judged at their leads' ages: a "
         "launch's deals are not due yet), and channels past saturation (the last dollar "
-        "returns less than a dollar, on 95% of the curve's bootstrap draws, while the "
-        "average ROAS looks fine), with the amount "
+        "returns less than a dollar, on 95% of the curve's bootstrap draws by default, while "
+        "the average ROAS looks fine), with the amount "
         "(table budget_waste)."
     ),
     check_specs=[
