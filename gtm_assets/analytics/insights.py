@@ -852,9 +852,13 @@ def waste_actions(waste: pd.DataFrame, currency: str) -> list[dict]:
         if r.get("kind") == "cpa_above_target":
             why = f"its CPA is {money(r['value'], currency)} against a {money(r['threshold'], currency)} target"
             model = r.get("attribution_model")
-            if r.get("value") and r.get("threshold") and r.get("spend"):
-                credited = float(r["spend"]) / float(r["value"])
-                implied = float(r["spend"]) / float(r["threshold"])
+            judged = r.get("lead_due_spend")
+            judged = r.get("spend") if _nan(judged) else judged
+            target = r.get("target_cpa")
+            target = r.get("threshold") if _nan(target) else target
+            if r.get("value") and target and judged:
+                credited = float(judged) / float(r["value"])
+                implied = float(judged) / float(target)
                 by = f" by {model.replace('_', ' ')} attribution" if isinstance(model, str) else ""
                 why += (
                     f" ({credited:,.1f} leads credited{by} where the target implies {implied:,.1f})"

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from gtm_assets.analytics.funnel import add_months
 
@@ -318,21 +319,37 @@ def campaign_waste(
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Campaign waste. ``perf``: campaign_id, campaign_name, channel, spend, clicks, leads,
-    target_cpa (optional: attribution_model, last_touch_leads).
+    target_cpa (optional: attribution_model, last_touch_leads, lead_due_spend).
 
-    - ``no_conversions``: spend >= ``min_spend``, clicks >= ``min_clicks`` and no
-      (attributed) leads; the whole spend is counted as wasted. The row keeps the model
-      and the campaign's last-touch leads: a campaign with no credit under a data-driven
-      model can still be the last touch before many leads (brand search catching people
-      who were already converting).
+    The month's two lead rules judge ``lead_due_spend`` (:func:`lead_due_spend`: the spend
+    whose leads the channel's lag puts in this month; without it, the month's spend): a
+    campaign launched on the 26th has had four days to bring leads, one winding down still
+    brings leads bought last month. Each asks for evidence, a one-sided Poisson p-value, and
+    the month's p-values are adjusted together (Benjamini-Hochberg: of the campaigns flagged,
+    at most ``alpha`` are expected to be on target) before a campaign is flagged. Neither
+    judges an events campaign before its event (its flight ends after the month): its spend
+    buys the event, whose leads come at it.
+
+    - ``no_conversions``: spend >= ``min_spend``, clicks >= ``min_clicks``, no (attributed)
+      leads, and the lead-due spend would have bought some at the going price (the target
+      CPA, else the channel's CPA this month, else the account's): P(0 leads) = exp(-expected).
+      The whole spend is counted as wasted. The row keeps the model and the campaign's
+      last-touch leads: a campaign with no credit under a data-driven model can still be
+      the last touch before many leads (brand search catching people already converting).
+      Without any price to judge by (no lead in the whole account) the volume thresholds
+      alone decide, and the detail says so.
     - ``leads_rarely_close`` / ``roas_below_target``: leads that do not become pipeline, or
       revenue below the ROAS target, over three months against the account
       (``_revenue_waste_row``): cheap leads that do not close look fine on CPA.
-    - ``cpa_above_target``: CPA above ``target_cpa * (1 + cpa_tolerance)`` and clearly so:
-      the leads credited are fewer than a campaign on target would have had on the same spend
-      (spend / target_cpa) at one-sided Poisson p < ``alpha`` (a CPA 8% over target on 20
-      leads is noise, not waste); wasted is the spend above what the leads would have cost
-      at the target CPA. The row keeps the campaign's last-touch leads and the conversions
+    - ``cpa_above_target``: CPA (lead-due spend / leads) above ``target_cpa * (1 +
+      cpa_tolerance)`` this month, and clearly so: the leads credited are fewer than a
+      campaign on target would have had for the lead-due spend, this month or over the
+      three months ending with it (``leads_3m`` and ``lead_due_spend_3m``, when present;
+      the stronger of the two looks, Bonferroni-adjusted for taking two). A CPA 8% over
+      target on 20 leads is noise, not waste; 1 lead a month where 6 were due is clear
+      after three, and a month that doubles the CPA on real volume is clear on its own.
+      Wasted is this month's lead-due spend above what its leads would have cost at the
+      target CPA. The row keeps the campaign's last-touch leads and the conversions
       its ad platform reported (``platform_conversions``), the other lenses on its cost. A
       campaign whose ROAS meets its ROAS target (without one: the month's ROAS over every
       campaign with spend) is not waste: its leads close, which pays for the CPA.
@@ -340,13 +357,17 @@ def campaign_waste(
     rows = []
     benchmark = _paid_roas(perf)
     rates = _account_rates(perf)
+    prices = _lead_prices(perf)
     # the three-month rules test every campaign with spend: Bonferroni over them
     tested = int((pd.to_numeric(perf["spend"], errors="coerce").fillna(0) >= min_spend).sum())
     alpha_3m = alpha / max(tested, 1)
+    monthly: list[tuple[dict, float]] = []  # (row, one-sided p) of the month's lead tests
     for r in perf.itertuples(index=False):
         spend = float(r.spend or 0.0)
         leads = float(r.leads) if pd.notna(r.leads) else 0.0
         clicks = float(r.clicks) if pd.notna(r.clicks) else 0.0
+        due = _number(getattr(r, "lead_due_spend", None))
+        due = spend if not np.isfinite(due) else due
         roas = _number(getattr(r, "roas", None))
         target_roas = _number(getattr(r, "target_roas", None))
         low = _revenue_waste_row(
@@ -355,46 +376,46 @@ def campaign_waste(
         if low is not None:
             rows.append(low)
             continue
+        if _event_ahead(r):
+            continue
         if leads <= 0 and spend >= min_spend and clicks >= min_clicks:
-            model = getattr(r, "attribution_model", None)
-            last_touch = float(getattr(r, "last_touch_leads", 0) or 0)
-            detail = f"{clicks:,.0f} clicks and {spend:,.0f} spend without a lead"
-            if model:
-                detail += f" credited by {str(model).replace('_', ' ')} attribution"
-            if last_touch > 0 and model != "last_touch":
-                detail += (
-                    f"; last touch credits it with {last_touch:,.0f}: it catches people who "
-                    "were already converting"
-                )
-            rows.append(
-                {
-                    "kind": "no_conversions",
-                    "scope": "campaign",
-                    "scope_id": r.campaign_id,
-                    "name": r.campaign_name,
-                    "channel": r.channel,
-                    "spend": spend,
-                    "metric": "leads",
-                    "value": 0.0,
-                    "threshold": None,
-                    "wasted_spend": spend,
-                    "detail": detail,
-                    "attribution_model": model,
-                    "last_touch_leads": last_touch,
-                    "campaign_end_date": getattr(r, "campaign_end_date", None),
-                }
-            )
-        elif leads > 0 and pd.notna(r.target_cpa) and r.target_cpa > 0:
-            cpa = spend / leads
-            limit = float(r.target_cpa) * (1 + cpa_tolerance)
-            on_target = spend / float(r.target_cpa)
-            p_value = float(stats.poisson.cdf(math.floor(leads), on_target))
+            monthly.append(_no_conversions_test(r, spend, clicks, due, prices))
+        elif (
+            leads > 0
+            and spend >= min_spend
+            and pd.notna(r.target_cpa)
+            and r.target_cpa > 0
+            and due > 0
+        ):
+            target = float(r.target_cpa)
+            limit = target * (1 + cpa_tolerance)
+            cpa = due / leads
+            p_month = float(stats.poisson.cdf(math.floor(leads), due / target))
+            leads_3m, due_3m = _trailing_leads_and_due(r, leads, due)
+            pooled = due_3m > due
+            p_3m = float(stats.poisson.cdf(math.floor(leads_3m), due_3m / target))
+            # two looks at one campaign (the month, the three months): Bonferroni over them
+            p_value = min(1.0, 2 * min(p_month, p_3m)) if pooled else p_month
             # leads that close pay for a high CPA: no waste while revenue meets its mark
             revenue_ok = np.isfinite(roas) and (
                 roas >= target_roas if np.isfinite(target_roas) else roas >= benchmark
             )
-            if cpa > limit and p_value < alpha and not revenue_ok:
-                rows.append(
+            if cpa <= limit or revenue_ok:
+                monthly.append(({}, p_value))  # tested, not waste: still one of the family
+                continue
+            if pooled and p_3m < p_month:
+                detail = (
+                    f"CPA {cpa:,.2f} this month ({due_3m / leads_3m:,.2f} over three months) "
+                    f"vs target {target:,.2f}: {leads_3m:,.1f} leads credited over three months "
+                    f"where the target implies {due_3m / target:,.1f}"
+                )
+            else:
+                detail = (
+                    f"CPA {cpa:,.2f} vs target {target:,.2f}: {leads:,.1f} leads credited "
+                    f"where the target implies {due / target:,.1f}"
+                )
+            monthly.append(
+                (
                     {
                         "kind": "cpa_above_target",
                         "scope": "campaign",
@@ -404,18 +425,20 @@ def campaign_waste(
                         "spend": spend,
                         "metric": "cpa",
                         "value": cpa,
-                        "threshold": limit,
-                        "wasted_spend": spend - float(r.target_cpa) * leads,
-                        "detail": (
-                            f"CPA {cpa:,.2f} vs target {float(r.target_cpa):,.2f}: "
-                            f"{leads:,.1f} leads credited where the target implies "
-                            f"{on_target:,.1f} (Poisson p = {p_value:.2g})"
-                        ),
+                        "threshold": target * (1 + cpa_tolerance),
+                        "wasted_spend": due - target * leads,
+                        "detail": detail + _due_note(spend, due),
+                        "target_cpa": target,
+                        "cpa": cpa,
+                        "lead_due_spend": due,
                         "attribution_model": getattr(r, "attribution_model", None),
                         "last_touch_leads": _number(getattr(r, "last_touch_leads", None)),
                         "platform_conversions": _number(getattr(r, "platform_conversions", None)),
-                    }
+                    },
+                    p_value,
                 )
+            )
+    rows.extend(_significant(monthly, alpha))
     return pd.DataFrame(
         rows,
         columns=[
@@ -439,8 +462,194 @@ def campaign_waste(
             "cpa",
             "leads_3m",
             "opportunities_3m",
+            "lead_due_spend",
+            "p_value",
+            "p_value_adjusted",
         ],
     )
+
+
+def _trailing_leads_and_due(r, leads: float, due: float) -> tuple[float, float]:
+    """The three months' credited leads and lead-due spend the CPA test pools (a campaign
+    over target month after month on a few leads a month is clear over three), else the
+    month's own when the trailing columns are absent."""
+    leads_3m = _number(getattr(r, "leads_3m", None))
+    due_3m = _number(getattr(r, "lead_due_spend_3m", None))
+    if np.isfinite(leads_3m) and np.isfinite(due_3m) and leads_3m >= leads and due_3m >= due:
+        return leads_3m, due_3m
+    return leads, due
+
+
+def _lead_prices(perf: pd.DataFrame) -> tuple[dict[str, float], float]:
+    """The month's cost per credited lead per channel and over the account, on lead-due
+    spend (spend where the column is absent): the going price a campaign without a target
+    CPA is judged at. NaN where no lead was credited."""
+    spend = pd.to_numeric(perf["spend"], errors="coerce").fillna(0.0)
+    due = (
+        pd.to_numeric(perf["lead_due_spend"], errors="coerce").fillna(spend)
+        if "lead_due_spend" in perf
+        else spend
+    )
+    leads = pd.to_numeric(perf["leads"], errors="coerce").fillna(0.0)
+    by_channel = pd.DataFrame({"channel": perf["channel"], "due": due, "leads": leads})
+    sums = by_channel.groupby("channel")[["due", "leads"]].sum()
+    channel = {
+        str(c): float(v.due / v.leads) if v.leads > 0 else np.nan for c, v in sums.iterrows()
+    }
+    total_leads = float(leads.sum())
+    account = float(due.sum()) / total_leads if total_leads > 0 else np.nan
+    return channel, account
+
+
+def _no_conversions_test(
+    r, spend: float, clicks: float, due: float, prices: tuple[dict[str, float], float]
+) -> tuple[dict, float]:
+    """The ``no_conversions`` row of a campaign without leads and its p-value: P(0 leads)
+    when its lead-due spend buys leads at the going price (NaN: no price to judge by)."""
+    model = getattr(r, "attribution_model", None)
+    last_touch = float(getattr(r, "last_touch_leads", 0) or 0)
+    target = _number(getattr(r, "target_cpa", None))
+    channel_price, account_price = prices
+    if np.isfinite(target) and target > 0:
+        price, whose = target, "its target CPA"
+    elif np.isfinite(channel_price.get(str(r.channel), np.nan)):
+        price, whose = channel_price[str(r.channel)], f"the {r.channel} CPA this month"
+    else:
+        price, whose = account_price, "the account's CPA this month"
+    detail = f"{clicks:,.0f} clicks and {spend:,.0f} spend without a lead"
+    if model:
+        detail += f" credited by {str(model).replace('_', ' ')} attribution"
+    if last_touch > 0 and model != "last_touch":
+        detail += (
+            f"; last touch credits it with {last_touch:,.0f}: it catches people who "
+            "were already converting"
+        )
+    if np.isfinite(price):
+        expected = due / price
+        p_value = math.exp(-expected)
+        detail += f"; at {whose} ({price:,.2f}) {expected:,.1f} were due" + _due_note(spend, due)
+    else:
+        p_value = np.nan
+        detail += "; no lead in the account this month to price one by: the volume alone"
+    row = {
+        "kind": "no_conversions",
+        "scope": "campaign",
+        "scope_id": r.campaign_id,
+        "name": r.campaign_name,
+        "channel": r.channel,
+        "spend": spend,
+        "metric": "leads",
+        "value": 0.0,
+        "threshold": None,
+        "wasted_spend": spend,
+        "detail": detail,
+        "attribution_model": model,
+        "last_touch_leads": last_touch,
+        "campaign_end_date": getattr(r, "campaign_end_date", None),
+        "target_cpa": target,
+        "lead_due_spend": due,
+    }
+    return row, p_value
+
+
+def _due_note(spend: float, due: float) -> str:
+    """Say which spend was judged when the lead lag makes it differ from the month's."""
+    if spend > 0 and abs(due - spend) <= 0.05 * spend:
+        return ""
+    return (
+        f" (judged on the {due:,.0f} of spend whose leads are due this month at the "
+        f"channel's lead lag, not the month's {spend:,.0f})"
+    )
+
+
+def _significant(tests: list[tuple[dict, float]], alpha: float) -> list[dict]:
+    """The waste rows among ``tests`` whose p-value survives Benjamini-Hochberg at
+    ``alpha`` over every test of the month (rows are empty for campaigns tested and not
+    waste); a row without a p-value (nothing to judge it by) is kept as is."""
+    p = np.array([pv for _, pv in tests], dtype=float)
+    q = np.full(len(p), np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        q[finite] = multipletests(p[finite], method="fdr_bh")[1]
+    out = []
+    for (row, p_value), q_value in zip(tests, q, strict=True):
+        if not row or (np.isfinite(q_value) and q_value >= alpha):
+            continue
+        if np.isfinite(p_value):
+            row["detail"] += f" (Poisson p = {p_value:.2g}; {q_value:.2g} across the month's tests)"
+        out.append(row | {"p_value": p_value, "p_value_adjusted": q_value})
+    return out
+
+
+#: A channel with less lead credit than this in the lag history takes every channel's
+#: pooled lag (a handful of leads would give a jagged curve).
+MIN_LAG_CREDIT = 30.0
+
+
+def lead_lag_curves(
+    lags: pd.DataFrame, min_credit: float = MIN_LAG_CREDIT
+) -> dict[str, np.ndarray]:
+    """Per channel, the share of its lead credit that arrives within ``a`` days of the
+    touch, at a = 0, 1, 2, ... days (0 at a = 0, 1 at the end); key ``""`` is every
+    channel pooled, the curve of channels with less than ``min_credit``.
+
+    ``lags``: channel, lag_day (whole days from touch to lead), credit
+    (budget_lead_lags.sql). Empty without any credit.
+    """
+    if lags.empty or float(lags["credit"].sum()) <= 0:
+        return {}
+    horizon = int(lags["lag_day"].max()) + 1
+
+    def curve(part: pd.DataFrame) -> np.ndarray:
+        by_day = part.groupby("lag_day")["credit"].sum().reindex(range(horizon), fill_value=0.0)
+        return np.concatenate([[0.0], by_day.cumsum().to_numpy() / by_day.sum()])
+
+    curves = {"": curve(lags)}
+    for channel, part in lags.groupby("channel"):
+        if float(part["credit"].sum()) >= min_credit:
+            curves[str(channel)] = curve(part)
+    return curves
+
+
+def _arrived(curve: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Share of the credit arrived ``days`` after the touch (0 before it, 1 past the curve)."""
+    return np.interp(days, np.arange(len(curve), dtype=float), curve, left=0.0, right=1.0)
+
+
+def lead_due_spend(
+    daily: pd.DataFrame, curves: dict[str, np.ndarray], month_start: date, month_end: date
+) -> pd.Series:
+    """Per campaign: the spend whose leads the channel's lag puts in [month_start,
+    month_end), sum over days d of spend(d) x (F(month_end - d) - F(month_start - d)), a
+    day's touches taken at its middle. A steady campaign's is close to its month's spend; a
+    launch late in the month has only its first days' share; spend of earlier days counts
+    with the leads it still brings this month.
+
+    ``daily``: date, campaign_id, channel, spend, from at least the lookback before
+    ``month_start``; ``curves``: :func:`lead_lag_curves` (empty: the month's spend).
+    """
+    if daily.empty:
+        return pd.Series(dtype=float)
+    frame = daily.assign(date=pd.to_datetime(daily["date"]))
+    spend = pd.to_numeric(frame["spend"], errors="coerce").fillna(0.0).to_numpy()
+    if not curves:
+        in_month = (frame["date"] >= pd.Timestamp(month_start)) & (
+            frame["date"] < pd.Timestamp(month_end)
+        )
+        return (
+            pd.Series(np.where(in_month, spend, 0.0), index=frame["campaign_id"].to_numpy())
+            .groupby(level=0)
+            .sum()
+        )
+    to_end = (pd.Timestamp(month_end) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
+    to_start = (pd.Timestamp(month_start) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
+    share = np.empty(len(frame))
+    channels = frame["channel"].astype(str).to_numpy()
+    for channel in np.unique(channels):
+        rows = channels == channel
+        curve = curves.get(channel, curves[""])
+        share[rows] = _arrived(curve, to_end[rows]) - _arrived(curve, to_start[rows])
+    return pd.Series(spend * share, index=frame["campaign_id"].to_numpy()).groupby(level=0).sum()
 
 
 def _number(value: object) -> float:

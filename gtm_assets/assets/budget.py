@@ -3,7 +3,7 @@ quarterly planning. Thin Dagster layer over ``gtm_assets.analytics.{budget, paci
 allocation, response_curves}``; every table it writes is ``marts.budget_*``.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import numpy as np
@@ -207,7 +207,8 @@ class WasteConfig(dg.Config):
         description=(
             "...and only when the leads credited are fewer than the target implies for the "
             "spend at this one-sided Poisson p-value (a CPA a little over target on a few "
-            "leads is noise)."
+            "leads is noise), Benjamini-Hochberg adjusted over the month's CPA and no-lead "
+            "tests; the no-lead rule asks the same of zero leads at the going CPA."
         ),
     )
     saturation_min_probability: float = Field(
@@ -363,6 +364,58 @@ def _with_due_in_window(con, perf: pd.DataFrame, month: date) -> pd.DataFrame:
     return out
 
 
+#: Days of touches before the lookback the waste rules measure each channel's lead lag on.
+LEAD_LAG_HISTORY_DAYS = 180
+
+
+def _lead_due_spend(con, month: date, month_end: date, lookback_days: int) -> pd.DataFrame:
+    """Per campaign, ``lead_due_spend``: the spend whose leads each channel's lag puts in
+    the month (:func:`pacing.lead_due_spend`), and ``lead_due_spend_3m``: the same summed
+    over the months of the three ending with this one that campaign performance holds for
+    the campaign (its ``leads_3m`` cover those months): what the CPA and no-lead rules
+    judge."""
+    lags = _stable_query(
+        con,
+        load_sql("marts/budget_lead_lags"),
+        {
+            "month_end": month_end,
+            "lookback_days": lookback_days,
+            "history_days": LEAD_LAG_HISTORY_DAYS,
+        },
+    )
+    first = add_months(month, 1 - pace.WINDOW_MONTHS)
+    daily = _stable_query(
+        con,
+        load_sql("marts/budget_daily_spend"),
+        {"window_start": first - timedelta(days=lookback_days), "month_end": month_end},
+    )
+    curves = pace.lead_lag_curves(lags)
+    by_month = {
+        start: pace.lead_due_spend(daily, curves, start, add_months(start, 1))
+        for start in (add_months(first, k) for k in range(pace.WINDOW_MONTHS))
+    }
+    out = pd.DataFrame({"lead_due_spend": by_month[month]})
+    if wh.table_exists(con, "marts.campaign_performance"):
+        history = _stable_query(
+            con,
+            load_sql("marts/budget_campaign_history"),
+            {"month_start": month, "history_months": pace.WINDOW_MONTHS - 1},
+        )
+        history = history[history["month"].map(lambda m: pd.Timestamp(m).date() in by_month)]
+        due_3m = [
+            float(by_month[pd.Timestamp(m).date()].get(c, 0.0))
+            for c, m in zip(history["campaign_id"], history["month"], strict=True)
+        ]
+        out = out.join(
+            pd.Series(due_3m, index=history["campaign_id"].to_numpy(), dtype=float)
+            .groupby(level=0)
+            .sum()
+            .rename("lead_due_spend_3m"),
+            how="outer",
+        )
+    return out
+
+
 VALUE_BASES = ("pipeline", "won")
 
 
@@ -472,6 +525,9 @@ TYPES: dict[str, dict[str, str]] = {
         "cpa": "DOUBLE",
         "leads_3m": "DOUBLE",
         "opportunities_3m": "DOUBLE",
+        "lead_due_spend": "DOUBLE",
+        "p_value": "DOUBLE",
+        "p_value_adjusted": "DOUBLE",
     },
     "marts.budget_triggers": {
         "rule": "VARCHAR",
@@ -1053,8 +1109,10 @@ def budget_pacing(
     kinds={"duckdb", "python"},
     deps=["campaign_performance", "budget_response_curves"],
     description=(
-        "Where money was wasted this month: campaigns with real volume but no lead, campaigns "
-        "with CPA above target, campaigns whose leads rarely become pipeline or whose revenue "
+        "Where money was wasted this month: campaigns with no lead where their spend should "
+        "have bought some, campaigns with CPA clearly above target (both on the spend whose "
+        "leads the channel's lag puts in the month, the month's campaigns tested together), "
+        "campaigns whose leads rarely become pipeline or whose revenue "
         "stays below the ROAS target over three months (judged at their leads' ages: a "
         "launch's deals are not due yet), and channels past saturation (the last dollar "
         "returns less than a dollar, on 95% of the curve's bootstrap draws by default, while "
@@ -1083,6 +1141,8 @@ def budget_waste(
             _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
             month,
         )
+        due = _lead_due_spend(con, month, month_end, settings.lookback_days)
+        perf = perf.merge(due, how="left", left_on="campaign_id", right_index=True)
         fits, curves, _ = _load_fits(con, month)
         current, _ = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(

@@ -7,6 +7,8 @@ import pytest
 from gtm_assets.analytics.pacing import (
     campaign_month_plan,
     campaign_waste,
+    lead_due_spend,
+    lead_lag_curves,
     month_spend_to_end,
     pacing,
     pacing_schedule,
@@ -133,11 +135,19 @@ def _perf():
 
 
 def test_campaign_waste_rules():
+    """The month's lead tests, adjusted together (Benjamini-Hochberg over A, B, D and E; C
+    spent too little to be tested):
+    - A: CPA 250 on 4 leads where the 200 target implies 5, P(X <= 4 | 5) = 0.44: noise;
+    - B: 3,000 on display without a lead; display has no lead this month, so the price is
+      the account's, 14,700 / 34 leads = 432.35: 6.94 leads were due, P(0) = exp(-6.94)
+      = 0.00097, adjusted 0.00097 x 4 / 2 = 0.0019;
+    - D: on target (CPA 60 against 100), tested all the same: P(X <= 10 | 6) = 0.96;
+    - E: 20 leads where the target implies 50, P = 1.6e-6, adjusted x 4 / 1."""
     from scipy import stats
 
     perf = pd.concat(
         [
-            _perf(),
+            _perf().assign(spend=[1000.0, 3000.0, 100.0, 600.0]),
             pd.DataFrame(
                 {
                     "campaign_id": ["E"],
@@ -153,17 +163,118 @@ def test_campaign_waste_rules():
         ignore_index=True,
     )
     w = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.0)
-    # A: CPA 250 on 4 leads where the 200 target implies 5 (P(X <= 4 | 5) = 0.44): noise.
-    # E: 20 leads where the target implies 50: clearly over.
     assert list(zip(w["kind"], w["scope_id"], strict=True)) == [
         ("no_conversions", "B"),
         ("cpa_above_target", "E"),
     ]
     e = w.set_index("scope_id").loc["E"]
     assert e["wasted_spend"] == pytest.approx(10_000 - 20 * 200)
-    assert f"(Poisson p = {stats.poisson.cdf(20, 50):.2g})" in e["detail"]
-    assert w.set_index("scope_id").loc["B", "wasted_spend"] == 800.0
-    # C has no lead but only 100 spend: below the volume threshold
+    p_e = stats.poisson.cdf(20, 50)
+    assert e["p_value"] == pytest.approx(p_e)
+    assert e["p_value_adjusted"] == pytest.approx(p_e * 4)
+    assert f"(Poisson p = {p_e:.2g}; {p_e * 4:.2g} across the month's tests)" in e["detail"]
+    b = w.set_index("scope_id").loc["B"]
+    price = 14_700 / 34
+    assert b["wasted_spend"] == 3000.0
+    assert b["p_value"] == pytest.approx(np.exp(-3000 / price))
+    assert b["p_value_adjusted"] == pytest.approx(np.exp(-3000 / price) * 2)
+    assert f"at the account's CPA this month ({price:,.2f}) 6.9 were due" in b["detail"]
+    # at 800 the same campaign was due 1.9 leads (P(0) = 0.15): no evidence of waste
+    small = campaign_waste(
+        perf.assign(spend=[1000.0, 800.0, 100.0, 600.0, 10_000.0]),
+        min_spend=500,
+        min_clicks=100,
+        cpa_tolerance=0.0,
+    )
+    assert "B" not in set(small["scope_id"])
+
+
+def test_a_month_of_tests_is_adjusted_together():
+    """X: 4 leads where its target implies 10, P(X <= 4 | 10) = 0.029. Tested alone it is
+    waste; among three campaigns on target (P(X <= 10 | 10) = 0.58 each) Benjamini-Hochberg
+    puts it at 0.029 x 4 / 1 = 0.12: one such p-value in four tests is not evidence."""
+    from scipy import stats
+
+    def campaign(cid: str, leads: float) -> dict:
+        return {
+            "campaign_id": cid,
+            "campaign_name": cid,
+            "channel": "paid_search",
+            "spend": 1000.0,
+            "clicks": 500,
+            "leads": leads,
+            "target_cpa": 100.0,
+        }
+
+    alone = campaign_waste(
+        pd.DataFrame([campaign("X", 4.0)]), min_spend=500, min_clicks=100, cpa_tolerance=0.0
+    )
+    assert list(alone["scope_id"]) == ["X"]
+    assert alone["p_value"].iloc[0] == pytest.approx(stats.poisson.cdf(4, 10))
+    crowd = pd.DataFrame([campaign("X", 4.0)] + [campaign(f"T{i}", 10.0) for i in range(3)])
+    assert campaign_waste(crowd, min_spend=500, min_clicks=100, cpa_tolerance=0.0).empty
+
+
+def test_lead_lag_and_the_spend_whose_leads_are_due():
+    """paid_search's 60 credits (30 at 0 days, 30 at 1) give it its own lag curve; display's
+    20 are below 30, so it takes the pooled one: 40 / 30 / 10 of 80 at 0 / 1 / 2 days ->
+    0.5, 0.875, 1 arrived after 1, 2, 3 days. A day's spend is taken at its middle."""
+    lags = pd.DataFrame(
+        {
+            "channel": ["display", "display", "paid_search", "paid_search"],
+            "lag_day": [0, 2, 0, 1],
+            "credit": [10.0, 10.0, 30.0, 30.0],
+        }
+    )
+    curves = lead_lag_curves(lags)
+    assert set(curves) == {"", "paid_search"}
+    np.testing.assert_allclose(curves[""], [0, 0.5, 0.875, 1.0])
+    np.testing.assert_allclose(curves["paid_search"], [0, 0.5, 1.0, 1.0])
+    daily = pd.DataFrame(
+        {
+            "date": [date(2024, 6, 29), date(2024, 6, 30), date(2024, 5, 31), date(2024, 6, 15)],
+            "campaign_id": ["L", "L", "S", "S"],
+            "channel": ["display", "display", "paid_search", "paid_search"],
+            "spend": [100.0, 100.0, 100.0, 100.0],
+        }
+    )
+    due = lead_due_spend(daily, curves, JUNE, JULY)
+    # L: 29 June has 1.5 days to 1 July, F = 0.5 + 0.5 x 0.375; 30 June 0.5 days, F = 0.25
+    assert due["L"] == pytest.approx(100 * 0.6875 + 100 * 0.25)
+    # S: 31 May's leads after 0.5 days (F = 0.25) fell in May, the rest in June; 15 June all
+    assert due["S"] == pytest.approx(100 * 0.75 + 100)
+    # without any lag history: the month's own spend
+    assert lead_due_spend(daily, {}, JUNE, JULY).to_dict() == {"L": 200.0, "S": 100.0}
+
+
+def test_a_late_launch_is_judged_on_the_spend_whose_leads_are_due():
+    """L launched on the 26th: 2,600 spent, no lead yet. On the month's spend display paid
+    10,600 for 20 leads, 530 a lead: L was due 4.9 (P(0) = 0.0074). Its lag puts only 600 of
+    its spend in the month: 8,600 / 20 = 430 a lead, 1.4 due, P(0) = 0.25: not waste yet.
+    An events campaign before its event (EV, 10x its target CPA) is not judged at all."""
+    perf = pd.DataFrame(
+        {
+            "month": [JUNE] * 3,
+            "campaign_id": ["L", "S", "EV"],
+            "campaign_name": ["l", "s", "ev"],
+            "channel": ["display", "display", "events"],
+            "spend": [2_600.0, 8_000.0, 20_000.0],
+            "clicks": [1_000, 4_000, 300],
+            "leads": [0.0, 20.0, 2.0],
+            "target_cpa": [None, None, 1_000.0],
+            "campaign_end_date": [None, None, date(2024, 7, 2)],
+        }
+    )
+    judged_on_spend = campaign_waste(perf, min_spend=500, min_clicks=100, cpa_tolerance=0.0)
+    assert list(judged_on_spend["scope_id"]) == ["L"]
+    assert judged_on_spend["p_value"].iloc[0] == pytest.approx(np.exp(-2_600 / 530))
+    due = perf.assign(lead_due_spend=[600.0, 8_000.0, 20_000.0])
+    assert campaign_waste(due, min_spend=500, min_clicks=100, cpa_tolerance=0.0).empty
+    # the detail says which spend was judged
+    due_more = due.assign(lead_due_spend=[2_000.0, 8_000.0, 20_000.0])
+    row = campaign_waste(due_more, min_spend=500, min_clicks=100, cpa_tolerance=0.0).iloc[0]
+    assert row["scope_id"] == "L" and row["lead_due_spend"] == 2_000.0
+    assert "judged on the 2,000 of spend whose leads are due this month" in row["detail"]
 
 
 def test_triggers_fire_on_thresholds():
@@ -557,3 +668,95 @@ def test_channel_triggers_read_the_reallocation_s_marginal_roas():
     )
     out = decision_marginals(curves, realloc).set_index("channel")["marginal_roas"]
     assert out.to_dict() == {"display": 0.7, "email": 3.0, "paid_search": 1.2}
+
+
+def test_lead_due_spend_from_the_warehouse():
+    """budget_lead_lags.sql + the spend read, 10-day lookback at the end of June: P1's lead
+    (3 May, 22:00) splits over display 2.5 days and paid search 1.5 days before it, P3's
+    (10 May) is display 6 hours after (its April touch is outside the lookback), P2's touch
+    is too recent to have a complete lookback. Pooled (each channel is below 30 credits):
+    1 / 0.5 / 0.5 at 0 / 1 / 2 days -> 0.5, 0.75, 1 arrived. L's 100 on 30 June has half a
+    day: 25 due; S's 31 May spend brings 75 into June, its 10 June spend all 100; OLD spent
+    on 1 May: nothing due in June."""
+    import duckdb
+
+    from gtm_assets.assets.budget import _lead_due_spend
+
+    con = duckdb.connect()
+    con.execute("create schema staging; create schema intermediate")
+    con.execute(
+        "create table intermediate.conversions as select * from (values "
+        "('lead:1', 'lead', 'P1', timestamp '2024-05-03 22:00'), "
+        "('lead:2', 'lead', 'P2', timestamp '2024-06-26 10:00'), "
+        "('lead:3', 'lead', 'P3', timestamp '2024-05-10 06:00')) "
+        "as c(conversion_id, conversion_type, person_id, converted_at)"
+    )
+    con.execute(
+        "create table staging.touchpoints as select * from (values "
+        "('P1', timestamp '2024-05-01 10:00', 'display'), "
+        "('P1', timestamp '2024-05-02 10:00', 'paid_search'), "
+        "('P2', timestamp '2024-06-25 10:00', 'paid_search'), "
+        "('P3', timestamp '2024-04-01 10:00', 'display'), "
+        "('P3', timestamp '2024-05-10 00:00', 'display')) as t(person_id, ts, channel)"
+    )
+    con.execute(
+        "create table staging.ad_spend as select * from (values "
+        "(date '2024-06-30', 'L', 'display', 100.0, 10, 100), "
+        "(date '2024-05-31', 'S', 'paid_search', 100.0, 10, 100), "
+        "(date '2024-06-10', 'S', 'paid_search', 100.0, 10, 100), "
+        "(date '2024-05-01', 'OLD', 'display', 100.0, 10, 100)) "
+        "as s(date, campaign_id, channel, spend, clicks, impressions)"
+    )
+    due = _lead_due_spend(con, JUNE, JULY, 10)
+    assert due["lead_due_spend"].to_dict() == pytest.approx({"L": 25.0, "S": 175.0, "OLD": 0.0})
+    # three months: summed over the months campaign performance holds for the campaign
+    # (S: May's 25 + June's 175; OLD only in May, all of its 1 May spend due then)
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.campaign_performance as select * from (values "
+        "('S', date '2024-05-01', 1.0, 100.0), ('S', date '2024-06-01', 1.0, 100.0), "
+        "('L', date '2024-06-01', 0.0, 100.0), ('OLD', date '2024-05-01', 1.0, 100.0), "
+        "('OLD', date '2024-02-01', 1.0, 100.0)) as p(campaign_id, month, leads, spend)"
+    )
+    due = _lead_due_spend(con, JUNE, JULY, 10)
+    assert due["lead_due_spend_3m"].to_dict() == pytest.approx(
+        {"L": 25.0, "S": 200.0, "OLD": 100.0}
+    )
+
+
+def test_cpa_evidence_pools_three_months():
+    """N (target 300) bought 1 lead for 1,800 this month, P(X <= 1 | 6) = 0.017: among three
+    on-target campaigns that is 0.069 adjusted, not enough. Over three months it bought 3
+    for 5,400 where 18 were due, P(X <= 3 | 18) = 1.8e-5, 3.5e-5 for taking the stronger of
+    two looks: clear. B paid 450 a lead this month (P(X <= 4 | 6) = 0.29) but 318 over three
+    months, 17 leads where 18 were due (P = 0.47): not waste."""
+    from scipy import stats
+
+    def campaign(cid: str, leads: float, leads_3m: float | None, spend_3m: float | None):
+        return {
+            "campaign_id": cid,
+            "campaign_name": cid,
+            "channel": "paid_search",
+            "spend": 1_800.0,
+            "clicks": 500,
+            "leads": leads,
+            "target_cpa": 300.0,
+            "leads_3m": leads_3m,
+            "lead_due_spend_3m": spend_3m,
+        }
+
+    on_target = [campaign(f"T{i}", 6.0, 18.0, 5_400.0) for i in range(3)]
+    monthly = pd.DataFrame([campaign("N", 1.0, None, None)] + on_target)
+    assert campaign_waste(monthly, min_spend=500, min_clicks=100, cpa_tolerance=0.0).empty
+    pooled = pd.DataFrame(
+        [campaign("N", 1.0, 3.0, 5_400.0), campaign("B", 4.0, 17.0, 5_400.0)] + on_target
+    )
+    w = campaign_waste(pooled, min_spend=500, min_clicks=100, cpa_tolerance=0.0)
+    assert list(w["scope_id"]) == ["N"]
+    n = w.iloc[0]
+    assert n["p_value"] == pytest.approx(2 * stats.poisson.cdf(3, 18))
+    assert n["value"] == 1_800.0 and n["wasted_spend"] == 1_800.0 - 300.0
+    assert n["detail"].startswith(
+        "CPA 1,800.00 this month (1,800.00 over three months) vs target 300.00: 3.0 leads "
+        "credited over three months where the target implies 18.0"
+    )

@@ -869,6 +869,12 @@ def test_cpa_waste_action_says_how_many_leads_and_by_which_model():
         "Cut bids or budget on 'LinkedIn launch' (paid_social): its CPA is USD 5,000 against a "
         "USD 150 target (0.5 leads credited by shapley attribution where the target implies 16.7)"
     )
+    # judged on the 1,000 of its spend whose leads are due (a launch late in the month)
+    due = waste.assign(lead_due_spend=1_000.0, value=1_000.0 / 0.5, target_cpa=150.0)
+    assert ins.waste_actions(due, "USD")[0]["action"].startswith(
+        "Cut bids or budget on 'LinkedIn launch' (paid_social): its CPA is USD 2,000 against a "
+        "USD 150 target (0.5 leads credited by shapley attribution where the target implies 6.7)"
+    )
     # the ad platform (or last touch) puts the campaign within target: test, not cut
     both = waste.assign(platform_conversions=20.0, last_touch_leads=2.0)
     action = ins.waste_actions(both, "USD")[0]["action"]
