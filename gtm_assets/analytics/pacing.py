@@ -341,8 +341,8 @@ def campaign_waste(
     - ``leads_rarely_close`` / ``roas_below_target``: leads that do not become pipeline, or
       revenue below the ROAS target, over three months against the account
       (``_revenue_waste_row``): cheap leads that do not close look fine on CPA.
-    - ``cpa_above_target``: CPA (lead-due spend / leads) above ``target_cpa * (1 +
-      cpa_tolerance)`` this month, and clearly so: the leads credited are fewer than a
+    - ``cpa_above_target``: spend >= ``min_spend`` and CPA (lead-due spend / leads) above
+      ``target_cpa * (1 + cpa_tolerance)`` this month, and clearly so: the leads credited are fewer than a
       campaign on target would have had for the lead-due spend, this month or over the
       three months ending with it (``leads_3m`` and ``lead_due_spend_3m``, when present;
       the stronger of the two looks, Bonferroni-adjusted for taking two). A CPA 8% over
@@ -425,7 +425,7 @@ def campaign_waste(
                         "spend": spend,
                         "metric": "cpa",
                         "value": cpa,
-                        "threshold": target * (1 + cpa_tolerance),
+                        "threshold": limit,
                         "wasted_spend": due - target * leads,
                         "detail": detail + _due_note(spend, due),
                         "target_cpa": target,
