@@ -342,9 +342,10 @@ def campaign_waste(
       revenue below the ROAS target, over three months against the account
       (``_revenue_waste_row``): cheap leads that do not close look fine on CPA.
     - ``cpa_above_target``: spend >= ``min_spend`` and CPA (lead-due spend / leads) above
-      ``target_cpa * (1 + cpa_tolerance)`` this month, and clearly so: the leads credited are fewer than a
-      campaign on target would have had for the lead-due spend, this month or over the
-      three months ending with it (``leads_3m`` and ``lead_due_spend_3m``, when present;
+      ``target_cpa * (1 + cpa_tolerance)`` this month, and clearly so: the leads credited
+      are fewer than a campaign on target would have had for the lead-due spend, this
+      month or over the three months ending with it (``leads_3m`` and
+      ``lead_due_spend_3m``, when present;
       the stronger of the two looks, Bonferroni-adjusted for taking two). A CPA 8% over
       target on 20 leads is noise, not waste; 1 lead a month where 6 were due is clear
       after three, and a month that doubles the CPA on real volume is clear on its own.
@@ -633,22 +634,18 @@ def lead_due_spend(
     frame = daily.assign(date=pd.to_datetime(daily["date"]))
     spend = pd.to_numeric(frame["spend"], errors="coerce").fillna(0.0).to_numpy()
     if not curves:
-        in_month = (frame["date"] >= pd.Timestamp(month_start)) & (
-            frame["date"] < pd.Timestamp(month_end)
-        )
-        return (
-            pd.Series(np.where(in_month, spend, 0.0), index=frame["campaign_id"].to_numpy())
-            .groupby(level=0)
-            .sum()
-        )
-    to_end = (pd.Timestamp(month_end) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
-    to_start = (pd.Timestamp(month_start) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
-    share = np.empty(len(frame))
-    channels = frame["channel"].astype(str).to_numpy()
-    for channel in np.unique(channels):
-        rows = channels == channel
-        curve = curves.get(channel, curves[""])
-        share[rows] = _arrived(curve, to_end[rows]) - _arrived(curve, to_start[rows])
+        share = (
+            (frame["date"] >= pd.Timestamp(month_start)) & (frame["date"] < pd.Timestamp(month_end))
+        ).to_numpy(dtype=float)
+    else:
+        to_end = (pd.Timestamp(month_end) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
+        to_start = (pd.Timestamp(month_start) - frame["date"]).dt.days.to_numpy(dtype=float) - 0.5
+        share = np.empty(len(frame))
+        channels = frame["channel"].astype(str).to_numpy()
+        for channel in np.unique(channels):
+            rows = channels == channel
+            curve = curves.get(channel, curves[""])
+            share[rows] = _arrived(curve, to_end[rows]) - _arrived(curve, to_start[rows])
     return pd.Series(spend * share, index=frame["campaign_id"].to_numpy()).groupby(level=0).sum()
 
 

@@ -401,7 +401,6 @@ def _lead_due_spend(con, month: date, month_end: date, lookback_days: int) -> pd
             load_sql("marts/budget_campaign_history"),
             {"month_start": month, "history_months": pace.WINDOW_MONTHS - 1},
         )
-        history = history[history["month"].map(lambda m: pd.Timestamp(m).date() in by_month)]
         due_3m = [
             float(by_month[pd.Timestamp(m).date()].get(c, 0.0))
             for c, m in zip(history["campaign_id"], history["month"], strict=True)
