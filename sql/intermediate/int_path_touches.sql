@@ -70,24 +70,39 @@ ordered as (
     window w as (partition by path_id order by ts, channel, touchpoint_id)
 ),
 
-sessions as (
-    select
-        *,
-        max(case when gap_minutes > $session_minutes then touch_index end)
-            over (partition by path_id) as last_break
+-- the last touch that a gap of more than $session_minutes follows: the conversion session
+-- starts after it
+session_breaks as (
+    select path_id, max(touch_index) as last_break
     from ordered
+    where gap_minutes > $session_minutes
+    group by path_id
+),
+
+-- channels the path used before its conversion session
+channels_before_session as (
+    select distinct o.path_id, o.channel
+    from ordered as o
+    inner join session_breaks as b
+        on b.path_id = o.path_id
+        and o.touch_index <= b.last_break
 ),
 
 -- an ad click of a channel the path had not used before the session is the ad the person
 -- responded to, not a way back: it stays
 arrivals as (
     select
-        *,
-        touch_type = 'click'
-        and list_contains($paid_click_channels, channel)
-        and count(*) filter (where touch_index <= coalesce(last_break, 0))
-            over (partition by path_id, channel) = 0 as new_paid_click
-    from sessions
+        o.*,
+        b.last_break,
+        o.touch_type = 'click'
+        and list_contains($paid_click_channels, o.channel)
+        and c.path_id is null as new_paid_click
+    from ordered as o
+    left join session_breaks as b
+        on b.path_id = o.path_id
+    left join channels_before_session as c
+        on c.path_id = o.path_id
+        and c.channel = o.channel
 ),
 
 final as (
