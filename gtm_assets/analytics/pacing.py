@@ -944,6 +944,19 @@ YOUNG_DUE_SHARE = 0.5
 CAMPAIGN_PLAN_NOTE = " (plan: the campaign's planned_budget spread evenly over its flight)"
 
 
+#: Why a CPA trigger does not fire for an events campaign before its event.
+EVENT_AHEAD_NOTE = "an events campaign before its event: its leads come at the event"
+
+
+def _cpa_on_due_spend(r) -> float:
+    """The campaign's CPA on its lead-due spend when the row has one, else its CPA."""
+    due = _number(getattr(r, "lead_due_spend", None))
+    leads = _number(getattr(r, "leads", None))
+    if np.isfinite(due) and np.isfinite(leads) and leads > 0:
+        return due / leads
+    return _number(getattr(r, "cpa", None))
+
+
 def triggers(
     perf: pd.DataFrame,
     pacing_rows: pd.DataFrame,
@@ -960,7 +973,10 @@ def triggers(
     """Evaluate the in-month budget rules on the current data; one row per evaluable
     (rule, scope) with ``fired`` and the action it asks for.
 
-    Rules: campaign CPA above target by more than ``cpa_over``; campaign ROAS below target
+    Rules: campaign CPA above target by more than ``cpa_over`` (on the spend whose leads
+    are due this month, ``lead_due_spend``, when given: a launch on the 26th is not judged
+    on leads its clicks have not had time to bring; an events campaign before its event is
+    overridden, as in the waste list); campaign ROAS below target
     by more than ``roas_under``; channel or campaign projected spend more than
     ``pacing_tolerance`` over / under plan; channel marginal ROAS below
     ``min_marginal_roas`` (saturated: move money out) or above
@@ -1007,7 +1023,8 @@ def triggers(
     for r in perf.itertuples(index=False):
         if float(r.spend or 0) < min_spend:
             continue
-        if pd.notna(r.target_cpa) and r.target_cpa > 0 and pd.notna(r.cpa):
+        cpa = _cpa_on_due_spend(r)
+        if pd.notna(r.target_cpa) and r.target_cpa > 0 and np.isfinite(cpa):
             limit = float(r.target_cpa) * (1 + cpa_over)
             target_roas = getattr(r, "target_roas", None)
             closes = (
@@ -1022,12 +1039,14 @@ def triggers(
                 r.campaign_id,
                 r.channel,
                 "cpa",
-                float(r.cpa),
+                cpa,
                 limit,
-                r.cpa > limit,
+                cpa > limit,
                 "cut the campaign's daily budget or its worst ad groups",
                 "its ROAS meets its target: the leads close, which pays for the CPA"
                 if closes
+                else EVENT_AHEAD_NOTE
+                if _event_ahead(r)
                 else None,
             )
         if pd.notna(r.target_roas) and r.target_roas > 0 and pd.notna(r.roas):

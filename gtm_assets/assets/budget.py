@@ -415,6 +415,19 @@ def _lead_due_spend(con, month: date, month_end: date, lookback_days: int) -> pd
     return out
 
 
+def _campaign_month(con, month: date, month_end: date, lookback_days: int) -> pd.DataFrame:
+    """The month's campaigns as the waste and trigger rules judge them: performance, what
+    their leads and spend owe the three-month window (:func:`_with_due_in_window`) and the
+    spend whose leads are due (:func:`_lead_due_spend`)."""
+    perf = _with_due_in_window(
+        con,
+        _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
+        month,
+    )
+    due = _lead_due_spend(con, month, month_end, lookback_days)
+    return perf.merge(due, how="left", left_on="campaign_id", right_index=True)
+
+
 VALUE_BASES = ("pipeline", "won")
 
 
@@ -1135,13 +1148,7 @@ def budget_waste(
 ) -> dg.MaterializeResult:
     month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = _with_due_in_window(
-            con,
-            _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
-            month,
-        )
-        due = _lead_due_spend(con, month, month_end, settings.lookback_days)
-        perf = perf.merge(due, how="left", left_on="campaign_id", right_index=True)
+        perf = _campaign_month(con, month, month_end, settings.lookback_days)
         fits, curves, _ = _load_fits(con, month)
         current, _ = _month_spend(con, month, month_end)
         camp = pace.campaign_waste(
@@ -1226,13 +1233,9 @@ def budget_triggers(
     warehouse: WarehouseResource,
     settings: GtmSettings,
 ) -> dg.MaterializeResult:
-    month, _ = month_bounds(context.partition_key)
+    month, month_end = month_bounds(context.partition_key)
     with warehouse.connect() as con:
-        perf = _with_due_in_window(
-            con,
-            _stable_query(con, load_sql("marts/budget_campaign_month"), {"month_start": month}),
-            month,
-        )
+        perf = _campaign_month(con, month, month_end, settings.lookback_days)
         pacing_rows = (
             _stable_query(con, "select * from marts.budget_pacing where month = $m", {"m": month})
             if wh.table_exists(con, "marts.budget_pacing")

@@ -298,6 +298,41 @@ def test_triggers_fire_on_thresholds():
     assert "C" not in set(t["scope_id"])  # below min_spend
 
 
+def test_the_cpa_trigger_reads_the_spend_whose_leads_are_due():
+    """A launched on the 26th: 1,000 spent, 4 leads, CPA 250 against 200 (limit 240), but
+    only 600 of the spend has had time to bring leads this month: 150 a lead, no fire. D
+    spent 600 steadily, all of it due, 10 leads: 60 against a limit of 120, no fire either.
+    Without lead-due spend the trigger reads the month's CPA (A fires, as above)."""
+    empty = pd.DataFrame(columns=["level", "channel", "campaign_id", "pacing_ratio"])
+    marginal = pd.DataFrame(columns=["channel", "marginal_roas"])
+    perf = _perf().assign(lead_due_spend=[600.0, 800.0, 100.0, 600.0])
+    t = triggers(perf, empty, marginal, cpa_over=0.2, min_spend=500)
+    cpa = t[t["rule"] == "cpa_above_target"].set_index("scope_id")
+    assert cpa.loc["A", "value"] == pytest.approx(150.0)
+    assert cpa.loc["A", "threshold"] == pytest.approx(240.0)
+    assert not cpa["fired"].any()
+    assert cpa.loc["D", "value"] == pytest.approx(60.0)
+    # B spent 800 without a lead: no CPA to judge (the waste list's no-lead test covers it)
+    assert "B" not in cpa.index
+    # a row without lead-due spend (no lag history) falls back to the month's CPA
+    fallback = perf.assign(lead_due_spend=[np.nan, 800.0, 100.0, 600.0])
+    t = triggers(fallback, empty, marginal, cpa_over=0.2, min_spend=500)
+    row = t[(t["rule"] == "cpa_above_target") & (t["scope_id"] == "A")].iloc[0]
+    assert row["value"] == pytest.approx(250.0) and row["fired"]
+    # an events campaign before its event (flight ends after June): overridden, not fired
+    event = fallback.assign(
+        channel=["events", "display", "display", "paid_social"],
+        month=[date(2024, 6, 1)] * 4,
+        campaign_end_date=[date(2024, 7, 15), None, None, None],
+    )
+    t = triggers(event, empty, marginal, cpa_over=0.2, min_spend=500)
+    row = t[(t["rule"] == "cpa_above_target") & (t["scope_id"] == "A")].iloc[0]
+    assert not row["fired"] and row["overridden_by"].startswith("an events campaign before")
+    ended = event.assign(campaign_end_date=[date(2024, 6, 20), None, None, None])
+    t = triggers(ended, empty, marginal, cpa_over=0.2, min_spend=500)
+    assert t[(t["rule"] == "cpa_above_target") & (t["scope_id"] == "A")]["fired"].iloc[0]
+
+
 def test_channel_rules_defer_to_the_reallocation():
     """paid_search returns 2.5 at the margin (headroom) but the reallocation cuts it (others
     return more); display is saturated and the reallocation cuts it too: only the rule that
