@@ -639,16 +639,23 @@ class _Loader:
                     "in the platform export? CTR, CVR and CPC are then wrong)"
                 )
         opp = self._temp("typ", "opportunities")
-        n_closed, n_open = self._q(
+        n_dated, n_undated, n_open = self._q(
             "select count(*) filter (where t__stage in ('closed_won', 'closed_lost') "  # noqa: S608
-            "and t__closed_at is null), count(*) filter (where t__stage not in "
-            f"('closed_won', 'closed_lost') and t__closed_at is not null) from {opp} "
-            "where _rule is null"
+            "and t__closed_at is null and t__close_date is not null), "
+            "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
+            "and t__closed_at is null and t__close_date is null), "
+            "count(*) filter (where t__stage not in ('closed_won', 'closed_lost') "
+            f"and t__closed_at is not null) from {opp} where _rule is null"
         )[0]
-        if n_closed:
+        if n_dated:
             self.warnings.append(
-                f"{self._file('opportunities')}: {n_closed} closed opportunity(ies) have no "
-                "closed_at (kept; their close time is unknown)"
+                f"{self._file('opportunities')}: {n_dated} closed opportunity(ies) have no "
+                "closed_at (kept; their close_date is taken as the close time)"
+            )
+        if n_undated:
+            self.warnings.append(
+                f"{self._file('opportunities')}: {n_undated} closed opportunity(ies) have neither "
+                "closed_at nor close_date (kept; their close time is unknown)"
             )
         if n_open:
             self.warnings.append(

@@ -1,8 +1,8 @@
 -- intermediate.conversions: the three conversion events attribution and ROI are built on.
 --   lead        leads.created_at, value 0
 --   opportunity opportunities.created_at, value = amount (pipeline)
---   won         closed_won opportunities at closed_at (close_date when closed_at is
---               missing), value = amount (revenue)
+--   won         closed_won opportunities at closed_at (staging.opportunities: the
+--               close_date when the export has no closed_at), value = amount (revenue)
 with
 
 leads as (
@@ -10,7 +10,7 @@ leads as (
 ),
 
 opportunities as (
-    select opportunity_id, lead_id, person_id, created_at, closed_at, close_date, amount, is_won
+    select opportunity_id, lead_id, person_id, created_at, closed_at, amount, is_won
     from staging.opportunities
 ),
 
@@ -42,7 +42,7 @@ won_conversions as (
         'won' as conversion_type,
         person_id,
         lead_id,
-        coalesce(closed_at, close_date::timestamp) as converted_at,
+        closed_at as converted_at,
         amount as value
     from opportunities
     where is_won

@@ -26,8 +26,7 @@ open_pipeline as (
     from staging.opportunities
     where created_at < cast($month_end as timestamp)
       and not coalesce(
-          is_closed
-          and coalesce(closed_at, cast(close_date as timestamp)) < cast($month_end as timestamp),
+          is_closed and closed_at < cast($month_end as timestamp),
           false
       )
     group by lead_id

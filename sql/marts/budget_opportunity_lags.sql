@@ -17,9 +17,7 @@ opportunities as (
         lead_id,
         created_at,
         coalesce(amount, 0) as amount,
-        -- closed_at is the close; a closed row without it closes on its close_date
-        case when is_closed then coalesce(closed_at, cast(close_date as timestamp)) end
-            as closed_at,
+        case when is_closed then closed_at end as closed_at,
         is_won
     from staging.opportunities
     where created_at < cast($month_end as timestamp)

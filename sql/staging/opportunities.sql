@@ -1,11 +1,16 @@
 -- staging.opportunities: deals with the amount in the reporting currency (converted at the
 -- latest rate on or before the day the opportunity was created) and the sourcing person.
+-- closed_at: when a closed deal closed. The export's closed_at, else (many CRMs export only
+-- the date) its close_date, which the contract defines as the actual close once closed;
+-- close_time_source says which. Every consumer reads this one close time.
 with
 
 opportunities as (
     select
         *,
-        coalesce(nullif(upper(trim(currency)), ''), $currency) as currency_code
+        coalesce(nullif(upper(trim(currency)), ''), $currency) as currency_code,
+        lower(trim(stage)) as stage_key,
+        lower(trim(stage)) in ('closed_won', 'closed_lost') as is_closed
     from raw.opportunities
 ),
 
@@ -36,11 +41,17 @@ final as (
         o.amount * o.rate as amount,
         o.amount as amount_original,
         o.currency_code as currency,
-        lower(trim(o.stage)) as stage,
+        o.stage_key as stage,
         o.close_date,
-        o.closed_at,
-        lower(trim(o.stage)) in ('closed_won', 'closed_lost') as is_closed,
-        lower(trim(o.stage)) = 'closed_won' as is_won
+        case when o.is_closed then coalesce(o.closed_at, o.close_date::timestamp)
+            else o.closed_at
+        end as closed_at,
+        case
+            when o.closed_at is not null then 'closed_at'
+            when o.is_closed and o.close_date is not null then 'close_date'
+        end as close_time_source,
+        o.is_closed,
+        o.stage_key = 'closed_won' as is_won
     from converted as o
     left join leads as l using (lead_id)
 )

@@ -115,7 +115,8 @@ def con():
         " as t(lead_id, person_id, created_at)"
     )
     # O1 won in March; O2 lost in 2023 (before the window); O3 open; O4 closed after the
-    # month's end (open then); O5 created after the month's end; O6 won with only a close_date
+    # month's end (open then); O5 created after the month's end; O6 lost, exported with only a
+    # close_date (staging.opportunities dates it by that)
     con.execute(
         "create table staging.opportunities as select * from (values "
         "('O1', 'L1', timestamp '2024-01-20', 1000.0, true, true, "
@@ -126,7 +127,8 @@ def con():
         "('O4', 'L2', timestamp '2024-03-10', 250.0, true, true, "
         " timestamp '2024-04-03', date '2024-04-03'), "
         "('O5', 'L2', timestamp '2024-04-02', 9000.0, false, false, null, null), "
-        "('O6', 'L2', timestamp '2024-03-11', 600.0, true, false, null, date '2024-03-20')) "
+        "('O6', 'L2', timestamp '2024-03-11', 600.0, true, false, "
+        " timestamp '2024-03-20', date '2024-03-20')) "
         "as t(opportunity_id, lead_id, created_at, amount, is_closed, is_won, closed_at, "
         "close_date)"
     )

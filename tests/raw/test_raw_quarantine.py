@@ -259,3 +259,21 @@ def test_spend_and_impressions_without_a_click_is_a_warning(con, tmp_path):
     assert "15,000 impressions" in silent[0]
     clean = load(con, write_raw(tmp_path / "clean", raw_tables()))
     assert not any("not one click" in w for w in clean.warnings)
+
+
+def test_a_closed_deal_without_closed_at_is_a_warning(con, tmp_path):
+    """O1 is won with a close_date but no closed_at: kept, and the warning says its
+    close_date stands in; without a close_date either, its close time is unknown."""
+    data = raw_tables()
+    set_cell(data, "opportunities", 1, "closed_at", "")
+    report = load(con, write_raw(tmp_path / "dated", data))
+    assert report.rows_quarantined == 0
+    dated = [w for w in report.warnings if "have no closed_at" in w]
+    assert len(dated) == 1
+    assert "1 closed opportunity(ies)" in dated[0]
+    assert "their close_date is taken as the close time" in dated[0]
+    set_cell(data, "opportunities", 1, "close_date", "")
+    report = load(con, write_raw(tmp_path / "undated", data))
+    undated = [w for w in report.warnings if "neither closed_at nor close_date" in w]
+    assert len(undated) == 1 and "close time is unknown" in undated[0]
+    assert not any("have no closed_at" in w for w in report.warnings)

@@ -142,3 +142,31 @@ def test_staging_is_current_until_the_staging_sql_changes(raw_con):
     current = _staging_signature(_stored_fingerprint(raw_con))
     raw_con.execute("update staging.build_info set signature = $s", {"s": current})
     assert staging_is_current(raw_con)
+
+
+def test_a_closed_deal_without_closed_at_closes_on_its_close_date(raw_con):
+    """Many CRMs export only the close date: O1 (won, close_date 2024-02-28, no closed_at)
+    closes at 2024-02-28 00:00 for every consumer, the won conversion and the funnel alike;
+    O2 is open and has no close time."""
+    from gtm_assets.sql_files import load_sql
+
+    load_sample(raw_con)
+    raw_con.execute("update raw.opportunities set closed_at = null where opportunity_id = 'O1'")
+    build_staging(raw_con, "USD")
+    rows = raw_con.execute(
+        "select opportunity_id, closed_at, close_time_source from staging.opportunities "
+        "order by opportunity_id"
+    ).fetchall()
+    assert rows == [("O1", datetime(2024, 2, 28), "close_date"), ("O2", None, None)]
+    won = raw_con.execute(
+        "select conversion_id, converted_at from intermediate.conversions "
+        "where conversion_type = 'won'"
+    ).fetchall()
+    assert won == [("won:O1", datetime(2024, 2, 28))]
+    funnel = raw_con.execute(
+        "select lead_id, is_won from ("
+        + load_sql("intermediate/funnel_opportunities")
+        + ") order by lead_id",
+        {"as_of": datetime(2024, 3, 1)},
+    ).fetchall()
+    assert funnel == [("L1", True), ("L2", False)]
