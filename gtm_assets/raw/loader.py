@@ -639,9 +639,11 @@ class _Loader:
                     "in the platform export? CTR, CVR and CPC are then wrong)"
                 )
         opp = self._temp("typ", "opportunities")
-        n_dated, n_undated, n_open = self._q(
+        n_dated, n_early, n_undated, n_open = self._q(
             "select count(*) filter (where t__stage in ('closed_won', 'closed_lost') "  # noqa: S608
             "and t__closed_at is null and t__close_date is not null), "
+            "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
+            "and t__closed_at is null and t__close_date < t__created_at::date), "
             "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
             "and t__closed_at is null and t__close_date is null), "
             "count(*) filter (where t__stage not in ('closed_won', 'closed_lost') "
@@ -650,7 +652,14 @@ class _Loader:
         if n_dated:
             self.warnings.append(
                 f"{self._file('opportunities')}: {n_dated} closed opportunity(ies) have no "
-                "closed_at (kept; their close_date is taken as the close time)"
+                "closed_at (kept; their close_date is taken as the close time"
+                + (
+                    f"; {n_early} of them have a close_date before the day they were created "
+                    "and close at their creation"
+                    if n_early
+                    else ""
+                )
+                + ")"
             )
         if n_undated:
             self.warnings.append(

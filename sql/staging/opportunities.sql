@@ -1,8 +1,10 @@
 -- staging.opportunities: deals with the amount in the reporting currency (converted at the
 -- latest rate on or before the day the opportunity was created) and the sourcing person.
 -- closed_at: when a closed deal closed. The export's closed_at, else (many CRMs export only
--- the date) its close_date, which the contract defines as the actual close once closed;
--- close_time_source says which. Every consumer reads this one close time.
+-- the date) its close_date, which the contract defines as the actual close once closed, but
+-- never before the deal was created (a deal won the day it was created closes at its
+-- creation, not at midnight before it); close_time_source says which. Every consumer reads
+-- this one close time.
 with
 
 opportunities as (
@@ -43,7 +45,8 @@ final as (
         o.currency_code as currency,
         o.stage_key as stage,
         o.close_date,
-        case when o.is_closed then coalesce(o.closed_at, o.close_date::timestamp)
+        case when o.is_closed
+            then coalesce(o.closed_at, greatest(o.close_date::timestamp, o.created_at))
             else o.closed_at
         end as closed_at,
         case

@@ -271,7 +271,12 @@ def test_a_closed_deal_without_closed_at_is_a_warning(con, tmp_path):
     dated = [w for w in report.warnings if "have no closed_at" in w]
     assert len(dated) == 1
     assert "1 closed opportunity(ies)" in dated[0]
-    assert "their close_date is taken as the close time" in dated[0]
+    assert "their close_date is taken as the close time)" in dated[0]
+    # O1 was created on 7 January; a close_date on the 5th closes it at its creation
+    set_cell(data, "opportunities", 1, "close_date", "2024-01-05")
+    report = load(con, write_raw(tmp_path / "early", data))
+    dated = [w for w in report.warnings if "have no closed_at" in w]
+    assert "1 of them have a close_date before the day they were created" in dated[0]
     set_cell(data, "opportunities", 1, "close_date", "")
     report = load(con, write_raw(tmp_path / "undated", data))
     undated = [w for w in report.warnings if "neither closed_at nor close_date" in w]

@@ -170,3 +170,13 @@ def test_a_closed_deal_without_closed_at_closes_on_its_close_date(raw_con):
         {"as_of": datetime(2024, 3, 1)},
     ).fetchall()
     assert funnel == [("L1", True), ("L2", False)]
+    # won the day it was created (12:00 on 20 February): it closes at its creation, not at
+    # the midnight before it
+    raw_con.execute(
+        "update raw.opportunities set close_date = date '2024-02-20' where opportunity_id = 'O1'"
+    )
+    build_staging(raw_con, "USD")
+    closed = raw_con.execute(
+        "select closed_at from staging.opportunities where opportunity_id = 'O1'"
+    ).fetchall()
+    assert closed == [(datetime(2024, 2, 20, 12),)]
