@@ -15,7 +15,8 @@ Definitions (the README and the asset descriptions repeat them for marketers):
   **Customer**: the earlier of the stage-history entry and the first won opportunity's
   ``closed_at``. A lead that reaches a later stage without passing an earlier one (for
   example straight to SQL) is counted as having passed the earlier stage at that moment
-  (``backfill_skipped_stages``): the funnel stays monotone.
+  (``backfill_skipped_stages``): the funnel stays monotone. A stage dated before the lead
+  was created counts at the creation, so a lead and its stages stay in the lead's month.
   This is ``MQL_DEFINITION``; lead scoring uses the same function, and an asset check compares
   the counts both publish.
 * Only events strictly before the as-of moment (the end of the analysed month) are used.
@@ -79,7 +80,8 @@ DEFAULT_WINDOWS: dict[str, int] = {
 }
 MQL_DEFINITION = (
     "mql = first entry to CRM stage 'mql' in lead_stage_history, or to any later stage "
-    "(sql, opportunity, customer) if earlier; entries before the as-of moment only"
+    "(sql, opportunity, customer) if earlier; entries before the as-of moment only; a stage "
+    "dated before the lead's creation counts at the creation"
 )
 DAYS_TO_CONVERT_DEFINITION = (
     "days from entering the step's first stage to entering its second, over the units that "
@@ -174,6 +176,11 @@ def lead_stage_entries(
     base["customer_at"] = _earliest(base["customer_at"], _lookup(base["lead_id"], won_first))
     for stage in LEAD_STAGES:
         base[f"{stage}_at"] = pd.to_datetime(base[f"{stage}_at"]).astype("datetime64[us]")
+    # a stage dated before the lead was created is reached at the creation: the lead and
+    # its stages stay in the lead's month
+    for stage in LEAD_STAGES[1:]:
+        at = base[f"{stage}_at"]
+        base[f"{stage}_at"] = at.where(at.isna() | (at >= base["lead_at"]), base["lead_at"])
     # the CRM's own MQL flag, before skipped stages are filled in: lead scoring's benchmark
     # rule (a lead that went straight to SQL was not an MQL under the CRM's rule)
     base["crm_mql_at"] = base["mql_at"]

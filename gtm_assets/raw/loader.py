@@ -671,6 +671,18 @@ class _Loader:
                 f"{self._file('opportunities')}: {n_open} open opportunity(ies) have a "
                 "closed_at (kept as written)"
             )
+        history, leads = self._temp("typ", "lead_stage_history"), self._temp("typ", "leads")
+        (n_before,) = self._q(
+            f"select count(*) from {history} as h inner join {leads} as l "  # noqa: S608
+            "on l.t__lead_id = h.t__lead_id and l._rule is null "
+            "where h._rule is null and h.t__entered_at < l.t__created_at"
+        )[0]
+        if n_before:
+            self.warnings.append(
+                f"{self._file('lead_stage_history')}: {n_before} stage row(s) are dated before "
+                "their lead was created (kept; the funnel and the MQL/SQL counts take the stage "
+                "as reached at the lead's creation)"
+            )
 
     # -- phase 3: gates ------------------------------------------------------------------
     def counts(self) -> dict[str, dict[str, int]]:

@@ -76,5 +76,13 @@ def test_sql_and_python_stage_times_agree(seed, as_of):
         pd.testing.assert_series_equal(
             got.astype("datetime64[us]"), want.astype("datetime64[us]"), check_names=False
         )
+    # a lead enters at its creation, and no stage comes before it (back-dated stage rows and
+    # deals opened before the lead count at the creation)
+    created = pd.to_datetime(sql["created_at"]).astype("datetime64[us]")
+    pd.testing.assert_series_equal(
+        pd.to_datetime(py["lead_at"]).astype("datetime64[us]"), created, check_names=False
+    )
+    for stage in ("mql", "sql", "opportunity", "customer"):
+        assert not (pd.to_datetime(sql[f"{stage}_at"]) < created).any()
     # and the skipped-stage rule did something in these worlds
     assert (sql["sql_at"].notna() & sql["sql_at"].lt(as_of)).sum() > 0

@@ -282,3 +282,15 @@ def test_a_closed_deal_without_closed_at_is_a_warning(con, tmp_path):
     undated = [w for w in report.warnings if "neither closed_at nor close_date" in w]
     assert len(undated) == 1 and "close time is unknown" in undated[0]
     assert not any("have no closed_at" in w for w in report.warnings)
+
+
+def test_a_stage_row_before_its_lead_is_a_warning(con, tmp_path):
+    """L1 was created on 3 January 2024; an MQL row dated 1 December 2023 is kept and
+    counted in a warning."""
+    data = raw_tables()
+    data["lead_stage_history"][1].append(["L1", "mql", "2023-12-01T00:00:00"])
+    report = load(con, write_raw(tmp_path / "raw", data))
+    before = [w for w in report.warnings if "dated before their lead was created" in w]
+    assert len(before) == 1 and "1 stage row(s)" in before[0]
+    clean = load(con, write_raw(tmp_path / "clean", raw_tables()))
+    assert not any("dated before their lead was created" in w for w in clean.warnings)

@@ -136,3 +136,20 @@ def test_partial_month_prior_window(raw_con):
     fresh.close()
     assert s["spend"]["days_covered"] == 14
     assert s["spend"]["prior_month"] == pytest.approx(200.0)
+
+
+def test_a_stage_dated_before_its_lead_counts_in_the_lead_s_month(raw_con):
+    """L3 (created 12 Feb 12:00) has an MQL row dated 31 January (an import, a merge): the
+    MQL counts at the lead's creation, in February with L1's, not in no month at all."""
+    load_sample(raw_con)
+    raw_con.execute(
+        "insert into raw.lead_stage_history values ('L3', 'mql', timestamp '2024-01-31 09:00')"
+    )
+    feb = _build_summary(raw_con, "2024-02-01")
+    assert feb["mqls"]["value"] == 2.0  # L1 (Feb 11), L3 (Feb 12, at its creation)
+    jan = _build_summary(raw_con, "2024-01-01")
+    assert jan["mqls"]["value"] == 1.0  # L2 only
+    reached = raw_con.execute(
+        "select mql_at from intermediate.lead_stage_reached where lead_id = 'L3'"
+    ).fetchall()
+    assert reached == [(pd.Timestamp("2024-02-12 12:00").to_pydatetime(),)]
