@@ -6,7 +6,9 @@ Definitions (each stated once, here)
 - **As-of day**: the last day with any ad-spend row in the warehouse (the data's
   watermark), unless configured; every window below ends there, never later.
 - **Peers / benchmarks**: other campaigns of the same channel and type, measured over the
-  whole months that ended before this campaign's start (``marts.campaign_performance``).
+  whole months that ended before this campaign's start (spend, impressions and clicks from
+  ``marts.campaign_performance``; leads and won revenue credited linearly, the rule below
+  that credits the launch's own leads, from ``marts.campaign_attribution_roi``).
   Fewer than ``min_peers`` such campaigns: the channel's campaigns of any type; still too
   few: every campaign. Rates are pooled (sum of numerators / sum of denominators), so a
   large campaign weighs more than a tiny one: CTR = clicks / impressions, CVR = leads /
@@ -59,6 +61,9 @@ from gtm_assets.raw.schema import CAMPAIGN_TYPES
 
 TARGET_METRICS = ("ctr", "cvr", "cpa", "roas")
 CROSS_CHANNEL_SCOPE = "all"  # the benchmark of every campaign, whatever its channel
+#: The attribution model whose rule credits a launch's leads (launch_leads.sql), and so its
+#: peers' leads and revenue: both sides of the comparison use the same rule.
+LAUNCH_CREDIT_MODEL = "linear"
 LOWER_IS_BETTER = {"cpa"}
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 

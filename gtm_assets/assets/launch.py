@@ -285,6 +285,29 @@ def _routing(con: duckdb.DuckDBPyConnection, launch_month: date, role: str) -> d
     return out
 
 
+def _peer_history(con, launch_month: date, roi_model: str) -> pd.DataFrame:
+    """The peers' totals before the launch month, their leads and revenue credited by the
+    rule the launch credits its own leads with (``core.LAUNCH_CREDIT_MODEL``); when the
+    attribution run left that model out, by the campaign ROI model."""
+    if not (
+        wh.table_exists(con, "marts.campaign_performance")
+        and wh.table_exists(con, "marts.campaign_attribution_roi")
+    ):
+        return pd.DataFrame(columns=["campaign_id", "channel", "campaign_type", "spend"])
+    has_linear = con.execute(
+        "select count(*) > 0 from marts.campaign_attribution_roi where model = $m",
+        {"m": core.LAUNCH_CREDIT_MODEL},
+    ).fetchone()[0]
+    return wh.query_df(
+        con,
+        load_sql("marts/launch_peer_history"),
+        {
+            "launch_month": launch_month,
+            "credit_model": core.LAUNCH_CREDIT_MODEL if has_linear else roi_model,
+        },
+    )
+
+
 @dg.asset(
     partitions_def=campaign_partitions,
     group_name=GROUP,
@@ -353,11 +376,7 @@ def launch_plan(
         as_of = campaign_as_of(as_of, brief["end_date"], config.as_of)
         start = brief["start_date"] or as_of
         launch_month = date(start.year, start.month, 1)
-        history = (
-            wh.query_df(con, load_sql("marts/launch_peer_history"), {"launch_month": launch_month})
-            if wh.table_exists(con, "marts.campaign_performance")
-            else pd.DataFrame(columns=["campaign_id", "channel", "campaign_type", "spend"])
-        )
+        history = _peer_history(con, launch_month, settings.attribution_model)
         bench = core.peer_benchmark(
             history, cid, brief["channel"], brief["campaign_type"], config.min_peers
         )

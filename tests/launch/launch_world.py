@@ -1,6 +1,9 @@
 """A hand-made warehouse for the launch workflow (March 2024 launches, as of 2024-03-31).
 
-Peers (marts.campaign_performance, months before March; paid_search launch campaigns):
+Peers (months before March; paid_search launch campaigns): spend, impressions and clicks
+from marts.campaign_performance; leads and revenue under linear credit, the launch's own
+rule, from marts.campaign_attribution_roi (campaign_performance's Shapley leads and revenue,
+three times as many, must not count):
   P1 spend 1000, impressions 100000, clicks 2000, leads 20, revenue 3000
   P2 spend 3000, impressions 200000, clicks 3000, leads 30, revenue 6000
   P3 spend 1000, impressions 100000, clicks 1000, leads 10, revenue 1000
@@ -177,9 +180,24 @@ def build(path: Path) -> None:
             "channel varchar, campaign_type varchar, spend double, impressions bigint, "
             "clicks bigint, leads double, attributed_revenue double)"
         )
+        shapley = [(*r[:7], 3 * r[7], 3 * r[8]) for r in PEER_ROWS]
         con.executemany(
             "insert into marts.campaign_performance values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [list(r) for r in PEER_ROWS],
+            [list(r) for r in shapley],
+        )
+        con.execute(
+            "create table marts.campaign_attribution_roi (month date, conversion_type varchar, "
+            "model varchar, channel varchar, campaign_id varchar, attributed_conversions double, "
+            "attributed_revenue double, roi_basis varchar)"
+        )
+        con.executemany(
+            "insert into marts.campaign_attribution_roi values (?, ?, ?, ?, ?, ?, ?, 'lead')",
+            [
+                [month, kind, model, channel, cid, n if kind == "lead" else 1.0, revenue]
+                for rows, model in ((PEER_ROWS, "linear"), (shapley, "shapley"))
+                for month, cid, channel, _, _, _, _, leads, rev in rows
+                for kind, n, revenue in (("lead", leads, 0.0), ("won", None, rev))
+            ],
         )
         # first-touch share 0.6, last-touch share 0.3 for paid_search: an awareness channel
         con.execute(

@@ -84,6 +84,22 @@ def test_plan_benchmarks_targets_role_and_pacing(world):
     assert "MQL" in plan["routing"]
 
 
+def test_peers_are_credited_by_the_launch_s_rule(tmp_path):
+    """The launch credits its leads linearly, so the peers' leads and revenue are linear
+    too (P1: 20 leads and 3,000 before March), not campaign_performance's Shapley (60 and
+    9,000); an attribution run without the linear model falls back to the ROI model."""
+    from gtm_assets.assets.launch import _peer_history
+
+    path = tmp_path / "wh.duckdb"
+    launch_world.build(path)
+    with duckdb.connect(str(path)) as con:
+        p1 = _peer_history(con, date(2024, 3, 1), "shapley").set_index("campaign_id").loc["P1"]
+        assert (p1["spend"], p1["leads"], p1["attributed_revenue"]) == (1000.0, 20.0, 3000.0)
+        con.execute("delete from marts.campaign_attribution_roi where model = 'linear'")
+        p1 = _peer_history(con, date(2024, 3, 1), "shapley").set_index("campaign_id").loc["P1"]
+        assert (p1["leads"], p1["attributed_revenue"]) == (60.0, 9000.0)
+
+
 def test_readiness_gate_blocks(world):
     _, results = world
     for cid, fragment in (("NOUTM", "utm_campaign missing"), ("DARK", "not seen")):
