@@ -46,10 +46,22 @@ def _run_out(
     if mtd >= plan:
         cum = daily.sort_index().cumsum()
         return cum.index[int(np.argmax(cum.to_numpy() >= plan - 1e-9))]
-    if run_rate <= 0:
+    return _day_reached(as_of, plan - mtd, run_rate, month_end - timedelta(days=1))
+
+
+#: A campaign without an end date whose budget lasts longer than this never runs out.
+RUN_OUT_HORIZON_DAYS = 3650
+
+
+def _day_reached(as_of: date, remaining: float, run_rate: float, last_day: date) -> date | None:
+    """The day spending ``run_rate`` a day from ``as_of`` uses up ``remaining``, when that is
+    on or before ``last_day``; else None (a trickle of spend never overflows the calendar)."""
+    if not run_rate > 0:
         return None
-    day = as_of + timedelta(days=math.ceil((plan - mtd) / run_rate))
-    return day if day < month_end else None
+    days = remaining / run_rate
+    if not np.isfinite(days) or days > (last_day - as_of).days:
+        return None
+    return as_of + timedelta(days=math.ceil(days))
 
 
 @dataclass(frozen=True)
@@ -163,7 +175,10 @@ def pacing(
     campaign life-to-date spend is known). ``campaigns``: campaign_id, channel, start_date,
     end_date, planned_budget. ``channel_plan``: channel, planned_spend for this month
     (empty when no budget plan was supplied; channels then fall back to the sum of their
-    campaigns' prorated plans when every campaign has one).
+    campaigns' prorated plans when every campaign has one). ``run_out_date``: the day the
+    month's plan is used up at the run rate, if inside the month;
+    ``lifetime_budget_run_out_date``: the day the campaign's planned_budget is, if by its end
+    date (without one, within ``RUN_OUT_HORIZON_DAYS``).
     """
     d = daily.copy()
     d["date"] = pd.to_datetime(d["date"]).dt.date
@@ -250,11 +265,13 @@ def pacing(
             runout.append(None)
         elif spent >= budget:
             runout.append(as_of)
-        elif row.run_rate_daily > 0:
-            day = as_of + timedelta(days=math.ceil((budget - spent) / row.run_rate_daily))
-            runout.append(day if pd.isna(end) or day <= pd.Timestamp(end).date() else None)
         else:
-            runout.append(None)
+            last_day = (
+                as_of + timedelta(days=RUN_OUT_HORIZON_DAYS)
+                if pd.isna(end)
+                else pd.Timestamp(end).date()
+            )
+            runout.append(_day_reached(as_of, budget - spent, row.run_rate_daily, last_day))
     out["lifetime_spend"] = lifetime_spend
     out["lifetime_budget"] = lifetime_budget
     out["lifetime_budget_run_out_date"] = runout

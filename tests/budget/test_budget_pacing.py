@@ -93,6 +93,26 @@ def test_run_out_date_is_actual_day_when_plan_already_spent():
     assert ch["run_out_date"] == date(2024, 6, 7)
 
 
+def test_a_trickle_of_spend_never_runs_out_and_never_overflows():
+    """Valid input that once crashed the month: a campaign spending 0.01 a day against its
+    budget (1,000 left: 100,000 days) and a channel plan of 1e308. Neither runs out: B has
+    no end date and the run-out would lie beyond the ten-year horizon; the channel's would
+    lie after the month."""
+    daily = _daily()
+    daily.loc[daily["campaign_id"] == "B", "spend"] = 0.0
+    daily.loc[(daily["campaign_id"] == "B") & (daily["date"] == date(2024, 6, 10)), "spend"] = 0.07
+    plan = pd.DataFrame({"channel": ["paid_search"], "planned_spend": [1e308]})
+    campaigns = _campaigns().assign(planned_budget=[1e308, 1000.0])
+    out = pacing(daily, campaigns, plan, JUNE, JULY, run_rate_days=7)
+    camp_b = out[(out["level"] == "campaign") & (out["campaign_id"] == "B")].iloc[0]
+    assert camp_b["run_rate_daily"] == pytest.approx(0.01)
+    assert camp_b["lifetime_budget_run_out_date"] is None
+    camp_a = out[(out["level"] == "campaign") & (out["campaign_id"] == "A")].iloc[0]
+    assert camp_a["lifetime_budget_run_out_date"] is None
+    ch = out[(out["level"] == "channel") & (out["channel"] == "paid_search")].iloc[0]
+    assert ch["run_out_date"] is None
+
+
 def test_schedule_follows_weekday_profile_and_sums():
     daily = pd.DataFrame(
         {
