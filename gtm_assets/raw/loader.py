@@ -107,7 +107,9 @@ def _typed_expr(spec: Table, col: Column) -> str:
         return f"case when lower(v__scope) = 'channel' then {_category(v)} else {v} end"
     kind = col.kind
     if kind == "text":
-        return c
+        # kept as written, but empty or blank is NULL whatever the format: a Parquet
+        # writer's "" (or a cell of spaces) is the empty cell CSV reads as NULL
+        return f"case when {v} is not null then {c} end"
     if kind == "enum":
         return _category(v)
     if kind == "currency":

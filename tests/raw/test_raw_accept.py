@@ -335,3 +335,31 @@ def test_parquet_dates_written_as_timestamps(con, tmp_path):
     assert con.execute("select _rule, date from quarantine.ad_spend").fetchall() == [
         ("type", "2024-01-05T03:00:00")
     ]
+
+
+def test_an_empty_string_in_parquet_is_an_empty_cell(con, tmp_path):
+    """A Parquet writer stores blank cells as "" (pandas with keep_default_na=False), and a
+    CSV cell of spaces is as blank: both are NULL like CSV's empty cell, not a campaign id
+    that no campaign has (which quarantined the lead and its stage rows)."""
+    data = raw_tables()
+    set_cell(data, "leads", 3, "campaign_id", "   ")  # L2 has none: "" in the Parquet
+    folder = write_raw(tmp_path / "raw", data)
+    lh, lrows = data["leads"]
+    (folder / "leads.csv").unlink()
+    src = write_csv(tmp_path / "leads_src.csv", lh, lrows)
+    pq = duckdb.connect()
+    pq.execute(
+        "create table l as select * replace (coalesce(campaign_id, '') as campaign_id) "
+        "from read_csv($p, all_varchar=true, header=true)",
+        {"p": str(src)},
+    )
+    assert pq.execute("select count(*) from l where campaign_id = ''").fetchone()[0] >= 1
+    pq.execute(f"copy l to '{folder / 'leads.parquet'}' (format parquet)")
+    pq.close()
+    report = load(con, folder)
+    assert report.rows_quarantined == 0
+    blank = con.execute(
+        "select count(*) from raw.leads where campaign_id is null or trim(campaign_id) = ''"
+    ).fetchone()[0]
+    nulls = con.execute("select count(*) from raw.leads where campaign_id is null").fetchone()[0]
+    assert blank == nulls >= 2
