@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -87,6 +87,14 @@ _SPLIT_RE = r"^\s*[0-9]+([.][0-9]+)?(\s*/\s*[0-9]+([.][0-9]+)?)+\s*$"
 def _lit(text: str) -> str:
     """A SQL string literal for a constant from this module (never for data)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+#: Implausible values, quarantined as ``range``: a count above a trillion in one row (sums
+#: of such counts would overflow), money above 1e15 in one row (any currency), and an event
+#: dated before 1990 (a placeholder such as 0001-01-01 or 1900-01-01).
+COUNT_CEILING = 10**12
+MONEY_CEILING = 1e15
+EARLIEST_EVENT = date(1990, 1, 1)
 
 
 def _v(col: str) -> str:
@@ -303,7 +311,25 @@ def _row_checks(spec: Table) -> list[tuple[str, str, str, str]]:
             )
         )
     for c in cols:
+        ceiling = {"integer": COUNT_CEILING, "money": MONEY_CEILING}.get(c.kind)
+        if ceiling is not None:
+            checks.append(
+                (
+                    f"t__{c.name} > {ceiling!r}",
+                    "range",
+                    c.name,
+                    f"{_shown(c.name)} || ' is implausibly large (above {ceiling:.0e})'",
+                )
+            )
         if c.no_future:
+            checks.append(
+                (
+                    f"t__{c.name} < {_lit(EARLIEST_EVENT.isoformat())}::date",
+                    "range",
+                    c.name,
+                    f"{_shown(c.name)} || ' is implausibly early (before {EARLIEST_EVENT.year})'",
+                )
+            )
             bound = "$now" if c.kind == "timestamp" else "$today"
             checks.append(
                 (

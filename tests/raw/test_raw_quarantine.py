@@ -294,3 +294,31 @@ def test_a_stage_row_before_its_lead_is_a_warning(con, tmp_path):
     assert len(before) == 1 and "1 stage row(s)" in before[0]
     clean = load(con, write_raw(tmp_path / "clean", raw_tables()))
     assert not any("dated before their lead was created" in w for w in clean.warnings)
+
+
+def test_implausible_counts_money_and_dates_are_quarantined(con, tmp_path):
+    """Values no export means: 9,223,372,036,854,775,807 impressions (their month's sum
+    overflowed campaign performance), an amount of 1e300, a touch in the year 1 and a lead
+    in 1900 (placeholders). Each is quarantined as ``range`` with its column named."""
+    data = raw_tables()
+    set_cell(data, "ad_spend", 1, "impressions", "9223372036854775807")
+    set_cell(data, "opportunities", 2, "amount", "1e300")
+    set_cell(data, "touchpoints", 1, "ts", "0001-01-01T00:00:00")
+    set_cell(data, "sales_feedback", 1, "ts", "1900-01-01T00:00:00")
+    report = load(con, write_raw(tmp_path / "raw", data), max_quarantine_share=1.0)
+    assert report.quarantine_counts == {
+        ("ad_spend", "range"): 1,
+        ("opportunities", "range"): 1,
+        ("touchpoints", "range"): 1,
+        ("sales_feedback", "range"): 1,
+    }
+    rows = dict(
+        con.execute(
+            "select _column, _detail from quarantine.ad_spend union all "
+            "select _column, _detail from quarantine.opportunities union all "
+            "select _column, _detail from quarantine.touchpoints"
+        ).fetchall()
+    )
+    assert "implausibly large (above 1e+12)" in rows["impressions"]
+    assert "implausibly large (above 1e+15)" in rows["amount"]
+    assert "implausibly early (before 1990)" in rows["ts"]
