@@ -29,7 +29,7 @@ import pandas as pd
 
 from gtm_assets.raw.channels import DEFAULT_RULES_PATH, load_channel_rules
 from gtm_assets.raw.errors import Problem, RawInputError, quote_value
-from gtm_assets.raw.reader import SourceFile, contract_files, discover, stage_text
+from gtm_assets.raw.reader import SourceFile, contract_files, discover, stage_text, unread_files
 from gtm_assets.raw.report import LoadReport, TableLoad
 from gtm_assets.raw.schema import (
     CHANNEL_GROUPS,
@@ -391,17 +391,29 @@ class _Loader:
         if not self.raw_dir.is_dir():
             return
         ambiguous = {p.file.rpartition(".")[0].lower() for p in problems}
+        unread = unread_files(self.raw_dir, list(TABLE_NAMES))
+        for table, names in unread.items():
+            absent = "" if table in sources else f"; table {table} is absent"
+            self.warnings.append(
+                f"{', '.join(names)}: named like the {table} table but not read (only "
+                f"{table}.csv or {table}.parquet, as a file, is){absent}"
+            )
         for spec in TABLES:
             txt = self._temp("txt", spec.name)
             src = sources.get(spec.name)
             if src is None:
                 if spec.required and spec.name not in ambiguous:
+                    beside = (
+                        f" ({', '.join(unread[spec.name])} is there, in a format that is not read)"
+                        if spec.name in unread
+                        else ""
+                    )
                     self.reject.append(
                         Problem(
                             f"{spec.name}.csv",
                             "missing_table",
                             f"required table {spec.name} is missing: put {spec.name}.csv "
-                            f"or {spec.name}.parquet in {self.raw_dir}",
+                            f"or {spec.name}.parquet in {self.raw_dir}{beside}",
                         )
                     )
                 self._empty_text(spec, txt)

@@ -68,6 +68,26 @@ def discover(raw_dir: Path, tables: list[str]) -> tuple[dict[str, SourceFile], l
     return sources, problems
 
 
+def unread_files(raw_dir: Path, tables: list[str]) -> dict[str, list[str]]:
+    """Per contract table, the entries of ``raw_dir`` that look like it but are not read: a
+    name whose part before the first dot is the table's (``targets.xlsx``,
+    ``targets.csv.gz``, a folder ``targets.parquet/``) that is not ``<table>.csv`` or
+    ``<table>.parquet`` as a file. Said in a warning, so a table is never absent unnoticed."""
+    wanted = set(tables)
+    out: dict[str, list[str]] = {}
+    if not raw_dir.is_dir():
+        return out
+    for entry in sorted(raw_dir.iterdir()):
+        table = entry.name.split(".", 1)[0].lower()
+        if table not in wanted:
+            continue
+        stem, _, ext = entry.name.rpartition(".")
+        if entry.is_file() and ext.lower() in FORMATS and stem.lower() == table:
+            continue
+        out.setdefault(table, []).append(entry.name + ("/" if entry.is_dir() else ""))
+    return out
+
+
 def contract_files(raw_dir: Path, tables: list[str]) -> list[Path]:
     """Every file in ``raw_dir`` that names a contract table (for fingerprinting)."""
     if not raw_dir.is_dir():

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from raw_helpers import load, raw_tables, set_cell, write_raw
 
-from gtm_assets.raw import RULES
+from gtm_assets.raw import RULES, RawInputError
 from gtm_assets.raw.schema import TABLES
 
 # (table, 1-based row, column, bad value, expected rule, expected column, detail fragment)
@@ -322,3 +322,22 @@ def test_implausible_counts_money_and_dates_are_quarantined(con, tmp_path):
     assert "implausibly large (above 1e+12)" in rows["impressions"]
     assert "implausibly large (above 1e+15)" in rows["amount"]
     assert "implausibly early (before 1990)" in rows["ts"]
+
+
+def test_a_table_in_a_format_that_is_not_read_is_a_warning(con, tmp_path):
+    """targets.xlsx and a targets.parquet/ folder are not read: the load says so (else the
+    run shows only "no target"); a required table in such a format names the file beside
+    its rejection."""
+    folder = write_raw(tmp_path / "raw", raw_tables())
+    (folder / "targets.csv").unlink()
+    (folder / "targets.xlsx").write_bytes(b"PK")
+    (folder / "targets.parquet").mkdir()
+    report = load(con, folder)
+    warning = next(w for w in report.warnings if "named like the targets table" in w)
+    assert warning.startswith("targets.parquet/, targets.xlsx:")
+    assert "table targets is absent" in warning
+    (folder / "leads.csv").rename(folder / "leads.txt")
+    with pytest.raises(RawInputError) as err:
+        load(con, folder)
+    assert "required table leads is missing" in str(err.value)
+    assert "(leads.txt is there, in a format that is not read)" in str(err.value)
