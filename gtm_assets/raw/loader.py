@@ -577,18 +577,27 @@ class _Loader:
         for spec in TABLES:
             for money in spec.money_dates:
                 cur_col, date_col = spec.money_dates[money]
+                fx = self._temp("typ", "fx_rates")
                 missing = self._q(
-                    f"select _row_number, currency, d from ({self._fx_join(spec, money)}) "  # noqa: S608
+                    f"select _row_number, currency, d, (select count(*) from {fx} f "  # noqa: S608
+                    "where f._rule is not null and f.t__currency = m.currency "
+                    f"and f.t__date <= m.d) from ({self._fx_join(spec, money)}) m "
                     "where rate is null order by _row_number"
                 )
-                for row, cur, day in missing:
+                for row, cur, day, quarantined in missing:
+                    why = (
+                        f" ({quarantined} fx_rates row(s) for {cur} on or before {day} were "
+                        "quarantined: see quarantine.fx_rates)"
+                        if quarantined
+                        else ""
+                    )
                     self.reject.append(
                         Problem(
                             self._file(spec.name),
                             "fx",
                             f'"{cur}" has no fx_rates row for {cur} on or before {day} '
                             f"(the {date_col} of this row), so {money} cannot be converted "
-                            f"to {self.currency}",
+                            f"to {self.currency}{why}",
                             row=row,
                             column=cur_col or money,
                             value=cur,

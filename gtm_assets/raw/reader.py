@@ -200,7 +200,8 @@ def _duckdb_csv_problem(src: SourceFile, exc: Exception) -> Problem:
         if line.startswith(("Expected Number of Columns", "Value with unterminated quote")):
             reason = line.strip()
             break
-        if "unterminated quote" in line.lower() or "invalid unicode" in line.lower():
+        lowered = line.lower()
+        if any(k in lowered for k in ("unterminated quote", "invalid unicode", "maximum line")):
             reason = line.strip()
             break
     if not reason:
@@ -216,7 +217,11 @@ def _duckdb_csv_problem(src: SourceFile, exc: Exception) -> Problem:
                 f"here and this one with {other} (often rows appended by another tool); save "
                 "the file again with one kind of line ending",
             )
-    where = f"line {m.group(1)}: " if m else ""
+    # DuckDB counts records, header included, not physical lines: a quoted line break in an
+    # earlier value would make "line" point too early. Said as the data row, like every
+    # other message.
+    record = int(m.group(1)) if m else 0
+    where = f"row {record - 1}: " if record > 1 else "the header: " if m else ""
     return Problem(src.name, "unreadable", f"{where}the file cannot be parsed as CSV ({reason})")
 
 

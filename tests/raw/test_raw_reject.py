@@ -84,9 +84,29 @@ def test_unparseable_csv_and_parquet(con, tmp_path):
     (folder / "content.parquet").write_bytes(b"not a parquet file")
     err = _reject(con, folder)
     msgs = {p.file: p.message for p in err.problems}
-    assert "line 4" in msgs["sales_feedback.csv"]
-    assert "cannot be parsed as CSV" in msgs["sales_feedback.csv"]
+    assert msgs["sales_feedback.csv"].startswith("row 3: the file cannot be parsed as CSV")
+    assert "Expected Number of Columns" in msgs["sales_feedback.csv"]
     assert "cannot be read as Parquet" in msgs["content.parquet"]
+
+
+def test_a_csv_problem_names_the_data_row_after_a_quoted_line_break(con, tmp_path):
+    """Row 1's reason holds two quoted line breaks, so row 3 sits on physical line 6: the
+    message names row 3, as the quarantine would. A field over DuckDB's 2,000,000-byte line
+    limit says so."""
+    folder = write_raw(tmp_path / "raw", raw_tables())
+    path = folder / "sales_feedback.csv"
+    header = "lead_id,ts,verdict,reason"
+    path.write_text(
+        f"{header}\n"
+        'L1,2024-01-05T10:00:00,accepted,"good\nfit,\nreally"\n'
+        "L2,2024-01-06T10:00:00,rejected,student\n"
+        "L3,2024-01-07T10:00:00,accepted,x,extra\n"
+    )
+    msgs = {p.file: p.message for p in _reject(con, folder).problems}
+    assert msgs["sales_feedback.csv"].startswith("row 3: the file cannot be parsed as CSV")
+    path.write_text(f"{header}\nL1,2024-01-05T10:00:00,accepted,{'y' * 2_100_000}\n")
+    msgs = {p.file: p.message for p in _reject(con, folder).problems}
+    assert "Maximum line size of 2000000 bytes exceeded" in msgs["sales_feedback.csv"]
 
 
 def test_missing_fx_rate_names_rows(con, tmp_path):
@@ -103,6 +123,19 @@ def test_missing_fx_rate_names_rows(con, tmp_path):
     ) in text
     assert "opportunities.csv row 2, column currency" in text
     assert "on or before 2023-12-30 (the created_at of this row)" in text
+
+
+def test_a_missing_fx_rate_says_when_its_row_was_quarantined(con, tmp_path):
+    """EUR's first rate (2023-12-31) is 0, so it is quarantined; a EUR row dated 2024-01-01
+    then has no rate, and the message points at the quarantined row instead of claiming
+    fx_rates has none."""
+    data = raw_tables()
+    set_cell(data, "fx_rates", 1, "rate_to_reporting", "0")
+    err = _reject(con, write_raw(tmp_path / "raw", data))
+    text = str(err)
+    assert "has no fx_rates row for EUR on or before" in text
+    assert "(1 fx_rates row(s) for EUR on or before" in text
+    assert "were quarantined: see quarantine.fx_rates)" in text
 
 
 def test_too_many_quarantined_rows_reject(con, tmp_path):
