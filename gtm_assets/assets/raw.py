@@ -238,6 +238,15 @@ def build_staging(con, currency: str) -> None:
             blocking=False,
             description="Warns when more than 2% of touchpoints have no derivable channel.",
         ),
+        dg.AssetCheckSpec(
+            "campaign_channels_agree",
+            asset="staging_tables",
+            blocking=False,
+            description=(
+                "Warns when more than 2% of the touchpoints that name a campaign have another "
+                "channel than the campaign's (channel ROAS then splits that campaign)."
+            ),
+        ),
     ],
 )
 def staging_tables(
@@ -260,13 +269,18 @@ def staging_tables(
             counts = wh.query_df(con, load_sql("staging/row_count_reconciliation"))
             money = con.execute(load_sql("staging/unconverted_money")).fetchall()[0][0]
             channels = wh.query_df(con, load_sql("staging/unclassified_channels"))
+            conflicts = wh.query_df(
+                con, load_sql("staging/campaign_channel_conflicts"), {"start": None, "end": None}
+            )
             totals = con.execute(
-                "select count(*), count(*) filter (where channel = 'unclassified') "
-                "from staging.touchpoints"
+                "select count(*), count(*) filter (where channel = 'unclassified'), "
+                "count(campaign_id) from staging.touchpoints"
             ).fetchall()[0]
             mismatched = counts[counts.raw_rows != counts.staging_rows]
-            touches, unclassified = int(totals[0]), int(totals[1])
+            touches, unclassified, with_campaign = (int(x) for x in totals)
             unclassified_share = unclassified / touches if touches else 0.0
+            conflicting = int(conflicts["touchpoints"].sum())
+            conflict_share = conflicting / with_campaign if with_campaign else 0.0
             checks = [
                 dg.AssetCheckResult(
                     check_name="row_counts_match_raw",
@@ -300,6 +314,16 @@ def staging_tables(
                     "top_unclassified_source_medium": dg.MetadataValue.md(
                         markdown_table(channels, max_rows=15)
                     ),
+                },
+            ),
+            dg.AssetCheckResult(
+                check_name="campaign_channels_agree",
+                passed=conflict_share <= 0.02,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "touchpoints_off_their_campaign_channel": conflicting,
+                    "share_of_campaign_touchpoints": round(conflict_share, 4),
+                    "by_campaign": dg.MetadataValue.md(markdown_table(conflicts, max_rows=15)),
                 },
             ),
         ],

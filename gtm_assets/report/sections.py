@@ -25,6 +25,7 @@ from gtm_assets.partitions import add_months
 from gtm_assets.raw.report import quarantine_counts, stored_warnings
 from gtm_assets.report import charts
 from gtm_assets.report.model import Chart, Kpi, Section, Table, fmt, table_from_df
+from gtm_assets.sql_files import load_sql
 
 METRIC_LABELS = {
     "spend": ("Spend", "money"),
@@ -299,6 +300,30 @@ def campaign_section(con, month: date, currency: str) -> Section:
     return section
 
 
+def campaign_channel_note(con, month: date) -> str | None:
+    """The month's touchpoints that name a campaign but carry another channel than the
+    campaign's, said for the analyst (None when there are none)."""
+    if not wh.table_exists(con, "staging.campaigns"):
+        return None
+    conflicts = wh.query_df(
+        con,
+        load_sql("staging/campaign_channel_conflicts"),
+        {"start": month, "end": add_months(month, 1)},
+    )
+    if conflicts.empty:
+        return None
+    top = conflicts.iloc[0]
+    more = f" and {len(conflicts) - 1} more campaign-channel pair(s)" if len(conflicts) > 1 else ""
+    return (
+        f"{int(conflicts['touchpoints'].sum()):,} touchpoints this month name a campaign but "
+        f"carry another channel than the campaign's (most: {top['campaign_id']}, a "
+        f"{top['campaign_channel']} campaign, {int(top['touchpoints']):,} touchpoints as "
+        f"{top['touch_channel']}{more}). Campaign ROI counts them for the campaign; channel "
+        "ROAS counts them for their own channel while the campaign's spend stays with its "
+        "channel. Check the campaign's channel or its utm tags."
+    )
+
+
 def data_quality_section(con, month: date, currency: str) -> Section:
     title = "Data quality"
     if not wh.table_exists(con, "raw.load_manifest"):
@@ -329,6 +354,9 @@ def data_quality_section(con, month: date, currency: str) -> Section:
             section.paragraphs.append(
                 f"{counts[1]:,} of {counts[0]:,} touchpoints this month ({counts[1] / counts[0]:.1%}) had utm values no channel rule could classify."
             )
+        conflict = campaign_channel_note(con, month)
+        if conflict:
+            section.paragraphs.append(conflict)
     if quarantined:
         section.tables.append(
             table_from_df(

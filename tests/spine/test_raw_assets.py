@@ -62,9 +62,28 @@ def test_valid_exports_load_and_gates_pass(tmp_path):
     assert checks["exports_cover_the_month"]
     assert checks["row_counts_match_raw"] and checks["money_converted"]
     assert checks["channels_classified"] is False  # 1 of 5 sample touches is unclassifiable: warned
+    assert checks["campaign_channels_agree"]  # every campaign touch has its campaign's channel
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     assert con.execute("select count(*) from staging.touchpoints").fetchall() == [(5,)]
     con.close()
+
+
+def test_touches_off_their_campaign_s_channel_warn(tmp_path):
+    """One facebook / cpc click tagged spring_launch (C1, paid_search) is paid_social: 1 of
+    the 3 touches that name a campaign, above 2%: warned, not blocked."""
+    raw = write_sample(tmp_path / "raw")
+    touches = pd.read_csv(raw / "touchpoints.csv")
+    extra = {"touchpoint_id": "fb1", "person_id": "p9", "ts": "2024-02-20 09:00:00"}
+    extra |= {"touch_type": "click", "utm_source": "facebook", "utm_medium": "cpc"}
+    extra |= {"utm_campaign": "spring_launch"}
+    pd.concat([touches, pd.DataFrame([extra])]).to_csv(raw / "touchpoints.csv", index=False)
+    result = _materialize(_resources(tmp_path, raw))
+    assert result.success
+    assert _checks(result)["campaign_channels_agree"] is False
+    evaluation = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "campaign_channels_agree"
+    )
+    assert evaluation.metadata["touchpoints_off_their_campaign_channel"].value == 1
 
 
 def test_unchanged_exports_are_not_reloaded(tmp_path):

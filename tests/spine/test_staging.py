@@ -180,3 +180,46 @@ def test_a_closed_deal_without_closed_at_closes_on_its_close_date(raw_con):
         "select closed_at from staging.opportunities where opportunity_id = 'O1'"
     ).fetchall()
     assert closed == [(datetime(2024, 2, 20, 12),)]
+
+
+def test_touches_off_their_campaign_s_channel_are_counted_and_said(raw_con):
+    """Two February clicks tagged spring_launch (C1, a paid_search campaign) come from
+    facebook / cpc, which the rules call paid_social: campaign ROI counts them for C1,
+    channel ROAS for paid_social, so the data-quality section says so."""
+    from gtm_assets.report.sections import campaign_channel_note
+    from gtm_assets.sql_files import load_sql
+    from tests.conftest import insert_rows
+
+    load_sample(raw_con)
+    insert_rows(
+        raw_con,
+        "raw.touchpoints",
+        [
+            dict(
+                touchpoint_id=f"fb{i}",
+                person_id="p9",
+                ts=datetime(2024, 2, 20 + i, 9),
+                touch_type="click",
+                utm_source="facebook",
+                utm_medium="cpc",
+                utm_campaign="spring_launch",
+            )
+            for i in range(2)
+        ],
+    )
+    build_staging(raw_con, "USD")
+    rows = raw_con.execute(
+        load_sql("staging/campaign_channel_conflicts"), {"start": None, "end": None}
+    ).fetchall()
+    assert rows == [("C1", "paid_search", "paid_social", 2)]
+    march = raw_con.execute(
+        load_sql("staging/campaign_channel_conflicts"),
+        {"start": datetime(2024, 3, 1), "end": datetime(2024, 4, 1)},
+    ).fetchall()
+    assert march == []
+    note = campaign_channel_note(raw_con, datetime(2024, 2, 1).date())
+    assert note.startswith(
+        "2 touchpoints this month name a campaign but carry another channel than the "
+        "campaign's (most: C1, a paid_search campaign, 2 touchpoints as paid_social)"
+    )
+    assert campaign_channel_note(raw_con, datetime(2024, 1, 1).date()) is None
