@@ -38,7 +38,7 @@ final as (
         planned_budget as planned_budget_original,
         currency_code as currency,
         utm_campaign,
-        lower(trim(utm_campaign)) as utm_campaign_key,
+        lower(trim(utm_campaign, e' \t\r\n')) as utm_campaign_key,
         target_cpa * rate as target_cpa,
         target_roas,
         target_ctr,

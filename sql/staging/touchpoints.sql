@@ -10,10 +10,10 @@ with
 touchpoints as (
     select
         *,
-        coalesce(lower(trim(utm_source)), '') as source_key,
-        coalesce(lower(trim(utm_medium)), '') as medium_key,
-        nullif(lower(trim(channel)), '') as explicit_channel,
-        nullif(lower(trim(utm_campaign)), '') as utm_campaign_key
+        coalesce(lower(trim(utm_source, e' \t\r\n')), '') as source_key,
+        coalesce(lower(trim(utm_medium, e' \t\r\n')), '') as medium_key,
+        nullif(lower(trim(channel, e' \t\r\n')), '') as explicit_channel,
+        nullif(lower(trim(utm_campaign, e' \t\r\n')), '') as utm_campaign_key
     from raw.touchpoints
 ),
 

@@ -3,8 +3,8 @@ with
 
 unclassified as (
     select
-        coalesce(lower(trim(utm_source)), '') as utm_source,
-        coalesce(lower(trim(utm_medium)), '') as utm_medium
+        coalesce(lower(trim(utm_source, e' \t\r\n')), '') as utm_source,
+        coalesce(lower(trim(utm_medium, e' \t\r\n')), '') as utm_medium
     from staging.touchpoints
     where channel = 'unclassified'
 ),

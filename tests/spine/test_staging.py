@@ -223,3 +223,20 @@ def test_touches_off_their_campaign_s_channel_are_counted_and_said(raw_con):
         "campaign's (most: C1, a paid_search campaign, 2 touchpoints as paid_social)"
     )
     assert campaign_channel_note(raw_con, datetime(2024, 1, 1).date()) is None
+
+
+def test_tabs_and_line_breaks_around_utm_values_are_trimmed(raw_con):
+    """An export can pad values with a tab or a line break (a copied spreadsheet cell):
+    'Spring_Launch\\t' names C1 as 'Spring_Launch' does, and ' Google\\t' / 'CPC\\r\\n' match
+    the paid-search rule, as the loader's shared-utm check already trims them."""
+    load_sample(raw_con)
+    raw_con.execute(
+        "insert into raw.touchpoints (touchpoint_id, person_id, ts, touch_type, utm_source, "
+        "utm_medium, utm_campaign) values ('t8', 'p2', timestamp '2024-02-07 09:00', 'click', "
+        "' Google' || chr(9), 'CPC' || chr(13) || chr(10), 'Spring_Launch' || chr(9))"
+    )
+    build_staging(raw_con, "USD")
+    row = raw_con.execute(
+        "select channel, campaign_id from staging.touchpoints where touchpoint_id = 't8'"
+    ).fetchone()
+    assert row == ("paid_search", "C1")
