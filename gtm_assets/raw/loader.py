@@ -688,11 +688,13 @@ class _Loader:
                     "in the platform export? CTR, CVR and CPC are then wrong)"
                 )
         opp = self._temp("typ", "opportunities")
-        n_dated, n_early, n_undated, n_open = self._q(
+        n_dated, n_early, n_later, n_undated, n_open = self._q(
             "select count(*) filter (where t__stage in ('closed_won', 'closed_lost') "  # noqa: S608
             "and t__closed_at is null and t__close_date is not null), "
             "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
             "and t__closed_at is null and t__close_date < t__created_at::date), "
+            "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
+            "and t__closed_at is null and t__close_date > $today), "
             "count(*) filter (where t__stage in ('closed_won', 'closed_lost') "
             "and t__closed_at is null and t__close_date is null), "
             "count(*) filter (where t__stage not in ('closed_won', 'closed_lost') "
@@ -706,6 +708,12 @@ class _Loader:
                     f"; {n_early} of them have a close_date before the day they were created "
                     "and close at their creation"
                     if n_early
+                    else ""
+                )
+                + (
+                    f"; {n_later} of them have a close_date after the run (a plan, not a "
+                    "close? they count as closed on it)"
+                    if n_later
                     else ""
                 )
                 + ")"

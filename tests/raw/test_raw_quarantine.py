@@ -277,6 +277,10 @@ def test_a_closed_deal_without_closed_at_is_a_warning(con, tmp_path):
     report = load(con, write_raw(tmp_path / "early", data))
     dated = [w for w in report.warnings if "have no closed_at" in w]
     assert "1 of them have a close_date before the day they were created" in dated[0]
+    set_cell(data, "opportunities", 1, "close_date", "2999-01-01")
+    report = load(con, write_raw(tmp_path / "later", data))
+    dated = [w for w in report.warnings if "have no closed_at" in w]
+    assert "1 of them have a close_date after the run" in dated[0]
     set_cell(data, "opportunities", 1, "close_date", "")
     report = load(con, write_raw(tmp_path / "undated", data))
     undated = [w for w in report.warnings if "neither closed_at nor close_date" in w]

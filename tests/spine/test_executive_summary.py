@@ -85,9 +85,12 @@ def test_sample_month_is_complete(summary):
     assert (row["days_covered"], row["days_in_month"]) == (29, 29)
 
 
-def _summary_with_exports_ending(raw_con, last_day: str) -> dict:
-    """The sample as an export taken after ``last_day`` would show it."""
+def _summary_with_exports_ending(raw_con, last_day: str, extra: str | None = None) -> dict:
+    """The sample (plus the ``extra`` insert) as an export taken after ``last_day`` would
+    show it."""
     load_sample(raw_con)
+    if extra:
+        raw_con.execute(extra)
     cut = f"{last_day} 23:59:59.999999"
     for table, column in (
         ("ad_spend", "date"),
@@ -119,6 +122,25 @@ def test_partial_month_compares_the_same_days(raw_con):
     assert spend["target_to_date"] == pytest.approx(600.0 * 5 / 29)
     assert spend["status"] == "off_track"  # 420 against 103.4 to date
     assert s["cac"]["target_to_date"] == pytest.approx(600.0)  # a ratio: not prorated
+
+
+def test_a_planned_close_date_does_not_hide_a_partial_month(raw_con):
+    """Exports ending on 5 February, plus a deal marked won without a closed_at whose
+    close_date (27 March) is a plan, not a record: the month is still partial (5 of 29
+    days), though the deal closes on that date for the funnel and revenue."""
+    s = _summary_with_exports_ending(
+        raw_con,
+        "2024-02-05",
+        "insert into raw.opportunities (opportunity_id, lead_id, created_at, amount, stage, "
+        "close_date, closed_at) values ('O9', 'L2', timestamp '2024-02-04 10:00', 50.0, "
+        "'closed_won', date '2024-03-27', null)",
+    )
+    spend = s["spend"]
+    assert spend["partial_month"] and (spend["days_covered"], spend["days_in_month"]) == (5, 29)
+    closed = raw_con.execute(
+        "select closed_at from staging.opportunities where opportunity_id = 'O9'"
+    ).fetchall()
+    assert closed == [(pd.Timestamp("2024-03-27").to_pydatetime(),)]
 
 
 def test_partial_month_prior_window(raw_con):
