@@ -207,6 +207,20 @@ def build_staging(con, currency: str) -> None:
             )
 
 
+#: Above this share of the touchpoints concerned, the channel checks warn.
+CHANNEL_WARN_SHARE = 0.02
+
+
+def _channel_warning(check_name: str, share: float, metadata: dict) -> dg.AssetCheckResult:
+    """A non-blocking channel check: passes up to ``CHANNEL_WARN_SHARE``."""
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=share <= CHANNEL_WARN_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
     group_name="staging",
@@ -304,11 +318,10 @@ def staging_tables(
         },
         check_results=[
             *checks,
-            dg.AssetCheckResult(
-                check_name="channels_classified",
-                passed=unclassified_share <= 0.02,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
+            _channel_warning(
+                "channels_classified",
+                unclassified_share,
+                {
                     "unclassified_touchpoints": unclassified,
                     "unclassified_share": round(unclassified_share, 4),
                     "top_unclassified_source_medium": dg.MetadataValue.md(
@@ -316,11 +329,10 @@ def staging_tables(
                     ),
                 },
             ),
-            dg.AssetCheckResult(
-                check_name="campaign_channels_agree",
-                passed=conflict_share <= 0.02,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
+            _channel_warning(
+                "campaign_channels_agree",
+                conflict_share,
+                {
                     "touchpoints_off_their_campaign_channel": conflicting,
                     "share_of_campaign_touchpoints": round(conflict_share, 4),
                     "by_campaign": dg.MetadataValue.md(markdown_table(conflicts, max_rows=15)),

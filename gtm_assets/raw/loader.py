@@ -711,8 +711,8 @@ class _Loader:
                     else ""
                 )
                 + (
-                    f"; {n_later} of them have a close_date after the run (a plan, not a "
-                    "close? they count as closed on it)"
+                    f"; {n_later} of them have a close_date after the run, perhaps a plan "
+                    "rather than the close: they count as closed on that date"
                     if n_later
                     else ""
                 )
