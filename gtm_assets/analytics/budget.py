@@ -921,7 +921,8 @@ def reallocate(
     the average, so a channel whose average is below the others' marginal return should
     lose budget, while nothing says it would use more well. Otherwise it is held at its
     reference (``pinned`` with the reason). A channel only in the plan (no spend history)
-    is held at its planned amount.
+    is held at its planned amount; when the held amounts exceed what can be allocated, every
+    channel's amount is scaled to fit (``notes`` says so).
 
     The curves maximised, and the expected revenue and marginal ROAS reported, are
     :func:`optimizer_curve`'s: by default each channel's mean bootstrap curve.
@@ -958,9 +959,19 @@ def reallocate(
     rest = alloc - sum(pinned_amount.values())
     free_current = sum(current[i] for i, c in enumerate(channels) if c not in pinned_amount)
     if rest < 0:
-        raise ValueError(
-            f"pinned channels need {sum(pinned_amount.values()):,.2f} but only {alloc:,.2f} "
-            "is allocatable after the test reserve"
+        # more held than there is to allocate (a month without spend, a plan for channels
+        # that did not run): the current mix, held amounts included, scaled to fit
+        need = sum(pinned_amount.values())
+        scale = alloc / (need + free_current)
+        pinned_amount = {c: v * scale for c, v in pinned_amount.items()}
+        for c, amount in pinned_amount.items():
+            if amount > 0:
+                reason[c] += f" (scaled to {scale:.0%} to fit the budget after the reserve)"
+        rest = alloc - sum(pinned_amount.values())
+        notes.append(
+            f"the channels held at a fixed amount need {need:,.2f} but {alloc:,.2f} is "
+            "allocatable after the test reserve: every channel's amount (held or current) "
+            f"is scaled to {scale:.0%} to fit"
         )
     factor = rest / free_current if free_current > 0 else 0.0
     reference = np.array(

@@ -733,7 +733,7 @@ def budget_response_curves(
         ]
         table["attribution_model"] = model_name
         table["revenue_method"] = config.revenue_method
-        if not values.empty:
+        if not values.empty and not table.empty:
             table = table.merge(
                 values[
                     [

@@ -45,9 +45,10 @@ final as (
         o.currency_code as currency,
         o.stage_key as stage,
         o.close_date,
-        case when o.is_closed
-            then coalesce(o.closed_at, greatest(o.close_date::timestamp, o.created_at))
-            else o.closed_at
+        case
+            when o.closed_at is not null or not o.is_closed then o.closed_at
+            -- greatest() skips NULLs: without a close_date the close time stays unknown
+            when o.close_date is not null then greatest(o.close_date::timestamp, o.created_at)
         end as closed_at,
         case
             when o.closed_at is not null then 'closed_at'

@@ -239,3 +239,24 @@ def test_value_basis_is_recorded_and_won_only_is_available(ran, tmp_path):
     for channel in TRUE:
         value = rows.set_index("channel").loc[channel, "value_per_lead"]
         assert value == pytest.approx(WON_RATE * MEAN_VALUE, rel=0.2)
+
+
+def test_a_world_without_spend_runs_every_budget_asset(tmp_path):
+    """Valid but empty of money: every spend row is 0. No channel has a curve (the curves
+    table is empty, which once failed on a merge), and next month's plan holds every
+    channel at its planned amount, scaled to fit the budget after the reserve (which once
+    raised)."""
+    path = str(tmp_path / "nospend.duckdb")
+    con = duckdb.connect(path)
+    build_world(con)
+    con.execute("update staging.ad_spend set spend = 0")
+    con.close()
+    result = _run(path, run_config={"ops": {"budget_response_curves": {"config": {"n_boot": 0}}}})
+    assert result.success
+    curves = _read(path, "select count(*) as n from marts.budget_response_curves")
+    assert curves["n"].iloc[0] == 0
+    realloc = _read(path, "select * from marts.budget_reallocation")
+    plan = _read(
+        path, "select sum(planned_spend) as s from staging.budget_plan where month = '2025-01-01'"
+    )["s"].iloc[0]
+    assert realloc["recommended_spend"].sum() == pytest.approx(0.9 * plan)

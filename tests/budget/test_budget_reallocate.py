@@ -110,6 +110,28 @@ def test_plan_budget_pinned_and_extrapolation_cap():
     assert t["recommended_spend"].sum() == pytest.approx(108_000.0)
 
 
+def test_held_channels_beyond_the_budget_are_scaled_to_fit():
+    """Social and display did not spend this month but next month's plan gives them 60,000
+    and 40,000 of its 110,000: held, they need 100,000 where 99,000 is allocatable after
+    the 10% reserve (this failed the month before). Every channel's amount, held or current
+    (search's 40,000), is scaled by 99,000 / 140,000 to fit."""
+    current = {"search": 40_000.0, "social": 0.0, "display": 0.0}
+    plan = {"search": 10_000.0, "social": 60_000.0, "display": 40_000.0}
+    r = reallocate(FITS, current, plan, {}, DAYS, BudgetOptions())
+    t = r.table.set_index("channel")
+    scale = 99_000 / 140_000
+    assert t.loc["social", "reference_spend"] == pytest.approx(60_000 * scale)
+    assert t.loc["display", "reference_spend"] == pytest.approx(40_000 * scale)
+    assert t.loc["search", "reference_spend"] == pytest.approx(40_000 * scale)
+    assert t["recommended_spend"].sum() == pytest.approx(99_000.0)
+    assert t.loc["social", "recommended_spend"] == pytest.approx(60_000 * scale)
+    assert any("need 100,000.00 but 99,000.00 is allocatable" in n for n in r.notes)
+    assert t.loc["social", "pinned_reason"] == (
+        "no spend this month: held at its planned amount (scaled to 71% to fit the budget "
+        "after the reserve)"
+    )
+
+
 def test_channel_without_usable_curve_may_be_cut_but_not_raised():
     fits = dict(FITS)
     fits[("display", "revenue")] = CurveFit(

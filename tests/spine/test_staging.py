@@ -180,6 +180,13 @@ def test_a_closed_deal_without_closed_at_closes_on_its_close_date(raw_con):
         "select closed_at from staging.opportunities where opportunity_id = 'O1'"
     ).fetchall()
     assert closed == [(datetime(2024, 2, 20, 12),)]
+    # with neither closed_at nor close_date the close time is unknown, not its creation
+    raw_con.execute("update raw.opportunities set close_date = null where opportunity_id = 'O1'")
+    build_staging(raw_con, "USD")
+    closed = raw_con.execute(
+        "select closed_at, close_time_source from staging.opportunities where opportunity_id = 'O1'"
+    ).fetchall()
+    assert closed == [(None, None)]
 
 
 def test_touches_off_their_campaign_s_channel_are_counted_and_said(raw_con):
