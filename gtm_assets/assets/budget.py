@@ -988,7 +988,8 @@ def _reallocation_checks(
         (t["recommended_spend"] < t["lower_bound"] - tol)
         | (t["recommended_spend"] > t["upper_bound"] + tol)
     ]
-    share = (result.budget - total) / result.budget if result.budget > 0 else float("nan")
+    # a budget of 0 (no spend and a plan of zeros) reserves 0 of 0: the configured share
+    share = (result.budget - total) / result.budget if result.budget > 0 else options.test_reserve
     return [
         dg.AssetCheckResult(
             check_name="allocation_sums_to_budget",

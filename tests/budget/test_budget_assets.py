@@ -260,3 +260,22 @@ def test_a_world_without_spend_runs_every_budget_asset(tmp_path):
         path, "select sum(planned_spend) as s from staging.budget_plan where month = '2025-01-01'"
     )["s"].iloc[0]
     assert realloc["recommended_spend"].sum() == pytest.approx(0.9 * plan)
+
+
+def test_a_budget_of_zero_reserves_zero_of_zero(tmp_path):
+    """No spend and a plan of zeros: nothing to allocate. The reserve gate reads the
+    configured 10% (0 of 0 has no share), instead of blocking the month on NaN."""
+    path = str(tmp_path / "zero.duckdb")
+    con = duckdb.connect(path)
+    build_world(con)
+    con.execute("update staging.ad_spend set spend = 0")
+    con.execute("update staging.budget_plan set planned_spend = 0")
+    con.close()
+    result = _run(path, run_config={"ops": {"budget_response_curves": {"config": {"n_boot": 0}}}})
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["reserve_within_range"].passed
+    assert checks["reserve_within_range"].metadata["reserve_share"].value == pytest.approx(0.10)
+    assert _read(path, "select sum(recommended_spend) as s from marts.budget_reallocation")[
+        "s"
+    ].fillna(0).iloc[0] == pytest.approx(0.0)
