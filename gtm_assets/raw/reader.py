@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,15 @@ class SourceFile:
         return self.path.name
 
 
+def _table_of(entry: Path, tables: Collection[str]) -> str | None:
+    """The contract table ``entry`` is read as (``<table>.csv`` or ``<table>.parquet``, a
+    file, names case-insensitive), else None."""
+    stem, _, ext = entry.name.rpartition(".")
+    if entry.is_file() and ext.lower() in FORMATS and stem.lower() in tables:
+        return stem.lower()
+    return None
+
+
 def discover(raw_dir: Path, tables: list[str]) -> tuple[dict[str, SourceFile], list[Problem]]:
     """Map each contract table to its file in ``raw_dir`` (file names case-insensitive).
 
@@ -46,11 +56,9 @@ def discover(raw_dir: Path, tables: list[str]) -> tuple[dict[str, SourceFile], l
     if not raw_dir.is_dir():
         return {}, [Problem(str(raw_dir), "unreadable", "the raw folder does not exist")]
     for entry in sorted(raw_dir.iterdir()):
-        if not entry.is_file():
-            continue
-        stem, _, ext = entry.name.rpartition(".")
-        if ext.lower() in FORMATS and stem.lower() in found:
-            found[stem.lower()].append(entry)
+        table = _table_of(entry, found)
+        if table is not None:
+            found[table].append(entry)
     sources: dict[str, SourceFile] = {}
     for table, paths in found.items():
         if len(paths) > 1:
@@ -81,8 +89,7 @@ def unread_files(raw_dir: Path, tables: list[str]) -> dict[str, list[str]]:
         table = entry.name.split(".", 1)[0].lower()
         if table not in wanted:
             continue
-        stem, _, ext = entry.name.rpartition(".")
-        if entry.is_file() and ext.lower() in FORMATS and stem.lower() == table:
+        if _table_of(entry, wanted) is not None:
             continue
         out.setdefault(table, []).append(entry.name + ("/" if entry.is_dir() else ""))
     return out
@@ -95,8 +102,7 @@ def contract_files(raw_dir: Path, tables: list[str]) -> list[Path]:
     wanted = set(tables)
     out = []
     for entry in sorted(raw_dir.iterdir()):
-        stem, _, ext = entry.name.rpartition(".")
-        if entry.is_file() and ext.lower() in FORMATS and stem.lower() in wanted:
+        if _table_of(entry, wanted) is not None:
             out.append(entry)
     return out
 
